@@ -1,0 +1,132 @@
+// Configuration: the YAML file (DESIGN.md §5) parsed into plain structs, then validated.
+// Loading collects every error with its path (`cache.rules[1].ttl: ...`) instead of stopping
+// at the first; nothing here touches the network or starts a thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace frontcache::config {
+
+using Duration = std::chrono::milliseconds;
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+};
+
+struct UpstreamConfig {
+  Endpoint address{"127.0.0.1", 6379};
+  std::string username;  // empty: AUTH <password> only
+  std::string password;  // empty: no AUTH
+  std::size_t connections_per_worker = 2;
+  Duration connect_timeout{1000};
+  Duration command_timeout{2000};
+};
+
+struct CacheRule {
+  std::string match = "*";  // glob, Redis STRINGMATCH syntax
+  bool cache = true;
+  Duration ttl{60000};
+  Duration negative_ttl{1000};  // 0: nil replies are not cached
+};
+
+struct CacheConfig {
+  bool enabled = true;  // false when the file says `cache: false` or max_memory is 0
+  std::size_t max_memory = 256ull << 20;
+  Duration max_ttl{300000};
+  std::size_t max_value_size = 1ull << 20;
+  // Empty in the file: one rule `*` with ttl 60s, negative_ttl 1s (issue 4 defaults).
+  std::vector<CacheRule> rules{CacheRule{}};
+  // Read-only single-key commands whose replies are cached under their key (upper case).
+  std::vector<std::string> commands{"GET",    "HGET",      "HMGET", "HGETALL", "HEXISTS",
+                                    "HLEN",   "LRANGE",    "LLEN",  "LINDEX",  "SMEMBERS",
+                                    "SISMEMBER", "SCARD",  "ZRANGE", "ZSCORE", "ZCARD",
+                                    "STRLEN", "GETRANGE",  "EXISTS", "TYPE"};
+};
+
+enum class TrackingMode { Bcast, Off };
+
+struct InvalidationConfig {
+  std::string channel = "frontcache:invalidate";
+  TrackingMode tracking = TrackingMode::Bcast;
+  Duration ping_interval{1000};
+};
+
+struct LimitsConfig {
+  std::size_t max_clients = 10000;
+  std::size_t max_bulk_length = 512ull << 20;
+  std::size_t max_arguments = 1048576;
+  std::size_t max_inline_length = 64ull << 10;
+  std::size_t max_pipeline = 1024;
+  std::size_t max_output_buffer = 64ull << 20;
+  Duration idle_timeout{0};  // 0: never
+};
+
+struct AuthUser {
+  std::string name;
+  std::string password;
+};
+
+struct AuthConfig {
+  std::string password;        // resolved from password / password_env / password_file
+  std::vector<AuthUser> users;  // optional named users (AUTH user pass)
+  bool required() const { return !password.empty() || !users.empty(); }
+};
+
+enum class AdminCommands { Forward, Deny };
+
+struct MetricsConfig {
+  std::optional<Endpoint> listen;  // unset: no HTTP endpoint
+};
+
+struct Config {
+  Endpoint listen{"127.0.0.1", 6380};
+  std::size_t workers = 0;  // 0 = auto (hardware threads)
+  UpstreamConfig upstream;
+  CacheConfig cache;
+  InvalidationConfig invalidation;
+  LimitsConfig limits;
+  AuthConfig auth;
+  AdminCommands admin_commands = AdminCommands::Deny;
+  MetricsConfig metrics;
+  Duration shutdown_timeout{5000};
+  std::string log_level = "info";
+};
+
+// Result of loading: either a config or every error found, each naming its YAML path.
+struct LoadResult {
+  std::optional<Config> config;
+  std::vector<std::string> errors;
+};
+
+// Parses YAML text. `source` names the file in messages.
+LoadResult load_from_string(const std::string& yaml, const std::string& source = "<string>");
+LoadResult load_from_file(const std::string& path);
+
+// Unit parsers, exposed for the command-line flags and tests.
+std::optional<Duration> parse_duration(const std::string& text);   // "500ms", "30s", "5m", "1h", "0"
+std::optional<std::size_t> parse_size(const std::string& text);     // "64kb", "256mb", "1gb", "100"
+std::optional<Endpoint> parse_endpoint(const std::string& text);    // "127.0.0.1:6379", "[::1]:6379"
+
+// Command-line options (`--listen`, `--upstream`, `--workers`, `--log-level`, `--config`,
+// `--check-config`, `--help`, `--version`).
+struct CommandLine {
+  std::string config_path;  // empty: built-in defaults
+  bool check_config = false;
+  bool help = false;
+  bool version = false;
+  std::optional<std::string> listen, upstream, workers, log_level;
+  std::vector<std::string> errors;
+};
+CommandLine parse_command_line(int argc, const char* const* argv);
+std::string usage_text();
+
+// Applies command-line overrides onto a loaded config; errors name the flag.
+std::vector<std::string> apply_overrides(Config& config, const CommandLine& cli);
+
+}  // namespace frontcache::config

@@ -1,0 +1,78 @@
+// Client request parsing: RESP2 multibulk (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) and inline
+// (`GET k\r\n`) commands, one at a time from the front of the session's read buffer.
+// Every length from the wire is checked against ParserLimits before it is used.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace frontcache::resp {
+
+struct ParserLimits {
+  std::size_t max_bulk_length = 512ull << 20;  // Redis proto-max-bulk-len
+  std::size_t max_arguments = 1024 * 1024;     // Redis: multibulk count limit
+  std::size_t max_inline_length = 64 * 1024;   // Redis PROTO_INLINE_MAX_SIZE
+};
+
+enum class ParseStatus {
+  Complete,  // one request parsed: consumed() bytes, args()
+  NeedMore,  // the request is incomplete; call again with the same bytes and more appended
+  Error,     // protocol error: reply error(), then close the connection (as Redis does)
+};
+
+// Incremental parser with per-connection state. Usage:
+//
+//   switch (parser.parse(buffer)) {
+//     case Complete: handle(parser.args()); buffer.consume(parser.consumed()); break;
+//     case NeedMore: read more into buffer (the unconsumed bytes may move, must not change);
+//     case Error:    write "-" + parser.error() + "\r\n"; close.
+//   }
+//
+// Views returned by args() point into the `input` passed to the last parse() call (multibulk)
+// or into the parser's own storage (inline); they stay valid until the next parse() call or
+// until the input bytes are moved or changed. A Complete request with zero arguments (an empty
+// inline line, `*0`, `*-1`) is valid and must be skipped by the caller, as Redis does.
+class RequestParser {
+ public:
+  explicit RequestParser(ParserLimits limits = {});
+
+  ParseStatus parse(std::string_view input);
+
+  std::size_t consumed() const { return consumed_; }
+  std::span<const std::string_view> args() const { return args_; }
+  // True when the request was inline: its raw bytes are not RESP and must be re-encoded
+  // before forwarding.
+  bool inline_request() const { return inline_; }
+  // The Redis error text, without '-' and CRLF, e.g. "ERR Protocol error: invalid bulk length".
+  std::string_view error() const { return error_; }
+
+  // Forgets any partial request (after the caller dropped its buffer).
+  void reset();
+
+ private:
+  ParseStatus parse_multibulk(std::string_view input);
+  ParseStatus parse_inline(std::string_view input);
+  ParseStatus fail(std::string message);
+
+  ParserLimits limits_;
+  // Progress through a partial multibulk request, as offsets from the request's first byte,
+  // so the caller may move the buffer between calls.
+  std::size_t pos_ = 0;
+  long long expected_args_ = -1;  // -1: header not parsed yet
+  long long bulk_len_ = -1;       // -1: next bulk header not parsed yet
+  std::vector<std::pair<std::size_t, std::size_t>> offsets_;  // (offset, length) of each arg
+  std::vector<std::string_view> args_;
+  std::vector<std::string> inline_args_;
+  std::size_t consumed_ = 0;
+  bool inline_ = false;
+  std::string error_;
+};
+
+// Appends the RESP multibulk encoding of `args` to `out` (used to forward inline requests and
+// to build requests of our own).
+void encode_command(std::string& out, std::span<const std::string_view> args);
+
+}  // namespace frontcache::resp
