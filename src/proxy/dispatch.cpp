@@ -1,0 +1,341 @@
+// Routing of parsed requests (forward, answer locally, refuse) and the commands the proxy
+// answers itself. Error texts are Redis's own wherever Redis has one.
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "frontcache/resp/errors.hpp"
+#include "frontcache/upstream/stats.hpp"
+#include "session.hpp"
+#include "worker.hpp"
+
+namespace frontcache::proxy {
+
+using command::iequals;
+using command::Route;
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool parse_int(std::string_view text, long long& value) {
+  if (text.empty()) return false;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// XREAD / XREADGROUP block only with a BLOCK option (before STREAMS).
+bool has_block_option(std::span<const std::string_view> args) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (iequals(args[i], "STREAMS")) return false;
+    if (iequals(args[i], "BLOCK")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Session::reply_error(std::string_view message) { reply(resp::error_reply(message)); }
+
+void Session::dispatch(Args args, std::string_view raw) {
+  auto& stats = worker_.shared().stats;
+  stats.total_commands.fetch_add(1, std::memory_order_relaxed);
+  last_command_ = std::chrono::steady_clock::now();
+
+  const command::CommandInfo* info = command::find(args[0]);
+  Route route = info != nullptr ? info->route : Route::Forward;
+  if (info != nullptr && (info->name == "xread" || info->name == "xreadgroup") &&
+      has_block_option(args)) {
+    route = Route::Stateful;
+  }
+  switch (route) {
+    case Route::Forward:
+      forward(raw, 0);
+      return;
+    case Route::Local:
+      handle_local(*info, args);
+      return;
+    case Route::Stateful:
+      stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+      reply_error(fmt::format(
+          "ERR frontcache: '{}' needs a dedicated upstream connection (transactions, blocking "
+          "commands, pub/sub, monitor), which this version does not support yet",
+          info->name));
+      return;
+    case Route::Admin:
+      if (worker_.shared().config.admin_commands == config::AdminCommands::Forward ||
+          (info->name == "config" && args.size() >= 2 && iequals(args[1], "GET"))) {
+        forward(raw, 0);
+      } else {
+        stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+        reply_error(fmt::format(
+            "ERR frontcache: '{}' is an admin command and admin_commands is 'deny'", info->name));
+      }
+      return;
+    case Route::Never:
+      stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+      reply_error(fmt::format(
+          "ERR frontcache: '{}' is never forwarded to the shared upstream", info->name));
+      return;
+  }
+}
+
+void Session::forward(std::string_view request, std::uint64_t flags) {
+  const std::uint64_t seq = replies_.push();
+  auto& pool = worker_.pool();
+  if (in_upstream_ == 0 || upstream_ == nullptr) upstream_ = pool.least_loaded();
+  if (upstream_ != nullptr && upstream_->send(db_, request, shared_from_this(), seq | flags)) {
+    ++in_upstream_;
+    return;
+  }
+  upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
+  replies_.complete(seq, resp::error_reply(fmt::format("ERR upstream unavailable ({})",
+                                                       pool.unavailable_reason())));
+}
+
+void Session::handle_local(const command::CommandInfo& info, Args args) {
+  const std::string_view name = info.name;
+  if (name == "ping") return handle_ping(args);
+  if (name == "echo") {
+    if (args.size() != 2) return reply(resp::wrong_arity_error("echo"));
+    return reply(resp::bulk_reply(args[1]));
+  }
+  if (name == "quit") {
+    reply(resp::kOk);
+    read_done_ = true;
+    return;
+  }
+  if (name == "hello") return handle_hello(args);
+  if (name == "select") return handle_select(args);
+  if (name == "client") return handle_client(args);
+  if (name == "info") return handle_info(args);
+  if (name == "auth") return handle_auth(args);
+  if (name == "reset") {
+    db_ = 0;
+    name_.clear();
+    return reply("+RESET\r\n");
+  }
+  reply(resp::unknown_command_error(args[0], args.subspan(1)));
+}
+
+void Session::handle_ping(Args args) {
+  if (args.size() > 2) return reply(resp::wrong_arity_error("ping"));
+  if (args.size() == 2) return reply(resp::bulk_reply(args[1]));
+  reply(resp::kPong);
+}
+
+// HELLO [protover [AUTH username password] [SETNAME clientname]]: RESP2 only; HELLO 3 gets
+// NOPROTO so that clients fall back to RESP2, as they do with Redis 5.
+void Session::handle_hello(Args args) {
+  if (args.size() >= 2) {
+    long long version = 0;
+    if (!parse_int(args[1], version)) {
+      return reply_error("ERR Protocol version is not an integer or out of range");
+    }
+    if (version != 2) return reply_error("NOPROTO unsupported protocol version");
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      const bool more = i + 1 < args.size();
+      if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
+        // No proxy password: the default user needs none, as in Redis with no requirepass.
+        if (args[i + 1] != "default") {
+          return reply_error("WRONGPASS invalid username-password pair or user is disabled.");
+        }
+        i += 2;
+      } else if (iequals(args[i], "SETNAME") && more) {
+        if (!set_name(args[i + 1])) return;
+        i += 1;
+      } else {
+        return reply_error(fmt::format("ERR Syntax error in HELLO option '{}'", args[i]));
+      }
+    }
+  }
+  const auto& shared = worker_.shared();
+  std::string out = "*14\r\n";
+  out += resp::bulk_reply("server") + resp::bulk_reply("redis");
+  out += resp::bulk_reply("version") + resp::bulk_reply(shared.upstream_version);
+  out += resp::bulk_reply("proto") + resp::integer_reply(2);
+  out += resp::bulk_reply("id") + resp::integer_reply(static_cast<long long>(id_));
+  out += resp::bulk_reply("mode") + resp::bulk_reply("standalone");
+  out += resp::bulk_reply("role") + resp::bulk_reply("master");
+  out += resp::bulk_reply("modules") + "*0\r\n";
+  reply(out);
+}
+
+// SELECT is answered here: the session's database travels with each forwarded request, and
+// the upstream connection switches database only when the request's differs from its own.
+void Session::handle_select(Args args) {
+  if (args.size() != 2) return reply(resp::wrong_arity_error("select"));
+  long long db = 0;
+  if (!parse_int(args[1], db)) return reply_error("ERR value is not an integer or out of range");
+  if (db < 0 || db >= worker_.shared().databases) return reply_error("ERR DB index is out of range");
+  db_ = static_cast<int>(db);
+  reply(resp::kOk);
+}
+
+bool Session::set_name(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c < '!' || c > '~') {
+      reply_error("ERR Client names cannot contain spaces, newlines or special characters.");
+      return false;
+    }
+  }
+  name_.assign(name);
+  return true;
+}
+
+void Session::handle_client(Args args) {
+  if (args.size() < 2) return reply(resp::wrong_arity_error("client"));
+  const std::string_view sub = args[1];
+  if (iequals(sub, "SETNAME")) {
+    if (args.size() != 3) return reply(resp::wrong_arity_error("client|setname"));
+    if (set_name(args[2])) reply(resp::kOk);
+    return;
+  }
+  if (iequals(sub, "GETNAME")) {
+    if (args.size() != 2) return reply(resp::wrong_arity_error("client|getname"));
+    return reply(name_.empty() ? std::string(resp::kNullBulk) : resp::bulk_reply(name_));
+  }
+  if (iequals(sub, "ID")) {
+    if (args.size() != 2) return reply(resp::wrong_arity_error("client|id"));
+    return reply(resp::integer_reply(static_cast<long long>(id_)));
+  }
+  if (iequals(sub, "INFO")) {
+    if (args.size() != 2) return reply(resp::wrong_arity_error("client|info"));
+    return reply(resp::bulk_reply(describe() + "\n"));
+  }
+  if (iequals(sub, "LIST")) {
+    // This worker's sessions (every worker's: connection-state issue).
+    std::string text;
+    for (const Session* s : worker_.sessions()) text += s->describe() + "\n";
+    return reply(resp::bulk_reply(text));
+  }
+  if (iequals(sub, "NO-EVICT") || iequals(sub, "NO-TOUCH")) {
+    if (args.size() != 3) return reply(resp::wrong_arity_error("client|" + lower(sub)));
+    if (!iequals(args[2], "ON") && !iequals(args[2], "OFF")) {
+      return reply_error("ERR syntax error");
+    }
+    return reply(resp::kOk);
+  }
+  if (iequals(sub, "HELP")) {
+    return reply(
+        "*6\r\n+CLIENT <subcommand> [<arg> ...]. Subcommands are:\r\n+ID\r\n+INFO\r\n"
+        "+LIST\r\n+GETNAME\r\n+SETNAME <name>\r\n");
+  }
+  static constexpr std::string_view kKnown[] = {
+      "KILL", "PAUSE", "UNPAUSE", "REPLY", "TRACKING", "TRACKINGINFO", "CACHING",
+      "GETREDIR", "UNBLOCK"};
+  for (auto known : kKnown) {
+    if (iequals(sub, known)) {
+      worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+      return reply_error(fmt::format("ERR frontcache: CLIENT {} is not supported yet", known));
+    }
+  }
+  reply_error(fmt::format("ERR unknown subcommand '{}'. Try CLIENT HELP.", sub));
+}
+
+void Session::handle_info(Args args) {
+  bool with_ours = args.size() == 1;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (iequals(args[i], "FRONTCACHE") && args.size() == 2) {
+      return reply(resp::bulk_reply(frontcache_info()));
+    }
+    if (iequals(args[i], "ALL") || iequals(args[i], "EVERYTHING") ||
+        iequals(args[i], "DEFAULT") || iequals(args[i], "FRONTCACHE")) {
+      with_ours = true;
+    }
+  }
+  scratch_.clear();
+  resp::encode_command(scratch_, args);
+  forward(scratch_, with_ours ? kInfoFlag : 0);
+}
+
+void Session::handle_auth(Args args) {
+  if (args.size() < 2 || args.size() > 3) return reply(resp::wrong_arity_error("auth"));
+  if (args.size() == 2) {
+    return reply_error(
+        "ERR AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?");
+  }
+  if (args[1] != "default") {
+    return reply_error("WRONGPASS invalid username-password pair or user is disabled.");
+  }
+  reply(resp::kOk);
+}
+
+std::string Session::describe() const {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  const auto now = std::chrono::steady_clock::now();
+  return fmt::format(
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 "
+      "multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 obl=0 oll={} omem={} tot-mem={} "
+      "events=r cmd=NULL user=default redir=-1 resp=2",
+      id_, addr_, laddr_, const_cast<Session*>(this)->socket_.native_handle(), name_,
+      duration_cast<seconds>(now - created_).count(),
+      duration_cast<seconds>(now - last_command_).count(), db_, rend_ - rbegin_,
+      rbuf_.size() - (rend_ - rbegin_), replies_.in_flight(), replies_.buffered_bytes(),
+      rbuf_.size() + replies_.buffered_bytes());
+}
+
+std::string Session::frontcache_info() const {
+  const auto& shared = worker_.shared();
+  const auto& stats = shared.stats;
+  const auto& up = upstream::stats();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - shared.started);
+  const auto& cfg = shared.config;
+  const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
+  const std::size_t total = shared.workers * cfg.upstream.connections_per_worker;
+  const char* state = ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
+  return fmt::format(
+      "# frontcache\r\n"
+      "frontcache_version:{}\r\n"
+      "uptime_in_seconds:{}\r\n"
+      "workers:{}\r\n"
+      "connected_clients:{}\r\n"
+      "total_connections_received:{}\r\n"
+      "rejected_connections:{}\r\n"
+      "total_commands_processed:{}\r\n"
+      "protocol_errors:{}\r\n"
+      "refused_commands:{}\r\n"
+      "output_limit_disconnects:{}\r\n"
+      "upstream_address:{}:{}\r\n"
+      "upstream_state:{}\r\n"
+      "upstream_connections:{}\r\n"
+      "upstream_connections_ready:{}\r\n"
+      "upstream_reconnects:{}\r\n"
+      "upstream_timeouts:{}\r\n"
+      "upstream_requests:{}\r\n"
+      "upstream_failed_requests:{}\r\n"
+      "upstream_unavailable_replies:{}\r\n",
+      FRONTCACHE_VERSION, uptime.count(), shared.workers,
+      stats.connected_clients.load(std::memory_order_relaxed),
+      stats.total_connections.load(std::memory_order_relaxed),
+      stats.rejected_connections.load(std::memory_order_relaxed),
+      stats.total_commands.load(std::memory_order_relaxed),
+      stats.protocol_errors.load(std::memory_order_relaxed),
+      stats.refused_commands.load(std::memory_order_relaxed),
+      stats.output_limit_disconnects.load(std::memory_order_relaxed), cfg.upstream.address.host,
+      cfg.upstream.address.port, state, total, ready, up.reconnects.load(std::memory_order_relaxed),
+      up.timeouts.load(std::memory_order_relaxed), up.requests.load(std::memory_order_relaxed),
+      up.failed_requests.load(std::memory_order_relaxed),
+      up.unavailable_replies.load(std::memory_order_relaxed));
+}
+
+// Appends our section to the upstream's INFO text (a bulk reply).
+std::string Session::info_reply(std::string_view upstream_bulk) const {
+  const auto header_end = upstream_bulk.find("\r\n");
+  std::string_view text = upstream_bulk.substr(header_end + 2);
+  text.remove_suffix(2);  // the bulk's trailing CRLF
+  std::string combined(text);
+  if (!combined.empty() && !combined.ends_with("\r\n")) combined += "\r\n";
+  if (!combined.empty()) combined += "\r\n";
+  combined += frontcache_info();
+  return resp::bulk_reply(combined);
+}
+
+}  // namespace frontcache::proxy

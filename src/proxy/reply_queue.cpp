@@ -1,0 +1,50 @@
+#include "frontcache/proxy/reply_queue.hpp"
+
+namespace frontcache::proxy {
+
+std::uint64_t ReplyQueue::push() {
+  if (in_flight() == ring_.size()) {
+    std::vector<Slot> bigger(ring_.size() * 2);
+    for (std::uint64_t seq = head_; seq < next_; ++seq) {
+      bigger[seq & (bigger.size() - 1)] = std::move(slot(seq));
+    }
+    ring_.swap(bigger);
+  }
+  slot(next_).done = false;
+  return next_++;
+}
+
+void ReplyQueue::complete(std::uint64_t seq, std::string_view reply) {
+  if (seq < head_ || seq >= next_) return;
+  Slot& s = slot(seq);
+  if (s.done) return;
+  if (seq != head_) {
+    s.done = true;
+    s.reply.assign(reply);
+    parked_bytes_ += reply.size();
+    return;
+  }
+  // The head slot: its reply goes straight to the ready bytes, followed by every parked
+  // reply it was holding back.
+  ready_.append(reply);
+  ++head_;
+  while (head_ < next_ && slot(head_).done) {
+    Slot& parked = slot(head_);
+    ready_.append(parked.reply);
+    parked_bytes_ -= parked.reply.size();
+    parked.done = false;
+    if (parked.reply.capacity() > kKeepSlotBytes) {
+      std::string().swap(parked.reply);
+    } else {
+      parked.reply.clear();
+    }
+    ++head_;
+  }
+}
+
+void ReplyQueue::take_ready(std::string& out) {
+  out.swap(ready_);
+  ready_.clear();
+}
+
+}  // namespace frontcache::proxy

@@ -1,0 +1,226 @@
+#include "session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "frontcache/resp/errors.hpp"
+#include "worker.hpp"
+
+namespace frontcache::proxy {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;  // larger idle buffers are given back
+// Reading pauses while this many reply bytes wait for the client to read them, so a client
+// that pipelines without reading is slowed down by TCP rather than disconnected.
+constexpr std::size_t kSoftOutputBytes = 1 << 20;
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
+  if (e.address().is_v6()) return fmt::format("[{}]:{}", e.address().to_string(), e.port());
+  return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+}  // namespace
+
+Session::Session(Worker& worker, asio::ip::tcp::socket socket)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      write_signal_(worker.io()),
+      read_signal_(worker.io()),
+      id_(worker.shared().next_client_id.fetch_add(1, std::memory_order_relaxed)),
+      created_(std::chrono::steady_clock::now()),
+      last_command_(created_),
+      parser_(resp::ParserLimits{worker.shared().config.limits.max_bulk_length,
+                                 worker.shared().config.limits.max_arguments,
+                                 worker.shared().config.limits.max_inline_length}) {
+  boost::system::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) addr_ = endpoint_text(remote);
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) laddr_ = endpoint_text(local);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  registration_ = worker_.add(this);
+}
+
+Session::~Session() = default;
+
+void Session::start() {
+  auto self = shared_from_this();
+  spdlog::debug("client {} connected from {}", id_, addr_);
+  asio::co_spawn(
+      worker_.io(),
+      [self]() -> awaitable<void> { co_await (self->read_loop() && self->write_loop()); },
+      [self](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::warn("client {} session ended by an exception: {}", self->id_, ex.what());
+          }
+        }
+        self->close();
+        self->worker_.remove(self->registration_);
+        self->worker_.shared().stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+        spdlog::debug("client {} disconnected", self->id_);
+      });
+}
+
+void Session::close() {
+  if (closed_) return;
+  closed_ = true;
+  read_done_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  write_signal_.cancel();
+  read_signal_.cancel();
+}
+
+bool Session::reading_paused() const {
+  return replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
+         replies_.buffered_bytes() > kSoftOutputBytes;
+}
+
+awaitable<void> Session::read_loop() {
+  for (;;) {
+    if (!process_buffer()) break;
+    while (reading_paused() && !closed_) {
+      reader_waiting_ = true;
+      read_signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await read_signal_.async_wait(kNoThrow);
+      reader_waiting_ = false;
+    }
+    if (closed_) break;
+    if (!process_buffer()) break;  // requests parsed while paused may now be dispatched
+
+    // Make room: compact, then grow when a request does not fit.
+    if (rbegin_ == rend_) {
+      rbegin_ = rend_ = 0;
+      if (rbuf_.size() > kKeepBufferBytes) {
+        std::vector<char>(kReadChunk).swap(rbuf_);
+      }
+    } else if (rbegin_ > 0) {
+      std::copy(rbuf_.begin() + static_cast<long>(rbegin_),
+                rbuf_.begin() + static_cast<long>(rend_), rbuf_.begin());
+      rend_ -= rbegin_;
+      rbegin_ = 0;
+    }
+    if (rbuf_.size() - rend_ < kReadChunk / 2) {
+      rbuf_.resize(std::max(rbuf_.size() * 2, rend_ + kReadChunk));
+    }
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
+    if (ec) break;
+    rend_ += n;
+  }
+  read_done_ = true;
+  wake_writer();
+}
+
+bool Session::process_buffer() {
+  while (rend_ > rbegin_ && !reading_paused() && !closed_) {
+    std::string_view input(rbuf_.data() + rbegin_, rend_ - rbegin_);
+    switch (parser_.parse(input)) {
+      case resp::ParseStatus::NeedMore:
+        return true;
+      case resp::ParseStatus::Error:
+        worker_.shared().stats.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::debug("client {} protocol error: {}", id_, parser_.error());
+        reply_error(parser_.error());
+        read_done_ = true;
+        wake_writer();
+        return false;
+      case resp::ParseStatus::Complete:
+        break;
+    }
+    const std::size_t consumed = parser_.consumed();
+    auto args = parser_.args();
+    if (!args.empty()) {
+      if (parser_.inline_request()) {
+        scratch_.clear();
+        resp::encode_command(scratch_, args);
+        dispatch(args, scratch_);
+      } else {
+        dispatch(args, input.substr(0, consumed));
+      }
+    }
+    rbegin_ += consumed;
+    if (read_done_) {  // QUIT
+      wake_writer();
+      return false;
+    }
+  }
+  wake_writer();
+  return true;
+}
+
+awaitable<void> Session::write_loop() {
+  const std::size_t max_output = worker_.shared().config.limits.max_output_buffer;
+  for (;;) {
+    if (!replies_.has_ready()) {
+      if (closed_ || (read_done_ && replies_.in_flight() == 0)) break;
+      writer_waiting_ = true;
+      write_signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await write_signal_.async_wait(kNoThrow);
+      writer_waiting_ = false;
+      continue;
+    }
+    if (replies_.buffered_bytes() > max_output) {
+      worker_.shared().stats.output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("client {} ({}) closed: {} reply bytes pending exceed limits.max_output_buffer",
+                   id_, addr_, replies_.buffered_bytes());
+      break;
+    }
+    replies_.take_ready(wbuf_);
+    wake_reader();
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(wbuf_), kNoThrow);
+    if (wbuf_.capacity() > kKeepBufferBytes) {
+      std::string().swap(wbuf_);
+    } else {
+      wbuf_.clear();
+    }
+    if (ec) break;
+    wake_reader();
+  }
+  // Flushed (or failed): no more requests will be read or answered on this connection.
+  close();
+}
+
+void Session::wake_writer() {
+  if (writer_waiting_) {
+    writer_waiting_ = false;
+    write_signal_.cancel();
+  }
+}
+
+void Session::wake_reader() {
+  if (reader_waiting_ && !reading_paused()) {
+    reader_waiting_ = false;
+    read_signal_.cancel();
+  }
+}
+
+void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
+  --in_upstream_;
+  if (closed_) return;
+  const std::uint64_t seq = tag & ~kInfoFlag;
+  if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
+    replies_.complete(seq, info_reply(reply));
+  } else {
+    replies_.complete(seq, reply);
+  }
+  wake_writer();
+}
+
+}  // namespace frontcache::proxy

@@ -1,0 +1,104 @@
+// A client connection: read_loop parses requests and dispatches each one, taking a slot in
+// the ReplyQueue; write_loop writes every reply that is ready, in request order, in one write.
+//
+//   socket ─► read_loop ─► RequestParser ─► dispatch ─┬─► local reply ───────────┐
+//                                                     └─► upstream::Connection ──┤ on_reply
+//   socket ◄─ write_loop ◄─ ReplyQueue (ordered slots) ◄─────────────────────────┘
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "frontcache/command/command_table.hpp"
+#include "frontcache/proxy/reply_queue.hpp"
+#include "frontcache/resp/request_parser.hpp"
+#include "frontcache/upstream/connection.hpp"
+
+namespace frontcache::proxy {
+
+class Worker;
+
+class Session : public upstream::ReplyTarget, public std::enable_shared_from_this<Session> {
+ public:
+  Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  ~Session() override;
+
+  void start();
+  // Closes the connection now; replies not yet written are dropped.
+  void close();
+
+  void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override;
+
+  std::uint64_t id() const { return id_; }
+  // One line of CLIENT LIST / CLIENT INFO, without the trailing newline.
+  std::string describe() const;
+
+ private:
+  using Args = std::span<const std::string_view>;
+  // Tag bit of a forwarded INFO whose reply gets the `# frontcache` section appended.
+  static constexpr std::uint64_t kInfoFlag = 1ull << 63;
+
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  bool process_buffer();  // false: stop reading (protocol error or QUIT)
+  void wake_writer();
+  void wake_reader();
+  bool reading_paused() const;
+
+  // dispatch.cpp
+  void dispatch(Args args, std::string_view raw);
+  void forward(std::string_view request, std::uint64_t flags);
+  void reply(std::string_view bytes) { replies_.append(bytes); }
+  void reply_error(std::string_view message);
+  void handle_local(const command::CommandInfo& info, Args args);
+  void handle_ping(Args args);
+  void handle_hello(Args args);
+  void handle_select(Args args);
+  void handle_client(Args args);
+  void handle_info(Args args);
+  void handle_auth(Args args);
+  bool set_name(std::string_view name);  // false: invalid name, error already replied
+  std::string info_reply(std::string_view upstream_bulk) const;
+  std::string frontcache_info() const;
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer write_signal_;
+  boost::asio::steady_timer read_signal_;
+  std::list<Session*>::iterator registration_;
+  std::uint64_t id_;
+  std::string addr_;
+  std::string laddr_;
+  std::chrono::steady_clock::time_point created_;
+  std::chrono::steady_clock::time_point last_command_;
+  std::string last_command_name_;
+
+  resp::RequestParser parser_;
+  std::vector<char> rbuf_;
+  std::size_t rbegin_ = 0;
+  std::size_t rend_ = 0;
+  std::string scratch_;  // re-encoded inline requests
+
+  ReplyQueue replies_;
+  std::string wbuf_;
+  bool writer_waiting_ = false;
+  bool reader_waiting_ = false;
+  bool read_done_ = false;          // EOF, error, QUIT or protocol error: no more requests
+  bool closed_ = false;
+
+  upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
+  std::size_t in_upstream_ = 0;
+
+  int db_ = 0;
+  std::string name_;
+};
+
+}  // namespace frontcache::proxy

@@ -1,0 +1,434 @@
+#include "frontcache/upstream/connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timehpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <random>
+#include <vector>
+
+#include "frontcache/resp/errors.hpp"
+#include "frontcache/resp/request_parsehpp"
+
+namespace frontcache::upstream {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kMinBackoff{50};
+constexpr std::chrono::milliseconds kMaxBackoff{1000};
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kKeepBufferBytes = 1 << 20;  // larger read buffers are freed when idle
+
+std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<long> dist(base.count() / 2, base.count());
+  return std::chrono::milliseconds(dist(rng));
+}
+
+struct Pending {
+  std::shared_ptr<ReplyTarget> target;  // null: our own SELECT, whose reply is dropped
+  std::uint64_t tag;
+  std::chrono::steady_clock::time_point sent;
+};
+
+}  // namespace
+
+Stats& stats() {
+  static Stats instance;
+  return instance;
+}
+
+class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
+ public:
+  Impl(asio::io_context& io, Settings settings, std::size_t index)
+      : io_(io), socket_(io), signal_(io), timer_(io), settings_(std::move(settings)),
+        index_(index) {}
+
+  void start();
+  void stop();
+  bool send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
+            std::uint64_t tag);
+
+  State state_ = State::Connecting;
+  std::string last_error_ = "not connected yet";
+  std::uint64_t reconnects_ = 0;
+  std::deque<Pending> pending_;
+
+ private:
+  awaitable<bool> serve_once();
+  awaitable<bool> connect();
+  awaitable<bool> handshake();
+  awaitable<bool> read_reply(std::string_view& reply, resp::ReplyKind& kind);
+  awaitable<void> read_loop();
+  awaitable<void> write_loop();
+  awaitable<void> timeout_loop();
+  void prepare_read_buffer();
+  void close_socket();
+  bool deliver(std::string_view reply, resp::ReplyKind kind);
+  void fail_pending();
+
+  asio::io_context& io_;
+  tcp::socket socket_;
+  asio::steady_timer signal_;  // wakes write_loop when out_ gains bytes
+  asio::steady_timer timer_;   // connect deadline, backoff and timeout checks
+  Settings settings_;
+  std::size_t index_;
+  int db_ = 0;                 // database the upstream is in, as of the last queued request
+  std::string out_;            // requests not yet handed to the socket
+  std::string writing_;        // requests being written
+  bool writer_waiting_ = false;
+  bool stopped_ = false;
+  std::string failure_reply_;  // error for pending requests when the connection ends
+  std::vector<char> rbuf_;
+  std::size_t rbegin_ = 0;
+  std::size_t rend_ = 0;
+  resp::ReplyFramer framer_;
+};
+
+Connection::Connection(asio::io_context& io, Settings settings, std::size_t index)
+    : impl_(std::make_shared<Impl>(io, std::move(settings), index)) {}
+
+Connection::~Connection() { stop(); }
+
+void Connection::start() { start(); }
+void Connection::Impl::stop() { stop(); }
+State Connection::state() const { return state_; }
+const std::string& Connection::last_error() const { return last_error_; }
+std::size_t Connection::pending() const { return pending_.size(); }
+std::uint64_t Connection::reconnects() const { return reconnects_; }
+bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
+                      std::uint64_t tag) {
+  return send(db, request, std::move(target), tag);
+}
+
+void Connection::Impl::start() {
+  auto self = shared_from_this();
+  asio::co_spawn(
+      io_,
+      [self]() -> awaitable<void> {
+        auto backoff = kMinBackoff;
+        while (!self->stopped_) {
+          bool served = false;
+          try {
+            served = co_await self->serve_once();
+          } catch (const std::exception& e) {
+            self->last_error_ = e.what();
+          }
+          if (self->state_ == State::Ready) {  // left by an exception
+            self->state_ = State::Connecting;
+            stats().connections_ready.fetch_sub(1, std::memory_order_relaxed);
+          }
+          self->close_socket();
+          self->fail_pending();
+          if (self->stopped_) break;
+          self->state_ = State::Connecting;
+          ++self->reconnects_;
+          stats().reconnects.fetch_add(1, std::memory_order_relaxed);
+          if (served) backoff = kMinBackoff;
+          self->timer_.expires_after(jittered(backoff));
+          co_await self->timer_.async_wait(kNoThrow);
+          backoff = std::min(backoff * 2, kMaxBackoff);
+        }
+        self->state_ = State::Closed;
+      },
+      [index = index_](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("upstream connection {} loop ended: {}", index, ex.what());
+        }
+      });
+}
+
+void Connection::Impl::stop() {
+  stopped_ = true;
+  close_socket();
+  timer_.cancel();
+  signal_.cancel();
+}
+
+void Connection::Impl::close_socket() {
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  signal_.cancel();
+  timer_.cancel();
+}
+
+awaitable<bool> Connection::Impl::serve_once() {
+  state_ = State::Connecting;
+  db_ = 0;
+  framer_.reset();
+  rbegin_ = rend_ = 0;
+  out_.clear();
+  failure_reply_ = "";
+  if (!co_await connect()) co_return false;
+  if (!co_await handshake()) co_return false;
+
+  state_ = State::Ready;
+  stats().connections_ready.fetch_add(1, std::memory_order_relaxed);
+  if (reconnects_ > 0) {
+    spdlog::info("upstream connection {} to {}:{} ready again", index_, settings_.host,
+                 settings_.port);
+  } else {
+    spdlog::debug("upstream connection {} to {}:{} ready", index_, settings_.host,
+                  settings_.port);
+  }
+  co_await (read_loop() || write_loop() || timeout_loop());
+  state_ = State::Connecting;
+  stats().connections_ready.fetch_sub(1, std::memory_order_relaxed);
+  if (!stopped_) {
+    spdlog::warn("upstream connection {} to {}:{} lost: {}", index_, settings_.host,
+                 settings_.port, last_error_);
+  }
+  co_return true;
+}
+
+awaitable<bool> Connection::Impl::connect() {
+  tcp::resolver resolver(io_);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), kNoThrow);
+  if (rec) {
+    last_error_ = fmt::format("cannot resolve {}: {}", settings_.host, rec.message());
+    co_return false;
+  }
+  timer_.expires_after(settings_.connect_timeout);
+  auto result = co_await (asio::async_connect(socket_, endpoints, kNoThrow) ||
+                          timer_.async_wait(kNoThrow));
+  if (result.index() == 1) {
+    last_error_ = fmt::format("connect timeout after {}ms", settings_.connect_timeout.count());
+    co_return false;
+  }
+  auto [ec, endpoint] = std::get<0>(result);
+  if (ec) {
+    last_error_ = fmt::format("{}:{}: {}", settings_.host, settings_.port, ec.message());
+    co_return false;
+  }
+  socket_.set_option(tcp::no_delay(true));
+  co_return true;
+}
+
+// AUTH (when configured) and CLIENT SETNAME, read back before the connection is offered to
+// sessions: a refused AUTH must not turn into a stream of NOAUTH replies to clients.
+awaitable<bool> Connection::Impl::handshake() {
+  std::string request;
+  std::size_t expected = 1;
+  if (!settings_.password.empty()) {
+    std::vector<std::string_view> auth{"AUTH"};
+    if (!settings_.username.empty()) auth.push_back(settings_.username);
+    auth.push_back(settings_.password);
+    resp::encode_command(request, auth);
+    ++expected;
+  }
+  const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache"};
+  resp::encode_command(request, setname);
+
+  auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(request), kNoThrow);
+  if (wec) {
+    last_error_ = wec.message();
+    co_return false;
+  }
+  for (std::size_t i = 0; i < expected; ++i) {
+    std::string_view reply;
+    resp::ReplyKind kind{};
+    if (!co_await read_reply(reply, kind)) co_return false;
+    const bool is_auth = !settings_.password.empty() && i == 0;
+    if (kind == resp::ReplyKind::Error && is_auth) {
+      last_error_ = fmt::format("AUTH refused: {}", reply.substr(1, reply.size() - 3));
+      spdlog::error("upstream {}:{}: {}", settings_.host, settings_.port, last_error_);
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+// Reads one reply during the handshake (the pipelined loops are not running yet).
+awaitable<bool> Connection::Impl::read_reply(std::string_view& reply, resp::ReplyKind& kind) {
+  timer_.expires_after(settings_.command_timeout);
+  for (;;) {
+    if (rend_ > rbegin_) {
+      std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+      auto status = framer_.frame(data);
+      if (status == resp::FrameStatus::Error) {
+        last_error_ = "protocol error in upstream reply";
+        co_return false;
+      }
+      if (status == resp::FrameStatus::Complete) {
+        reply = data.substr(0, framer_.consumed());
+        kind = framer_.kind();
+        rbegin_ += framer_.consumed();
+        co_return true;
+      }
+    }
+    prepare_read_buffer();
+    auto result = co_await (
+        socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                                  kNoThrow) ||
+        timer_.async_wait(kNoThrow));
+    if (result.index() == 1) {
+      last_error_ = "handshake timeout";
+      co_return false;
+    }
+    auto [ec, n] = std::get<0>(result);
+    if (ec) {
+      last_error_ = ec.message();
+      co_return false;
+    }
+    rend_ += n;
+  }
+}
+
+void Connection::Impl::prepare_read_buffer() {
+  if (rbegin_ == rend_) {
+    rbegin_ = rend_ = 0;
+    if (rbuf_.size() > kKeepBufferBytes) {
+      rbuf_.resize(kReadChunk);
+      rbuf_.shrink_to_fit();
+    }
+  } else if (rbegin_ > 0 && rbuf_.size() - rend_ < kReadChunk) {
+    std::copy(rbuf_.begin() + static_cast<long>(rbegin_),
+              rbuf_.begin() + static_cast<long>(rend_), rbuf_.begin());
+    rend_ -= rbegin_;
+    rbegin_ = 0;
+  }
+  if (rbuf_.size() - rend_ < kReadChunk) {
+    rbuf_.resize(std::max(rbuf_.size() * 2, rend_ + kReadChunk));
+  }
+}
+
+awaitable<void> Connection::Impl::read_loop() {
+  for (;;) {
+    while (rend_ > rbegin_) {
+      std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+      auto status = framer_.frame(data);
+      if (status == resp::FrameStatus::NeedMore) break;
+      if (status == resp::FrameStatus::Error) {
+        last_error_ = "protocol error in upstream reply";
+        failure_reply_ = "ERR upstream protocol error";
+        co_return;
+      }
+      const std::size_t n = framer_.consumed();
+      rbegin_ += n;
+      if (!deliver(data.substr(0, n), framer_.kind())) co_return;
+    }
+    prepare_read_buffer();
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
+    if (ec) {
+      last_error_ = ec == asio::error::eof ? "closed by upstream" : ec.message();
+      co_return;
+    }
+    rend_ += n;
+  }
+}
+
+awaitable<void> Connection::Impl::write_loop() {
+  for (;;) {
+    while (out_.empty()) {
+      writer_waiting_ = true;
+      signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await signal_.async_wait(kNoThrow);
+      writer_waiting_ = false;
+      if (!socket_.is_open()) co_return;
+    }
+    writing_.swap(out_);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kNoThrow);
+    writing_.clear();
+    if (ec) {
+      last_error_ = ec.message();
+      co_return;
+    }
+  }
+}
+
+awaitable<void> Connection::Impl::timeout_loop() {
+  const auto tick = std::clamp(settings_.command_timeout / 4, std::chrono::milliseconds(10),
+                               std::chrono::milliseconds(250));
+  for (;;) {
+    timer_.expires_after(tick);
+    auto [ec] = co_await timer_.async_wait(kNoThrow);
+    if (ec) co_return;
+    if (!pending_.empty() &&
+        std::chrono::steady_clock::now() - pending_.front().sent > settings_.command_timeout) {
+      last_error_ = fmt::format("no reply within {}ms", settings_.command_timeout.count());
+      stats().timeouts.fetch_add(1, std::memory_order_relaxed);
+      failure_reply_ = fmt::format("ERR upstream timeout (no reply within {}ms)",
+                                   settings_.command_timeout.count());
+      co_return;
+    }
+  }
+}
+
+bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
+  if (pending_.empty()) {
+    last_error_ = "reply without a request";
+    failure_reply_ = "ERR upstream protocol error";
+    return false;
+  }
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  if (!p.target) {
+    // Our own SELECT: if it failed, later requests were written for the wrong database, so the
+    // connection cannot be trusted; close it and fail what is queued.
+    if (kind == resp::ReplyKind::Error) {
+      last_error_ = fmt::format("SELECT refused: {}", reply.substr(1, reply.size() - 3));
+      failure_reply_ = "ERR upstream refused SELECT";
+      return false;
+    }
+    return true;
+  }
+  p.target->on_reply(p.tag, reply, kind);
+  return true;
+}
+
+void Connection::Impl::fail_pending() {
+  if (pending_.empty()) return;
+  std::string reply = resp::error_reply(
+      failure_reply_.empty() ? fmt::format("ERR upstream connection lost ({})", last_error_)
+                             : failure_reply_);
+  auto pending = std::move(pending_);
+  pending_.clear();
+  stats().failed_requests.fetch_add(pending.size(), std::memory_order_relaxed);
+  for (auto& p : pending) {
+    if (p.target) p.target->on_reply(p.tag, reply, resp::ReplyKind::Error);
+  }
+}
+
+bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
+                      std::uint64_t tag) {
+  if (state_ != State::Ready) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (db != db_) {
+    const std::string db_text = std::to_string(db);
+    const std::string_view select[] = {"SELECT", db_text};
+    resp::encode_command(out_, select);
+    pending_.push_back(Pending{nullptr, 0, now});
+    db_ = db;
+  }
+  out_.append(request);
+  stats().requests.fetch_add(1, std::memory_order_relaxed);
+  pending_.push_back(Pending{std::move(target), tag, now});
+  if (writer_waiting_) {
+    writer_waiting_ = false;
+    signal_.cancel();
+  }
+  return true;
+}
+
+}  // namespace frontcache::upstream
