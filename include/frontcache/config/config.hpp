@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace frontcache::config {
@@ -15,7 +17,7 @@ namespace frontcache::config {
 using Duration = std::chrono::milliseconds;
 
 struct Endpoint {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // IPv4, IPv6 without brackets, or a host name
   std::uint16_t port = 0;
 };
 
@@ -40,7 +42,8 @@ struct CacheConfig {
   std::size_t max_memory = 256ull << 20;
   Duration max_ttl{300000};
   std::size_t max_value_size = 1ull << 20;
-  // Empty in the file: one rule `*` with ttl 60s, negative_ttl 1s (issue 4 defaults).
+  // Absent from the file: one rule `*` with ttl 60s, negative_ttl 1s. First match wins; a key
+  // that matches no rule is not cached.
   std::vector<CacheRule> rules{CacheRule{}};
   // Read-only single-key commands whose replies are cached under their key (upper case).
   std::vector<std::string> commands{"GET",    "HGET",      "HMGET", "HGETALL", "HEXISTS",
@@ -112,6 +115,10 @@ LoadResult load_from_file(const std::string& path);
 std::optional<Duration> parse_duration(const std::string& text);   // "500ms", "30s", "5m", "1h", "0"
 std::optional<std::size_t> parse_size(const std::string& text);     // "64kb", "256mb", "1gb", "100"
 std::optional<Endpoint> parse_endpoint(const std::string& text);    // "127.0.0.1:6379", "[::1]:6379"
+
+// Every key path the loader accepts, sequences written `[]` (`cache.rules[].ttl`). The loader's
+// unknown-key check reads this table, and a test checks each entry is in docs/configuration.md.
+std::span<const std::string_view> known_keys();
 
 // Command-line options (`--listen`, `--upstream`, `--workers`, `--log-level`, `--config`,
 // `--check-config`, `--help`, `--version`).

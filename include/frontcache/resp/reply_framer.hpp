@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <string_view>
-#include <vector>
 
 namespace frontcache::resp {
 
@@ -33,12 +32,21 @@ class ReplyFramer {
   void reset();
 
  private:
-  std::size_t pos_ = 0;
-  // Elements still to read at each open array level.
-  std::vector<long long> pending_;
+  FrameStatus fail();
+  std::size_t find_crlf(std::string_view input);
+
+  // Progress through the current reply, as offsets from its first byte.
+  std::size_t pos_ = 0;        // start of the next element
+  std::size_t scan_pos_ = 0;   // the current line has no CRLF before this offset
+  std::size_t bulk_end_ = 0;   // nonzero: a bulk payload (with its CRLF) ends here
+  // Elements still to read, over all open array levels: an array of n adds n, every element
+  // read subtracts one. A count instead of a stack, so nesting depth costs nothing.
+  long long remaining_ = 0;
   std::size_t consumed_ = 0;
   ReplyKind kind_ = ReplyKind::Status;
   bool started_ = false;
+  bool done_ = false;    // last call returned Complete; next call starts a new reply
+  bool failed_ = false;  // sticky until reset()
 };
 
 }  // namespace frontcache::resp

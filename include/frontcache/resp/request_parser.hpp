@@ -56,16 +56,26 @@ class RequestParser {
   ParseStatus parse_multibulk(std::string_view input);
   ParseStatus parse_inline(std::string_view input);
   ParseStatus fail(std::string message);
+  ParseStatus complete(std::string_view input, std::size_t end);
+  std::size_t find_terminator(std::string_view input, std::size_t line_start, char terminator);
+  bool split_inline(std::string_view line);
+  void begin_request();
 
   ParserLimits limits_;
-  // Progress through a partial multibulk request, as offsets from the request's first byte,
-  // so the caller may move the buffer between calls.
-  std::size_t pos_ = 0;
-  long long expected_args_ = -1;  // -1: header not parsed yet
-  long long bulk_len_ = -1;       // -1: next bulk header not parsed yet
+  // Progress through a partial request, as offsets from the request's first byte, so the
+  // caller may move the buffer between calls.
+  std::size_t pos_ = 0;             // start of the next header line or bulk payload
+  std::size_t scan_pos_ = 0;        // the current line has no terminator before this offset
+  bool nul_seen_ = false;           // the current line holds a NUL: Redis's strchr stops there
+  long long expected_args_ = -1;    // -1: multibulk header not parsed yet
+  long long bulk_len_ = -1;         // -1: next bulk header not parsed yet
+  bool started_ = false;            // the first byte has decided inline_
+  bool done_ = false;               // last call returned Complete; next call starts afresh
+  bool failed_ = false;             // sticky until reset()
   std::vector<std::pair<std::size_t, std::size_t>> offsets_;  // (offset, length) of each arg
   std::vector<std::string_view> args_;
-  std::vector<std::string> inline_args_;
+  std::vector<std::string> inline_args_;  // reused across requests: no allocation when warm
+  std::size_t inline_count_ = 0;
   std::size_t consumed_ = 0;
   bool inline_ = false;
   std::string error_;

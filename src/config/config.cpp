@@ -1,0 +1,307 @@
+// YAML -> Config. Each section reader fills its struct from the tree and records every problem
+// through YamlReader; checks that span keys (rule TTLs against max_ttl) run once all are read.
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "frontcache/config/config.hpp"
+#include "value_parsers.hpp"
+#include "yaml_reader.hpp"
+
+namespace frontcache::config {
+namespace {
+
+using detail::YamlReader;
+
+constexpr std::size_t kMaxConnectionsPerWorker = 256;
+
+void read_workers(YamlReader& r, const YAML::Node& root, Config& config) {
+  std::string text;
+  if (!r.scalar(root, "", "workers", detail::kWorkersHint, text)) return;
+  if (const auto workers = detail::parse_workers(text)) {
+    config.workers = *workers;
+  } else {
+    r.bad_value(root["workers"], "workers", detail::kWorkersHint, text);
+  }
+}
+
+void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstream) {
+  const std::string path = "upstream";
+  const YAML::Node node = root[path];
+  if (!r.mapping(node, path)) return;
+  r.endpoint(node, path, "address", upstream.address);
+  r.string(node, path, "username", upstream.username, true);
+  r.secret(node, path, false, upstream.password);
+  r.count(node, path, "connections_per_worker", upstream.connections_per_worker, 1,
+          kMaxConnectionsPerWorker);
+  r.duration(node, path, "connect_timeout", upstream.connect_timeout, Duration{1});
+  r.duration(node, path, "command_timeout", upstream.command_timeout, Duration{1});
+  const bool has_password = node["password"].IsDefined() || node["password_env"].IsDefined() ||
+                            node["password_file"].IsDefined();
+  if (!upstream.username.empty() && !has_password) {
+    r.error(node["username"], "upstream.username", "needs a password to go with it");
+  }
+}
+
+void read_rules(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cache) {
+  const std::string path = "cache.rules";
+  if (!r.sequence(cache_node, "cache", "rules")) return;
+  const YAML::Node rules = cache_node["rules"];
+  if (rules.size() == 0) {
+    r.error(rules, path, "must list at least one rule (use cache: false to disable caching)");
+    return;
+  }
+  cache.rules.clear();
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const std::string rule_path = YamlReader::element(path, i);
+    const YAML::Node node = rules[i];
+    CacheRule rule;
+    if (!r.mapping(node, rule_path)) {
+      if (node.IsNull()) r.error(node, rule_path, "expected a mapping of keys, got an empty value");
+      cache.rules.push_back(rule);
+      continue;
+    }
+    if (!node["match"].IsDefined()) r.error(node, rule_path, "needs a match pattern");
+    r.string(node, rule_path, "match", rule.match, false);
+    r.boolean(node, rule_path, "cache", rule.cache);
+    r.duration(node, rule_path, "ttl", rule.ttl);
+    r.duration(node, rule_path, "negative_ttl", rule.negative_ttl);
+    cache.rules.push_back(rule);
+  }
+}
+
+// Rule checks that need max_ttl and the earlier rules. A TTL above max_ttl is an error rather
+// than silently capped: the file should say what the proxy will do (docs/configuration.md).
+void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig& cache) {
+  const YAML::Node rules = cache_node["rules"];
+  if (!rules.IsDefined() || !rules.IsSequence()) return;
+  const std::string max_ttl = detail::format_duration(cache.max_ttl);
+  for (std::size_t i = 0; i < cache.rules.size() && i < rules.size(); ++i) {
+    const CacheRule& rule = cache.rules[i];
+    const YAML::Node node = rules[i];
+    if (!node.IsMap()) continue;
+    const std::string rule_path = YamlReader::element("cache.rules", i);
+    for (std::size_t j = 0; j < i; ++j) {
+      const std::string& earlier = cache.rules[j].match;
+      if (earlier == rule.match || earlier == "*") {
+        r.error(node["match"].IsDefined() ? node["match"] : node, rule_path + ".match",
+                fmt::format("unreachable: cache.rules[{}] ({}) already matches every key this "
+                            "rule matches (first match wins)",
+                            j, detail::quoted(earlier)));
+        break;
+      }
+    }
+    if (!rule.cache) continue;
+    if (node["ttl"].IsDefined() && rule.ttl == Duration{0}) {
+      r.error(node["ttl"], rule_path + ".ttl",
+              "must be greater than 0 (use cache: false to not cache these keys)");
+    }
+    if (rule.ttl > cache.max_ttl) {
+      r.error(node["ttl"].IsDefined() ? node["ttl"] : node, rule_path + ".ttl",
+              fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
+                          detail::format_duration(rule.ttl), max_ttl));
+    }
+    if (rule.negative_ttl > cache.max_ttl) {
+      r.error(node["negative_ttl"].IsDefined() ? node["negative_ttl"] : node,
+              rule_path + ".negative_ttl",
+              fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
+                          detail::format_duration(rule.negative_ttl), max_ttl));
+    }
+  }
+}
+
+void read_commands(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cache) {
+  const std::string path = "cache.commands";
+  if (!r.sequence(cache_node, "cache", "commands")) return;
+  const YAML::Node list = cache_node["commands"];
+  if (list.size() == 0) {
+    r.error(list, path, "must list at least one command (use cache: false to disable caching)");
+    return;
+  }
+  std::vector<std::string> commands;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string item_path = YamlReader::element(path, i);
+    const YAML::Node item = list[i];
+    if (!item.IsScalar() || item.Scalar().empty()) {
+      r.error(item, item_path, "expected a command name like GET");
+      continue;
+    }
+    std::string name = item.Scalar();
+    bool valid = true;
+    for (char& c : name) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!std::isalnum(u) && c != '|' && c != '_' && c != '-') valid = false;
+      c = static_cast<char>(std::toupper(u));
+    }
+    if (!valid) {
+      r.bad_value(item, item_path, "expected a command name like GET", item.Scalar());
+    } else if (std::find(commands.begin(), commands.end(), name) != commands.end()) {
+      r.error(item, item_path, fmt::format("{} is listed twice", name));
+    } else {
+      commands.push_back(std::move(name));
+    }
+  }
+  cache.commands = std::move(commands);
+}
+
+void read_cache(YamlReader& r, const YAML::Node& root, CacheConfig& cache) {
+  const YAML::Node node = root["cache"];
+  if (node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
+    r.boolean(root, "", "cache", cache.enabled);
+    return;
+  }
+  if (!r.mapping(node, "cache")) return;
+  const std::string path = "cache";
+  r.size(node, path, "max_memory", cache.max_memory);
+  r.duration(node, path, "max_ttl", cache.max_ttl, Duration{1});
+  r.size(node, path, "max_value_size", cache.max_value_size, 1);
+  read_rules(r, node, cache);
+  read_commands(r, node, cache);
+  if (cache.max_memory == 0) {
+    cache.enabled = false;
+    return;
+  }
+  check_rules(r, node, cache);
+  if (cache.max_value_size > cache.max_memory) {
+    r.error(node["max_value_size"].IsDefined() ? node["max_value_size"] : node,
+            "cache.max_value_size",
+            fmt::format("{} is above cache.max_memory ({})",
+                        detail::format_size(cache.max_value_size),
+                        detail::format_size(cache.max_memory)));
+  }
+}
+
+void read_invalidation(YamlReader& r, const YAML::Node& root, InvalidationConfig& inv) {
+  const std::string path = "invalidation";
+  const YAML::Node node = root[path];
+  if (!r.mapping(node, path)) return;
+  r.string(node, path, "channel", inv.channel, false);
+  r.choice<TrackingMode>(node, path, "tracking",
+                         {{"bcast", TrackingMode::Bcast}, {"off", TrackingMode::Off}},
+                         inv.tracking);
+  r.duration(node, path, "ping_interval", inv.ping_interval, Duration{1});
+}
+
+void read_limits(YamlReader& r, const YAML::Node& root, LimitsConfig& limits) {
+  const std::string path = "limits";
+  const YAML::Node node = root[path];
+  if (!r.mapping(node, path)) return;
+  r.count(node, path, "max_clients", limits.max_clients, 1);
+  r.size(node, path, "max_bulk_length", limits.max_bulk_length, 1);
+  r.count(node, path, "max_arguments", limits.max_arguments, 1);
+  r.size(node, path, "max_inline_length", limits.max_inline_length, 1);
+  r.count(node, path, "max_pipeline", limits.max_pipeline, 1);
+  r.size(node, path, "max_output_buffer", limits.max_output_buffer, 1);
+  r.duration(node, path, "idle_timeout", limits.idle_timeout);
+}
+
+void read_auth(YamlReader& r, const YAML::Node& root, AuthConfig& auth) {
+  const std::string path = "auth";
+  const YAML::Node node = root[path];
+  if (!r.mapping(node, path)) return;
+  r.secret(node, path, false, auth.password);
+  if (!r.sequence(node, path, "users")) return;
+  const YAML::Node users = node["users"];
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    const std::string user_path = YamlReader::element("auth.users", i);
+    const YAML::Node user_node = users[i];
+    if (!r.mapping(user_node, user_path)) {
+      if (user_node.IsNull()) r.error(user_node, user_path, "expected a mapping of keys, got an empty value");
+      continue;
+    }
+    AuthUser user;
+    if (!user_node["name"].IsDefined()) {
+      r.error(user_node, user_path, "needs a name");
+    } else if (r.string(user_node, user_path, "name", user.name, false)) {
+      const bool taken = std::any_of(auth.users.begin(), auth.users.end(),
+                                     [&](const AuthUser& u) { return u.name == user.name; });
+      if (taken) {
+        r.error(user_node["name"], user_path + ".name",
+                fmt::format("user {} is listed twice", detail::quoted(user.name)));
+      }
+    }
+    r.secret(user_node, user_path, true, user.password);
+    auth.users.push_back(std::move(user));
+  }
+}
+
+void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
+  if (!r.mapping(root, "")) return;
+  r.endpoint(root, "", "listen", config.listen);
+  read_workers(r, root, config);
+  read_upstream(r, root, config.upstream);
+  read_cache(r, root, config.cache);
+  read_invalidation(r, root, config.invalidation);
+  read_limits(r, root, config.limits);
+  read_auth(r, root, config.auth);
+  r.choice<AdminCommands>(root, "", "admin_commands",
+                          {{"forward", AdminCommands::Forward}, {"deny", AdminCommands::Deny}},
+                          config.admin_commands);
+  const YAML::Node metrics = root["metrics"];
+  if (r.mapping(metrics, "metrics") && metrics["listen"].IsDefined() &&
+      !metrics["listen"].IsNull()) {
+    Endpoint endpoint;
+    if (r.endpoint(metrics, "metrics", "listen", endpoint)) config.metrics.listen = endpoint;
+  }
+  r.duration(root, "", "shutdown_timeout", config.shutdown_timeout);
+  const YAML::Node log = root["log"];
+  if (r.mapping(log, "log")) {
+    std::string level;
+    if (r.scalar(log, "log", "level", detail::kLogLevelHint, level)) {
+      if (detail::is_log_level(level)) {
+        config.log_level = level;
+      } else {
+        r.bad_value(log["level"], "log.level", detail::kLogLevelHint, level);
+      }
+    }
+  }
+}
+
+LoadResult load(const std::string& yaml, const std::string& source, const std::string& base_dir) {
+  LoadResult result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    result.errors.push_back(
+        e.mark.is_null()
+            ? fmt::format("{}: YAML syntax error: {}", source, e.msg)
+            : fmt::format("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1,
+                          e.mark.column + 1, e.msg));
+    return result;
+  }
+  YamlReader reader(source, base_dir);
+  Config config;
+  read_root(reader, root, config);
+  result.errors = reader.take_errors();
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+}  // namespace
+
+LoadResult load_from_string(const std::string& yaml, const std::string& source) {
+  return load(yaml, source, "");
+}
+
+LoadResult load_from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult result;
+    result.errors.push_back(fmt::format("{}: cannot open config file: {}", path,
+                                        std::strerror(errno)));
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  const auto slash = path.rfind('/');
+  return load(text.str(), path, slash == std::string::npos ? "" : path.substr(0, slash + 1));
+}
+
+}  // namespace frontcache::config

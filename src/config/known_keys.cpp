@@ -1,0 +1,65 @@
+// The one table of accepted key paths. The loader rejects anything not listed here, and
+// tests/config checks that docs/configuration.md documents every entry.
+#include <array>
+
+#include "frontcache/config/config.hpp"
+
+namespace frontcache::config {
+namespace {
+
+constexpr std::array<std::string_view, 48> kKnownKeys{
+    "listen",
+    "workers",
+    "upstream",
+    "upstream.address",
+    "upstream.username",
+    "upstream.password",
+    "upstream.password_env",
+    "upstream.password_file",
+    "upstream.connections_per_worker",
+    "upstream.connect_timeout",
+    "upstream.command_timeout",
+    "cache",
+    "cache.max_memory",
+    "cache.max_ttl",
+    "cache.max_value_size",
+    "cache.rules",
+    "cache.rules[].match",
+    "cache.rules[].cache",
+    "cache.rules[].ttl",
+    "cache.rules[].negative_ttl",
+    "cache.commands",
+    "invalidation",
+    "invalidation.channel",
+    "invalidation.tracking",
+    "invalidation.ping_interval",
+    "limits",
+    "limits.max_clients",
+    "limits.max_bulk_length",
+    "limits.max_arguments",
+    "limits.max_inline_length",
+    "limits.max_pipeline",
+    "limits.max_output_buffer",
+    "limits.idle_timeout",
+    "auth",
+    "auth.password",
+    "auth.password_env",
+    "auth.password_file",
+    "auth.users",
+    "auth.users[].name",
+    "auth.users[].password",
+    "auth.users[].password_env",
+    "auth.users[].password_file",
+    "admin_commands",
+    "metrics",
+    "metrics.listen",
+    "shutdown_timeout",
+    "log",
+    "log.level",
+};
+
+}  // namespace
+
+std::span<const std::string_view> known_keys() { return kKnownKeys; }
+
+}  // namespace frontcache::config
