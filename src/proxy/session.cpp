@@ -60,7 +60,7 @@ void Session::start() {
   spdlog::debug("client {} connected from {}", id_, addr_);
   asio::co_spawn(
       worker_.io(),
-      [self]() -> awaitable<void> { co_await (self->read_loop() && self->write_loop()); },
+      run(self),
       [self](std::exception_ptr e) {
         if (e) {
           try {
@@ -74,6 +74,12 @@ void Session::start() {
         self->worker_.shared().stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
         spdlog::debug("client {} disconnected", self->id_);
       });
+}
+
+// Both loops end before the session is released; `self` (a parameter, so it lives in the
+// coroutine frame) keeps the session alive until then.
+awaitable<void> Session::run(std::shared_ptr<Session> self) {
+  co_await (self->read_loop() && self->write_loop());
 }
 
 void Session::close() {

@@ -46,6 +46,7 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   // Tag bit of a forwarded INFO whose reply gets the `# frontcache` section appended.
   static constexpr std::uint64_t kInfoFlag = 1ull << 63;
 
+  static boost::asio::awaitable<void> run(std::shared_ptr<Session> self);
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
   bool process_buffer();  // false: stop reading (protocol error or QUIT)

@@ -9,7 +9,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timehpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
@@ -17,7 +17,8 @@
 #include <vector>
 
 #include "frontcache/resp/errors.hpp"
-#include "frontcache/resp/request_parsehpp"
+#include "frontcache/resp/request_parser.hpp"
+#include "frontcache/upstream/stats.hpp"
 
 namespace frontcache::upstream {
 
@@ -70,6 +71,7 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   std::deque<Pending> pending_;
 
  private:
+  awaitable<void> run(std::shared_ptr<Impl> self);
   awaitable<bool> serve_once();
   awaitable<bool> connect();
   awaitable<bool> handshake();
@@ -103,57 +105,57 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
 Connection::Connection(asio::io_context& io, Settings settings, std::size_t index)
     : impl_(std::make_shared<Impl>(io, std::move(settings), index)) {}
 
-Connection::~Connection() { stop(); }
+Connection::~Connection() { impl_->stop(); }
 
-void Connection::start() { start(); }
-void Connection::Impl::stop() { stop(); }
-State Connection::state() const { return state_; }
-const std::string& Connection::last_error() const { return last_error_; }
-std::size_t Connection::pending() const { return pending_.size(); }
-std::uint64_t Connection::reconnects() const { return reconnects_; }
-bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
+void Connection::start() { impl_->start(); }
+void Connection::stop() { impl_->stop(); }
+State Connection::state() const { return impl_->state_; }
+const std::string& Connection::last_error() const { return impl_->last_error_; }
+std::size_t Connection::pending() const { return impl_->pending_.size(); }
+std::uint64_t Connection::reconnects() const { return impl_->reconnects_; }
+bool Connection::send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
                       std::uint64_t tag) {
-  return send(db, request, std::move(target), tag);
+  return impl_->send(db, request, std::move(target), tag);
 }
 
 void Connection::Impl::start() {
-  auto self = shared_from_this();
-  asio::co_spawn(
-      io_,
-      [self]() -> awaitable<void> {
-        auto backoff = kMinBackoff;
-        while (!self->stopped_) {
-          bool served = false;
-          try {
-            served = co_await self->serve_once();
-          } catch (const std::exception& e) {
-            self->last_error_ = e.what();
-          }
-          if (self->state_ == State::Ready) {  // left by an exception
-            self->state_ = State::Connecting;
-            stats().connections_ready.fetch_sub(1, std::memory_order_relaxed);
-          }
-          self->close_socket();
-          self->fail_pending();
-          if (self->stopped_) break;
-          self->state_ = State::Connecting;
-          ++self->reconnects_;
-          stats().reconnects.fetch_add(1, std::memory_order_relaxed);
-          if (served) backoff = kMinBackoff;
-          self->timer_.expires_after(jittered(backoff));
-          co_await self->timer_.async_wait(kNoThrow);
-          backoff = std::min(backoff * 2, kMaxBackoff);
-        }
-        self->state_ = State::Closed;
-      },
-      [index = index_](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("upstream connection {} loop ended: {}", index, ex.what());
-        }
-      });
+  asio::co_spawn(io_, run(shared_from_this()), [index = index_](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("upstream connection {} loop ended: {}", index, ex.what());
+    }
+  });
+}
+
+// Connect, serve, and reconnect with jittered exponential backoff until stop(). `self` keeps
+// the connection alive for as long as the loop runs (a parameter, so it lives in the frame).
+awaitable<void> Connection::Impl::run([[maybe_unused]] std::shared_ptr<Impl> self) {
+  auto backoff = kMinBackoff;
+  while (!stopped_) {
+    bool served = false;
+    try {
+      served = co_await serve_once();
+    } catch (const std::exception& e) {
+      last_error_ = e.what();
+    }
+    if (state_ == State::Ready) {  // left by an exception
+      state_ = State::Connecting;
+      stats().connections_ready.fetch_sub(1, std::memory_order_relaxed);
+    }
+    close_socket();
+    fail_pending();
+    if (stopped_) break;
+    state_ = State::Connecting;
+    ++reconnects_;
+    stats().reconnects.fetch_add(1, std::memory_order_relaxed);
+    if (served) backoff = kMinBackoff;
+    timer_.expires_after(jittered(backoff));
+    co_await timer_.async_wait(kNoThrow);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  state_ = State::Closed;
 }
 
 void Connection::Impl::stop() {
@@ -178,8 +180,10 @@ awaitable<bool> Connection::Impl::serve_once() {
   rbegin_ = rend_ = 0;
   out_.clear();
   failure_reply_ = "";
-  if (!co_await connect()) co_return false;
-  if (!co_await handshake()) co_return false;
+  const bool connected = co_await connect();
+  if (!connected) co_return false;
+  const bool accepted = co_await handshake();
+  if (!accepted) co_return false;
 
   state_ = State::Ready;
   stats().connections_ready.fetch_add(1, std::memory_order_relaxed);
@@ -247,7 +251,8 @@ awaitable<bool> Connection::Impl::handshake() {
   for (std::size_t i = 0; i < expected; ++i) {
     std::string_view reply;
     resp::ReplyKind kind{};
-    if (!co_await read_reply(reply, kind)) co_return false;
+    const bool got = co_await read_reply(reply, kind);
+    if (!got) co_return false;
     const bool is_auth = !settings_.password.empty() && i == 0;
     if (kind == resp::ReplyKind::Error && is_auth) {
       last_error_ = fmt::format("AUTH refused: {}", reply.substr(1, reply.size() - 3));
