@@ -44,8 +44,10 @@ void check_round_trip(std::span<const std::string_view> args) {
   for (std::size_t i = 0; i < args.size(); ++i) check(again.args()[i] == args[i], "re-encoded arg");
 }
 
-Outcome feed(std::string_view input, const std::vector<std::size_t>& cuts, ParserLimits limits) {
+Outcome feed(std::string_view input, const std::vector<std::size_t>& cuts, ParserLimits limits,
+             bool authenticated) {
   RequestParser parser(limits);
+  parser.set_authenticated(authenticated);
   Outcome out;
   std::string buffer;
   std::size_t fed = 0;
@@ -89,7 +91,9 @@ Outcome feed(std::string_view input, const std::vector<std::size_t>& cuts, Parse
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
-  // First byte: which limits (small ones make every limit reachable); second: the split.
+  // First byte: which limits (small ones make every limit reachable) and whether the client
+  // is authenticated; second: the split.
+  const bool authenticated = (data[0] & 2) == 0;
   ParserLimits limits;
   if (data[0] & 1) {
     limits.max_bulk_length = 64;
@@ -97,13 +101,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.max_inline_length = 48;
   }
   const std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
-  const Outcome whole = feed(input, {}, limits);
+  const Outcome whole = feed(input, {}, limits, authenticated);
   const std::size_t cut = input.empty() ? 0 : data[1] % (input.size() + 1);
-  check(feed(input, {cut}, limits) == whole, "split in two gives the same outcome");
+  check(feed(input, {cut}, limits, authenticated) == whole, "split in two gives the same outcome");
   if (input.size() <= 256) {
     std::vector<std::size_t> every;
     for (std::size_t i = 1; i < input.size(); ++i) every.push_back(i);
-    check(feed(input, every, limits) == whole, "byte at a time gives the same outcome");
+    check(feed(input, every, limits, authenticated) == whole, "byte at a time gives the same outcome");
   }
   return 0;
 }
