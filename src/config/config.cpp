@@ -49,40 +49,53 @@ void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstre
   }
 }
 
-void read_rules(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cache) {
+// Whether a rule's TTLs were absent or read cleanly: only those are checked against max_ttl, so
+// a value that failed to parse gets one error, not a second about the default left in place.
+struct RuleTtlsRead {
+  bool ttl = true;
+  bool negative_ttl = true;
+};
+
+std::vector<RuleTtlsRead> read_rules(YamlReader& r, const YAML::Node& cache_node,
+                                     CacheConfig& cache) {
   const std::string path = "cache.rules";
-  if (!r.sequence(cache_node, "cache", "rules")) return;
+  std::vector<RuleTtlsRead> read;
+  if (!r.sequence(cache_node, "cache", "rules")) return read;
   const YAML::Node rules = cache_node["rules"];
   if (rules.size() == 0) {
     r.error(rules, path, "must list at least one rule (use cache: false to disable caching)");
-    return;
+    return read;
   }
   cache.rules.clear();
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const std::string rule_path = YamlReader::element(path, i);
     const YAML::Node node = rules[i];
     CacheRule rule;
-    if (!r.mapping(node, rule_path)) {
-      if (node.IsNull()) r.error(node, rule_path, "expected a mapping of keys, got an empty value");
-      cache.rules.push_back(rule);
-      continue;
+    RuleTtlsRead ok;
+    if (r.mapping(node, rule_path)) {
+      if (!node["match"].IsDefined()) r.error(node, rule_path, "needs a match pattern");
+      r.string(node, rule_path, "match", rule.match, false);
+      r.boolean(node, rule_path, "cache", rule.cache);
+      ok.ttl = r.duration(node, rule_path, "ttl", rule.ttl) || !node["ttl"].IsDefined();
+      ok.negative_ttl = r.duration(node, rule_path, "negative_ttl", rule.negative_ttl) ||
+                        !node["negative_ttl"].IsDefined();
+    } else if (node.IsNull()) {
+      r.error(node, rule_path, "expected a mapping of keys, got an empty value");
     }
-    if (!node["match"].IsDefined()) r.error(node, rule_path, "needs a match pattern");
-    r.string(node, rule_path, "match", rule.match, false);
-    r.boolean(node, rule_path, "cache", rule.cache);
-    r.duration(node, rule_path, "ttl", rule.ttl);
-    r.duration(node, rule_path, "negative_ttl", rule.negative_ttl);
     cache.rules.push_back(rule);
+    read.push_back(ok);
   }
+  return read;
 }
 
 // Rule checks that need max_ttl and the earlier rules. A TTL above max_ttl is an error rather
 // than silently capped: the file should say what the proxy will do (docs/configuration.md).
-void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig& cache) {
+void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig& cache,
+                 const std::vector<RuleTtlsRead>& read) {
   const YAML::Node rules = cache_node["rules"];
   if (!rules.IsDefined() || !rules.IsSequence()) return;
   const std::string max_ttl = detail::format_duration(cache.max_ttl);
-  for (std::size_t i = 0; i < cache.rules.size() && i < rules.size(); ++i) {
+  for (std::size_t i = 0; i < read.size() && i < rules.size(); ++i) {
     const CacheRule& rule = cache.rules[i];
     const YAML::Node node = rules[i];
     if (!node.IsMap()) continue;
@@ -102,12 +115,12 @@ void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig&
       r.error(node["ttl"], rule_path + ".ttl",
               "must be greater than 0 (use cache: false to not cache these keys)");
     }
-    if (rule.ttl > cache.max_ttl) {
+    if (read[i].ttl && rule.ttl > cache.max_ttl) {
       r.error(node["ttl"].IsDefined() ? node["ttl"] : node, rule_path + ".ttl",
               fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
                           detail::format_duration(rule.ttl), max_ttl));
     }
-    if (rule.negative_ttl > cache.max_ttl) {
+    if (read[i].negative_ttl && rule.negative_ttl > cache.max_ttl) {
       r.error(node["negative_ttl"].IsDefined() ? node["negative_ttl"] : node,
               rule_path + ".negative_ttl",
               fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
@@ -152,23 +165,27 @@ void read_commands(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cac
 
 void read_cache(YamlReader& r, const YAML::Node& root, CacheConfig& cache) {
   const YAML::Node node = root["cache"];
-  if (node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
+  if (node.IsDefined() && node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
     r.boolean(root, "", "cache", cache.enabled);
     return;
   }
   if (!r.mapping(node, "cache")) return;
   const std::string path = "cache";
-  r.size(node, path, "max_memory", cache.max_memory);
-  r.duration(node, path, "max_ttl", cache.max_ttl, Duration{1});
-  r.size(node, path, "max_value_size", cache.max_value_size, 1);
-  read_rules(r, node, cache);
+  // Cross-key checks run only on values that were absent or read cleanly (see RuleTtlsRead).
+  const auto read_ok = [&](bool read, const char* key) { return read || !node[key].IsDefined(); };
+  const bool memory_ok = read_ok(r.size(node, path, "max_memory", cache.max_memory), "max_memory");
+  const bool max_ttl_ok =
+      read_ok(r.duration(node, path, "max_ttl", cache.max_ttl, Duration{1}), "max_ttl");
+  const bool value_size_ok =
+      read_ok(r.size(node, path, "max_value_size", cache.max_value_size, 1), "max_value_size");
+  const auto rules_read = read_rules(r, node, cache);
   read_commands(r, node, cache);
   if (cache.max_memory == 0) {
     cache.enabled = false;
     return;
   }
-  check_rules(r, node, cache);
-  if (cache.max_value_size > cache.max_memory) {
+  if (max_ttl_ok) check_rules(r, node, cache, rules_read);
+  if (memory_ok && value_size_ok && cache.max_value_size > cache.max_memory) {
     r.error(node["max_value_size"].IsDefined() ? node["max_value_size"] : node,
             "cache.max_value_size",
             fmt::format("{} is above cache.max_memory ({})",

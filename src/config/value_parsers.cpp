@@ -71,6 +71,10 @@ bool valid_host_name(std::string_view host) {
 
 }  // namespace
 
+// About 114 years: far beyond any sensible timeout, yet small enough that adding it to a
+// nanosecond steady_clock time point cannot overflow.
+constexpr std::uint64_t kMaxDurationMs = 1'000'000ull * 3'600'000;
+
 std::optional<Duration> parse_duration(const std::string& text) {
   if (text == "0") return Duration{0};
   const auto parts = split_number(text);
@@ -79,8 +83,7 @@ std::optional<Duration> parse_duration(const std::string& text) {
       {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
   for (const auto& [unit, factor] : kUnits) {
     if (parts->unit != unit) continue;
-    const auto ms = multiply(parts->number, factor,
-                             static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max()));
+    const auto ms = multiply(parts->number, factor, kMaxDurationMs);
     if (!ms) return std::nullopt;
     return Duration{static_cast<Duration::rep>(*ms)};
   }

@@ -89,12 +89,23 @@ void YamlReader::error(const YAML::Node& at, const std::string& path, std::strin
     error_without_position(path, message);
     return;
   }
-  errors_.push_back(
-      fmt::format("{}:{}:{}: {}: {}", source_, mark.line + 1, mark.column + 1, path, message));
+  errors_.push_back({mark.line, mark.column, fmt::format("{}:{}:{}: {}: {}", source_,
+                                                         mark.line + 1, mark.column + 1, path,
+                                                         message)});
 }
 
 void YamlReader::error_without_position(const std::string& path, std::string_view message) {
-  errors_.push_back(fmt::format("{}: {}: {}", source_, path, message));
+  errors_.push_back({-1, -1, fmt::format("{}: {}: {}", source_, path, message)});
+}
+
+std::vector<std::string> YamlReader::take_errors() {
+  std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  std::vector<std::string> out;
+  for (auto& e : errors_) out.push_back(std::move(e.text));
+  errors_.clear();
+  return out;
 }
 
 void YamlReader::check_key(const YAML::Node& key_node, const std::string& path,

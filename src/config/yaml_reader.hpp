@@ -29,8 +29,8 @@ class YamlReader {
 
   void error(const YAML::Node& at, const std::string& path, std::string_view message);
   void error_without_position(const std::string& path, std::string_view message);
-  std::vector<std::string> take_errors() { return std::move(errors_); }
-  bool has_errors() const { return !errors_.empty(); }
+  // Every error so far, ordered by position in the file.
+  std::vector<std::string> take_errors();
 
   // True when `node` is a mapping whose keys are all known and unique; unknown and duplicate
   // keys are reported. A null node (an empty section) is treated as an empty mapping: false,
@@ -88,7 +88,12 @@ class YamlReader {
 
   std::string source_;
   std::string base_dir_;
-  std::vector<std::string> errors_;
+  struct Error {
+    int line;  // -1: no position
+    int column;
+    std::string text;
+  };
+  std::vector<Error> errors_;
 };
 
 }  // namespace frontcache::config::detail
