@@ -1,5 +1,10 @@
 // YAML -> Config. Each section reader fills its struct from the tree and records every problem
 // through YamlReader; checks that span keys (rule TTLs against max_ttl) run once all are read.
+#include "frontcache/config/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -7,10 +12,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
-
-#include "frontcache/config/config.hpp"
 #include "value_parsers.hpp"
 #include "yaml_reader.hpp"
 
@@ -165,7 +166,8 @@ void read_commands(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cac
 
 void read_cache(YamlReader& r, const YAML::Node& root, CacheConfig& cache) {
   const YAML::Node node = root["cache"];
-  if (node.IsDefined() && node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
+  if (node.IsDefined() &&
+      node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
     r.boolean(root, "", "cache", cache.enabled);
     return;
   }
@@ -186,11 +188,10 @@ void read_cache(YamlReader& r, const YAML::Node& root, CacheConfig& cache) {
   }
   if (max_ttl_ok) check_rules(r, node, cache, rules_read);
   if (memory_ok && value_size_ok && cache.max_value_size > cache.max_memory) {
-    r.error(node["max_value_size"].IsDefined() ? node["max_value_size"] : node,
-            "cache.max_value_size",
-            fmt::format("{} is above cache.max_memory ({})",
-                        detail::format_size(cache.max_value_size),
-                        detail::format_size(cache.max_memory)));
+    r.error(
+        node["max_value_size"].IsDefined() ? node["max_value_size"] : node, "cache.max_value_size",
+        fmt::format("{} is above cache.max_memory ({})", detail::format_size(cache.max_value_size),
+                    detail::format_size(cache.max_memory)));
   }
 }
 
@@ -229,7 +230,8 @@ void read_auth(YamlReader& r, const YAML::Node& root, AuthConfig& auth) {
     const std::string user_path = YamlReader::element("auth.users", i);
     const YAML::Node user_node = users[i];
     if (!r.mapping(user_node, user_path)) {
-      if (user_node.IsNull()) r.error(user_node, user_path, "expected a mapping of keys, got an empty value");
+      if (user_node.IsNull())
+        r.error(user_node, user_path, "expected a mapping of keys, got an empty value");
       continue;
     }
     AuthUser user;
@@ -286,11 +288,10 @@ LoadResult load(const std::string& yaml, const std::string& source, const std::s
   try {
     root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
-    result.errors.push_back(
-        e.mark.is_null()
-            ? fmt::format("{}: YAML syntax error: {}", source, e.msg)
-            : fmt::format("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1,
-                          e.mark.column + 1, e.msg));
+    result.errors.push_back(e.mark.is_null()
+                                ? fmt::format("{}: YAML syntax error: {}", source, e.msg)
+                                : fmt::format("{}:{}:{}: YAML syntax error: {}", source,
+                                              e.mark.line + 1, e.mark.column + 1, e.msg));
     return result;
   }
   YamlReader reader(source, base_dir);
@@ -311,8 +312,8 @@ LoadResult load_from_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
-    result.errors.push_back(fmt::format("{}: cannot open config file: {}", path,
-                                        std::strerror(errno)));
+    result.errors.push_back(
+        fmt::format("{}: cannot open config file: {}", path, std::strerror(errno)));
     return result;
   }
   std::ostringstream text;

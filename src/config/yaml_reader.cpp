@@ -1,13 +1,13 @@
 #include "yaml_reader.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "value_parsers.hpp"
 
@@ -66,10 +66,14 @@ std::string suggestion(std::string_view parent_pattern, std::string_view key) {
 
 std::string type_name(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "an empty value";
-    default: return "a value";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "an empty value";
+    default:
+      return "a value";
   }
 }
 
@@ -89,9 +93,9 @@ void YamlReader::error(const YAML::Node& at, const std::string& path, std::strin
     error_without_position(path, message);
     return;
   }
-  errors_.push_back({mark.line, mark.column, fmt::format("{}:{}:{}: {}: {}", source_,
-                                                         mark.line + 1, mark.column + 1, path,
-                                                         message)});
+  errors_.push_back(
+      {mark.line, mark.column,
+       fmt::format("{}:{}:{}: {}: {}", source_, mark.line + 1, mark.column + 1, path, message)});
 }
 
 void YamlReader::error_without_position(const std::string& path, std::string_view message) {
@@ -173,9 +177,9 @@ bool YamlReader::duration(const YAML::Node& map, const std::string& path, std::s
   if (!value) return bad_value(map[std::string(key)], child(path, key), kDurationHint, text);
   if (*value < min) {
     error(map[std::string(key)], child(path, key),
-          min == Duration{1} ? fmt::format("must be greater than 0, got {}", quoted(text))
-                             : fmt::format("must be at least {}, got {}", format_duration(min),
-                                           quoted(text)));
+          min == Duration{1}
+              ? fmt::format("must be greater than 0, got {}", quoted(text))
+              : fmt::format("must be at least {}, got {}", format_duration(min), quoted(text)));
     return false;
   }
   out = *value;
@@ -200,10 +204,9 @@ bool YamlReader::size(const YAML::Node& map, const std::string& path, std::strin
 
 bool YamlReader::count(const YAML::Node& map, const std::string& path, std::string_view key,
                        std::size_t& out, std::size_t min, std::size_t max) {
-  const std::string hint =
-      max == std::numeric_limits<std::size_t>::max()
-          ? fmt::format("expected a whole number of at least {}", min)
-          : fmt::format("expected a whole number from {} to {}", min, max);
+  const std::string hint = max == std::numeric_limits<std::size_t>::max()
+                               ? fmt::format("expected a whole number of at least {}", min)
+                               : fmt::format("expected a whole number from {} to {}", min, max);
   std::string text;
   if (!scalar(map, path, key, hint, text)) return false;
   const auto value = parse_uint(text);
@@ -281,8 +284,7 @@ void YamlReader::secret(const YAML::Node& map, const std::string& path, bool req
     }
   } else if (string(map, path, "password_file", name, false)) {
     const std::string file_path = child(path, "password_file");
-    const std::string full =
-        name.front() == '/' ? name : base_dir_ + name;
+    const std::string full = name.front() == '/' ? name : base_dir_ + name;
     std::ifstream in(full, std::ios::binary);
     std::ostringstream text;
     if (in) text << in.rdbuf();

@@ -3,6 +3,8 @@
 // place, so one pass reports every mistake in the file.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
@@ -10,8 +12,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "frontcache/config/config.hpp"
 
@@ -42,13 +42,12 @@ class YamlReader {
 
   // Each reader returns true when `key` was present and valid, and then writes `out`. An absent
   // key returns false without an error; a bad value returns false with one.
-  bool duration(const YAML::Node& map, const std::string& path, std::string_view key,
-                Duration& out, Duration min = Duration{0});
-  bool size(const YAML::Node& map, const std::string& path, std::string_view key,
-            std::size_t& out, std::size_t min = 0);
-  bool count(const YAML::Node& map, const std::string& path, std::string_view key,
-             std::size_t& out, std::size_t min,
-             std::size_t max = std::numeric_limits<std::size_t>::max());
+  bool duration(const YAML::Node& map, const std::string& path, std::string_view key, Duration& out,
+                Duration min = Duration{0});
+  bool size(const YAML::Node& map, const std::string& path, std::string_view key, std::size_t& out,
+            std::size_t min = 0);
+  bool count(const YAML::Node& map, const std::string& path, std::string_view key, std::size_t& out,
+             std::size_t min, std::size_t max = std::numeric_limits<std::size_t>::max());
   bool string(const YAML::Node& map, const std::string& path, std::string_view key,
               std::string& out, bool allow_empty);
   bool boolean(const YAML::Node& map, const std::string& path, std::string_view key, bool& out);
@@ -59,8 +58,8 @@ class YamlReader {
   bool choice(const YAML::Node& map, const std::string& path, std::string_view key,
               std::initializer_list<std::pair<std::string_view, E>> options, E& out) {
     std::string hint = "expected one of";
-    for (const auto& option : options) hint += (&option == options.begin() ? " " : ", ") +
-                                               std::string(option.first);
+    for (const auto& option : options)
+      hint += (&option == options.begin() ? " " : ", ") + std::string(option.first);
     std::string text;
     if (!scalar(map, path, key, hint, text)) return false;
     for (const auto& [name, value] : options) {

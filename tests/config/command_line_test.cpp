@@ -1,9 +1,9 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <initializer_list>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "frontcache/config/config.hpp"
 
@@ -141,9 +141,8 @@ TEST(ApplyOverrides, NothingGivenChangesNothing) {
 
 TEST(ApplyOverrides, ErrorsNameTheFlagAndKeepTheOldValue) {
   Config config;
-  const auto errors = apply_overrides(
-      config, parse({"--listen", "nope", "--upstream", "1.2.3.4:0", "--workers", "0",
-                     "--log-level", "loud"}));
+  const auto errors = apply_overrides(config, parse({"--listen", "nope", "--upstream", "1.2.3.4:0",
+                                                     "--workers", "0", "--log-level", "loud"}));
   EXPECT_THAT(errors, ElementsAre(HasSubstr("--listen: expected host:port"),
                                   HasSubstr("--upstream: expected host:port"),
                                   "--workers: expected auto or a whole number from 1 to 1024, "

@@ -1,9 +1,9 @@
 // Bad input: each case names the exact YAML path the error must start with.
-#include <cstdlib>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
 
 #include "config_test_support.hpp"
 
@@ -11,11 +11,11 @@ namespace frontcache::config {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::errors_without_position;
 using ::testing::HasSubstr;
+using testing::load;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
-using testing::errors_without_position;
-using testing::load;
 
 struct BadCase {
   std::string yaml;
@@ -36,10 +36,12 @@ const BadCase kBadCases[] = {
     {"listen: 127.0.0.1:65536\n", "listen: expected host:port"},
     {"listen: \"::1:6380\"\n", "listen: expected host:port"},
     {"listen: 300.1.1.1:80\n", "listen: expected host:port"},
-    {"listen: {host: a}\n", "listen: expected host:port like 127.0.0.1:6379, [::1]:6379 or "
-                            "localhost:6379 (port 1-65535), got a mapping"},
-    {"listen:\n", "listen: expected host:port like 127.0.0.1:6379, [::1]:6379 or localhost:6379 "
-                  "(port 1-65535), got an empty value"},
+    {"listen: {host: a}\n",
+     "listen: expected host:port like 127.0.0.1:6379, [::1]:6379 or "
+     "localhost:6379 (port 1-65535), got a mapping"},
+    {"listen:\n",
+     "listen: expected host:port like 127.0.0.1:6379, [::1]:6379 or localhost:6379 "
+     "(port 1-65535), got an empty value"},
     {"workers: 0\n", "workers: expected auto or a whole number from 1 to 1024, got \"0\""},
     {"workers: 1025\n", "workers: expected auto or a whole number"},
     {"workers: -1\n", "workers: expected auto or a whole number"},
@@ -156,8 +158,9 @@ const BadCase kBadCases[] = {
     {"log: {level: INFO}\n", "log.level: expected one of"},
     {"log: {lvl: info}\n", "log.lvl: unknown key (did you mean level?)"},
     // Control characters are escaped so a message stays on one line.
-    {"log: {level: \"a\\nb\"}\n", "log.level: expected one of trace, debug, info, warn, error, "
-                                   "critical, off, got \"a\\x0ab\""},
+    {"log: {level: \"a\\nb\"}\n",
+     "log.level: expected one of trace, debug, info, warn, error, "
+     "critical, off, got \"a\\x0ab\""},
 };
 
 TEST(LoadErrors, EachBadInputNamesItsPath) {
@@ -205,15 +208,15 @@ TEST(LoadErrors, CollectsEveryErrorAtOnce) {
       "log:\n"
       "  level: loud\n");
   EXPECT_FALSE(result.config.has_value());
-  EXPECT_THAT(errors_without_position(result),
-              ElementsAre(StartsWith("listen: expected host:port"),
-                          StartsWith("workers: expected auto"),
-                          StartsWith("upstream.connect_timeout: expected a duration"),
-                          StartsWith("cache.ruls: unknown key"),
-                          StartsWith("cache.rules[0].ttl: expected a duration"),
-                          StartsWith("cache.rules[1].ttl: 1h is above cache.max_ttl"),
-                          StartsWith("limits.max_pipeline: expected a whole number"),
-                          StartsWith("log.level: expected one of")));
+  EXPECT_THAT(
+      errors_without_position(result),
+      ElementsAre(StartsWith("listen: expected host:port"), StartsWith("workers: expected auto"),
+                  StartsWith("upstream.connect_timeout: expected a duration"),
+                  StartsWith("cache.ruls: unknown key"),
+                  StartsWith("cache.rules[0].ttl: expected a duration"),
+                  StartsWith("cache.rules[1].ttl: 1h is above cache.max_ttl"),
+                  StartsWith("limits.max_pipeline: expected a whole number"),
+                  StartsWith("log.level: expected one of")));
   EXPECT_THAT(result.errors[0], StartsWith("t.yaml:1:9: "));
   EXPECT_THAT(result.errors[7], StartsWith("t.yaml:15:10: "));
 }
@@ -221,7 +224,8 @@ TEST(LoadErrors, CollectsEveryErrorAtOnce) {
 TEST(LoadErrors, SyntaxErrorHasLineAndColumn) {
   const auto result = load("listen: 127.0.0.1:6380\ncache:\n  rules: [a, b\nlog: x\n");
   ASSERT_THAT(result.errors, SizeIs(1));
-  EXPECT_THAT(result.errors[0], ::testing::MatchesRegex("t\\.yaml:[34]:[0-9]+: YAML syntax error: .+"));
+  EXPECT_THAT(result.errors[0],
+              ::testing::MatchesRegex("t\\.yaml:[34]:[0-9]+: YAML syntax error: .+"));
   const auto tabs = load("a:\n\tb: 1\n");
   ASSERT_THAT(tabs.errors, SizeIs(1));
   EXPECT_THAT(tabs.errors[0], HasSubstr("YAML syntax error"));

@@ -1,4 +1,7 @@
 // Good input, defaults, the shipped file, and the known-keys table against the loader and docs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -7,9 +10,6 @@
 #include <string>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "config_test_support.hpp"
 
 namespace frontcache::config {
@@ -17,10 +17,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::StartsWith;
 using testing::errors_without_position;
+using ::testing::IsEmpty;
 using testing::load;
+using ::testing::StartsWith;
 
 const std::string kSourceDir = FRONTCACHE_SOURCE_DIR;
 
@@ -278,8 +278,9 @@ TEST(Load, CacheSwitch) {
 }
 
 TEST(Load, RuleTtlMayEqualMaxTtl) {
-  const Config c = load_ok("cache: {max_ttl: 2m, rules: [{match: a, ttl: 120s, "
-                           "negative_ttl: 2m}]}\n");
+  const Config c = load_ok(
+      "cache: {max_ttl: 2m, rules: [{match: a, ttl: 120s, "
+      "negative_ttl: 2m}]}\n");
   EXPECT_EQ(c.cache.rules[0].ttl, 2min);
 }
 
@@ -365,9 +366,8 @@ TEST(ShippedConfig, LoadsWithoutErrorsAndHoldsTheDefaults) {
 TEST(ShippedConfig, MentionsEveryKey) {
   const std::string text = read_text(kSourceDir + "/config/frontcache.yaml");
   for (std::string_view key : known_keys()) {
-    const std::string name(key.substr(key.rfind('.') == std::string_view::npos
-                                          ? 0
-                                          : key.rfind('.') + 1));
+    const std::string name(
+        key.substr(key.rfind('.') == std::string_view::npos ? 0 : key.rfind('.') + 1));
     EXPECT_NE(text.find(name + ":"), std::string::npos) << key;
   }
 }
@@ -440,9 +440,9 @@ TEST(KnownKeys, EverySectionRejectsUnknownKeys) {
       path.replace(at, 2, "[0]");
     }
     const auto errors = errors_without_position(load(yaml));
-    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(),
-                            [&](const std::string& e) { return e == path + ": unknown key"; }))
-        << yaml;
+    EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [&](const std::string& e) {
+      return e == path + ": unknown key";
+    })) << yaml;
   }
   EXPECT_THAT(errors_without_position(load("zz_unknown: 1\n")),
               ElementsAre("zz_unknown: unknown key"));

@@ -1,9 +1,9 @@
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "frontcache/config/config.hpp"
 
@@ -50,7 +50,7 @@ TEST(ParseDuration, Table) {
       {"1000001h", std::nullopt},
       {"3600000000001ms", std::nullopt},
       {"9223372036854775808ms", std::nullopt},
-      {"2562047788016h", std::nullopt},  // > 2^63 ms
+      {"2562047788016h", std::nullopt},          // > 2^63 ms
       {"18446744073709551616ms", std::nullopt},  // > 2^64
       {"99999999999999999999999s", std::nullopt},
   };
