@@ -282,21 +282,37 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   }
 }
 
+std::string yaml_error(const std::string& source, std::string_view what,
+                       const YAML::Exception& e) {
+  if (e.mark.is_null()) return fmt::format("{}: {}: {}", source, what, e.msg);
+  return fmt::format("{}:{}:{}: {}: {}", source, e.mark.line + 1, e.mark.column + 1, what, e.msg);
+}
+
 LoadResult load(const std::string& yaml, const std::string& source, const std::string& base_dir) {
   LoadResult result;
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(yaml);
+    documents = YAML::LoadAll(yaml);
   } catch (const YAML::Exception& e) {
-    result.errors.push_back(e.mark.is_null()
-                                ? fmt::format("{}: YAML syntax error: {}", source, e.msg)
-                                : fmt::format("{}:{}:{}: YAML syntax error: {}", source,
-                                              e.mark.line + 1, e.mark.column + 1, e.msg));
+    result.errors.push_back(yaml_error(source, "YAML syntax error", e));
+    return result;
+  }
+  if (documents.size() > 1) {
+    // yaml-cpp's Load would silently keep only the first document.
+    result.errors.push_back(fmt::format(
+        "{}: (top level): the file holds {} YAML documents (separated by ---); expected one",
+        source, documents.size()));
     return result;
   }
   YamlReader reader(source, base_dir);
   Config config;
-  read_root(reader, root, config);
+  try {
+    if (!documents.empty()) read_root(reader, documents.front(), config);
+  } catch (const YAML::Exception& e) {
+    // The readers check node types before use, so this is a loader bug; still report it as a
+    // config error rather than let it escape as a crash at startup.
+    reader.error_without_position("(top level)", fmt::format("cannot read the file: {}", e.msg));
+  }
   result.errors = reader.take_errors();
   if (result.errors.empty()) result.config = std::move(config);
   return result;

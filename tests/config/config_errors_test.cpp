@@ -272,6 +272,37 @@ TEST(LoadErrors, NoKnockOnErrorsFromBadValues) {
               ElementsAre(StartsWith("cache.max_memory: expected a size")));
 }
 
+TEST(LoadErrors, MoreThanOneDocument) {
+  EXPECT_THAT(load("listen: 1.2.3.4:5\n---\nworkers: 2\n").errors,
+              ElementsAre("t.yaml: (top level): the file holds 2 YAML documents (separated by "
+                          "---); expected one"));
+  EXPECT_THAT(load("---\nworkers: 2\n...\n").errors, ::testing::IsEmpty());
+}
+
+// The config is trusted input, but odd YAML must still come back as errors, never a throw.
+TEST(LoadErrors, OddDocumentsNeverThrow) {
+  const char* cases[] = {
+      "!!binary aGVsbG8=\n",
+      "? [a]\n: 1\n",
+      "? {a: 1}\n: 1\n",
+      "<<: {listen: 1.2.3.4:5}\n",
+      "cache: {rules: [{match: a, <<: {ttl: 1s}}]}\n",
+      "listen: !!int 5\n",
+      "cache: {rules: [[], {}, ~, 1, \"\"]}\n",
+      "auth: {users: [[], ~, 1]}\n",
+      "cache: {commands: [~, {}, 1]}\n",
+      "a: &x {b: *x}\n",
+      "\xff\xfe\x00\n",
+      "listen: \"\\0\"\n",
+      "%YAML 1.2\n---\nworkers: 2\n",
+      "*undefined\n",
+      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+  };
+  for (const char* yaml : cases) {
+    EXPECT_NO_THROW(load(yaml)) << yaml;
+  }
+}
+
 TEST(LoadErrors, RuleTtlsAreNotCheckedWhenTheCacheIsOff) {
   const auto result = load("cache: {max_memory: 0, rules: [{match: a, ttl: 1h}]}\n");
   ASSERT_TRUE(result.config.has_value()) << result.errors.front();
