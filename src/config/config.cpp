@@ -282,8 +282,7 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   }
 }
 
-std::string yaml_error(const std::string& source, std::string_view what,
-                       const YAML::Exception& e) {
+std::string yaml_error(const std::string& source, std::string_view what, const YAML::Exception& e) {
   if (e.mark.is_null()) return fmt::format("{}: {}: {}", source, what, e.msg);
   return fmt::format("{}:{}:{}: {}: {}", source, e.mark.line + 1, e.mark.column + 1, what, e.msg);
 }
