@@ -1,8 +1,8 @@
 // Command-line flags: parse_command_line checks their shape only; apply_overrides checks the
 // values with the same rules (and words) as the file, naming the flag instead of a YAML path.
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 #include "frontcache/config/config.hpp"
 #include "value_parsers.hpp"
@@ -41,14 +41,30 @@ const FlagSpec* find_flag(std::string_view name) {
 
 void store(CommandLine& cli, Flag flag, std::string value) {
   switch (flag) {
-    case Flag::Config: cli.config_path = std::move(value); break;
-    case Flag::CheckConfig: cli.check_config = true; break;
-    case Flag::Help: cli.help = true; break;
-    case Flag::Version: cli.version = true; break;
-    case Flag::Listen: cli.listen = std::move(value); break;
-    case Flag::Upstream: cli.upstream = std::move(value); break;
-    case Flag::Workers: cli.workers = std::move(value); break;
-    case Flag::LogLevel: cli.log_level = std::move(value); break;
+    case Flag::Config:
+      cli.config_path = std::move(value);
+      break;
+    case Flag::CheckConfig:
+      cli.check_config = true;
+      break;
+    case Flag::Help:
+      cli.help = true;
+      break;
+    case Flag::Version:
+      cli.version = true;
+      break;
+    case Flag::Listen:
+      cli.listen = std::move(value);
+      break;
+    case Flag::Upstream:
+      cli.upstream = std::move(value);
+      break;
+    case Flag::Workers:
+      cli.workers = std::move(value);
+      break;
+    case Flag::LogLevel:
+      cli.log_level = std::move(value);
+      break;
   }
 }
 

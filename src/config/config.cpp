@@ -1,5 +1,10 @@
 // YAML -> Config. Each section reader fills its struct from the tree and records every problem
 // through YamlReader; checks that span keys (rule TTLs against max_ttl) run once all are read.
+#include "frontcache/config/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -7,10 +12,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
-
-#include "frontcache/config/config.hpp"
 #include "value_parsers.hpp"
 #include "yaml_reader.hpp"
 
@@ -49,40 +50,53 @@ void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstre
   }
 }
 
-void read_rules(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cache) {
+// Whether a rule's TTLs were absent or read cleanly: only those are checked against max_ttl, so
+// a value that failed to parse gets one error, not a second about the default left in place.
+struct RuleTtlsRead {
+  bool ttl = true;
+  bool negative_ttl = true;
+};
+
+std::vector<RuleTtlsRead> read_rules(YamlReader& r, const YAML::Node& cache_node,
+                                     CacheConfig& cache) {
   const std::string path = "cache.rules";
-  if (!r.sequence(cache_node, "cache", "rules")) return;
+  std::vector<RuleTtlsRead> read;
+  if (!r.sequence(cache_node, "cache", "rules")) return read;
   const YAML::Node rules = cache_node["rules"];
   if (rules.size() == 0) {
     r.error(rules, path, "must list at least one rule (use cache: false to disable caching)");
-    return;
+    return read;
   }
   cache.rules.clear();
   for (std::size_t i = 0; i < rules.size(); ++i) {
     const std::string rule_path = YamlReader::element(path, i);
     const YAML::Node node = rules[i];
     CacheRule rule;
-    if (!r.mapping(node, rule_path)) {
-      if (node.IsNull()) r.error(node, rule_path, "expected a mapping of keys, got an empty value");
-      cache.rules.push_back(rule);
-      continue;
+    RuleTtlsRead ok;
+    if (r.mapping(node, rule_path)) {
+      if (!node["match"].IsDefined()) r.error(node, rule_path, "needs a match pattern");
+      r.string(node, rule_path, "match", rule.match, false);
+      r.boolean(node, rule_path, "cache", rule.cache);
+      ok.ttl = r.duration(node, rule_path, "ttl", rule.ttl) || !node["ttl"].IsDefined();
+      ok.negative_ttl = r.duration(node, rule_path, "negative_ttl", rule.negative_ttl) ||
+                        !node["negative_ttl"].IsDefined();
+    } else if (node.IsNull()) {
+      r.error(node, rule_path, "expected a mapping of keys, got an empty value");
     }
-    if (!node["match"].IsDefined()) r.error(node, rule_path, "needs a match pattern");
-    r.string(node, rule_path, "match", rule.match, false);
-    r.boolean(node, rule_path, "cache", rule.cache);
-    r.duration(node, rule_path, "ttl", rule.ttl);
-    r.duration(node, rule_path, "negative_ttl", rule.negative_ttl);
     cache.rules.push_back(rule);
+    read.push_back(ok);
   }
+  return read;
 }
 
 // Rule checks that need max_ttl and the earlier rules. A TTL above max_ttl is an error rather
 // than silently capped: the file should say what the proxy will do (docs/configuration.md).
-void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig& cache) {
+void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig& cache,
+                 const std::vector<RuleTtlsRead>& read) {
   const YAML::Node rules = cache_node["rules"];
   if (!rules.IsDefined() || !rules.IsSequence()) return;
   const std::string max_ttl = detail::format_duration(cache.max_ttl);
-  for (std::size_t i = 0; i < cache.rules.size() && i < rules.size(); ++i) {
+  for (std::size_t i = 0; i < read.size() && i < rules.size(); ++i) {
     const CacheRule& rule = cache.rules[i];
     const YAML::Node node = rules[i];
     if (!node.IsMap()) continue;
@@ -102,12 +116,12 @@ void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig&
       r.error(node["ttl"], rule_path + ".ttl",
               "must be greater than 0 (use cache: false to not cache these keys)");
     }
-    if (rule.ttl > cache.max_ttl) {
+    if (read[i].ttl && rule.ttl > cache.max_ttl) {
       r.error(node["ttl"].IsDefined() ? node["ttl"] : node, rule_path + ".ttl",
               fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
                           detail::format_duration(rule.ttl), max_ttl));
     }
-    if (rule.negative_ttl > cache.max_ttl) {
+    if (read[i].negative_ttl && rule.negative_ttl > cache.max_ttl) {
       r.error(node["negative_ttl"].IsDefined() ? node["negative_ttl"] : node,
               rule_path + ".negative_ttl",
               fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
@@ -152,28 +166,32 @@ void read_commands(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cac
 
 void read_cache(YamlReader& r, const YAML::Node& root, CacheConfig& cache) {
   const YAML::Node node = root["cache"];
-  if (node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
+  if (node.IsDefined() &&
+      node.IsScalar()) {  // `cache: false` turns the cache off; `cache: true` keeps defaults
     r.boolean(root, "", "cache", cache.enabled);
     return;
   }
   if (!r.mapping(node, "cache")) return;
   const std::string path = "cache";
-  r.size(node, path, "max_memory", cache.max_memory);
-  r.duration(node, path, "max_ttl", cache.max_ttl, Duration{1});
-  r.size(node, path, "max_value_size", cache.max_value_size, 1);
-  read_rules(r, node, cache);
+  // Cross-key checks run only on values that were absent or read cleanly (see RuleTtlsRead).
+  const auto read_ok = [&](bool read, const char* key) { return read || !node[key].IsDefined(); };
+  const bool memory_ok = read_ok(r.size(node, path, "max_memory", cache.max_memory), "max_memory");
+  const bool max_ttl_ok =
+      read_ok(r.duration(node, path, "max_ttl", cache.max_ttl, Duration{1}), "max_ttl");
+  const bool value_size_ok =
+      read_ok(r.size(node, path, "max_value_size", cache.max_value_size, 1), "max_value_size");
+  const auto rules_read = read_rules(r, node, cache);
   read_commands(r, node, cache);
   if (cache.max_memory == 0) {
     cache.enabled = false;
     return;
   }
-  check_rules(r, node, cache);
-  if (cache.max_value_size > cache.max_memory) {
-    r.error(node["max_value_size"].IsDefined() ? node["max_value_size"] : node,
-            "cache.max_value_size",
-            fmt::format("{} is above cache.max_memory ({})",
-                        detail::format_size(cache.max_value_size),
-                        detail::format_size(cache.max_memory)));
+  if (max_ttl_ok) check_rules(r, node, cache, rules_read);
+  if (memory_ok && value_size_ok && cache.max_value_size > cache.max_memory) {
+    r.error(
+        node["max_value_size"].IsDefined() ? node["max_value_size"] : node, "cache.max_value_size",
+        fmt::format("{} is above cache.max_memory ({})", detail::format_size(cache.max_value_size),
+                    detail::format_size(cache.max_memory)));
   }
 }
 
@@ -212,7 +230,8 @@ void read_auth(YamlReader& r, const YAML::Node& root, AuthConfig& auth) {
     const std::string user_path = YamlReader::element("auth.users", i);
     const YAML::Node user_node = users[i];
     if (!r.mapping(user_node, user_path)) {
-      if (user_node.IsNull()) r.error(user_node, user_path, "expected a mapping of keys, got an empty value");
+      if (user_node.IsNull())
+        r.error(user_node, user_path, "expected a mapping of keys, got an empty value");
       continue;
     }
     AuthUser user;
@@ -263,22 +282,36 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   }
 }
 
+std::string yaml_error(const std::string& source, std::string_view what, const YAML::Exception& e) {
+  if (e.mark.is_null()) return fmt::format("{}: {}: {}", source, what, e.msg);
+  return fmt::format("{}:{}:{}: {}: {}", source, e.mark.line + 1, e.mark.column + 1, what, e.msg);
+}
+
 LoadResult load(const std::string& yaml, const std::string& source, const std::string& base_dir) {
   LoadResult result;
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(yaml);
+    documents = YAML::LoadAll(yaml);
   } catch (const YAML::Exception& e) {
-    result.errors.push_back(
-        e.mark.is_null()
-            ? fmt::format("{}: YAML syntax error: {}", source, e.msg)
-            : fmt::format("{}:{}:{}: YAML syntax error: {}", source, e.mark.line + 1,
-                          e.mark.column + 1, e.msg));
+    result.errors.push_back(yaml_error(source, "YAML syntax error", e));
+    return result;
+  }
+  if (documents.size() > 1) {
+    // yaml-cpp's Load would silently keep only the first document.
+    result.errors.push_back(fmt::format(
+        "{}: (top level): the file holds {} YAML documents (separated by ---); expected one",
+        source, documents.size()));
     return result;
   }
   YamlReader reader(source, base_dir);
   Config config;
-  read_root(reader, root, config);
+  try {
+    if (!documents.empty()) read_root(reader, documents.front(), config);
+  } catch (const YAML::Exception& e) {
+    // The readers check node types before use, so this is a loader bug; still report it as a
+    // config error rather than let it escape as a crash at startup.
+    reader.error_without_position("(top level)", fmt::format("cannot read the file: {}", e.msg));
+  }
   result.errors = reader.take_errors();
   if (result.errors.empty()) result.config = std::move(config);
   return result;
@@ -294,8 +327,8 @@ LoadResult load_from_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;
-    result.errors.push_back(fmt::format("{}: cannot open config file: {}", path,
-                                        std::strerror(errno)));
+    result.errors.push_back(
+        fmt::format("{}: cannot open config file: {}", path, std::strerror(errno)));
     return result;
   }
   std::ostringstream text;

@@ -2,13 +2,12 @@
 #include "value_parsers.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <array>
 #include <cctype>
 #include <cstdint>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace frontcache::config {
 namespace {
@@ -41,8 +40,7 @@ std::optional<NumberAndUnit> split_number(std::string_view text) {
   return NumberAndUnit{n, text.substr(i)};
 }
 
-std::optional<std::uint64_t> multiply(std::uint64_t n, std::uint64_t factor,
-                                      std::uint64_t max) {
+std::optional<std::uint64_t> multiply(std::uint64_t n, std::uint64_t factor, std::uint64_t max) {
   if (n > max / factor) return std::nullopt;
   return n * factor;
 }
@@ -71,16 +69,19 @@ bool valid_host_name(std::string_view host) {
 
 }  // namespace
 
+// About 114 years: far beyond any sensible timeout, yet small enough that adding it to a
+// nanosecond steady_clock time point cannot overflow.
+constexpr std::uint64_t kMaxDurationMs = 1'000'000ull * 3'600'000;
+
 std::optional<Duration> parse_duration(const std::string& text) {
   if (text == "0") return Duration{0};
   const auto parts = split_number(text);
   if (!parts) return std::nullopt;
-  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kUnits{{
-      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kUnits{
+      {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
   for (const auto& [unit, factor] : kUnits) {
     if (parts->unit != unit) continue;
-    const auto ms = multiply(parts->number, factor,
-                             static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max()));
+    const auto ms = multiply(parts->number, factor, kMaxDurationMs);
     if (!ms) return std::nullopt;
     return Duration{static_cast<Duration::rep>(*ms)};
   }
@@ -91,9 +92,13 @@ std::optional<std::size_t> parse_size(const std::string& text) {
   const auto parts = split_number(text);
   if (!parts) return std::nullopt;
   const std::string unit = lower(parts->unit);
-  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 6> kUnits{{
-      {"", 1}, {"b", 1}, {"kb", 1ull << 10}, {"mb", 1ull << 20}, {"gb", 1ull << 30},
-      {"tb", 1ull << 40}}};
+  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 6> kUnits{
+      {{"", 1},
+       {"b", 1},
+       {"kb", 1ull << 10},
+       {"mb", 1ull << 20},
+       {"gb", 1ull << 30},
+       {"tb", 1ull << 40}}};
   for (const auto& [name, factor] : kUnits) {
     if (unit != name) continue;
     const auto bytes = multiply(parts->number, factor, std::numeric_limits<std::size_t>::max());
@@ -149,7 +154,7 @@ std::optional<std::size_t> parse_workers(std::string_view text) {
 
 bool is_log_level(std::string_view text) {
   static constexpr std::array<std::string_view, 7> kLevels{"trace", "debug",    "info", "warn",
-                                                          "error", "critical", "off"};
+                                                           "error", "critical", "off"};
   for (auto level : kLevels) {
     if (text == level) return true;
   }
@@ -166,8 +171,8 @@ std::string format_duration(Duration d) {
 }
 
 std::string format_size(std::size_t bytes) {
-  static constexpr std::array<std::pair<std::string_view, std::size_t>, 3> kUnits{{
-      {"gb", std::size_t{1} << 30}, {"mb", std::size_t{1} << 20}, {"kb", std::size_t{1} << 10}}};
+  static constexpr std::array<std::pair<std::string_view, std::size_t>, 3> kUnits{
+      {{"gb", std::size_t{1} << 30}, {"mb", std::size_t{1} << 20}, {"kb", std::size_t{1} << 10}}};
   for (const auto& [unit, factor] : kUnits) {
     if (bytes != 0 && bytes % factor == 0) return fmt::format("{}{}", bytes / factor, unit);
   }

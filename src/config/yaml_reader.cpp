@@ -1,13 +1,13 @@
 #include "yaml_reader.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "value_parsers.hpp"
 
@@ -66,10 +66,14 @@ std::string suggestion(std::string_view parent_pattern, std::string_view key) {
 
 std::string type_name(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "an empty value";
-    default: return "a value";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "an empty value";
+    default:
+      return "a value";
   }
 }
 
@@ -90,11 +94,22 @@ void YamlReader::error(const YAML::Node& at, const std::string& path, std::strin
     return;
   }
   errors_.push_back(
-      fmt::format("{}:{}:{}: {}: {}", source_, mark.line + 1, mark.column + 1, path, message));
+      {mark.line, mark.column,
+       fmt::format("{}:{}:{}: {}: {}", source_, mark.line + 1, mark.column + 1, path, message)});
 }
 
 void YamlReader::error_without_position(const std::string& path, std::string_view message) {
-  errors_.push_back(fmt::format("{}: {}: {}", source_, path, message));
+  errors_.push_back({-1, -1, fmt::format("{}: {}: {}", source_, path, message)});
+}
+
+std::vector<std::string> YamlReader::take_errors() {
+  std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  std::vector<std::string> out;
+  for (auto& e : errors_) out.push_back(std::move(e.text));
+  errors_.clear();
+  return out;
 }
 
 void YamlReader::check_key(const YAML::Node& key_node, const std::string& path,
@@ -162,9 +177,9 @@ bool YamlReader::duration(const YAML::Node& map, const std::string& path, std::s
   if (!value) return bad_value(map[std::string(key)], child(path, key), kDurationHint, text);
   if (*value < min) {
     error(map[std::string(key)], child(path, key),
-          min == Duration{1} ? fmt::format("must be greater than 0, got {}", quoted(text))
-                             : fmt::format("must be at least {}, got {}", format_duration(min),
-                                           quoted(text)));
+          min == Duration{1}
+              ? fmt::format("must be greater than 0, got {}", quoted(text))
+              : fmt::format("must be at least {}, got {}", format_duration(min), quoted(text)));
     return false;
   }
   out = *value;
@@ -189,10 +204,9 @@ bool YamlReader::size(const YAML::Node& map, const std::string& path, std::strin
 
 bool YamlReader::count(const YAML::Node& map, const std::string& path, std::string_view key,
                        std::size_t& out, std::size_t min, std::size_t max) {
-  const std::string hint =
-      max == std::numeric_limits<std::size_t>::max()
-          ? fmt::format("expected a whole number of at least {}", min)
-          : fmt::format("expected a whole number from {} to {}", min, max);
+  const std::string hint = max == std::numeric_limits<std::size_t>::max()
+                               ? fmt::format("expected a whole number of at least {}", min)
+                               : fmt::format("expected a whole number from {} to {}", min, max);
   std::string text;
   if (!scalar(map, path, key, hint, text)) return false;
   const auto value = parse_uint(text);
@@ -270,8 +284,7 @@ void YamlReader::secret(const YAML::Node& map, const std::string& path, bool req
     }
   } else if (string(map, path, "password_file", name, false)) {
     const std::string file_path = child(path, "password_file");
-    const std::string full =
-        name.front() == '/' ? name : base_dir_ + name;
+    const std::string full = name.front() == '/' ? name : base_dir_ + name;
     std::ifstream in(full, std::ios::binary);
     std::ostringstream text;
     if (in) text << in.rdbuf();

@@ -3,6 +3,8 @@
 // place, so one pass reports every mistake in the file.
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
@@ -10,8 +12,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "frontcache/config/config.hpp"
 
@@ -29,8 +29,8 @@ class YamlReader {
 
   void error(const YAML::Node& at, const std::string& path, std::string_view message);
   void error_without_position(const std::string& path, std::string_view message);
-  std::vector<std::string> take_errors() { return std::move(errors_); }
-  bool has_errors() const { return !errors_.empty(); }
+  // Every error so far, ordered by position in the file.
+  std::vector<std::string> take_errors();
 
   // True when `node` is a mapping whose keys are all known and unique; unknown and duplicate
   // keys are reported. A null node (an empty section) is treated as an empty mapping: false,
@@ -42,13 +42,12 @@ class YamlReader {
 
   // Each reader returns true when `key` was present and valid, and then writes `out`. An absent
   // key returns false without an error; a bad value returns false with one.
-  bool duration(const YAML::Node& map, const std::string& path, std::string_view key,
-                Duration& out, Duration min = Duration{0});
-  bool size(const YAML::Node& map, const std::string& path, std::string_view key,
-            std::size_t& out, std::size_t min = 0);
-  bool count(const YAML::Node& map, const std::string& path, std::string_view key,
-             std::size_t& out, std::size_t min,
-             std::size_t max = std::numeric_limits<std::size_t>::max());
+  bool duration(const YAML::Node& map, const std::string& path, std::string_view key, Duration& out,
+                Duration min = Duration{0});
+  bool size(const YAML::Node& map, const std::string& path, std::string_view key, std::size_t& out,
+            std::size_t min = 0);
+  bool count(const YAML::Node& map, const std::string& path, std::string_view key, std::size_t& out,
+             std::size_t min, std::size_t max = std::numeric_limits<std::size_t>::max());
   bool string(const YAML::Node& map, const std::string& path, std::string_view key,
               std::string& out, bool allow_empty);
   bool boolean(const YAML::Node& map, const std::string& path, std::string_view key, bool& out);
@@ -59,8 +58,8 @@ class YamlReader {
   bool choice(const YAML::Node& map, const std::string& path, std::string_view key,
               std::initializer_list<std::pair<std::string_view, E>> options, E& out) {
     std::string hint = "expected one of";
-    for (const auto& option : options) hint += (&option == options.begin() ? " " : ", ") +
-                                               std::string(option.first);
+    for (const auto& option : options)
+      hint += (&option == options.begin() ? " " : ", ") + std::string(option.first);
     std::string text;
     if (!scalar(map, path, key, hint, text)) return false;
     for (const auto& [name, value] : options) {
@@ -88,7 +87,12 @@ class YamlReader {
 
   std::string source_;
   std::string base_dir_;
-  std::vector<std::string> errors_;
+  struct Error {
+    int line;  // -1: no position
+    int column;
+    std::string text;
+  };
+  std::vector<Error> errors_;
 };
 
 }  // namespace frontcache::config::detail

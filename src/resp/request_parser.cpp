@@ -109,7 +109,10 @@ ParseStatus RequestParser::fail(std::string message) {
 ParseStatus RequestParser::parse(std::string_view input) {
   if (failed_) return ParseStatus::Error;
   if (done_) begin_request();
-  if (input.empty()) return ParseStatus::NeedMore;
+  // The contract is "same bytes plus more"; a shorter input must not send offsets past its end.
+  if (input.empty() || input.size() < pos_ || input.size() < scan_pos_) {
+    return ParseStatus::NeedMore;
+  }
   if (!started_) {
     started_ = true;
     inline_ = input[0] != '*';
@@ -167,6 +170,10 @@ ParseStatus RequestParser::parse_multibulk(std::string_view input) {
         (count > 0 && static_cast<unsigned long long>(count) > limits_.max_arguments)) {
       return fail("invalid multibulk length");
     }
+    if (!authenticated_ && count > 0 &&
+        static_cast<unsigned long long>(count) > limits_.max_unauthenticated_arguments) {
+      return fail("unauthenticated multibulk length");
+    }
     pos_ = cr + 2;
     scan_pos_ = pos_;
     if (count <= 0) return complete(input, pos_);  // `*0`, `*-1`, even `*-10`: empty command
@@ -194,6 +201,10 @@ ParseStatus RequestParser::parse_multibulk(std::string_view input) {
       if (!parse_ll(input.substr(pos_ + 1, cr - pos_ - 1), len) || len < 0 ||
           static_cast<unsigned long long>(len) > limits_.max_bulk_length) {
         return fail("invalid bulk length");
+      }
+      if (!authenticated_ &&
+          static_cast<unsigned long long>(len) > limits_.max_unauthenticated_bulk_length) {
+        return fail("unauthenticated bulk length");
       }
       bulk_len_ = len;
       pos_ = cr + 2;

@@ -78,6 +78,8 @@ std::string deep_nesting() {
   return s + ":1\r\n";
 }
 
+void PrintTo(const Valid& v, std::ostream* os) { *os << v.name; }
+
 std::vector<Valid> valid_replies() {
   return {
       {"status", "+OK\r\n", ReplyKind::Status},

@@ -116,6 +116,8 @@ struct Valid {
   std::vector<Args> expected;
 };
 
+void PrintTo(const Valid& v, std::ostream* os) { *os << v.name; }
+
 std::vector<Valid> valid_frames() {
   return {
       {"ping", "*1\r\n$4\r\nPING\r\n", {{"PING"}}},
@@ -174,6 +176,8 @@ struct Malformed {
   std::string error;  // without "ERR Protocol error: "
   std::size_t stride = 1;
 };
+
+void PrintTo(const Malformed& v, std::ostream* os) { *os << v.name; }
 
 std::vector<Malformed> malformed_frames() {
   const std::string big_a = std::string(65 * 1024, 'A');
@@ -290,6 +294,37 @@ TEST(RequestParser, ConfigurableLimits) {
             "ERR Protocol error: too big inline request");
   EXPECT_EQ(feed_whole("*1\r\n$00000000000000000", limits).error,
             "ERR Protocol error: too big bulk count string");
+}
+
+TEST(RequestParser, UnauthenticatedLimits) {
+  RequestParser parser;
+  parser.set_authenticated(false);
+  std::string ten = "*10\r\n";
+  for (int i = 0; i < 10; ++i) ten += "$1\r\nx\r\n";
+  ASSERT_EQ(parser.parse(ten), ParseStatus::Complete);
+  EXPECT_EQ(parser.parse("*11\r\n"), ParseStatus::Error);
+  EXPECT_EQ(parser.error(), "ERR Protocol error: unauthenticated multibulk length");
+
+  parser.reset();
+  EXPECT_EQ(parser.parse("*1\r\n$16384\r\n"), ParseStatus::NeedMore);
+  parser.reset();
+  EXPECT_EQ(parser.parse("*1\r\n$16385\r\n"), ParseStatus::Error);
+  EXPECT_EQ(parser.error(), "ERR Protocol error: unauthenticated bulk length");
+
+  parser.reset();
+  EXPECT_EQ(parser.parse("*20000000\r\n"), ParseStatus::Error);
+  EXPECT_EQ(parser.error(), "ERR Protocol error: invalid multibulk length");
+
+  parser.reset();
+  parser.set_authenticated(true);
+  EXPECT_EQ(parser.parse("*11\r\n$16385\r\n"), ParseStatus::NeedMore);
+}
+
+TEST(RequestParser, ShorterInputThanBeforeIsNotACrash) {
+  RequestParser parser;
+  const std::string input = "*2\r\n$3\r\nGET\r\n$100\r\n";
+  EXPECT_EQ(parser.parse(input), ParseStatus::NeedMore);
+  EXPECT_EQ(parser.parse(std::string_view(input).substr(0, 3)), ParseStatus::NeedMore);
 }
 
 TEST(RequestParser, ResetClearsErrorAndPartialRequest) {

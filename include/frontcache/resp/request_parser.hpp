@@ -15,6 +15,10 @@ struct ParserLimits {
   std::size_t max_bulk_length = 512ull << 20;  // Redis proto-max-bulk-len
   std::size_t max_arguments = 1024 * 1024;     // Redis: multibulk count limit
   std::size_t max_inline_length = 64 * 1024;   // Redis PROTO_INLINE_MAX_SIZE
+  // Stricter limits while the connection is not authenticated (see set_authenticated()), as
+  // Redis applies when a password is required (CVE-2021-32675).
+  std::size_t max_unauthenticated_arguments = 10;
+  std::size_t max_unauthenticated_bulk_length = 16384;
 };
 
 enum class ParseStatus {
@@ -34,7 +38,17 @@ enum class ParseStatus {
 // Views returned by args() point into the `input` passed to the last parse() call (multibulk)
 // or into the parser's own storage (inline); they stay valid until the next parse() call or
 // until the input bytes are moved or changed. A Complete request with zero arguments (an empty
-// inline line, `*0`, `*-1`) is valid and must be skipped by the caller, as Redis does.
+// inline line, `*0`, `*-1`, any negative count) is valid and must be skipped by the caller, as
+// Redis does.
+//
+// Redis 7 behaviours kept on purpose (a request must mean the same to us as to the upstream):
+// the byte after a header's '\r' and the two bytes after a bulk payload are skipped unchecked;
+// a NUL byte in a header or inline line hides the line's end, as Redis's strchr() does, so the
+// line fails once it exceeds max_inline_length; inline lines may end in "\n" alone; empty
+// inline arguments ("" or '') are dropped. One deliberate difference: a complete inline or
+// header line longer than max_inline_length is an error even when it arrives in one read
+// (Redis only checks while the line end is missing), so the result never depends on how the
+// bytes were split.
 class RequestParser {
  public:
   explicit RequestParser(ParserLimits limits = {});
@@ -51,6 +65,10 @@ class RequestParser {
 
   // Forgets any partial request (after the caller dropped its buffer).
   void reset();
+
+  // While false, the max_unauthenticated_* limits apply, with Redis's errors "Protocol error:
+  // unauthenticated multibulk length" / "... bulk length". Default true (no extra limit).
+  void set_authenticated(bool authenticated) { authenticated_ = authenticated; }
 
  private:
   ParseStatus parse_multibulk(std::string_view input);
@@ -72,6 +90,7 @@ class RequestParser {
   bool started_ = false;            // the first byte has decided inline_
   bool done_ = false;               // last call returned Complete; next call starts afresh
   bool failed_ = false;             // sticky until reset()
+  bool authenticated_ = true;
   std::vector<std::pair<std::size_t, std::size_t>> offsets_;  // (offset, length) of each arg
   std::vector<std::string_view> args_;
   std::vector<std::string> inline_args_;  // reused across requests: no allocation when warm
