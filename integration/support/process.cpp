@@ -51,8 +51,13 @@ Process::Process(const SpawnOptions& options) {
     ::setpgid(0, 0);
     ::signal(SIGPIPE, SIG_DFL);
     redirect(options.stdin_path, STDIN_FILENO, O_RDONLY);
-    redirect(options.stdout_path, STDOUT_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
-    redirect(options.stderr_path, STDERR_FILENO, O_WRONLY | O_CREAT | O_TRUNC);
+    const int out_flags = O_WRONLY | O_CREAT | (options.append ? O_APPEND : O_TRUNC);
+    redirect(options.stdout_path, STDOUT_FILENO, out_flags);
+    if (!options.stderr_path.empty() && options.stderr_path == options.stdout_path) {
+      ::dup2(STDOUT_FILENO, STDERR_FILENO);
+    } else {
+      redirect(options.stderr_path, STDERR_FILENO, out_flags);
+    }
     ::execvp(argv[0], argv.data());
     _exit(127);
   }

@@ -17,6 +17,7 @@ struct SpawnOptions {
   std::string stdin_path;         // empty: /dev/null
   std::string stdout_path;        // empty: /dev/null
   std::string stderr_path;        // empty: /dev/null
+  bool append = false;            // append to the output files instead of truncating them
 };
 
 // Owns one child process. Movable, not copyable; the destructor SIGKILLs and reaps it.

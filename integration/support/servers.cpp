@@ -37,8 +37,8 @@ bool RedisServer::start_on(uint16_t port, std::chrono::milliseconds ready_timeou
                                    "--daemonize", "no", "--dir", dir_,
                                    "--logfile", ""};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  process_ = Process(SpawnOptions{argv, "", dir_ + "/redis-" + std::to_string(port) + ".log",
-                                  dir_ + "/redis-" + std::to_string(port) + ".log"});
+  const std::string log_path = dir_ + "/redis-" + std::to_string(port) + ".log";
+  process_ = Process(SpawnOptions{argv, "", log_path, log_path, /*append=*/true});
   if (wait_for_pong(port, ready_timeout, &process_)) return true;
   process_.kill();
   return false;
