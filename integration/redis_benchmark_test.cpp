@@ -41,7 +41,7 @@ TEST_P(RedisBenchmark, AllWorkloadsCompleteWithoutErrors) {
     argv.push_back("-P");
     argv.push_back(std::to_string(pipeline));
   }
-  RunResult r = run_command(argv, target().dir().path(), 170s);
+  RunResult r = run_command(argv, target().dir().path(), 230s);
   ASSERT_FALSE(r.timed_out) << "redis-benchmark did not finish; stdout:\n" << r.out;
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("ERR"), std::string::npos) << r.err;
