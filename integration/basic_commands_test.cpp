@@ -1,0 +1,129 @@
+// Commands a client sends on every connection, checked as a Redis user would: PING, ECHO, QUIT,
+// HELLO, CLIENT SETNAME/GETNAME, INFO, and plain SET/GET on both protocols hiredis speaks.
+#include <gtest/gtest.h>
+
+#include "resp_util.hpp"
+#include "target.hpp"
+
+namespace frontcache::integration {
+namespace {
+
+using BasicCommands = TargetTest;
+
+TEST_F(BasicCommands, PingAndEcho) {
+  auto c = target().client();
+  ASSERT_TRUE(c.connected()) << c.error();
+  EXPECT_EQ(c("PING").to_string(), "+PONG");
+  EXPECT_EQ(c("PING", "hello").to_string(), "\"hello\"");
+  EXPECT_EQ(c("ECHO", "frontcache").to_string(), "\"frontcache\"");
+  EXPECT_EQ(c("ECHO", std::string("a\0b\r\nc", 6)).str, std::string("a\0b\r\nc", 6));
+  EXPECT_EQ(c("PING", "a", "b").to_string(),
+            "-ERR wrong number of arguments for 'ping' command");
+  EXPECT_EQ(c("ECHO").to_string(), "-ERR wrong number of arguments for 'echo' command");
+}
+
+TEST_F(BasicCommands, InlinePingAnswersPong) {
+  RawClient c(target().host(), target().port());
+  ASSERT_TRUE(c.send("PING\r\n"));
+  EXPECT_EQ(c.read_reply().value_or("<none>"), "+PONG\r\n");
+}
+
+TEST_F(BasicCommands, SetGetDel) {
+  auto c = target().client();
+  EXPECT_EQ(c("SET", "k", "v").to_string(), "+OK");
+  EXPECT_EQ(c("GET", "k").to_string(), "\"v\"");
+  EXPECT_EQ(c("SET", "k", "v2").to_string(), "+OK");
+  EXPECT_EQ(c("GET", "k").to_string(), "\"v2\"");
+  EXPECT_EQ(c("DEL", "k").to_string(), ":1");
+  EXPECT_EQ(c("GET", "k").to_string(), "(nil)");
+  // What went through the target is in Redis.
+  auto d = target().direct_client();
+  EXPECT_EQ(c("SET", "k2", "x").to_string(), "+OK");
+  EXPECT_EQ(d("GET", "k2").to_string(), "\"x\"");
+  // And what is written directly is seen through the target (read-your-writes across paths).
+  EXPECT_EQ(d("SET", "k2", "y").to_string(), "+OK");
+  EXPECT_EQ(c("GET", "k2").to_string(), "\"y\"");
+}
+
+TEST_F(BasicCommands, QuitRepliesOkThenCloses) {
+  RawClient c(target().host(), target().port());
+  ASSERT_TRUE(c.send(encode_command({"QUIT"})));
+  EXPECT_EQ(c.read_reply().value_or("<none>"), "+OK\r\n");
+  EXPECT_TRUE(c.read_until_closed(5s)) << "connection still open after QUIT";
+  // Other connections go on.
+  auto other = target().client();
+  EXPECT_EQ(other("PING").to_string(), "+PONG");
+}
+
+TEST_F(BasicCommands, Hello2ReturnsServerInfoMap) {
+  auto c = target().client();
+  Reply r = c("HELLO", "2");
+  ASSERT_EQ(r.type, Reply::Type::Array) << r;
+  ASSERT_EQ(r.elements.size() % 2, 0u) << r;
+  bool proto_seen = false;
+  for (size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    if (r.elements[i].str == "proto") {
+      proto_seen = true;
+      EXPECT_EQ(r.elements[i + 1].to_string(), ":2") << r;
+    }
+  }
+  EXPECT_TRUE(proto_seen) << r;
+  EXPECT_EQ(c("PING").to_string(), "+PONG");
+}
+
+TEST_F(BasicCommands, Hello3) {
+  RawClient c(target().host(), target().port());
+  ASSERT_TRUE(c.send(encode_command({"HELLO", "3"})));
+  auto reply = c.read_reply();
+  ASSERT_TRUE(reply) << "no reply to HELLO 3; got: " << c.received();
+  if (target().is_proxy()) {
+    // frontcache speaks RESP2 to clients (DESIGN.md §1: replies are the upstream's RESP2 bytes).
+    EXPECT_EQ(reply->rfind("-NOPROTO", 0), 0u) << *reply;
+    ASSERT_TRUE(c.send(encode_command({"PING"})));
+    EXPECT_EQ(c.read_reply().value_or("<none>"), "+PONG\r\n") << "still RESP2 after -NOPROTO";
+  } else {
+    EXPECT_EQ(reply->front(), '%') << *reply;  // Redis 7: a RESP3 map
+    ASSERT_TRUE(c.send(encode_command({"HELLO", "2"})));
+    EXPECT_EQ(c.read_reply().value_or("<none>").front(), '*');
+  }
+}
+
+TEST_F(BasicCommands, HelloWithUnsupportedVersion) {
+  RawClient c(target().host(), target().port());
+  ASSERT_TRUE(c.send(encode_command({"HELLO", "4"})));
+  auto reply = c.read_reply().value_or("<none>");
+  EXPECT_EQ(reply.rfind("-NOPROTO", 0), 0u) << reply;
+}
+
+TEST_F(BasicCommands, ClientSetnameGetname) {
+  auto c = target().client();
+  EXPECT_EQ(c("CLIENT", "GETNAME").to_string(), "(nil)");
+  EXPECT_EQ(c("CLIENT", "SETNAME", "worker-1").to_string(), "+OK");
+  EXPECT_EQ(c("CLIENT", "GETNAME").to_string(), "\"worker-1\"");
+  EXPECT_EQ(c("CLIENT", "SETNAME", "bad name").to_string(),
+            "-ERR Client names cannot contain spaces, newlines or special characters.");
+  EXPECT_EQ(c("CLIENT", "GETNAME").to_string(), "\"worker-1\"");
+  // The name belongs to this connection only.
+  auto other = target().client();
+  EXPECT_EQ(other("CLIENT", "GETNAME").to_string(), "(nil)");
+  EXPECT_EQ(c("CLIENT", "SETNAME", "").to_string(), "+OK");
+  EXPECT_EQ(c("CLIENT", "GETNAME").to_string(), "(nil)");
+}
+
+TEST_F(BasicCommands, InfoHasFrontcacheSection) {
+  if (!target().is_proxy()) GTEST_SKIP() << "the # frontcache INFO section is proxy-only";
+  auto c = target().client();
+  Reply r = c("INFO");
+  ASSERT_EQ(r.type, Reply::Type::String) << r;
+  EXPECT_NE(r.str.find("# frontcache\r\n"), std::string::npos) << r.str;
+}
+
+TEST_F(BasicCommands, InfoServerSection) {
+  auto c = target().client();
+  Reply r = c("INFO", "server");
+  ASSERT_EQ(r.type, Reply::Type::String) << r;
+  EXPECT_NE(r.str.find("# Server\r\n"), std::string::npos) << r.str;
+}
+
+}  // namespace
+}  // namespace frontcache::integration

@@ -1,0 +1,63 @@
+// redis-cli against the target, as a user at a shell would use it.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "resp_util.hpp"
+#include "target.hpp"
+
+namespace frontcache::integration {
+namespace {
+
+class RedisCli : public TargetTest {
+ protected:
+  RunResult cli(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s,
+                const std::string& stdin_path = "") {
+    std::vector<std::string> argv = {"redis-cli", "-h", target().host(), "-p",
+                                     std::to_string(target().port())};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunResult r = run_command(argv, target().dir().path(), timeout, stdin_path);
+    EXPECT_FALSE(r.timed_out) << "redis-cli timed out; stdout: " << r.out << " stderr: " << r.err;
+    return r;
+  }
+};
+
+TEST_F(RedisCli, SetAndGet) {
+  RunResult set = cli({"set", "greeting", "hello world"});
+  EXPECT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(set.out, "OK\n");
+  RunResult get = cli({"get", "greeting"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "hello world\n");
+  RunResult missing = cli({"get", "nosuchkey"});
+  EXPECT_EQ(missing.out, "\n");  // redis-cli prints nil as an empty line when not a tty
+}
+
+TEST_F(RedisCli, PipeLoadsOneHundredThousandSets) {
+  constexpr int kCount = 100000;
+  const std::string input = target().dir().file("mass-insert.resp");
+  {
+    std::ofstream out(input, std::ios::binary);
+    for (int i = 0; i < kCount; ++i) {
+      out << encode_command({"SET", "key:" + std::to_string(i), "value:" + std::to_string(i)});
+    }
+  }
+  RunResult r = cli({"--pipe"}, 120s, input);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("errors: 0, replies: 100000"), std::string::npos) << r.out << r.err;
+
+  auto d = target().direct_client();
+  EXPECT_EQ(d("DBSIZE").to_string(), ":100000");
+  EXPECT_EQ(d("GET", "key:99999").to_string(), "\"value:99999\"");
+}
+
+TEST_F(RedisCli, RepeatIncrCountsToOneHundred) {
+  RunResult r = cli({"-r", "100", "incr", "counter"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.ends_with("\n100\n")) << r.out;
+  RunResult get = cli({"get", "counter"});
+  EXPECT_EQ(get.out, "100\n");
+}
+
+}  // namespace
+}  // namespace frontcache::integration

@@ -1,0 +1,101 @@
+// SELECT: the logical database is per connection, goes through to Redis, and does not leak
+// between connections that share upstream connections (DESIGN.md §2.6).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "resp_util.hpp"
+#include "target.hpp"
+
+namespace frontcache::integration {
+namespace {
+
+using Select = TargetTest;
+
+TEST_F(Select, KeysInDatabaseOneAreNotInDatabaseZero) {
+  auto c = target().client();
+  ASSERT_EQ(c("SELECT", "1").to_string(), "+OK");
+  ASSERT_EQ(c("SET", "db1key", "one").to_string(), "+OK");
+  EXPECT_EQ(c("GET", "db1key").to_string(), "\"one\"");
+  ASSERT_EQ(c("SELECT", "0").to_string(), "+OK");
+  EXPECT_EQ(c("GET", "db1key").to_string(), "(nil)");
+  EXPECT_EQ(c("EXISTS", "db1key").to_string(), ":0");
+
+  // A fresh connection starts in database 0.
+  auto fresh = target().client();
+  EXPECT_EQ(fresh("GET", "db1key").to_string(), "(nil)");
+
+  // Read directly from Redis.
+  auto d = target().direct_client();
+  EXPECT_EQ(d("GET", "db1key").to_string(), "(nil)");
+  ASSERT_EQ(d("SELECT", "1").to_string(), "+OK");
+  EXPECT_EQ(d("GET", "db1key").to_string(), "\"one\"");
+
+  // A write made directly in db 1 is seen through the target in db 1 only.
+  ASSERT_EQ(d("SET", "db1key", "changed").to_string(), "+OK");
+  ASSERT_EQ(c("SELECT", "1").to_string(), "+OK");
+  EXPECT_EQ(c("GET", "db1key").to_string(), "\"changed\"");
+}
+
+TEST_F(Select, OutOfRangeDatabase) {
+  auto c = target().client();
+  EXPECT_EQ(c("SELECT", "16").to_string(), "-ERR DB index is out of range");
+  EXPECT_EQ(c("SELECT", "x").to_string(), "-ERR value is not an integer or out of range");
+  EXPECT_EQ(c("SET", "k", "v").to_string(), "+OK");
+  auto d = target().direct_client();
+  EXPECT_EQ(d("GET", "k").to_string(), "\"v\"") << "a failed SELECT must leave db 0 selected";
+}
+
+// Two connections pipeline SELECT 1; SET; SELECT 0; SET; GET; SELECT 1; GET at the same time,
+// so their requests interleave on whatever upstream connections the target uses.
+TEST_F(Select, PipelinedSelectOnTwoConnectionsAtOnce) {
+  constexpr int kRounds = 300;
+  std::atomic<int> mismatches{0};
+  std::vector<std::string> first_failure(2);
+  auto worker = [&](int id) {
+    auto c = target().client();
+    for (int round = 0; round < kRounds; ++round) {
+      const std::string key = "shared:" + std::to_string(round % 7);
+      const std::string v1 = "db1-c" + std::to_string(id) + "-" + std::to_string(round);
+      const std::string v0 = "db0-c" + std::to_string(id) + "-" + std::to_string(round);
+      // Keys are per connection so that values are deterministic; the key names collide across
+      // databases, which is what must stay apart.
+      const std::string k = key + ":c" + std::to_string(id);
+      auto replies = c.pipeline({{"SELECT", "1"},
+                                 {"SET", k, v1},
+                                 {"SELECT", "0"},
+                                 {"SET", k, v0},
+                                 {"GET", k},
+                                 {"SELECT", "1"},
+                                 {"GET", k},
+                                 {"SELECT", "0"}});
+      std::string got;
+      for (const auto& r : replies) got += r.to_string() + " ";
+      const std::string want = "+OK +OK +OK +OK \"" + v0 + "\" +OK \"" + v1 + "\" +OK ";
+      if (got != want) {
+        if (mismatches++ == 0 || first_failure[id].empty()) {
+          first_failure[id] = "want " + want + "\ngot  " + got;
+        }
+      }
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(mismatches.load(), 0) << first_failure[0] << "\n" << first_failure[1];
+
+  auto d = target().direct_client();
+  for (int id = 0; id < 2; ++id) {
+    const std::string k = "shared:" + std::to_string((kRounds - 1) % 7) + ":c" +
+                          std::to_string(id);
+    const std::string last = std::to_string(kRounds - 1);
+    EXPECT_EQ(d("GET", k).str, "db0-c" + std::to_string(id) + "-" + last);
+    ASSERT_EQ(d("SELECT", "1").to_string(), "+OK");
+    EXPECT_EQ(d("GET", k).str, "db1-c" + std::to_string(id) + "-" + last);
+    ASSERT_EQ(d("SELECT", "0").to_string(), "+OK");
+  }
+}
+
+}  // namespace
+}  // namespace frontcache::integration

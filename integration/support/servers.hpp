@@ -1,0 +1,75 @@
+// The processes under test: a redis-server and a frontcache proxy, each on a free loopback port,
+// each owned by an RAII object that kills and reaps it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net.hpp"
+#include "process.hpp"
+
+namespace frontcache::integration {
+
+// `redis-server --port P --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir DIR`.
+class RedisServer {
+ public:
+  // Starts at once; throws std::runtime_error when it cannot get a server answering PING.
+  explicit RedisServer(std::string dir, std::vector<std::string> extra_args = {});
+  ~RedisServer() = default;
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }
+  bool running() { return process_.running(); }
+  std::string log() const;
+
+  // SIGKILL, as when the host dies; the port stays reserved for restart().
+  void kill() { process_.kill(); }
+  // Starts again on the same port (retrying while the old socket lingers).
+  void restart();
+
+ private:
+  bool start_on(uint16_t port, std::chrono::milliseconds ready_timeout);
+
+  std::string dir_;
+  std::vector<std::string> extra_args_;
+  uint16_t port_ = 0;
+  int starts_ = 0;
+  Process process_;
+};
+
+struct FrontcacheOptions {
+  std::string binary;
+  uint16_t upstream_port = 0;
+  int workers = 2;
+  std::string extra_yaml;  // appended to the generated config as is
+};
+
+// `frontcache --config DIR/frontcache.yaml`, stderr captured to DIR/frontcache.log.
+class Frontcache {
+ public:
+  Frontcache(std::string dir, FrontcacheOptions options);
+  ~Frontcache();
+
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return process_.pid(); }
+  bool running() { return process_.running(); }
+  std::string log() const;
+  std::string config_path() const { return dir_ + "/frontcache.yaml"; }
+  // VmRSS from /proc/<pid>/status, in kB (0 when unreadable).
+  long rss_kb() const;
+  // SIGTERM, SIGKILL after `grace`; returns the exit code.
+  std::optional<int> stop(std::chrono::milliseconds grace = 5s);
+
+ private:
+  std::string dir_;
+  FrontcacheOptions options_;
+  uint16_t port_ = 0;
+  Process process_;
+};
+
+// True once a PING on host:port answers +PONG, polling until `timeout`.
+bool wait_for_pong(uint16_t port, std::chrono::milliseconds timeout, Process* process = nullptr);
+
+}  // namespace frontcache::integration
