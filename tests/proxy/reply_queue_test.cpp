@@ -1,0 +1,84 @@
+#include "frontcache/proxy/reply_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace frontcache::proxy {
+namespace {
+
+std::string take(ReplyQueue& q) {
+  std::string out;
+  q.take_ready(out);
+  return out;
+}
+
+TEST(ReplyQueue, InOrderCompletionIsReadyAtOnce) {
+  ReplyQueue q;
+  auto a = q.push();
+  auto b = q.push();
+  q.complete(a, "+A\r\n");
+  EXPECT_EQ(take(q), "+A\r\n");
+  q.complete(b, "+B\r\n");
+  EXPECT_EQ(take(q), "+B\r\n");
+  EXPECT_EQ(q.in_flight(), 0u);
+}
+
+TEST(ReplyQueue, LaterReplyWaitsForEarlierOne) {
+  ReplyQueue q;
+  auto a = q.push();
+  auto b = q.push();
+  auto c = q.push();
+  q.complete(c, "+C\r\n");
+  q.complete(b, "+B\r\n");
+  EXPECT_FALSE(q.has_ready());
+  EXPECT_EQ(q.in_flight(), 3u);
+  EXPECT_EQ(q.buffered_bytes(), 8u);
+  q.complete(a, "+A\r\n");
+  EXPECT_EQ(take(q), "+A\r\n+B\r\n+C\r\n");
+  EXPECT_EQ(q.in_flight(), 0u);
+  EXPECT_EQ(q.buffered_bytes(), 0u);
+}
+
+TEST(ReplyQueue, DuplicateAndUnknownCompletionsAreIgnored) {
+  ReplyQueue q;
+  auto a = q.push();
+  auto b = q.push();
+  q.complete(b, "+B\r\n");
+  q.complete(b, "+X\r\n");
+  q.complete(b + 10, "+Y\r\n");
+  q.complete(a, "+A\r\n");
+  q.complete(a, "+Z\r\n");
+  EXPECT_EQ(take(q), "+A\r\n+B\r\n");
+}
+
+// Any completion order yields request order, across ring growth and reuse.
+TEST(ReplyQueue, RandomCompletionOrderKeepsRequestOrder) {
+  std::mt19937 rng(42);
+  ReplyQueue q;
+  std::string expected;
+  std::string got;
+  for (int round = 0; round < 50; ++round) {
+    const int n = 1 + static_cast<int>(rng() % 300);
+    std::vector<std::uint64_t> seqs;
+    for (int i = 0; i < n; ++i) {
+      seqs.push_back(q.push());
+      expected += ":" + std::to_string(seqs.back()) + "\r\n";
+    }
+    std::shuffle(seqs.begin(), seqs.end(), rng);
+    for (auto s : seqs) {
+      q.complete(s, ":" + std::to_string(s) + "\r\n");
+      if (rng() % 4 == 0) got += take(q);
+    }
+    got += take(q);
+    ASSERT_EQ(q.in_flight(), 0u);
+  }
+  EXPECT_EQ(got, expected);
+}
+
+}  // namespace
+}  // namespace frontcache::proxy
