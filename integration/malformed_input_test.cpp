@@ -121,9 +121,9 @@ TEST_F(MalformedInput, ProtocolTclCases) {
        "-ERR Protocol error: expected '$', got 'f'\r\n", true},
       {"huge bulk length", "*1\r\n$9999999999\r\n",
        "-ERR Protocol error: invalid bulk length\r\n", true},
-      // A count Redis accepts (< 2^31) is not an error by itself: the next byte, the '*' of
-      // our PING, is where the error is.
-      {"large multibulk length then another request", "*20000000\r\n",
+      // A count within limits.max_arguments is not an error by itself: the next byte, the '*'
+      // of our PING, is where the error is.
+      {"large multibulk length then another request", "*1000000\r\n",
        "-ERR Protocol error: expected '$', got '*'\r\n", true},
   };
   Bystander bystander(target().port());
@@ -145,11 +145,12 @@ TEST_F(MalformedInput, ProtocolTclCases) {
 TEST_F(MalformedInput, HugeMultibulkCountAllocatesNothing) {
   Bystander bystander(target().port());
   const long rss_before = target().is_proxy() ? target().proxy()->rss_kb() : 0;
-  // Several connections announce two billion arguments and then stall.
+  // Several connections announce a million arguments (the most limits.max_arguments allows by
+  // default) and then stall: nothing may be allocated from the announced count.
   std::vector<std::unique_ptr<RawClient>> stalled;
   for (int i = 0; i < 8; ++i) {
     stalled.push_back(std::make_unique<RawClient>(target().host(), target().port()));
-    ASSERT_TRUE(stalled.back()->send("*2000000000\r\n"));
+    ASSERT_TRUE(stalled.back()->send("*1048576\r\n"));
   }
   for (auto& s : stalled) {
     s->read_for(200ms);
@@ -162,10 +163,18 @@ TEST_F(MalformedInput, HugeMultibulkCountAllocatesNothing) {
   }
   // The first argument header that is not '$' is the protocol error, as in Redis.
   compare_with_redis("huge count then inline", [](uint16_t port) {
-    return run_case(port, {"", "*2000000000\r\nPING\r\n", "", true});
+    return run_case(port, {"", "*1000000\r\nPING\r\n", "", true});
   });
   EXPECT_EQ(last_.received, "-ERR Protocol error: expected '$', got 'P'\r\n");
   EXPECT_TRUE(last_.closed);
+  if (target().is_proxy()) {
+    // Above limits.max_arguments the proxy refuses the count at once, as Redis 6 did for any
+    // count over 1024*1024 (Redis 7 waits for up to 2^31 arguments): a deliberate bound,
+    // documented in docs/compatibility.md.
+    Outcome over = run_case(target().port(), {"", "*2000000000\r\n", "", true});
+    EXPECT_EQ(over.received, "-ERR Protocol error: invalid multibulk length\r\n");
+    EXPECT_TRUE(over.closed);
+  }
   bystander.wait_rounds(20);
   bystander.stop();
   EXPECT_EQ(bystander.failure(), "");

@@ -101,14 +101,16 @@ bool Session::reading_paused() const {
 awaitable<void> Session::read_loop() {
   for (;;) {
     if (!process_buffer()) break;
-    while (reading_paused() && !closed_) {
+    if (closed_) break;
+    if (reading_paused()) {
+      // Too many replies outstanding: wait for the writer, then parse what is buffered
+      // before reading more.
       reader_waiting_ = true;
       read_signal_.expires_at(asio::steady_timer::time_point::max());
       co_await read_signal_.async_wait(kNoThrow);
       reader_waiting_ = false;
+      continue;
     }
-    if (closed_) break;
-    if (!process_buffer()) break;  // requests parsed while paused may now be dispatched
 
     // Make room: compact, then grow when a request does not fit.
     if (rbegin_ == rend_) {
