@@ -27,6 +27,10 @@ void Shard::configure(const ShardConfig& config, std::int64_t now) {
   key_buckets_.assign(16, kNil);
   owner_buckets_.assign(16, kNil);
   if (config_.count_entries) nodes_.reserve(std::min<std::uint64_t>(config_.maximum + 1, 1U << 20));
+  // Sized up front (Caffeine waits until half full): counting the warm-up accesses too
+  // admits better on short traces and costs nothing later.
+  sketch_.ensure_capacity(config_.count_entries ? config_.maximum
+                                                : std::max<std::uint64_t>(64, config_.maximum / 1024));
   wheel_.assign(kWheelSlots, {});
   wheel_tick_ = now / config_.tick;
   random_state_ ^= reinterpret_cast<std::uintptr_t>(this);

@@ -65,10 +65,8 @@ void Shard::on_add(std::uint32_t i) {
   const std::uint64_t w = weight_of(nodes_[i]);
   weighted_size_ += w;
   window_size_ += w;
-  // The sketch is sized lazily, once the shard is half full (as Caffeine does).
-  if (weighted_size_ >= config_.maximum / 2) {
-    sketch_.ensure_capacity(config_.count_entries ? config_.maximum : count_);
-  }
+  // Byte-bounded shards don't know their entry count up front: the sketch doubles with it.
+  if (!config_.count_entries) sketch_.ensure_capacity(count_);
   sketch_.increment(nodes_[i].hash);
   ++misses_in_sample_;
   if (w > window_max_) {
