@@ -16,7 +16,7 @@ std::uint32_t owner_hash_of(std::string_view owner) noexcept {
 }  // namespace
 
 Shard::~Shard() {
-  for (Node& n : nodes_) delete[] n.bytes;
+  for (std::uint32_t i = 0; i < node_count_; ++i) delete[] node(i).bytes;
 }
 
 void Shard::configure(const ShardConfig& config, std::int64_t now) {
@@ -26,7 +26,6 @@ void Shard::configure(const ShardConfig& config, std::int64_t now) {
   step_size_ = -0.0625 * static_cast<double>(config_.maximum);
   key_buckets_.assign(16, kNil);
   owner_buckets_.assign(16, kNil);
-  if (config_.count_entries) nodes_.reserve(std::min<std::uint64_t>(config_.maximum + 1, 1U << 20));
   // Sized up front (Caffeine waits until half full): counting the warm-up accesses too
   // admits better on short traces and costs nothing later.
   sketch_.ensure_capacity(config_.count_entries ? config_.maximum
@@ -43,7 +42,7 @@ std::uint64_t Shard::bytes_of(const Node& n) const noexcept {
 std::uint32_t Shard::find(std::string_view key, std::uint32_t hash) const noexcept {
   std::uint32_t i = key_buckets_[hash & (key_buckets_.size() - 1)];
   while (i != kNil) {
-    const Node& n = nodes_[i];
+    const Node& n = node(i);
     if (n.hash == hash && n.key() == key) return i;
     i = n.key_next;
   }
@@ -56,7 +55,7 @@ ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& cl
     bump(counters.misses);
     return {};
   }
-  Node& n = nodes_[i];
+  Node& n = node(i);
   if (n.deadline() != kNever || config_.tti != 0) {
     const std::int64_t now = clock.now().count();
     if (now >= n.deadline()) {
@@ -75,12 +74,14 @@ std::uint32_t Shard::allocate(std::string_view key, std::string_view owner, std:
   std::uint32_t i;
   if (free_head_ != kNil) {
     i = free_head_;
-    free_head_ = nodes_[i].key_next;
+    free_head_ = node(i).key_next;
   } else {
-    i = static_cast<std::uint32_t>(nodes_.size());
-    nodes_.emplace_back();
+    i = node_count_++;
+    if ((i >> kChunkShift) == chunks_.size()) {
+      chunks_.push_back(std::make_unique<Node[]>(std::size_t{1} << kChunkShift));
+    }
   }
-  Node& n = nodes_[i];
+  Node& n = node(i);
   if (owner == key) owner = {};
   n.bytes = new char[owner.size() + key.size()];
   std::memcpy(n.bytes, owner.data(), owner.size());
@@ -94,7 +95,7 @@ std::uint32_t Shard::allocate(std::string_view key, std::string_view owner, std:
 }
 
 void Shard::release(std::uint32_t i) noexcept {
-  Node& n = nodes_[i];
+  Node& n = node(i);
   delete[] n.bytes;
   n.bytes = nullptr;
   n.value = {};
@@ -107,8 +108,8 @@ void Shard::grow_tables() {
   for (auto* buckets : {&key_buckets_, &owner_buckets_}) buckets->assign(buckets->size() * 2, kNil);
   const std::size_t key_mask = key_buckets_.size() - 1;
   const std::size_t owner_mask = owner_buckets_.size() - 1;
-  for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
-    Node& n = nodes_[i];
+  for (std::uint32_t i = 0; i < node_count_; ++i) {
+    Node& n = node(i);
     if (n.queue() == Queue::Free) continue;
     std::uint32_t& kb = key_buckets_[n.hash & key_mask];
     n.key_next = kb;
@@ -120,7 +121,7 @@ void Shard::grow_tables() {
 }
 
 void Shard::link_tables(std::uint32_t i) {
-  Node& n = nodes_[i];
+  Node& n = node(i);
   std::uint32_t& kb = key_buckets_[n.hash & (key_buckets_.size() - 1)];
   n.key_next = kb;
   kb = i;
@@ -130,16 +131,16 @@ void Shard::link_tables(std::uint32_t i) {
 }
 
 void Shard::unlink_key(std::uint32_t i) noexcept {
-  std::uint32_t* link = &key_buckets_[nodes_[i].hash & (key_buckets_.size() - 1)];
-  while (*link != i) link = &nodes_[*link].key_next;
-  *link = nodes_[i].key_next;
+  std::uint32_t* link = &key_buckets_[node(i).hash & (key_buckets_.size() - 1)];
+  while (*link != i) link = &node(*link).key_next;
+  *link = node(i).key_next;
 }
 
 void Shard::unlink_owner(std::uint32_t i) noexcept {
-  const std::uint32_t oh = owner_hash_of(nodes_[i].owner());
+  const std::uint32_t oh = owner_hash_of(node(i).owner());
   std::uint32_t* link = &owner_buckets_[oh & (owner_buckets_.size() - 1)];
-  while (*link != i) link = &nodes_[*link].owner_next;
-  *link = nodes_[i].owner_next;
+  while (*link != i) link = &node(*link).owner_next;
+  *link = node(i).owner_next;
 }
 
 bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t hash,
@@ -157,7 +158,7 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
   }
   if (count_ + 1 > key_buckets_.size()) grow_tables();
   const std::uint32_t i = allocate(key, owner, h32);
-  Node& n = nodes_[i];
+  Node& n = node(i);
   n.value = std::move(value);
   n.expires_at = expires_at;
   if (config_.tti != 0) n.idle_at = now + config_.tti;
@@ -175,7 +176,7 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
 }
 
 void Shard::remove(std::uint32_t i, Removal why) {
-  Node& n = nodes_[i];
+  Node& n = node(i);
   unlink_key(i);
   unlink_owner(i);
   on_remove(i);
@@ -201,8 +202,8 @@ std::size_t Shard::invalidate_owner(std::string_view owner, std::uint32_t owner_
   std::size_t dropped = 0;
   std::uint32_t i = owner_buckets_[owner_hash & (owner_buckets_.size() - 1)];
   while (i != kNil) {
-    const std::uint32_t next = nodes_[i].owner_next;
-    if (nodes_[i].owner() == owner) {
+    const std::uint32_t next = node(i).owner_next;
+    if (node(i).owner() == owner) {
       remove(i, Removal::Invalidated);
       ++dropped;
     }
@@ -217,14 +218,14 @@ std::size_t Shard::invalidate_owner(std::string_view owner, std::uint32_t owner_
 }
 
 void Shard::clear() {
-  for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i].queue() != Queue::Free) remove(i, Removal::Invalidated);
+  for (std::uint32_t i = 0; i < node_count_; ++i) {
+    if (node(i).queue() != Queue::Free) remove(i, Removal::Invalidated);
   }
   while (!fills.empty()) stale_fill(fills.begin());
 }
 
 void Shard::schedule(std::uint32_t i) {
-  Node& n = nodes_[i];
+  Node& n = node(i);
   if (n.scheduled()) return;
   std::int64_t tick = n.deadline() / config_.tick + 1;
   tick = std::max(tick, wheel_tick_ + 1);
@@ -244,7 +245,7 @@ std::size_t Shard::expire(std::int64_t now) {
     due.clear();
     due.swap(wheel_[static_cast<std::size_t>(t) & (kWheelSlots - 1)]);
     for (const WheelSlot& slot : due) {
-      Node& n = nodes_[slot.index];
+      Node& n = node(slot.index);
       if (n.queue() == Queue::Free || n.generation() != slot.generation) continue;
       n.set_scheduled(false);
       if (now >= n.deadline()) {
@@ -264,9 +265,9 @@ std::string Shard::debug_order() const {
   for (int q = 1; q <= 3; ++q) {
     out += names[q];
     out += '[';
-    for (std::uint32_t i = lists_[q].head; i != kNil; i = nodes_[i].next) {
+    for (std::uint32_t i = lists_[q].head; i != kNil; i = node(i).next) {
       if (i != lists_[q].head) out += ' ';
-      out += nodes_[i].key();
+      out += node(i).key();
     }
     out += "] ";
   }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -149,7 +150,14 @@ class alignas(64) Shard {
   std::uint64_t next_random() noexcept;
 
   ShardConfig config_;
-  std::vector<Node> nodes_;
+  // Fixed-size chunks: no doubling slack and no reallocation pause as the shard fills.
+  static constexpr std::uint32_t kChunkShift = 10;
+  Node& node(std::uint32_t i) noexcept { return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)]; }
+  const Node& node(std::uint32_t i) const noexcept {
+    return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)];
+  }
+  std::vector<std::unique_ptr<Node[]>> chunks_;
+  std::uint32_t node_count_ = 0;
   std::uint32_t free_head_ = kNil;
   std::vector<std::uint32_t> key_buckets_;
   std::vector<std::uint32_t> owner_buckets_;

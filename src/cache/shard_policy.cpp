@@ -19,12 +19,12 @@ constexpr int kTransferLimit = 1000;
 
 void Shard::push_back(Queue q, std::uint32_t i) noexcept {
   List& l = list(q);
-  Node& n = nodes_[i];
+  Node& n = node(i);
   n.set_queue(q);
   n.prev = l.tail;
   n.next = kNil;
   if (l.tail != kNil) {
-    nodes_[l.tail].next = i;
+    node(l.tail).next = i;
   } else {
     l.head = i;
   }
@@ -33,12 +33,12 @@ void Shard::push_back(Queue q, std::uint32_t i) noexcept {
 
 void Shard::push_front(Queue q, std::uint32_t i) noexcept {
   List& l = list(q);
-  Node& n = nodes_[i];
+  Node& n = node(i);
   n.set_queue(q);
   n.next = l.head;
   n.prev = kNil;
   if (l.head != kNil) {
-    nodes_[l.head].prev = i;
+    node(l.head).prev = i;
   } else {
     l.tail = i;
   }
@@ -46,15 +46,15 @@ void Shard::push_front(Queue q, std::uint32_t i) noexcept {
 }
 
 void Shard::unlink(std::uint32_t i) noexcept {
-  Node& n = nodes_[i];
+  Node& n = node(i);
   List& l = list(n.queue());
   if (n.prev != kNil) {
-    nodes_[n.prev].next = n.next;
+    node(n.prev).next = n.next;
   } else {
     l.head = n.next;
   }
   if (n.next != kNil) {
-    nodes_[n.next].prev = n.prev;
+    node(n.next).prev = n.prev;
   } else {
     l.tail = n.prev;
   }
@@ -62,12 +62,12 @@ void Shard::unlink(std::uint32_t i) noexcept {
 }
 
 void Shard::on_add(std::uint32_t i) {
-  const std::uint64_t w = weight_of(nodes_[i]);
+  const std::uint64_t w = weight_of(node(i));
   weighted_size_ += w;
   window_size_ += w;
   // Byte-bounded shards don't know their entry count up front: the sketch doubles with it.
   if (!config_.count_entries) sketch_.ensure_capacity(count_);
-  sketch_.increment(nodes_[i].hash);
+  sketch_.increment(node(i).hash);
   ++misses_in_sample_;
   if (w > window_max_) {
     push_front(Queue::Window, i);
@@ -77,19 +77,21 @@ void Shard::on_add(std::uint32_t i) {
 }
 
 void Shard::on_access(std::uint32_t i) noexcept {
-  sketch_.increment(nodes_[i].hash);
+  sketch_.increment(node(i).hash);
   ++hits_in_sample_;
-  switch (nodes_[i].queue()) {
+  switch (node(i).queue()) {
     case Queue::Window:
+      if (node(i).next == kNil) break;  // already most recent: hot keys skip the relink
       unlink(i);
       push_back(Queue::Window, i);
       break;
     case Queue::Probation:
       unlink(i);
       push_back(Queue::Protected, i);
-      protected_size_ += weight_of(nodes_[i]);
+      protected_size_ += weight_of(node(i));
       break;
     case Queue::Protected:
+      if (node(i).next == kNil) break;
       unlink(i);
       push_back(Queue::Protected, i);
       break;
@@ -99,10 +101,10 @@ void Shard::on_access(std::uint32_t i) noexcept {
 }
 
 void Shard::on_remove(std::uint32_t i) noexcept {
-  const std::uint64_t w = weight_of(nodes_[i]);
+  const std::uint64_t w = weight_of(node(i));
   weighted_size_ -= w;
-  if (nodes_[i].queue() == Queue::Window) window_size_ -= w;
-  if (nodes_[i].queue() == Queue::Protected) protected_size_ -= w;
+  if (node(i).queue() == Queue::Window) window_size_ -= w;
+  if (node(i).queue() == Queue::Protected) protected_size_ -= w;
   unlink(i);
 }
 
@@ -119,8 +121,8 @@ std::uint32_t Shard::evict_from_window() noexcept {
   std::uint32_t first = kNil;
   std::uint32_t i = list(Queue::Window).head;
   while (window_size_ > window_max_ && i != kNil) {
-    const std::uint32_t next = nodes_[i].next;
-    const std::uint64_t w = weight_of(nodes_[i]);
+    const std::uint32_t next = node(i).next;
+    const std::uint64_t w = weight_of(node(i));
     unlink(i);
     push_back(Queue::Probation, i);
     window_size_ -= w;
@@ -156,38 +158,38 @@ void Shard::evict_from_main(std::uint32_t candidate) {
     }
     if (victim == kNil) {
       const std::uint32_t evict_me = candidate;
-      candidate = nodes_[candidate].next;
+      candidate = node(candidate).next;
       remove(evict_me, Removal::Evicted);
       continue;
     }
     if (candidate == kNil) {
       const std::uint32_t evict_me = victim;
-      victim = nodes_[victim].next;
+      victim = node(victim).next;
       remove(evict_me, Removal::Evicted);
       continue;
     }
     if (candidate == victim) {
-      victim = nodes_[victim].next;
+      victim = node(victim).next;
       remove(candidate, Removal::Evicted);
       candidate = kNil;
       continue;
     }
     if (admit(candidate, victim)) {
       const std::uint32_t evict_me = victim;
-      victim = nodes_[victim].next;
+      victim = node(victim).next;
       remove(evict_me, Removal::Evicted);
-      candidate = nodes_[candidate].next;
+      candidate = node(candidate).next;
     } else {
       const std::uint32_t evict_me = candidate;
-      candidate = nodes_[candidate].next;
+      candidate = node(candidate).next;
       remove(evict_me, Removal::Evicted);
     }
   }
 }
 
 bool Shard::admit(std::uint32_t candidate, std::uint32_t victim) noexcept {
-  const int candidate_freq = sketch_.frequency(nodes_[candidate].hash);
-  const int victim_freq = sketch_.frequency(nodes_[victim].hash);
+  const int candidate_freq = sketch_.frequency(node(candidate).hash);
+  const int victim_freq = sketch_.frequency(node(victim).hash);
   if (candidate_freq > victim_freq) return true;
   // A warm candidate sometimes wins anyway, so an attacker cannot pin a victim by flooding
   // hash collisions that keep its estimate high.
@@ -238,7 +240,7 @@ void Shard::demote_from_protected() noexcept {
     if (i == kNil) break;
     unlink(i);
     push_back(Queue::Probation, i);
-    protected_size_ -= weight_of(nodes_[i]);
+    protected_size_ -= weight_of(node(i));
   }
 }
 
@@ -252,12 +254,12 @@ void Shard::increase_window() {
   for (int moved = 0; moved < kTransferLimit; ++moved) {
     std::uint32_t i = list(Queue::Probation).head;
     bool from_probation = true;
-    if (i == kNil || quota < weight_of(nodes_[i])) {
+    if (i == kNil || quota < weight_of(node(i))) {
       i = list(Queue::Protected).head;
       from_probation = false;
     }
     if (i == kNil) break;
-    const std::uint64_t w = weight_of(nodes_[i]);
+    const std::uint64_t w = weight_of(node(i));
     if (quota < w) break;
     quota -= w;
     if (!from_probation) protected_size_ -= w;
@@ -279,7 +281,7 @@ void Shard::decrease_window() {
   for (int moved = 0; moved < kTransferLimit; ++moved) {
     const std::uint32_t i = list(Queue::Window).head;
     if (i == kNil) break;
-    const std::uint64_t w = weight_of(nodes_[i]);
+    const std::uint64_t w = weight_of(node(i));
     if (quota < w) break;
     quota -= w;
     window_size_ -= w;
