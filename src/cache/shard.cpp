@@ -32,7 +32,7 @@ void Shard::configure(const ShardConfig& config, std::int64_t now) {
                                                 : std::max<std::uint64_t>(64, config_.maximum / 1024));
   wheel_.assign(kWheelSlots, {});
   wheel_tick_ = now / config_.tick;
-  random_state_ ^= reinterpret_cast<std::uintptr_t>(this);
+  random_state_ ^= config_.maximum * 0x2545F4914F6CDD1DULL;  // deterministic: replays repeat
 }
 
 std::uint64_t Shard::bytes_of(const Node& n) const noexcept {
