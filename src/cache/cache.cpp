@@ -1,0 +1,271 @@
+// Cache facade: picks the shard, takes its lock, and runs waiters after the lock is released.
+#include "frontcache/cache/cache.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "shard.hpp"
+
+namespace frontcache::cache {
+namespace {
+
+constexpr unsigned kMaxShards = 1024;
+
+std::uint64_t finalize(std::uint64_t x) noexcept {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+unsigned shard_count_for(const CacheConfig& config) {
+  unsigned n = config.shards;
+  if (n == 0) n = std::max(1U, std::thread::hardware_concurrency()) * 4;
+  n = std::bit_ceil(std::min(n, kMaxShards));
+  return n;
+}
+
+std::int64_t deadline_for(TimePoint now, Duration ttl) noexcept {
+  if (ttl.count() <= 0) return detail::kNever;
+  if (ttl.count() > detail::kNever - now.count()) return detail::kNever;
+  return now.count() + ttl.count();
+}
+
+}  // namespace
+
+std::uint64_t hash_key(std::string_view key) noexcept {
+  return finalize(std::hash<std::string_view>{}(key));
+}
+
+// ---- FillTicket -----------------------------------------------------------------------------
+
+FillTicket::FillTicket(Cache* cache, std::shared_ptr<detail::Fill> fill) noexcept
+    : cache_(cache), fill_(std::move(fill)) {}
+FillTicket::FillTicket(FillTicket&& other) noexcept
+    : cache_(std::exchange(other.cache_, nullptr)), fill_(std::move(other.fill_)) {}
+FillTicket& FillTicket::operator=(FillTicket&& other) noexcept {
+  if (this != &other) {
+    if (fill_ != nullptr) cache_->abandon(std::move(*this));
+    cache_ = std::exchange(other.cache_, nullptr);
+    fill_ = std::move(other.fill_);
+  }
+  return *this;
+}
+FillTicket::~FillTicket() {
+  if (fill_ != nullptr) cache_->abandon(std::move(*this));
+}
+bool FillTicket::stale() const noexcept {
+  return fill_ != nullptr && fill_->stale.load(std::memory_order_acquire);
+}
+
+// ---- Cache ----------------------------------------------------------------------------------
+
+Cache::Cache(CacheConfig config) : clock_(std::move(config.clock)) {
+  if (clock_ == nullptr) clock_ = std::make_shared<SteadyClock>();
+  if (config.max_weight == 0 && config.max_entries == 0) {
+    throw std::invalid_argument("cache: max_weight or max_entries must be set");
+  }
+  if (config.expiry_tick.count() <= 0) throw std::invalid_argument("cache: expiry_tick <= 0");
+  shard_count_ = shard_count_for(config);
+  shard_shift_ = 64 - static_cast<unsigned>(std::countr_zero(shard_count_));
+  shards_ = std::make_unique<detail::Shard[]>(shard_count_);
+  detail::ShardConfig sc;
+  sc.count_entries = config.max_entries != 0;
+  const std::uint64_t total = sc.count_entries ? config.max_entries : config.max_weight;
+  sc.maximum = std::max<std::uint64_t>(1, total / shard_count_);
+  sc.max_bytes = sc.count_entries && config.max_weight != 0
+                     ? std::max<std::uint64_t>(1, config.max_weight / shard_count_)
+                     : 0;
+  sc.max_entry_weight = config.max_value_size;
+  sc.tti = config.time_to_idle.count();
+  sc.tick = config.expiry_tick.count();
+  sc.max_waiters = config.max_waiters_per_fill;
+  const std::int64_t now = clock_->now().count();
+  for (unsigned i = 0; i < shard_count_; ++i) shards_[i].configure(sc, now);
+}
+
+Cache::~Cache() = default;
+
+detail::Shard& Cache::shard_for(std::uint64_t hash) const noexcept {
+  return shards_[shard_shift_ >= 64 ? 0 : hash >> shard_shift_];
+}
+
+ValueRef Cache::lookup(std::string_view key) {
+  const std::uint64_t hash = hash_key(key);
+  detail::Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mu);
+  return shard.lookup(key, hash, *clock_);
+}
+
+bool Cache::insert(std::string_view key, std::string_view owner, ValueRef value, Duration ttl) {
+  const std::uint64_t hash = hash_key(key);
+  detail::Shard& shard = shard_for(hash);
+  const TimePoint now = clock_->now();
+  std::lock_guard lock(shard.mu);
+  return shard.insert(key, owner, hash, std::move(value), deadline_for(now, ttl), now.count());
+}
+
+BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& on_done) {
+  const std::uint64_t hash = hash_key(key);
+  detail::Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mu);
+  if (ValueRef hit = shard.lookup(key, hash, *clock_)) {
+    return {BeginKind::Hit, std::move(hit), {}};
+  }
+  if (auto it = shard.fills.find(key); it != shard.fills.end()) {
+    detail::Fill& fill = *it->second;
+    if (fill.waiters.size() >= shard.config().max_waiters) {
+      detail::bump(shard.counters.refused);
+      return {BeginKind::TooManyWaiters, {}, {}};
+    }
+    fill.waiters.push_back(std::move(on_done));
+    detail::bump(shard.counters.coalesced);
+    return {BeginKind::Joined, {}, {}};
+  }
+  auto fill = std::make_shared<detail::Fill>();
+  fill->key.assign(key);
+  fill->owner.assign(owner.empty() ? key : owner);
+  fill->hash = hash;
+  shard.fills.emplace(fill->key, fill);
+  detail::bump(shard.counters.fills_started);
+  return {BeginKind::Leader, {}, FillTicket(this, std::move(fill))};
+}
+
+void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Duration ttl,
+                    bool* cached) {
+  if (ticket.fill_ == nullptr) return;
+  std::shared_ptr<detail::Fill> fill = std::move(ticket.fill_);
+  ticket.cache_ = nullptr;
+  detail::Shard& shard = shard_for(fill->hash);
+  std::vector<Waiter> waiters;
+  {
+    const TimePoint now = clock_->now();
+    std::lock_guard lock(shard.mu);
+    if (fill->done) return;
+    fill->done = true;
+    waiters.swap(fill->waiters);
+    const bool stale = fill->stale.load(std::memory_order_relaxed);
+    if (!stale) {
+      // Not stale means the map still points at this fill (invalidation erases it).
+      shard.fills.erase(fill->key);
+    }
+    if (status == FillStatus::Ok) {
+      if (stale) {
+        detail::bump(shard.counters.stale_discarded);
+      } else {
+        const std::string_view owner = fill->owner;
+        *cached = shard.insert(fill->key, owner, fill->hash, ValueRef(value),
+                               deadline_for(now, ttl), now.count());
+      }
+    } else {
+      detail::bump(shard.counters.fills_failed);
+    }
+  }
+  for (Waiter& waiter : waiters) waiter(FillOutcome{status, value});
+}
+
+bool Cache::complete(FillTicket&& ticket, ValueRef value, Duration ttl) {
+  bool cached = false;
+  resolve(std::move(ticket), FillStatus::Ok, std::move(value), ttl, &cached);
+  return cached;
+}
+
+void Cache::fail(FillTicket&& ticket) {
+  bool cached = false;
+  resolve(std::move(ticket), FillStatus::Failed, {}, {}, &cached);
+}
+
+void Cache::abandon(FillTicket&& ticket) {
+  bool cached = false;
+  resolve(std::move(ticket), FillStatus::Abandoned, {}, {}, &cached);
+}
+
+std::size_t Cache::invalidate(std::string_view owner) {
+  return invalidate(std::span<const std::string_view>(&owner, 1));
+}
+
+std::size_t Cache::invalidate(std::span<const std::string_view> owners) {
+  std::vector<std::uint32_t> hashes;
+  hashes.reserve(owners.size());
+  for (std::string_view owner : owners) {
+    hashes.push_back(static_cast<std::uint32_t>(hash_key(owner) >> 7));
+  }
+  std::size_t dropped = 0;
+  for (unsigned s = 0; s < shard_count_; ++s) {
+    std::lock_guard lock(shards_[s].mu);
+    for (std::size_t i = 0; i < owners.size(); ++i) {
+      dropped += shards_[s].invalidate_owner(owners[i], hashes[i]);
+    }
+  }
+  return dropped;
+}
+
+bool Cache::invalidate_entry(std::string_view key) {
+  const std::uint64_t hash = hash_key(key);
+  detail::Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mu);
+  if (auto it = shard.fills.find(key); it != shard.fills.end()) shard.stale_fill(it);
+  const std::uint32_t i = shard.find(key, static_cast<std::uint32_t>(hash));
+  if (i == detail::kNil) return false;
+  shard.remove(i, detail::Removal::Invalidated);
+  return true;
+}
+
+void Cache::clear() {
+  for (unsigned s = 0; s < shard_count_; ++s) {
+    std::lock_guard lock(shards_[s].mu);
+    shards_[s].clear();
+  }
+}
+
+std::size_t Cache::expire_some(TimePoint now) {
+  std::size_t expired = 0;
+  for (unsigned s = 0; s < shard_count_; ++s) {
+    std::lock_guard lock(shards_[s].mu);
+    expired += shards_[s].expire(now.count());
+  }
+  return expired;
+}
+
+std::size_t Cache::run_maintenance() { return expire_some(clock_->now()); }
+
+CacheStats Cache::stats() const {
+  CacheStats out;
+  for (unsigned s = 0; s < shard_count_; ++s) {
+    const detail::ShardCounters& c = shards_[s].counters;
+    auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    out.hits += get(c.hits);
+    out.misses += get(c.misses);
+    out.inserts += get(c.inserts);
+    out.rejected += get(c.rejected);
+    out.evictions += get(c.evictions);
+    out.expirations += get(c.expirations);
+    out.invalidations += get(c.invalidations);
+    out.fills_started += get(c.fills_started);
+    out.coalesced_waiters += get(c.coalesced);
+    out.waiters_refused += get(c.refused);
+    out.stale_fills_discarded += get(c.stale_discarded);
+    out.fills_failed += get(c.fills_failed);
+    out.weighted_size += get(c.bytes);
+    out.entries += get(c.entries);
+  }
+  return out;
+}
+
+std::string Cache::debug_order() const {
+  std::string out;
+  for (unsigned s = 0; s < shard_count_; ++s) {
+    std::lock_guard lock(shards_[s].mu);
+    if (!out.empty()) out += " | ";
+    out += shards_[s].debug_order();
+  }
+  return out;
+}
+
+}  // namespace frontcache::cache
