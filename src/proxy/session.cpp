@@ -221,8 +221,9 @@ void Session::wake_reader() {
 
 void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
   --in_upstream_;
+  if ((tag & (kWriteFlag | kFlushFlag)) != 0) after_write(tag);
   if (closed_) return;
-  const std::uint64_t seq = tag & ~kInfoFlag;
+  const std::uint64_t seq = tag & ~kTagFlags;
   if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
     replies_.complete(seq, info_reply(reply));
   } else {
