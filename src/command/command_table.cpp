@@ -163,7 +163,15 @@ void CommandTable::merge(std::vector<CommandInfo> upstream) {
 
 void CommandTable::set_cacheable(std::span<const std::string> names) {
   for (auto& [name, info] : map_) info.flags &= ~static_cast<std::uint32_t>(kCacheable);
-  for (const auto& n : names) entry(to_lower(n)).flags |= kCacheable;
+  for (const auto& n : names) {
+    CommandInfo& e = entry(to_lower(n));
+    e.flags |= kCacheable;
+    if (e.first_key == 0) {  // not described by the upstream: the key is the first argument
+      e.first_key = 1;
+      e.last_key = e.name == "exists" || e.name == "mget" ? -1 : 1;
+      e.key_step = 1;
+    }
+  }
 }
 
 const CommandInfo* CommandTable::find(std::string_view name) const {

@@ -88,6 +88,8 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
   const cache::Rule* rule = args.size() >= 2 ? l1.rules().match(args[1]) : nullptr;
   if (rule == nullptr || !rule->cache || !l1.usable()) return forward(raw, 0);
   if (info.name == "mget") return read_mget(args, raw);
+  // Cached under one key: a command naming several (EXISTS a b) has a reply no single key owns.
+  if (info.last_key != info.first_key && args.size() != 2) return forward(raw, 0);
 
   cache_key_.clear();
   build_cache_key(cache_key_, db_, info.name, args.subspan(1));
@@ -105,16 +107,20 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
         // Runs on the thread that completed the fill: hop back to this session's worker.
         boost::asio::post(self->worker_.io(), [self, seq, request = std::move(request),
                                                outcome = std::move(outcome)] {
+          self->joined_resolved();
           if (self->closed_) return;
           if (outcome.status == cache::FillStatus::Ok) {
             self->replies_.complete(seq, outcome.value.bytes());
             self->wake_writer();
           } else {
             // The leader could not give an answer that holds for this read: ask for ourselves.
+            // Writes sent after this read are still held (see joined_pending_), so it runs
+            // upstream before them.
             self->forward_into(seq, request, 0);
           }
         });
       });
+  if (begun.kind == cache::BeginKind::Joined) ++joined_pending_;
   switch (begun.kind) {
     case cache::BeginKind::Hit:
       replies_.complete(seq, begun.value.bytes());
@@ -126,6 +132,25 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
     case cache::BeginKind::Leader:
       return start_fill(seq, *rule, std::move(begun.ticket), args, raw);
   }
+}
+
+void Session::joined_resolved() {
+  if (--joined_pending_ == 0 && holding_for_joined_) {
+    holding_for_joined_ = false;
+    wake_reader();
+  }
+}
+
+// A read that joined another session's fill runs upstream on that session's connection, in no
+// order with this session's own commands. A write this session sends after it must not
+// overtake it, or the read could return the write's value; so while joined reads are
+// outstanding, commands that may write wait. Reads (and local commands) go on.
+bool Session::must_wait_for_joined(Args args) const {
+  if (joined_pending_ == 0) return false;
+  const command::CommandInfo* info = worker_.shared().commands.find(args[0]);
+  if (info == nullptr) return true;
+  return !(info->has(command::kReadonly) || info->has(command::kCacheable) ||
+           info->route == command::Route::Local);
 }
 
 void Session::start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket,

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <random>
 #include <boost/asio/signal_set.hpp>
 #include <thread>
@@ -139,9 +140,9 @@ std::uint64_t random_instance_id() {
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-// Reclaims expired L1 entries without waiting for lookups to find them.
-asio::awaitable<void> maintenance_loop(L1& l1) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
+// Reclaims expired L1 entries without waiting for lookups to find them, until the timer is
+// cancelled at shutdown.
+asio::awaitable<void> maintenance_loop(L1& l1, asio::steady_timer& timer) {
   for (;;) {
     timer.expires_after(std::chrono::milliseconds(100));
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -158,6 +159,7 @@ struct Server::Impl {
   Shared shared;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<invalidation::Subscriber> subscriber;
+  std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
 };
 
@@ -190,7 +192,12 @@ void Server::run() {
   auto& shared = impl_->shared;
   probe_upstream(shared);
   const auto& cfg = shared.config;
-  shared.commands.set_cacheable(cfg.cache.commands);
+  std::vector<std::string> cacheable = cfg.cache.commands;
+  // MGET is served from GET's entries, key by key.
+  if (std::find(cacheable.begin(), cacheable.end(), "GET") != cacheable.end()) {
+    cacheable.push_back("MGET");
+  }
+  shared.commands.set_cacheable(cacheable);
   if (cfg.cache.enabled && cfg.cache.max_memory > 0) {
     shared.l1 = std::make_unique<L1>(cfg.cache, random_instance_id());
     invalidation::SubscriberSettings settings;
@@ -205,7 +212,8 @@ void Server::run() {
     auto& io = impl_->workers.front()->io();
     impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
     impl_->subscriber->start();
-    asio::co_spawn(io, maintenance_loop(*shared.l1), [](std::exception_ptr e) {
+    impl_->maintenance = std::make_unique<asio::steady_timer>(io);
+    asio::co_spawn(io, maintenance_loop(*shared.l1, *impl_->maintenance), [](std::exception_ptr e) {
       if (e) spdlog::error("L1 maintenance loop ended by an exception");
     });
   }
@@ -236,7 +244,10 @@ void Server::run() {
 
 void Server::stop() {
   if (impl_->subscriber) {
-    asio::post(impl_->workers.front()->io(), [this] { impl_->subscriber->stop(); });
+    asio::post(impl_->workers.front()->io(), [this] {
+      impl_->subscriber->stop();
+      impl_->maintenance->cancel();
+    });
   }
   for (auto& w : impl_->workers) w->stop();
   impl_->signals_io.stop();

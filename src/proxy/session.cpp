@@ -94,7 +94,8 @@ void Session::close() {
 }
 
 bool Session::reading_paused() const {
-  return replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
+  return holding_for_joined_ ||
+         replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
          replies_.buffered_bytes() > kSoftOutputBytes;
 }
 
@@ -154,6 +155,11 @@ bool Session::process_buffer() {
     }
     const std::size_t consumed = parser_.consumed();
     auto args = parser_.args();
+    if (!args.empty() && must_wait_for_joined(args)) {
+      parser_.reset();  // parsed again once the joined reads are in
+      holding_for_joined_ = true;
+      return true;
+    }
     if (!args.empty()) {
       if (parser_.inline_request()) {
         scratch_.clear();

@@ -73,6 +73,8 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket,
                   Args args, std::string_view raw);
   void forward_write(const command::CommandInfo& info, Args args, std::string_view raw);
+  bool must_wait_for_joined(Args args) const;
+  void joined_resolved();
   void after_write(std::uint64_t flags);
   Worker& worker() { return worker_; }
   void reply(std::string_view bytes) { replies_.append(bytes); }
@@ -117,6 +119,8 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
   std::size_t in_upstream_ = 0;
 
+  std::size_t joined_pending_ = 0;   // reads waiting on another session's fill
+  bool holding_for_joined_ = false;  // a request that may write waits for them
   std::string cache_key_;                  // scratch: the cache key being looked up
   std::vector<std::string_view> keys_;     // scratch: keys of the write being dispatched
   std::deque<std::string> written_keys_;   // per write in flight: its keys, length-prefixed
