@@ -160,6 +160,13 @@ asio::awaitable<void> Worker::accept_loop() {
   asio::steady_timer backoff(io_);
   auto last_warning = std::chrono::steady_clock::time_point{};
   const std::size_t max_clients = shared_.config.limits.max_clients;
+  // Give the upstream connections their first connect before serving, so the first clients
+  // (already queued in the listen backlog) do not get "upstream unavailable" at startup.
+  const auto give_up = std::chrono::steady_clock::now() + shared_.config.upstream.connect_timeout;
+  while (pool_.ready_count() == 0 && std::chrono::steady_clock::now() < give_up) {
+    backoff.expires_after(std::chrono::milliseconds(5));
+    co_await backoff.async_wait(kNoThrow);
+  }
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
