@@ -15,7 +15,7 @@ constexpr std::array kTable = {
     CommandInfo{"quit", Route::Local}, CommandInfo{"hello", Route::Local},
     CommandInfo{"select", Route::Local}, CommandInfo{"client", Route::Local},
     CommandInfo{"info", Route::Local}, CommandInfo{"auth", Route::Local},
-    CommandInfo{"reset", Route::Local},
+    CommandInfo{"reset", Route::Local}, CommandInfo{"frontcache", Route::Local},
     // Connection state upstream: transactions, blocking commands, pub/sub, monitor.
     CommandInfo{"multi", Route::Stateful}, CommandInfo{"exec", Route::Stateful},
     CommandInfo{"discard", Route::Stateful}, CommandInfo{"watch", Route::Stateful},

@@ -6,6 +6,7 @@
 
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/upstream/stats.hpp"
+#include "reload.hpp"
 #include "session.hpp"
 #include "worker.hpp"
 
@@ -67,7 +68,7 @@ void Session::dispatch(Args args, std::string_view raw) {
           info->name));
       return;
     case Route::Admin:
-      if (worker_.shared().config.admin_commands == config::AdminCommands::Forward ||
+      if (worker_.config().admin_commands == config::AdminCommands::Forward ||
           (info->name == "config" && args.size() >= 2 && iequals(args[1], "GET"))) {
         forward(raw, 0);
       } else {
@@ -90,6 +91,7 @@ void Session::forward(std::string_view request, std::uint64_t flags) {
   if (in_upstream_ == 0 || upstream_ == nullptr) upstream_ = pool.least_loaded();
   if (upstream_ != nullptr && upstream_->send(db_, request, shared_from_this(), seq | flags)) {
     ++in_upstream_;
+    forward_started_.emplace_back(seq, std::chrono::steady_clock::now());
     return;
   }
   upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
@@ -114,6 +116,7 @@ void Session::handle_local(const command::CommandInfo& info, Args args) {
   if (name == "client") return handle_client(args);
   if (name == "info") return handle_info(args);
   if (name == "auth") return handle_auth(args);
+  if (name == "frontcache") return handle_frontcache(args);
   if (name == "reset") {
     db_ = 0;
     name_.clear();
@@ -287,7 +290,7 @@ std::string Session::frontcache_info() const {
   const auto& up = upstream::stats();
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
       std::chrono::steady_clock::now() - shared.started);
-  const auto& cfg = shared.config;
+  const auto& cfg = worker_.config();
   const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
   const std::size_t total = shared.workers * cfg.upstream.connections_per_worker;
   const char* state = ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
@@ -311,7 +314,8 @@ std::string Session::frontcache_info() const {
       "upstream_timeouts:{}\r\n"
       "upstream_requests:{}\r\n"
       "upstream_failed_requests:{}\r\n"
-      "upstream_unavailable_replies:{}\r\n",
+      "upstream_unavailable_replies:{}\r\n"
+      "{}",
       FRONTCACHE_VERSION, uptime.count(), shared.workers,
       stats.connected_clients.load(std::memory_order_relaxed),
       stats.total_connections.load(std::memory_order_relaxed),
@@ -323,7 +327,7 @@ std::string Session::frontcache_info() const {
       cfg.upstream.address.port, state, total, ready, up.reconnects.load(std::memory_order_relaxed),
       up.timeouts.load(std::memory_order_relaxed), up.requests.load(std::memory_order_relaxed),
       up.failed_requests.load(std::memory_order_relaxed),
-      up.unavailable_replies.load(std::memory_order_relaxed));
+      up.unavailable_replies.load(std::memory_order_relaxed), config_info_lines(shared));
 }
 
 // Appends our section to the upstream's INFO text (a bulk reply).

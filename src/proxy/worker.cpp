@@ -36,10 +36,11 @@ upstream::Settings upstream_settings(const config::Config& c) {
 
 Worker::Worker(Shared& shared, std::size_t index)
     : shared_(shared),
+      config_(shared.config()),
       index_(index),
       io_(1),
       acceptor_(io_),
-      pool_(io_, upstream_settings(shared.config), shared.config.upstream.connections_per_worker) {}
+      pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker) {}
 
 Worker::~Worker() { join(); }
 
@@ -80,9 +81,26 @@ void Worker::stop() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    for (Session* s : std::list<Session*>(sessions_)) s->close();
-    pool_.stop();
+    for (Session* s : std::list<Session*>(sessions_)) s->drain();
+    asio::co_spawn(io_, close_pool_when_drained(this), [index = index_](std::exception_ptr e) {
+      if (e) spdlog::error("worker {}: drain ended by an exception", index);
+    });
   });
+}
+
+void Worker::apply_config(std::shared_ptr<const config::Config> config) {
+  asio::post(io_, [this, config = std::move(config)]() mutable { config_ = std::move(config); });
+}
+
+// Sessions that drained have removed themselves; their requests in flight upstream are answered
+// by then, so the pool can close. Past shutdown_timeout the server stops the loop instead.
+asio::awaitable<void> Worker::close_pool_when_drained(Worker* self) {
+  asio::steady_timer poll(self->io_);
+  while (!self->sessions_.empty()) {
+    poll.expires_after(std::chrono::milliseconds(5));
+    co_await poll.async_wait(kNoThrow);
+  }
+  self->pool_.stop();
 }
 
 void Worker::join() {
@@ -98,7 +116,6 @@ void Worker::remove(std::list<Session*>::iterator it) { sessions_.erase(it); }
 asio::awaitable<void> Worker::accept_loop() {
   asio::steady_timer backoff(io_);
   auto last_warning = std::chrono::steady_clock::time_point{};
-  const std::size_t max_clients = shared_.config.limits.max_clients;
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
@@ -115,7 +132,7 @@ asio::awaitable<void> Worker::accept_loop() {
     }
     shared_.stats.total_connections.fetch_add(1, std::memory_order_relaxed);
     const auto clients = shared_.stats.connected_clients.fetch_add(1, std::memory_order_relaxed);
-    if (static_cast<std::size_t>(clients) >= max_clients) {
+    if (static_cast<std::size_t>(clients) >= config_->limits.max_clients) {
       shared_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
       shared_.stats.rejected_connections.fetch_add(1, std::memory_order_relaxed);
       static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
