@@ -12,7 +12,8 @@ namespace frontcache::config {
 namespace {
 
 std::string endpoint_text(const Endpoint& e) {
-  if (e.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", e.host, e.port);
+  // Quoted: an unquoted `[` would start a YAML sequence.
+  if (e.host.find(':') != std::string::npos) return fmt::format("\"[{}]:{}\"", e.host, e.port);
   return fmt::format("{}:{}", e.host, e.port);
 }
 

@@ -26,7 +26,7 @@ TEST(Render, ChangedValuesRoundTrip) {
   ASSERT_TRUE(back.errors.empty()) << back.errors.front() << "\n" << text;
   EXPECT_TRUE(*back.config == *loaded.config) << text;
   EXPECT_NE(text.find("ttl: 1500ms"), std::string::npos);
-  EXPECT_NE(text.find("listen: [::1]:7000"), std::string::npos);
+  EXPECT_NE(text.find("listen: \"[::1]:7000\""), std::string::npos);
 }
 
 TEST(Render, HidesSecrets) {
