@@ -150,6 +150,12 @@ class Operations : public ::testing::Test {
     TargetOptions options;
     options.frontcache_yaml = yaml;
     target_ = std::make_unique<Target>(options);
+    // PING is answered by the proxy itself: wait until a forwarded command works too.
+    auto c = target_->client();
+    const auto deadline = Clock::now() + 5s;
+    while (c("EXISTS", "warmup").is_error() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(20ms);
+    }
   }
   void TearDown() override {
     if (target_ && HasFailure()) std::cerr << target_->logs() << std::endl;

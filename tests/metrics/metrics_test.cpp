@@ -1,7 +1,9 @@
 // The metrics table's naming rules, the histogram's buckets, and the exposition's layout.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +44,21 @@ TEST(MetricTable, EnumMatchesTableOrder) {
   EXPECT_EQ(info(Metric::HitDuration).name, "frontcache_hit_duration_seconds");
   EXPECT_EQ(info(Metric::MissDuration).name, "frontcache_miss_duration_seconds");
   EXPECT_EQ(info(Metric::ForwardDuration).name, "frontcache_forward_duration_seconds");
+}
+
+// The operator's reference cannot drift: every metric of the table has a row there.
+TEST(MetricTable, EveryMetricIsDocumentedInOperationsGuide) {
+  std::ifstream in(std::string(FRONTCACHE_SOURCE_DIR) + "/docs/operations.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string docs = text.str();
+  ASSERT_FALSE(docs.empty());
+  for (const auto& m : metric_table()) {
+    const std::string row = "| `" + std::string(m.name);
+    EXPECT_TRUE(docs.find(row + "` |") != std::string::npos ||
+                docs.find(row + "{") != std::string::npos)
+        << m.name << " has no row in docs/operations.md";
+  }
 }
 
 TEST(Histogram, BucketsAreInclusiveUpperBounds) {
