@@ -231,7 +231,8 @@ void Session::wake_reader() {
 
 void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
   --in_upstream_;
-  const std::uint64_t seq = tag & ~kInfoFlag;
+  if ((tag & (kWriteFlag | kFlushFlag)) != 0) after_write(tag);
+  const std::uint64_t seq = tag & ~kTagFlags;
   while (!forward_started_.empty() && forward_started_.front().first < seq) {
     forward_started_.pop_front();
   }

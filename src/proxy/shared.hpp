@@ -14,6 +14,8 @@
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
+#include "frontcache/command/command_table.hpp"
+#include "l1.hpp"
 
 namespace frontcache::proxy {
 
@@ -65,6 +67,8 @@ struct Shared {
   std::string config_path;    // the file SIGHUP re-reads; empty: built-in defaults
   int databases = 16;                     // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
+  command::CommandTable commands;  // complete before the workers start; read-only after
+  std::unique_ptr<L1> l1;           // null when the cache is off
   ProxyStats stats;
   ReloadStats reload;
   LatencyHistograms latency;

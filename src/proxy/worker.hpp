@@ -7,6 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <atomic>
 #include <list>
+#include <span>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "frontcache/upstream/pool.hpp"
@@ -47,9 +50,16 @@ class Worker {
   void remove(std::list<Session*>::iterator it);
   const std::list<Session*>& sessions() const { return sessions_; }
 
+  // Keys written through this worker, published on the invalidation channel once per event
+  // loop turn (many writes, one PUBLISH).
+  void publish(std::span<const std::string_view> keys);
+  void publish_all();
+
  private:
   boost::asio::awaitable<void> accept_loop();
   static boost::asio::awaitable<void> close_pool_when_drained(Worker* self);
+  void schedule_publish();
+  void flush_publish();
 
   Shared& shared_;
   std::shared_ptr<const config::Config> config_;
@@ -58,6 +68,9 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   upstream::Pool pool_;
   std::list<Session*> sessions_;
+  std::string publish_body_;  // <len>:<key>... of the keys waiting to be published
+  bool publish_all_ = false;
+  bool publish_scheduled_ = false;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 };
