@@ -9,6 +9,9 @@ packages=(
   libboost1.81-dev libhiredis-dev libfmt-dev libspdlog-dev libyaml-cpp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools
+  # promtool checks the /metrics exposition; `docker-compose config -q` checks docker-compose.yml
+  # (there is no Docker engine on the build machines: only the compose file is validated).
+  prometheus docker-compose
 )
 # Node.js (for the ioredis tests) may come from NodeSource, whose nodejs package bundles npm and
 # conflicts with Debian's npm: install Debian's only when there is no node at all.

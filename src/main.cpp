@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
 
   try {
     proxy::Server server(std::move(*loaded.config));
+    server.set_config_source(cli.config_path, cli);
     server.bind();
     server.run();
   } catch (const std::exception& e) {

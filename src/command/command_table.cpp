@@ -19,7 +19,7 @@ constexpr std::array kRoutes = {
     RouteEntry{"quit", Route::Local}, RouteEntry{"hello", Route::Local},
     RouteEntry{"select", Route::Local}, RouteEntry{"client", Route::Local},
     RouteEntry{"info", Route::Local}, RouteEntry{"auth", Route::Local},
-    RouteEntry{"reset", Route::Local},
+    RouteEntry{"reset", Route::Local}, RouteEntry{"frontcache", Route::Local},
     // Connection state upstream: transactions, blocking commands, pub/sub, monitor.
     RouteEntry{"multi", Route::Stateful}, RouteEntry{"exec", Route::Stateful},
     RouteEntry{"discard", Route::Stateful}, RouteEntry{"watch", Route::Stateful},

@@ -93,6 +93,14 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     });
   }
 
+  void set_prefixes(std::vector<std::string> prefixes) {
+    if (prefixes == settings_.prefixes) return;
+    settings_.prefixes = std::move(prefixes);
+    spdlog::info("invalidation: tracking prefixes changed, re-arming");
+    sub_.reset();  // the loops end; run() reconnects with the new prefixes
+    tracker_.reset();
+  }
+
   void stop() {
     stopped_ = true;
     sub_.reset();
@@ -320,5 +328,8 @@ Subscriber::~Subscriber() { impl_->stop(); }
 
 void Subscriber::start() { impl_->start(); }
 void Subscriber::stop() { impl_->stop(); }
+void Subscriber::set_prefixes(std::vector<std::string> prefixes) {
+  impl_->set_prefixes(std::move(prefixes));
+}
 
 }  // namespace frontcache::invalidation

@@ -50,9 +50,15 @@ std::chrono::milliseconds fill_ttl(const cache::Rule& rule, resp::ReplyKind kind
 // session's reply slot. Kept alive by the upstream connection's pending entries.
 class FillRequest final : public upstream::ReplyTarget {
  public:
-  FillRequest(std::shared_ptr<Session> session, std::uint64_t seq, const cache::Rule& rule,
+  FillRequest(std::shared_ptr<Session> session, std::uint64_t seq,
+              std::shared_ptr<const cache::RuleSet> rules, const cache::Rule& rule,
               cache::FillTicket&& ticket)
-      : session_(std::move(session)), seq_(seq), rule_(rule), ticket_(std::move(ticket)) {}
+      : session_(std::move(session)),
+        seq_(seq),
+        rules_(std::move(rules)),
+        rule_(rule),
+        ticket_(std::move(ticket)),
+        started_(std::chrono::steady_clock::now()) {}
 
   void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override {
     if (tag == 0) {
@@ -68,6 +74,9 @@ class FillRequest final : public upstream::ReplyTarget {
       l1.cache().deliver(std::move(ticket_), value_);
     }
     --session_->in_upstream_;
+    Worker& worker = session_->worker();
+    worker.shared().latency.miss.observe(worker.index(),
+                                         std::chrono::steady_clock::now() - started_);
     if (!session_->closed_) {
       session_->replies_.complete(seq_, value_.bytes());
       session_->wake_writer();
@@ -77,15 +86,17 @@ class FillRequest final : public upstream::ReplyTarget {
  private:
   std::shared_ptr<Session> session_;
   std::uint64_t seq_;
-  const cache::Rule& rule_;  // rules live as long as the L1
+  std::shared_ptr<const cache::RuleSet> rules_;  // keeps rule_ alive across a reload
+  const cache::Rule& rule_;
   cache::FillTicket ticket_;
+  std::chrono::steady_clock::time_point started_;
   cache::ValueRef value_;
   resp::ReplyKind kind_ = resp::ReplyKind::Error;
 };
 
 void Session::read_cached(const command::CommandInfo& info, Args args, std::string_view raw) {
   L1& l1 = *worker_.shared().l1;
-  const cache::Rule* rule = args.size() >= 2 ? l1.rules().match(args[1]) : nullptr;
+  const cache::Rule* rule = args.size() >= 2 ? worker_.rules()->match(args[1]) : nullptr;
   if (rule == nullptr || !rule->cache || !l1.usable()) return forward(raw, 0);
   if (info.name == "mget") return read_mget(args, raw);
   // Cached under one key: a command naming several (EXISTS a b) has a reply no single key owns.
@@ -94,8 +105,11 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
   cache_key_.clear();
   build_cache_key(cache_key_, db_, info.name, args.subspan(1));
   // The hit path: one lookup, one copy into the reply buffer.
+  const auto started = std::chrono::steady_clock::now();
   if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
     reply(hit.bytes());
+    worker_.shared().latency.hit.observe(worker_.index(),
+                                         std::chrono::steady_clock::now() - started);
     return;
   }
 
@@ -103,11 +117,13 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
   auto self = shared_from_this();
   cache::BeginResult begun = l1.cache().begin(
       cache_key_, args[1],
-      [self, seq, request = std::string(raw)](cache::FillOutcome outcome) mutable {
+      [self, seq, started, request = std::string(raw)](cache::FillOutcome outcome) mutable {
         // Runs on the thread that completed the fill: hop back to this session's worker.
-        boost::asio::post(self->worker_.io(), [self, seq, request = std::move(request),
+        boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request),
                                                outcome = std::move(outcome)] {
           self->joined_resolved();
+          self->worker_.shared().latency.miss.observe(
+              self->worker_.index(), std::chrono::steady_clock::now() - started);
           if (self->closed_) return;
           if (outcome.status == cache::FillStatus::Ok) {
             self->replies_.complete(seq, outcome.value.bytes());
@@ -163,7 +179,8 @@ void Session::start_fill(std::uint64_t seq, const cache::Rule& rule, cache::Fill
     replies_.complete(seq, error);
     return;
   }
-  auto fill = std::make_shared<FillRequest>(shared_from_this(), seq, rule, std::move(ticket));
+  auto fill = std::make_shared<FillRequest>(shared_from_this(), seq, worker_.rules(), rule,
+                                           std::move(ticket));
   scratch_.clear();
   const std::string_view pttl[] = {"PTTL", args[1]};
   resp::encode_command(scratch_, pttl);
@@ -188,8 +205,9 @@ class MgetRequest final : public upstream::ReplyTarget {
     resp::ReplyKind kind = resp::ReplyKind::Error;
   };
 
-  MgetRequest(std::shared_ptr<Session> session, std::uint64_t seq, std::size_t keys)
-      : session_(std::move(session)), seq_(seq), hits_(keys) {}
+  MgetRequest(std::shared_ptr<Session> session, std::uint64_t seq, std::size_t keys,
+              std::shared_ptr<const cache::RuleSet> rules)
+      : session_(std::move(session)), seq_(seq), rules_(std::move(rules)), hits_(keys) {}
 
   std::vector<cache::ValueRef>& hits() { return hits_; }
   std::vector<Missing>& missing() { return missing_; }
@@ -262,6 +280,7 @@ class MgetRequest final : public upstream::ReplyTarget {
 
   std::shared_ptr<Session> session_;
   std::uint64_t seq_;
+  std::shared_ptr<const cache::RuleSet> rules_;  // keeps each Missing::rule alive
   std::vector<cache::ValueRef> hits_;
   std::vector<Missing> missing_;
   std::string error_;
@@ -271,10 +290,10 @@ void Session::read_mget(Args args, std::string_view raw) {
   L1& l1 = *worker_.shared().l1;
   const std::size_t n = args.size() - 1;
   const std::uint64_t seq = replies_.push();
-  auto request = std::make_shared<MgetRequest>(shared_from_this(), seq, n);
+  auto request = std::make_shared<MgetRequest>(shared_from_this(), seq, n, worker_.rules());
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view key = args[i + 1];
-    const cache::Rule* rule = l1.rules().match(key);
+    const cache::Rule* rule = worker_.rules()->match(key);
     MgetRequest::Missing missing{i, rule, {}, {}, {}};
     if (rule != nullptr && rule->cache) {
       cache_key_.clear();

@@ -6,6 +6,7 @@
 
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/upstream/stats.hpp"
+#include "reload.hpp"
 #include "session.hpp"
 #include "worker.hpp"
 
@@ -75,7 +76,7 @@ void Session::dispatch(Args args, std::string_view raw) {
           info->name));
       return;
     case Route::Admin:
-      if (worker_.shared().config.admin_commands == config::AdminCommands::Forward ||
+      if (worker_.config().admin_commands == config::AdminCommands::Forward ||
           (info->name == "config" && args.size() >= 2 && iequals(args[1], "GET"))) {
         if (info->has(command::kWrite) && worker_.shared().l1 != nullptr) {
           forward_write(*info, args, raw);
@@ -117,6 +118,7 @@ void Session::forward_into(std::uint64_t seq, std::string_view request, std::uin
   upstream::Connection* conn = upstream_connection();
   if (conn != nullptr && conn->send(db_, request, shared_from_this(), seq | flags)) {
     ++in_upstream_;
+    forward_started_.emplace_back(seq, std::chrono::steady_clock::now());
     return;
   }
   if ((flags & kWriteFlag) != 0) written_keys_.pop_back();  // no reply will come for it
@@ -140,6 +142,7 @@ void Session::handle_local(const command::CommandInfo& info, Args args) {
   if (name == "client") return handle_client(args);
   if (name == "info") return handle_info(args);
   if (name == "auth") return handle_auth(args);
+  if (name == "frontcache") return handle_frontcache(args);
   if (name == "reset") {
     db_ = 0;
     name_.clear();
@@ -313,7 +316,7 @@ std::string Session::frontcache_info() const {
   const auto& up = upstream::stats();
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
       std::chrono::steady_clock::now() - shared.started);
-  const auto& cfg = shared.config;
+  const auto& cfg = worker_.config();
   const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
   const std::size_t total = shared.workers * cfg.upstream.connections_per_worker;
   const char* state = ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
@@ -349,7 +352,7 @@ std::string Session::frontcache_info() const {
       cfg.upstream.address.port, state, total, ready, up.reconnects.load(std::memory_order_relaxed),
       up.timeouts.load(std::memory_order_relaxed), up.requests.load(std::memory_order_relaxed),
       up.failed_requests.load(std::memory_order_relaxed),
-      up.unavailable_replies.load(std::memory_order_relaxed)) + l1_info();
+      up.unavailable_replies.load(std::memory_order_relaxed)) + l1_info() + config_info_lines(shared);
 }
 
 // The L1 lines of the `# frontcache` section.
@@ -389,7 +392,7 @@ std::string Session::l1_info() const {
       "invalidation_published:{}\r\n"
       "invalidation_publish_dropped:{}\r\n",
       l1->armed() ? "armed" : "bypassed", c.hits, c.misses, ratio, c.entries, c.weighted_size,
-      worker_.shared().config.cache.max_memory, c.inserts, c.rejected, c.evictions,
+      worker_.config().cache.max_memory, c.inserts, c.rejected, c.evictions,
       c.expirations, c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
       c.stale_fills_discarded, c.fills_failed, load(s.invalidated_channel),
       load(s.invalidated_tracking), load(s.invalidated_local), load(s.flushes),

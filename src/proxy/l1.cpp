@@ -30,7 +30,20 @@ L1::L1(const config::CacheConfig& config, std::uint64_t instance)
     : enabled_(config.enabled && config.max_memory > 0),
       instance_(instance),
       cache_(cache_config(config)),
-      rules_(rules_from(config), config.max_ttl) {}
+      rules_(std::make_shared<const cache::RuleSet>(rules_from(config), config.max_ttl)) {}
+
+std::shared_ptr<const cache::RuleSet> L1::rules() const {
+  std::lock_guard lock(rules_mu_);
+  return rules_;
+}
+
+bool L1::set_rules(const config::CacheConfig& config) {
+  auto next = std::make_shared<const cache::RuleSet>(rules_from(config), config.max_ttl);
+  std::lock_guard lock(rules_mu_);
+  const bool prefixes_changed = next->tracking_prefixes() != rules_->tracking_prefixes();
+  rules_ = std::move(next);
+  return prefixes_changed;
+}
 
 void L1::invalidate_local(std::span<const std::string_view> keys) {
   stats_.invalidated_local.fetch_add(keys.size(), std::memory_order_relaxed);

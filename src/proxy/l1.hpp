@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -36,7 +38,12 @@ class L1 final : public invalidation::Sink {
   bool usable() const { return enabled_ && armed_.load(std::memory_order_acquire); }
   bool armed() const { return armed_.load(std::memory_order_acquire); }
   cache::Cache& cache() { return cache_; }
-  const cache::RuleSet& rules() const { return rules_; }
+  // The rules in effect. Sessions read their worker's copy (Worker::rules()), refreshed on
+  // the worker's own thread after a reload, so the read path takes no lock.
+  std::shared_ptr<const cache::RuleSet> rules() const;
+  // After SIGHUP: new rules for reads from now on. Returns true when the tracking prefixes
+  // they need differ from the current ones.
+  bool set_rules(const config::CacheConfig& config);
   std::uint64_t instance() const { return instance_; }
   L1Stats& stats() { return stats_; }
 
@@ -53,7 +60,8 @@ class L1 final : public invalidation::Sink {
   bool enabled_;
   std::uint64_t instance_;
   cache::Cache cache_;
-  cache::RuleSet rules_;
+  mutable std::mutex rules_mu_;
+  std::shared_ptr<const cache::RuleSet> rules_;
   std::atomic<bool> armed_{false};
   L1Stats stats_;
 };

@@ -14,6 +14,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <thread>
 
+#include "frontcache/metrics/http_server.hpp"
+#include "metrics_exposition.hpp"
+#include "reload.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
 #include "shared.hpp"
 #include "worker.hpp"
@@ -67,7 +70,8 @@ std::vector<command::CommandInfo> parse_command_reply(const redisReply* r) {
 // of databases (SELECT's range) and its version (HELLO). Defaults stay when it is down or
 // CONFIG is renamed away; a failure here is not fatal.
 void probe_upstream(Shared& shared) {
-  const auto& up = shared.config.upstream;
+  const auto config = shared.config();
+  const auto& up = config->upstream;
   const auto timeout_ms = up.connect_timeout.count();
   timeval tv{static_cast<time_t>(timeout_ms / 1000),
              static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
@@ -156,27 +160,77 @@ asio::awaitable<void> maintenance_loop(L1& l1, asio::steady_timer& timer) {
 struct Server::Impl {
   explicit Impl(config::Config config) : shared(std::move(config)) {}
 
+  void wait_for_signal(Server* server);
+
   Shared shared;
+  config::CommandLine overrides;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<metrics::HttpServer> metrics;
   std::unique_ptr<invalidation::Subscriber> subscriber;
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
+  asio::signal_set signals{signals_io, SIGINT, SIGTERM};
 };
+
+// SIGHUP reloads and waits again; SIGINT/SIGTERM begin the shutdown.
+void Server::Impl::wait_for_signal(Server* server) {
+  signals.async_wait([this, server](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      spdlog::info("received SIGHUP, reloading {}", shared.config_path);
+      server->reload();
+      wait_for_signal(server);
+      return;
+    }
+    spdlog::info("received signal {}, shutting down: no new connections, in-flight requests "
+                 "have up to {} to finish",
+                 signal, config::format_duration(shared.config()->shutdown_timeout));
+    server->stop();
+  });
+}
 
 Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {
   auto& shared = impl_->shared;
-  shared.workers = shared.config.workers != 0
-                       ? shared.config.workers
-                       : std::max(1u, std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
   }
+  impl_->signals.add(SIGHUP);
 }
 
 Server::~Server() = default;
 
+void Server::set_config_source(std::string path, config::CommandLine overrides) {
+  impl_->shared.config_path = std::move(path);
+  impl_->overrides = std::move(overrides);
+}
+
+void Server::set_cache_stats_source(std::function<cache::CacheStats()> source) {
+  impl_->shared.metrics_sources.cache_stats = std::move(source);
+}
+
+void Server::set_l1_bypass_source(std::function<bool()> source) {
+  impl_->shared.metrics_sources.l1_bypassed = std::move(source);
+}
+
+void Server::reload() {
+  auto plan = reload_config(impl_->shared, impl_->overrides);
+  if (!plan) return;
+  spdlog::set_level(spdlog::level::from_str(plan->effective->log_level));
+  auto& shared = impl_->shared;
+  if (shared.l1 && shared.l1->set_rules(plan->effective->cache) && impl_->subscriber) {
+    // Other keys are cacheable now: CLIENT TRACKING must cover their prefixes. Re-arming
+    // clears L1 and registers the new prefixes.
+    auto prefixes = shared.l1->rules()->tracking_prefixes();
+    asio::post(impl_->workers.front()->io(), [this, prefixes = std::move(prefixes)]() mutable {
+      impl_->subscriber->set_prefixes(std::move(prefixes));
+    });
+  }
+  for (auto& w : impl_->workers) w->apply_config(plan->effective);
+}
+
 void Server::bind() {
-  const auto& listen = impl_->shared.config.listen;
+  const auto config = impl_->shared.config();
+  const auto& listen = config->listen;
   boost::system::error_code ec;
   asio::ip::tcp::resolver resolver(impl_->signals_io);
   auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
@@ -186,12 +240,30 @@ void Server::bind() {
   }
   const auto endpoint = results.begin()->endpoint();
   for (auto& w : impl_->workers) w->bind(endpoint);
+  if (config->metrics.listen) {
+    const Shared* shared = &impl_->shared;
+    impl_->metrics = std::make_unique<metrics::HttpServer>(
+        config->metrics.listen->host, config->metrics.listen->port,
+        [shared] { return render_metrics(*shared); });
+    impl_->metrics->bind();
+  }
 }
 
 void Server::run() {
   auto& shared = impl_->shared;
   probe_upstream(shared);
-  const auto& cfg = shared.config;
+  {
+    const auto cfg = shared.config();
+    spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers",
+                 FRONTCACHE_VERSION, cfg->listen.host, cfg->listen.port,
+                 cfg->upstream.address.host, cfg->upstream.address.port, shared.workers);
+    if (impl_->metrics) {
+      spdlog::info("metrics on http://{}:{}/metrics", cfg->metrics.listen->host,
+                   impl_->metrics->port());
+    }
+  }
+  const auto config = shared.config();
+  const auto& cfg = *config;
   std::vector<std::string> cacheable = cfg.cache.commands;
   // MGET is served from GET's entries, key by key.
   if (std::find(cacheable.begin(), cacheable.end(), "GET") != cacheable.end()) {
@@ -206,7 +278,7 @@ void Server::run() {
                          up.connect_timeout, up.command_timeout};
     settings.channel = cfg.invalidation.channel;
     settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
-    settings.prefixes = shared.l1->rules().tracking_prefixes();
+    settings.prefixes = shared.l1->rules()->tracking_prefixes();
     settings.ping_interval = cfg.invalidation.ping_interval;
     settings.instance = shared.l1->instance();
     auto& io = impl_->workers.front()->io();
@@ -217,28 +289,37 @@ void Server::run() {
       if (e) spdlog::error("L1 maintenance loop ended by an exception");
     });
   }
-  spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers", FRONTCACHE_VERSION,
-               cfg.listen.host, cfg.listen.port, cfg.upstream.address.host,
-               cfg.upstream.address.port, shared.workers);
+  if (shared.l1 != nullptr) {
+    L1* l1 = shared.l1.get();
+    auto& sources = shared.metrics_sources;
+    if (!sources.cache_stats) sources.cache_stats = [l1] { return l1->cache().stats(); };
+    if (!sources.l1_bypassed) sources.l1_bypassed = [l1] { return !l1->armed(); };
+  }
   for (auto& w : impl_->workers) w->start();
+  if (impl_->metrics) impl_->metrics->start();
 
-  asio::signal_set signals(impl_->signals_io, SIGINT, SIGTERM);
-  signals.async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("received signal {}, shutting down", signal);
-    stop();
-  });
+  impl_->wait_for_signal(this);
   impl_->signals_io.run();
-  // Workers end once their sessions and upstream connections are closed; past the grace
-  // period their loops are stopped where they are.
-  const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
+  // Workers end once their sessions have drained and their upstream connections are closed;
+  // past shutdown_timeout their loops are stopped where they are.
+  const auto grace = shared.config()->shutdown_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  bool forced = false;
   for (auto& w : impl_->workers) {
     while (!w->finished() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (!w->finished()) w->force_stop();
+    if (!w->finished()) {
+      forced = true;
+      w->force_stop();
+    }
     w->join();
   }
+  if (forced) {
+    spdlog::warn("shutdown_timeout ({}) passed with requests still in flight; closed them",
+                 config::format_duration(grace));
+  }
+  if (impl_->metrics) impl_->metrics->stop();
   spdlog::info("frontcache stopped");
 }
 

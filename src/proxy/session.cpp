@@ -41,9 +41,9 @@ Session::Session(Worker& worker, asio::ip::tcp::socket socket)
       id_(worker.shared().next_client_id.fetch_add(1, std::memory_order_relaxed)),
       created_(std::chrono::steady_clock::now()),
       last_command_(created_),
-      parser_(resp::ParserLimits{worker.shared().config.limits.max_bulk_length,
-                                 worker.shared().config.limits.max_arguments,
-                                 worker.shared().config.limits.max_inline_length}) {
+      parser_(resp::ParserLimits{worker.config().limits.max_bulk_length,
+                                 worker.config().limits.max_arguments,
+                                 worker.config().limits.max_inline_length}) {
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) addr_ = endpoint_text(remote);
@@ -93,14 +93,24 @@ void Session::close() {
   read_signal_.cancel();
 }
 
+void Session::drain() {
+  if (closed_ || read_done_) return;
+  read_done_ = true;
+  // The pending read completes with EOF; a reader paused on the pipeline limit wakes and stops.
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
+  read_signal_.cancel();
+  wake_writer();
+}
+
 bool Session::reading_paused() const {
-  return holding_for_joined_ ||
-         replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
+  return holding_for_joined_ || replies_.in_flight() >= worker_.config().limits.max_pipeline ||
          replies_.buffered_bytes() > kSoftOutputBytes;
 }
 
 awaitable<void> Session::read_loop() {
   for (;;) {
+    if (read_done_) break;  // drained
     if (!process_buffer()) break;
     if (closed_) break;
     if (reading_paused()) {
@@ -180,7 +190,6 @@ bool Session::process_buffer() {
 }
 
 awaitable<void> Session::write_loop() {
-  const std::size_t max_output = worker_.shared().config.limits.max_output_buffer;
   for (;;) {
     if (!replies_.has_ready()) {
       if (closed_ || (read_done_ && replies_.in_flight() == 0)) break;
@@ -190,7 +199,7 @@ awaitable<void> Session::write_loop() {
       writer_waiting_ = false;
       continue;
     }
-    if (replies_.buffered_bytes() > max_output) {
+    if (replies_.buffered_bytes() > worker_.config().limits.max_output_buffer) {
       worker_.shared().stats.output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("client {} ({}) closed: {} reply bytes pending exceed limits.max_output_buffer",
                    id_, addr_, replies_.buffered_bytes());
@@ -228,8 +237,16 @@ void Session::wake_reader() {
 void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
   --in_upstream_;
   if ((tag & (kWriteFlag | kFlushFlag)) != 0) after_write(tag);
-  if (closed_) return;
   const std::uint64_t seq = tag & ~kTagFlags;
+  while (!forward_started_.empty() && forward_started_.front().first < seq) {
+    forward_started_.pop_front();
+  }
+  if (!forward_started_.empty() && forward_started_.front().first == seq) {
+    worker_.shared().latency.forward.observe(
+        worker_.index(), std::chrono::steady_clock::now() - forward_started_.front().second);
+    forward_started_.pop_front();
+  }
+  if (closed_) return;
   if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
     replies_.complete(seq, info_reply(reply));
   } else {

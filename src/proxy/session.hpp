@@ -37,6 +37,9 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void start();
   // Closes the connection now; replies not yet written are dropped.
   void close();
+  // Graceful shutdown: reads no more requests, writes the replies to those already read, then
+  // closes (requests buffered but not yet parsed are not answered).
+  void drain();
 
   void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override;
 
@@ -59,6 +62,9 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void wake_writer();
   void wake_reader();
   bool reading_paused() const;
+
+  // frontcache_command.cpp
+  void handle_frontcache(Args args);
 
   // dispatch.cpp
   void dispatch(Args args, std::string_view raw);
@@ -118,6 +124,9 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
 
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
   std::size_t in_upstream_ = 0;
+  // When each request in flight upstream was dispatched (reply sequence, time), oldest first:
+  // replies come back in this order, so the front is the one being answered.
+  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> forward_started_;
 
   std::size_t joined_pending_ = 0;   // reads waiting on another session's fill
   bool holding_for_joined_ = false;  // a request that may write waits for them

@@ -1,15 +1,20 @@
-// What every worker of one process shares: the config (read-only once running), facts learnt
-// from the upstream at startup, and relaxed atomic counters for INFO and metrics.
+// What every worker of one process shares: the config in effect (swapped whole on reload),
+// facts learnt from the upstream at startup, relaxed atomic counters and latency histograms for
+// INFO and metrics, and the sources of metrics owned by other modules.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
-#include "frontcache/command/command_table.hpp"
+#include "frontcache/cache/cache.hpp"
 #include "frontcache/config/config.hpp"
+#include "frontcache/metrics/histogram.hpp"
+#include "frontcache/command/command_table.hpp"
 #include "l1.hpp"
 
 namespace frontcache::proxy {
@@ -24,19 +29,55 @@ struct ProxyStats {
   std::atomic<std::uint64_t> refused_commands{0};  // stateful/admin/never commands refused
 };
 
-struct Shared {
-  explicit Shared(config::Config c)
-      : config(std::move(c)), started(std::chrono::steady_clock::now()) {}
+// Outcome of SIGHUP reloads, for INFO and metrics.
+struct ReloadStats {
+  std::atomic<std::uint64_t> reloads{0};   // attempted
+  std::atomic<std::uint64_t> failures{0};  // rejected: invalid file, running config kept
+  std::atomic<bool> last_ok{true};
+  std::atomic<bool> restart_pending{false};  // the file changes a restart-only setting
+};
 
-  const config::Config config;
+// Latency of requests from dispatch to reply, one histogram shard per worker
+// (observe(worker.index(), duration)).
+struct LatencyHistograms {
+  explicit LatencyHistograms(std::size_t workers)
+      : hit(workers), miss(workers), forward(workers) {}
+  metrics::Histogram hit;      // answered from L1
+  metrics::Histogram miss;     // cacheable read that went upstream
+  metrics::Histogram forward;  // every request forwarded upstream (misses included)
+};
+
+// Metrics owned outside the proxy core; set before Server::run(), called on the metrics thread.
+// Unset: the L1 metrics are left out of /metrics.
+struct MetricsSources {
+  std::function<cache::CacheStats()> cache_stats;
+  std::function<bool()> l1_bypassed;  // unset: reported as 0
+};
+
+struct Shared {
+  explicit Shared(config::Config c);
+
+  // The whole config in effect. Cold paths only (INFO, metrics, reload): workers read their own
+  // copy through Worker::config(), which is updated on the worker's thread.
+  std::shared_ptr<const config::Config> config() const;
+  void set_config(std::shared_ptr<const config::Config> c);
+
   const std::chrono::steady_clock::time_point started;
-  std::size_t workers = 1;
+  const std::size_t workers;  // config.workers, or hardware threads for `auto`
+  std::string config_path;    // the file SIGHUP re-reads; empty: built-in defaults
   int databases = 16;                     // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   command::CommandTable commands;  // complete before the workers start; read-only after
   std::unique_ptr<L1> l1;           // null when the cache is off
   ProxyStats stats;
+  ReloadStats reload;
+  LatencyHistograms latency;
+  MetricsSources metrics_sources;
   std::atomic<std::uint64_t> next_client_id{1};
+
+ private:
+  mutable std::mutex config_mutex_;
+  std::shared_ptr<const config::Config> config_;
 };
 
 }  // namespace frontcache::proxy

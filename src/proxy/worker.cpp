@@ -38,10 +38,11 @@ upstream::Settings upstream_settings(const config::Config& c) {
 
 Worker::Worker(Shared& shared, std::size_t index)
     : shared_(shared),
+      config_(shared.config()),
       index_(index),
       io_(1),
       acceptor_(io_),
-      pool_(io_, upstream_settings(shared.config), shared.config.upstream.connections_per_worker) {}
+      pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker) {}
 
 Worker::~Worker() { join(); }
 
@@ -59,6 +60,7 @@ void Worker::bind(const tcp::endpoint& endpoint) {
 }
 
 void Worker::start() {
+  if (shared_.l1) rules_ = shared_.l1->rules();
   pool_.start();
   asio::co_spawn(io_, accept_loop(), [index = index_](std::exception_ptr e) {
     if (!e) return;
@@ -82,9 +84,29 @@ void Worker::stop() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    for (Session* s : std::list<Session*>(sessions_)) s->close();
-    pool_.stop();
+    for (Session* s : std::list<Session*>(sessions_)) s->drain();
+    asio::co_spawn(io_, close_pool_when_drained(this), [index = index_](std::exception_ptr e) {
+      if (e) spdlog::error("worker {}: drain ended by an exception", index);
+    });
   });
+}
+
+void Worker::apply_config(std::shared_ptr<const config::Config> config) {
+  asio::post(io_, [this, config = std::move(config)]() mutable {
+    config_ = std::move(config);
+    if (shared_.l1) rules_ = shared_.l1->rules();
+  });
+}
+
+// Sessions that drained have removed themselves; their requests in flight upstream are answered
+// by then, so the pool can close. Past shutdown_timeout the server stops the loop instead.
+asio::awaitable<void> Worker::close_pool_when_drained(Worker* self) {
+  asio::steady_timer poll(self->io_);
+  while (!self->sessions_.empty()) {
+    poll.expires_after(std::chrono::milliseconds(5));
+    co_await poll.async_wait(kNoThrow);
+  }
+  self->pool_.stop();
 }
 
 void Worker::join() {
@@ -147,7 +169,7 @@ void Worker::flush_publish() {
   static const auto discard = std::make_shared<DiscardReplies>();
   upstream::Connection* conn = pool_.least_loaded();
   std::string request;
-  const std::string_view args[] = {"PUBLISH", shared_.config.invalidation.channel, payload};
+  const std::string_view args[] = {"PUBLISH", config_->invalidation.channel, payload};
   resp::encode_command(request, args);
   if (conn == nullptr || !conn->send(-1, request, discard, 0)) {
     l1.stats().publish_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -159,10 +181,10 @@ void Worker::flush_publish() {
 asio::awaitable<void> Worker::accept_loop() {
   asio::steady_timer backoff(io_);
   auto last_warning = std::chrono::steady_clock::time_point{};
-  const std::size_t max_clients = shared_.config.limits.max_clients;
   // Give the upstream connections their first connect before serving, so the first clients
   // (already queued in the listen backlog) do not get "upstream unavailable" at startup.
-  const auto give_up = std::chrono::steady_clock::now() + shared_.config.upstream.connect_timeout;
+  const auto give_up =
+      std::chrono::steady_clock::now() + config().upstream.connect_timeout;
   while (pool_.ready_count() == 0 && std::chrono::steady_clock::now() < give_up) {
     backoff.expires_after(std::chrono::milliseconds(5));
     co_await backoff.async_wait(kNoThrow);
@@ -183,7 +205,7 @@ asio::awaitable<void> Worker::accept_loop() {
     }
     shared_.stats.total_connections.fetch_add(1, std::memory_order_relaxed);
     const auto clients = shared_.stats.connected_clients.fetch_add(1, std::memory_order_relaxed);
-    if (static_cast<std::size_t>(clients) >= max_clients) {
+    if (static_cast<std::size_t>(clients) >= config_->limits.max_clients) {
       shared_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
       shared_.stats.rejected_connections.fetch_add(1, std::memory_order_relaxed);
       static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <thread>
 
+#include "frontcache/cache/rules.hpp"
 #include "frontcache/upstream/pool.hpp"
 #include "shared.hpp"
 
@@ -27,7 +28,8 @@ class Worker {
   // Opens the listening socket; throws std::runtime_error when it cannot.
   void bind(const boost::asio::ip::tcp::endpoint& endpoint);
   void start();
-  // Thread-safe: stops accepting, closes sessions and upstream connections.
+  // Thread-safe: stops accepting and drains: every session stops reading, writes the replies
+  // to the requests it already took, then closes; the upstream connections close last.
   void stop();
   void join();
   // Ends the event loop now, abandoning whatever is still running (after a grace period).
@@ -36,6 +38,13 @@ class Worker {
 
   boost::asio::io_context& io() { return io_; }
   Shared& shared() { return shared_; }
+  // The config in effect on this worker. Worker thread only; do not hold the reference across
+  // a co_await (a reload may replace it meanwhile): read it again after resuming.
+  const config::Config& config() const { return *config_; }
+  // Thread-safe: makes `config` this worker's config (on its own thread).
+  void apply_config(std::shared_ptr<const config::Config> config);
+  // The L1 rules in effect on this worker (null without an L1).
+  const std::shared_ptr<const cache::RuleSet>& rules() const { return rules_; }
   upstream::Pool& pool() { return pool_; }
   std::size_t index() const { return index_; }
 
@@ -51,10 +60,13 @@ class Worker {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  static boost::asio::awaitable<void> close_pool_when_drained(Worker* self);
   void schedule_publish();
   void flush_publish();
 
   Shared& shared_;
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const cache::RuleSet> rules_;
   std::size_t index_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -19,6 +19,8 @@ using Duration = std::chrono::milliseconds;
 struct Endpoint {
   std::string host = "127.0.0.1";  // IPv4, IPv6 without brackets, or a host name
   std::uint16_t port = 0;
+
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct UpstreamConfig {
@@ -28,6 +30,8 @@ struct UpstreamConfig {
   std::size_t connections_per_worker = 2;
   Duration connect_timeout{1000};
   Duration command_timeout{2000};
+
+  bool operator==(const UpstreamConfig&) const = default;
 };
 
 struct CacheRule {
@@ -35,6 +39,8 @@ struct CacheRule {
   bool cache = true;
   Duration ttl{60000};
   Duration negative_ttl{1000};  // 0: nil replies are not cached
+
+  bool operator==(const CacheRule&) const = default;
 };
 
 struct CacheConfig {
@@ -50,6 +56,8 @@ struct CacheConfig {
                                     "HLEN",   "LRANGE",    "LLEN",  "LINDEX",  "SMEMBERS",
                                     "SISMEMBER", "SCARD",  "ZRANGE", "ZSCORE", "ZCARD",
                                     "STRLEN", "GETRANGE",  "EXISTS", "TYPE"};
+
+  bool operator==(const CacheConfig&) const = default;
 };
 
 enum class TrackingMode { Bcast, Off };
@@ -58,6 +66,8 @@ struct InvalidationConfig {
   std::string channel = "frontcache:invalidate";
   TrackingMode tracking = TrackingMode::Bcast;
   Duration ping_interval{1000};
+
+  bool operator==(const InvalidationConfig&) const = default;
 };
 
 struct LimitsConfig {
@@ -68,23 +78,31 @@ struct LimitsConfig {
   std::size_t max_pipeline = 1024;
   std::size_t max_output_buffer = 64ull << 20;
   Duration idle_timeout{0};  // 0: never
+
+  bool operator==(const LimitsConfig&) const = default;
 };
 
 struct AuthUser {
   std::string name;
   std::string password;
+
+  bool operator==(const AuthUser&) const = default;
 };
 
 struct AuthConfig {
   std::string password;        // resolved from password / password_env / password_file
   std::vector<AuthUser> users;  // optional named users (AUTH user pass)
   bool required() const { return !password.empty() || !users.empty(); }
+
+  bool operator==(const AuthConfig&) const = default;
 };
 
 enum class AdminCommands { Forward, Deny };
 
 struct MetricsConfig {
   std::optional<Endpoint> listen;  // unset: no HTTP endpoint
+
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 struct Config {
@@ -99,6 +117,8 @@ struct Config {
   MetricsConfig metrics;
   Duration shutdown_timeout{5000};
   std::string log_level = "info";
+
+  bool operator==(const Config&) const = default;
 };
 
 // Result of loading: either a config or every error found, each naming its YAML path.
@@ -135,5 +155,11 @@ std::string usage_text();
 
 // Applies command-line overrides onto a loaded config; errors name the flag.
 std::vector<std::string> apply_overrides(Config& config, const CommandLine& cli);
+
+// The config as YAML in the shipped file's layout (every key, units spelled out), secrets
+// replaced by "(set)". What `FRONTCACHE CONFIG` shows.
+std::string to_yaml(const Config& config);
+std::string format_duration(Duration duration);  // "1500ms", "30s", "5m", "0"
+std::string format_size(std::size_t bytes);       // "64kb", "256mb", "100"
 
 }  // namespace frontcache::config

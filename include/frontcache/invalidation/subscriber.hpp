@@ -50,6 +50,9 @@ class Subscriber {
 
   void start();
   void stop();
+  // New CLIENT TRACKING prefixes (after a reload): the connections are re-established with
+  // them, which disarms and re-arms (clearing L1). Call on the subscriber's io_context.
+  void set_prefixes(std::vector<std::string> prefixes);
 
  private:
   class Impl;

@@ -3,8 +3,11 @@
 // locks; what workers share is read-only config and relaxed atomic counters.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
+#include "frontcache/cache/cache.hpp"
 #include "frontcache/config/config.hpp"
 
 namespace frontcache::proxy {
@@ -16,13 +19,24 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds every worker's listening socket. Throws std::runtime_error naming the address when
-  // it cannot, before any thread starts.
+  // Where the config came from, for SIGHUP: the file (empty: built-in defaults, nothing to
+  // reload) and the command-line overrides applied on top of it again at each reload.
+  void set_config_source(std::string path, config::CommandLine overrides);
+  // Sources of the L1 metrics (/metrics), called on the metrics thread; set before run().
+  // Unset: the frontcache_l1_* metrics are left out.
+  void set_cache_stats_source(std::function<cache::CacheStats()> source);
+  void set_l1_bypass_source(std::function<bool()> source);
+
+  // Binds every worker's listening socket and the metrics endpoint. Throws std::runtime_error
+  // naming the address when it cannot, before any thread starts.
   void bind();
-  // Runs until SIGINT/SIGTERM or stop(); returns when every worker thread has ended.
+  // Runs until SIGINT/SIGTERM or stop(), then drains (up to shutdown_timeout); returns when
+  // every worker thread has ended. SIGHUP reloads the config file meanwhile.
   void run();
-  // Thread-safe.
+  // Thread-safe: begins the graceful shutdown.
   void stop();
+  // Re-reads the config file (what SIGHUP does). Call from one thread at a time.
+  void reload();
 
  private:
   struct Impl;

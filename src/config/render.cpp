@@ -1,0 +1,115 @@
+// The config in effect, written back as YAML for `FRONTCACHE CONFIG`. Secrets never leave the
+// process: passwords show as "(set)" or "".
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <iterator>
+
+#include "frontcache/config/config.hpp"
+
+namespace frontcache::config {
+
+namespace {
+
+std::string endpoint_text(const Endpoint& e) {
+  // Quoted: an unquoted `[` would start a YAML sequence.
+  if (e.host.find(':') != std::string::npos) return fmt::format("\"[{}]:{}\"", e.host, e.port);
+  return fmt::format("{}:{}", e.host, e.port);
+}
+
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+const char* secret(const std::string& s) { return s.empty() ? "\"\"" : "\"(set)\""; }
+
+}  // namespace
+
+std::string format_duration(Duration duration) {
+  const auto ms = duration.count();
+  if (ms == 0) return "0";
+  if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+  if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
+  return fmt::format("{}ms", ms);
+}
+
+std::string format_size(std::size_t bytes) {
+  constexpr std::size_t kKb = 1024;
+  if (bytes == 0) return "0";
+  if (bytes % (kKb * kKb * kKb) == 0) return fmt::format("{}gb", bytes / (kKb * kKb * kKb));
+  if (bytes % (kKb * kKb) == 0) return fmt::format("{}mb", bytes / (kKb * kKb));
+  if (bytes % kKb == 0) return fmt::format("{}kb", bytes / kKb);
+  return fmt::format("{}", bytes);
+}
+
+std::string to_yaml(const Config& c) {
+  std::string out;
+  auto line = [&out](std::string_view text) {
+    out += text;
+    out += '\n';
+  };
+  line(fmt::format("listen: {}", endpoint_text(c.listen)));
+  line(fmt::format("workers: {}", c.workers == 0 ? std::string("auto") : std::to_string(c.workers)));
+  line("upstream:");
+  line(fmt::format("  address: {}", endpoint_text(c.upstream.address)));
+  line(fmt::format("  username: {}", quoted(c.upstream.username)));
+  line(fmt::format("  password: {}", secret(c.upstream.password)));
+  line(fmt::format("  connections_per_worker: {}", c.upstream.connections_per_worker));
+  line(fmt::format("  connect_timeout: {}", format_duration(c.upstream.connect_timeout)));
+  line(fmt::format("  command_timeout: {}", format_duration(c.upstream.command_timeout)));
+  if (!c.cache.enabled) {
+    line("cache: false");
+  } else {
+    line("cache:");
+    line(fmt::format("  max_memory: {}", format_size(c.cache.max_memory)));
+    line(fmt::format("  max_ttl: {}", format_duration(c.cache.max_ttl)));
+    line(fmt::format("  max_value_size: {}", format_size(c.cache.max_value_size)));
+    line(c.cache.rules.empty() ? "  rules: []" : "  rules:");
+    for (const auto& r : c.cache.rules) {
+      line(fmt::format("    - match: {}", quoted(r.match)));
+      line(fmt::format("      cache: {}", r.cache ? "true" : "false"));
+      line(fmt::format("      ttl: {}", format_duration(r.ttl)));
+      line(fmt::format("      negative_ttl: {}", format_duration(r.negative_ttl)));
+    }
+    line(fmt::format("  commands: [{}]", fmt::join(c.cache.commands, ", ")));
+  }
+  line("invalidation:");
+  line(fmt::format("  channel: {}", quoted(c.invalidation.channel)));
+  line(fmt::format("  tracking: {}",
+                   c.invalidation.tracking == TrackingMode::Bcast ? "bcast" : "off"));
+  line(fmt::format("  ping_interval: {}", format_duration(c.invalidation.ping_interval)));
+  line("limits:");
+  line(fmt::format("  max_clients: {}", c.limits.max_clients));
+  line(fmt::format("  max_bulk_length: {}", format_size(c.limits.max_bulk_length)));
+  line(fmt::format("  max_arguments: {}", c.limits.max_arguments));
+  line(fmt::format("  max_inline_length: {}", format_size(c.limits.max_inline_length)));
+  line(fmt::format("  max_pipeline: {}", c.limits.max_pipeline));
+  line(fmt::format("  max_output_buffer: {}", format_size(c.limits.max_output_buffer)));
+  line(fmt::format("  idle_timeout: {}", format_duration(c.limits.idle_timeout)));
+  line("auth:");
+  line(fmt::format("  password: {}", secret(c.auth.password)));
+  line(c.auth.users.empty() ? "  users: []" : "  users:");
+  for (const auto& u : c.auth.users) {
+    line(fmt::format("    - {{name: {}, password: {}}}", quoted(u.name), secret(u.password)));
+  }
+  line(fmt::format("admin_commands: {}",
+                   c.admin_commands == AdminCommands::Forward ? "forward" : "deny"));
+  if (c.metrics.listen) {
+    line("metrics:");
+    line(fmt::format("  listen: {}", endpoint_text(*c.metrics.listen)));
+  } else {
+    line("metrics: {}");
+  }
+  line(fmt::format("shutdown_timeout: {}", format_duration(c.shutdown_timeout)));
+  line("log:");
+  line(fmt::format("  level: {}", c.log_level));
+  return out;
+}
+
+}  // namespace frontcache::config

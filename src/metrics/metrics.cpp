@@ -1,0 +1,150 @@
+#include "frontcache/metrics/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace frontcache::metrics {
+
+namespace {
+
+using enum Type;
+
+// Keep in the order of enum class Metric.
+constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable{{
+    {"frontcache_build_info", Gauge, "Always 1; the version label is the frontcache release."},
+    {"frontcache_uptime_seconds", Gauge, "Seconds since the process started."},
+    {"frontcache_workers", Gauge, "Worker threads serving clients."},
+    {"frontcache_connected_clients", Gauge, "Client connections open now."},
+    {"frontcache_connections_received_total", Counter,
+     "Client connections accepted, including those then refused by limits.max_clients."},
+    {"frontcache_connections_rejected_total", Counter,
+     "Client connections refused because limits.max_clients was reached."},
+    {"frontcache_commands_processed_total", Counter,
+     "Commands received from clients (forwarded, answered locally or refused)."},
+    {"frontcache_protocol_errors_total", Counter,
+     "Client connections closed after an unrecoverable protocol error."},
+    {"frontcache_refused_commands_total", Counter,
+     "Commands refused by the proxy (unsupported stateful, denied admin, never-forwarded)."},
+    {"frontcache_output_limit_disconnects_total", Counter,
+     "Clients disconnected because pending replies exceeded limits.max_output_buffer."},
+    {"frontcache_upstream_connections", Gauge,
+     "Shared upstream connections by state: ready (serving) or connecting (down, retrying)."},
+    {"frontcache_upstream_reconnects_total", Counter,
+     "Upstream connection attempts after a loss or a failed attempt."},
+    {"frontcache_upstream_timeouts_total", Counter,
+     "Upstream connections closed because a reply took longer than upstream.command_timeout."},
+    {"frontcache_upstream_requests_total", Counter, "Requests written to upstream connections."},
+    {"frontcache_upstream_failed_requests_total", Counter,
+     "Forwarded requests answered with an error made up by the proxy (connection lost, "
+     "timeout)."},
+    {"frontcache_upstream_unavailable_replies_total", Counter,
+     "Requests answered with an error at once because no upstream connection was ready."},
+    {"frontcache_l1_hits_total", Counter, "Reads answered from the local cache."},
+    {"frontcache_l1_misses_total", Counter, "Cacheable reads not found in the local cache."},
+    {"frontcache_l1_inserts_total", Counter, "Replies stored in the local cache."},
+    {"frontcache_l1_rejected_total", Counter,
+     "Replies not stored: too heavy for the cache or refused by admission."},
+    {"frontcache_l1_evictions_total", Counter, "Entries evicted to stay within cache.max_memory."},
+    {"frontcache_l1_expirations_total", Counter, "Entries dropped because their TTL passed."},
+    {"frontcache_l1_invalidations_total", Counter,
+     "Entries dropped by invalidation messages or a full clear."},
+    {"frontcache_l1_fills_total", Counter, "Upstream fills started for cache misses."},
+    {"frontcache_l1_coalesced_waiters_total", Counter,
+     "Misses that waited for a fill already in flight instead of asking the upstream."},
+    {"frontcache_l1_waiters_refused_total", Counter,
+     "Misses sent upstream directly because a fill already had its maximum of waiters."},
+    {"frontcache_l1_stale_fills_discarded_total", Counter,
+     "Fills not cached because an invalidation for their key arrived while in flight."},
+    {"frontcache_l1_failed_fills_total", Counter, "Fills that failed or were abandoned."},
+    {"frontcache_l1_entries", Gauge, "Entries in the local cache."},
+    {"frontcache_l1_bytes", Gauge,
+     "Weighted size of the local cache in bytes (key + value + per-entry overhead)."},
+    {"frontcache_l1_max_bytes", Gauge, "cache.max_memory in bytes."},
+    {"frontcache_l1_bypass", Gauge,
+     "1 while the local cache is cleared and bypassed because invalidation is not confirmed "
+     "alive; 0 otherwise."},
+    {"frontcache_config_reloads_total", Counter,
+     "Configuration reloads attempted (SIGHUP), successful or not."},
+    {"frontcache_config_reload_failures_total", Counter,
+     "Configuration reloads rejected because the file was invalid; the running config stayed."},
+    {"frontcache_config_last_reload_successful", Gauge,
+     "1 when the last reload (or the startup load) succeeded, 0 when it was rejected."},
+    {"frontcache_config_restart_pending", Gauge,
+     "1 when the file on disk changes a setting that only a restart applies (listen, workers, "
+     "upstream, invalidation, metrics.listen)."},
+    {"frontcache_hit_duration_seconds", Histogram,
+     "Time from dispatch to reply for reads answered from the local cache."},
+    {"frontcache_miss_duration_seconds", Histogram,
+     "Time from dispatch to reply for cacheable reads that missed the local cache."},
+    {"frontcache_forward_duration_seconds", Histogram,
+     "Time from dispatch to upstream reply for forwarded commands."},
+}};
+
+const char* type_name(Type type) {
+  switch (type) {
+    case Counter:
+      return "counter";
+    case Gauge:
+      return "gauge";
+    case Histogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
+std::size_t index(Metric metric) { return static_cast<std::size_t>(metric); }
+
+}  // namespace
+
+std::span<const MetricInfo> metric_table() { return kTable; }
+
+const MetricInfo& info(Metric metric) { return kTable[index(metric)]; }
+
+Exposition::Exposition() = default;
+
+void Exposition::set(Metric metric, std::uint64_t value) {
+  samples_[index(metric)].push_back(fmt::format("{} {}", info(metric).name, value));
+}
+
+void Exposition::set(Metric metric, std::int64_t value) {
+  samples_[index(metric)].push_back(fmt::format("{} {}", info(metric).name, value));
+}
+
+void Exposition::set(Metric metric, double value) {
+  samples_[index(metric)].push_back(fmt::format("{} {}", info(metric).name, value));
+}
+
+void Exposition::set(Metric metric, std::string_view labels, std::uint64_t value) {
+  samples_[index(metric)].push_back(fmt::format("{}{{{}}} {}", info(metric).name, labels, value));
+}
+
+void Exposition::set(Metric metric, const HistogramSnapshot& histogram) {
+  auto& out = samples_[index(metric)];
+  const std::string_view name = info(metric).name;
+  std::uint64_t cumulative = 0;
+  for (std::size_t b = 0; b < kLatencyBoundsMicros.size(); ++b) {
+    cumulative += histogram.counts[b];
+    out.push_back(fmt::format("{}_bucket{{le=\"{}\"}} {}", name,
+                              static_cast<double>(kLatencyBoundsMicros[b]) / 1e6, cumulative));
+  }
+  out.push_back(fmt::format("{}_bucket{{le=\"+Inf\"}} {}", name, histogram.count));
+  out.push_back(
+      fmt::format("{}_sum {}", name, static_cast<double>(histogram.sum_nanos) / 1e9));
+  out.push_back(fmt::format("{}_count {}", name, histogram.count));
+}
+
+std::string Exposition::text() const {
+  std::string out;
+  for (std::size_t i = 0; i < kTable.size(); ++i) {
+    if (samples_[i].empty()) continue;
+    const MetricInfo& m = kTable[i];
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", m.name, m.help,
+                   m.name, type_name(m.type));
+    for (const auto& line : samples_[i]) {
+      out += line;
+      out += '\n';
+    }
+  }
+  return out;
+}
+
+}  // namespace frontcache::metrics

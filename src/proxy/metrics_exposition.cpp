@@ -1,0 +1,87 @@
+#include "metrics_exposition.hpp"
+
+#include <fmt/format.h>
+
+#include "frontcache/metrics/metrics.hpp"
+#include "frontcache/upstream/stats.hpp"
+
+namespace frontcache::proxy {
+
+using metrics::Metric;
+
+namespace {
+
+std::uint64_t get(const std::atomic<std::uint64_t>& counter) {
+  return counter.load(std::memory_order_relaxed);
+}
+
+void add_cache(metrics::Exposition& out, const Shared& shared, const config::Config& cfg) {
+  const auto& sources = shared.metrics_sources;
+  if (!sources.cache_stats) return;  // no L1 wired in: its metrics are left out
+  const cache::CacheStats s = sources.cache_stats();
+  out.set(Metric::L1Hits, s.hits);
+  out.set(Metric::L1Misses, s.misses);
+  out.set(Metric::L1Inserts, s.inserts);
+  out.set(Metric::L1Rejected, s.rejected);
+  out.set(Metric::L1Evictions, s.evictions);
+  out.set(Metric::L1Expirations, s.expirations);
+  out.set(Metric::L1Invalidations, s.invalidations);
+  out.set(Metric::L1Fills, s.fills_started);
+  out.set(Metric::L1CoalescedWaiters, s.coalesced_waiters);
+  out.set(Metric::L1WaitersRefused, s.waiters_refused);
+  out.set(Metric::L1StaleFillsDiscarded, s.stale_fills_discarded);
+  out.set(Metric::L1FailedFills, s.fills_failed);
+  out.set(Metric::L1Entries, s.entries);
+  out.set(Metric::L1Bytes, s.weighted_size);
+  out.set(Metric::L1MaxBytes, static_cast<std::uint64_t>(cfg.cache.enabled ? cfg.cache.max_memory : 0));
+  const bool bypassed = sources.l1_bypassed && sources.l1_bypassed();
+  out.set(Metric::L1Bypass, static_cast<std::uint64_t>(bypassed ? 1 : 0));
+}
+
+}  // namespace
+
+std::string render_metrics(const Shared& shared) {
+  const auto cfg = shared.config();
+  const auto& stats = shared.stats;
+  const auto& up = upstream::stats();
+  metrics::Exposition out;
+
+  out.set(Metric::BuildInfo, fmt::format("version=\"{}\"", FRONTCACHE_VERSION), std::uint64_t{1});
+  out.set(Metric::UptimeSeconds,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - shared.started).count());
+  out.set(Metric::Workers, static_cast<std::uint64_t>(shared.workers));
+  out.set(Metric::ConnectedClients, stats.connected_clients.load(std::memory_order_relaxed));
+  out.set(Metric::ConnectionsReceived, get(stats.total_connections));
+  out.set(Metric::ConnectionsRejected, get(stats.rejected_connections));
+  out.set(Metric::CommandsProcessed, get(stats.total_commands));
+  out.set(Metric::ProtocolErrors, get(stats.protocol_errors));
+  out.set(Metric::RefusedCommands, get(stats.refused_commands));
+  out.set(Metric::OutputLimitDisconnects, get(stats.output_limit_disconnects));
+
+  const auto configured = shared.workers * cfg->upstream.connections_per_worker;
+  const auto ready = static_cast<std::size_t>(
+      std::max<std::int64_t>(0, up.connections_ready.load(std::memory_order_relaxed)));
+  out.set(Metric::UpstreamConnections, "state=\"ready\"", std::uint64_t{ready});
+  out.set(Metric::UpstreamConnections, "state=\"connecting\"",
+          std::uint64_t{configured > ready ? configured - ready : 0});
+  out.set(Metric::UpstreamReconnects, get(up.reconnects));
+  out.set(Metric::UpstreamTimeouts, get(up.timeouts));
+  out.set(Metric::UpstreamRequests, get(up.requests));
+  out.set(Metric::UpstreamFailedRequests, get(up.failed_requests));
+  out.set(Metric::UpstreamUnavailableReplies, get(up.unavailable_replies));
+
+  add_cache(out, shared, *cfg);
+
+  const auto& reload = shared.reload;
+  out.set(Metric::ConfigReloads, get(reload.reloads));
+  out.set(Metric::ConfigReloadFailures, get(reload.failures));
+  out.set(Metric::ConfigLastReloadSuccessful, std::uint64_t{reload.last_ok.load() ? 1u : 0u});
+  out.set(Metric::ConfigRestartPending, std::uint64_t{reload.restart_pending.load() ? 1u : 0u});
+
+  out.set(Metric::HitDuration, shared.latency.hit.snapshot());
+  out.set(Metric::MissDuration, shared.latency.miss.snapshot());
+  out.set(Metric::ForwardDuration, shared.latency.forward.snapshot());
+  return out.text();
+}
+
+}  // namespace frontcache::proxy

@@ -1,0 +1,32 @@
+#include "shared.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace frontcache::proxy {
+
+namespace {
+
+std::size_t worker_count(const config::Config& c) {
+  return c.workers != 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+Shared::Shared(config::Config c)
+    : started(std::chrono::steady_clock::now()),
+      workers(worker_count(c)),
+      latency(workers),
+      config_(std::make_shared<const config::Config>(std::move(c))) {}
+
+std::shared_ptr<const config::Config> Shared::config() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
+void Shared::set_config(std::shared_ptr<const config::Config> c) {
+  std::lock_guard lock(config_mutex_);
+  config_ = std::move(c);
+}
+
+}  // namespace frontcache::proxy
