@@ -2,6 +2,8 @@
 // HELLO, CLIENT SETNAME/GETNAME, INFO, and plain SET/GET on both protocols hiredis speaks.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "resp_util.hpp"
 #include "target.hpp"
 
@@ -123,6 +125,31 @@ TEST_F(BasicCommands, InfoServerSection) {
   Reply r = c("INFO", "server");
   ASSERT_EQ(r.type, Reply::Type::String) << r;
   EXPECT_NE(r.str.find("# Server\r\n"), std::string::npos) << r.str;
+}
+
+// limits.idle_timeout closes a client that sends nothing, as Redis's `timeout` does, and
+// leaves alone a client that keeps talking.
+class IdleTimeout : public TargetTest {
+ protected:
+  TargetOptions target_options() const override {
+    TargetOptions o;
+    o.redis_args = {"--timeout", "1"};
+    o.frontcache_yaml = "limits:\n  idle_timeout: 1s\n";
+    return o;
+  }
+};
+
+TEST_F(IdleTimeout, IdleClientIsClosedBusyClientIsNot) {
+  RawClient idle(target().host(), target().port());
+  auto busy = target().client();
+  ASSERT_TRUE(idle.send(encode_command({"PING"})));
+  ASSERT_TRUE(idle.read_reply(2s).has_value());
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 3500ms) {
+    ASSERT_EQ(busy("PING").to_string(), "+PONG");
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(idle.read_until_closed(3s)) << "the idle client was not closed";
 }
 
 }  // namespace

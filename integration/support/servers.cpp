@@ -69,8 +69,6 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
          << "  address: 127.0.0.1:" << options_.upstream_port << "\n"
          << "  connections_per_worker: 2\n"
          << "  command_timeout: 2s\n"
-         << "limits:\n"
-         << "  max_clients: 10000\n"
          << "log:\n"
          << "  level: info\n"
          << options_.extra_yaml;

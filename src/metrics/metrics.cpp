@@ -26,6 +26,8 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "Commands refused by the proxy (unsupported stateful, denied admin, never-forwarded)."},
     {"frontcache_output_limit_disconnects_total", Counter,
      "Clients disconnected because pending replies exceeded limits.max_output_buffer."},
+    {"frontcache_idle_disconnects_total", Counter,
+     "Clients closed after limits.idle_timeout without a command."},
     {"frontcache_upstream_connections", Gauge,
      "Shared upstream connections by state: ready (serving) or connecting (down, retrying)."},
     {"frontcache_upstream_reconnects_total", Counter,

@@ -332,6 +332,7 @@ std::string Session::frontcache_info() const {
       "protocol_errors:{}\r\n"
       "refused_commands:{}\r\n"
       "output_limit_disconnects:{}\r\n"
+      "idle_disconnects:{}\r\n"
       "upstream_address:{}:{}\r\n"
       "upstream_state:{}\r\n"
       "upstream_connections:{}\r\n"
@@ -348,7 +349,8 @@ std::string Session::frontcache_info() const {
       stats.total_commands.load(std::memory_order_relaxed),
       stats.protocol_errors.load(std::memory_order_relaxed),
       stats.refused_commands.load(std::memory_order_relaxed),
-      stats.output_limit_disconnects.load(std::memory_order_relaxed), cfg.upstream.address.host,
+      stats.output_limit_disconnects.load(std::memory_order_relaxed),
+      stats.idle_disconnects.load(std::memory_order_relaxed), cfg.upstream.address.host,
       cfg.upstream.address.port, state, total, ready, up.reconnects.load(std::memory_order_relaxed),
       up.timeouts.load(std::memory_order_relaxed), up.requests.load(std::memory_order_relaxed),
       up.failed_requests.load(std::memory_order_relaxed),

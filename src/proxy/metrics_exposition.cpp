@@ -57,6 +57,7 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::ProtocolErrors, get(stats.protocol_errors));
   out.set(Metric::RefusedCommands, get(stats.refused_commands));
   out.set(Metric::OutputLimitDisconnects, get(stats.output_limit_disconnects));
+  out.set(Metric::IdleDisconnects, get(stats.idle_disconnects));
 
   const auto configured = shared.workers * cfg->upstream.connections_per_worker;
   const auto ready = static_cast<std::size_t>(

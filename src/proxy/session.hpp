@@ -44,6 +44,11 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override;
 
   std::uint64_t id() const { return id_; }
+  // How long the client has sent nothing with nothing in flight (zero while it waits for us).
+  std::chrono::steady_clock::duration idle_for(std::chrono::steady_clock::time_point now) const {
+    return replies_.in_flight() > 0 ? std::chrono::steady_clock::duration::zero()
+                                    : now - last_command_;
+  }
   // One line of CLIENT LIST / CLIENT INFO, without the trailing newline.
   std::string describe() const;
 

@@ -26,6 +26,7 @@ struct ProxyStats {
   std::atomic<std::uint64_t> total_commands{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> output_limit_disconnects{0};
+  std::atomic<std::uint64_t> idle_disconnects{0};  // limits.idle_timeout
   std::atomic<std::uint64_t> refused_commands{0};  // stateful/admin/never commands refused
 };
 

@@ -42,6 +42,7 @@ Worker::Worker(Shared& shared, std::size_t index)
       index_(index),
       io_(1),
       acceptor_(io_),
+      idle_timer_(io_),
       pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker) {}
 
 Worker::~Worker() { join(); }
@@ -62,6 +63,9 @@ void Worker::bind(const tcp::endpoint& endpoint) {
 void Worker::start() {
   if (shared_.l1) rules_ = shared_.l1->rules();
   pool_.start();
+  asio::co_spawn(io_, idle_loop(), [index = index_](std::exception_ptr e) {
+    if (e) spdlog::error("worker {}: idle sweep ended by an exception", index);
+  });
   asio::co_spawn(io_, accept_loop(), [index = index_](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -84,6 +88,7 @@ void Worker::stop() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    idle_timer_.cancel();
     for (Session* s : std::list<Session*>(sessions_)) s->drain();
     asio::co_spawn(io_, close_pool_when_drained(this), [index = index_](std::exception_ptr e) {
       if (e) spdlog::error("worker {}: drain ended by an exception", index);
@@ -176,6 +181,26 @@ void Worker::flush_publish() {
     return;
   }
   l1.stats().published.fetch_add(1, std::memory_order_relaxed);
+}
+
+// limits.idle_timeout: once a second, close clients with nothing in flight that sent nothing
+// for that long (as Redis's `timeout`).
+asio::awaitable<void> Worker::idle_loop() {
+  for (;;) {
+    idle_timer_.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await idle_timer_.async_wait(kNoThrow);
+    if (ec || !acceptor_.is_open()) co_return;
+    const auto limit = config().limits.idle_timeout;
+    if (limit.count() == 0) continue;
+    const auto now = std::chrono::steady_clock::now();
+    for (Session* s : std::list<Session*>(sessions_)) {
+      if (s->idle_for(now) >= limit) {
+        shared_.stats.idle_disconnects.fetch_add(1, std::memory_order_relaxed);
+        spdlog::debug("client {} closed: idle longer than limits.idle_timeout", s->id());
+        s->close();
+      }
+    }
+  }
 }
 
 asio::awaitable<void> Worker::accept_loop() {

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <list>
 #include <span>
@@ -60,6 +61,7 @@ class Worker {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> idle_loop();
   static boost::asio::awaitable<void> close_pool_when_drained(Worker* self);
   void schedule_publish();
   void flush_publish();
@@ -70,6 +72,7 @@ class Worker {
   std::size_t index_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer idle_timer_;
   upstream::Pool pool_;
   std::list<Session*> sessions_;
   std::string publish_body_;  // <len>:<key>... of the keys waiting to be published

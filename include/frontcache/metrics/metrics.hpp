@@ -35,6 +35,7 @@ enum class Metric : std::size_t {
   ProtocolErrors,
   RefusedCommands,
   OutputLimitDisconnects,
+  IdleDisconnects,
   UpstreamConnections,
   UpstreamReconnects,
   UpstreamTimeouts,
