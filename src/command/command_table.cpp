@@ -28,7 +28,9 @@ constexpr std::array kTable = {
     CommandInfo{"psubscribe", Route::Stateful}, CommandInfo{"ssubscribe", Route::Stateful},
     CommandInfo{"unsubscribe", Route::Stateful}, CommandInfo{"punsubscribe", Route::Stateful},
     CommandInfo{"sunsubscribe", Route::Stateful}, CommandInfo{"monitor", Route::Stateful},
-    CommandInfo{"sync", Route::Stateful}, CommandInfo{"psync", Route::Stateful},
+    // Scripts and functions: forwarded; their declared keys are invalidated.
+    CommandInfo{"eval", Route::Script}, CommandInfo{"evalsha", Route::Script},
+    CommandInfo{"fcall", Route::Script},
     // XREAD / XREADGROUP are Stateful only with BLOCK; the dispatcher checks the arguments.
     CommandInfo{"xread", Route::Forward}, CommandInfo{"xreadgroup", Route::Forward},
     // Administration of the shared upstream.
@@ -39,7 +41,8 @@ constexpr std::array kTable = {
     CommandInfo{"bgsave", Route::Admin}, CommandInfo{"bgrewriteaof", Route::Admin},
     CommandInfo{"slowlog", Route::Admin}, CommandInfo{"latency", Route::Admin},
     // Never forwarded.
-    CommandInfo{"shutdown", Route::Never},
+    CommandInfo{"shutdown", Route::Never}, CommandInfo{"sync", Route::Never},
+    CommandInfo{"psync", Route::Never},
 };
 
 class Index {

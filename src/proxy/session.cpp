@@ -43,7 +43,10 @@ Session::Session(Worker& worker, asio::ip::tcp::socket socket)
       last_command_(created_),
       parser_(resp::ParserLimits{worker.shared().config.limits.max_bulk_length,
                                  worker.shared().config.limits.max_arguments,
-                                 worker.shared().config.limits.max_inline_length}) {
+                                 worker.shared().config.limits.max_inline_length}),
+      authenticated_(!worker.shared().config.auth.required()),
+      auth_timer_(worker.io()) {
+  parser_.set_authenticated(authenticated_);
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) addr_ = endpoint_text(remote);
@@ -91,10 +94,14 @@ void Session::close() {
   socket_.close(ignored);
   write_signal_.cancel();
   read_signal_.cancel();
+  auth_timer_.cancel();
+  pinned_requests_.clear();
+  release_pinned(false);
 }
 
 bool Session::reading_paused() const {
-  return replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
+  return pin_wait_ || auth_wait_ ||
+         replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
          replies_.buffered_bytes() > kSoftOutputBytes;
 }
 
@@ -154,6 +161,13 @@ bool Session::process_buffer() {
     }
     const std::size_t consumed = parser_.consumed();
     auto args = parser_.args();
+    if (!args.empty() && pinned_ == nullptr && in_upstream_ > 0 && needs_pin(args)) {
+      // The session moves to a dedicated connection: its shared requests in flight run first
+      // (a SET before a MULTI executes before it), so this request waits, unparsed.
+      pin_wait_ = true;
+      wake_writer();
+      return true;
+    }
     if (!args.empty()) {
       if (parser_.inline_request()) {
         scratch_.clear();
@@ -222,8 +236,14 @@ void Session::wake_reader() {
 void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
   --in_upstream_;
   if (closed_) return;
-  const std::uint64_t seq = tag & ~kInfoFlag;
-  if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
+  if (in_upstream_ == 0 && pin_wait_) {
+    pin_wait_ = false;
+    wake_reader();
+  }
+  const std::uint64_t seq = tag & ~(kInfoFlag | kSilentFlag);
+  if ((tag & kSilentFlag) != 0) {
+    replies_.complete(seq, {});
+  } else if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
     replies_.complete(seq, info_reply(reply));
   } else {
     replies_.complete(seq, reply);

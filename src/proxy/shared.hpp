@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "frontcache/config/config.hpp"
 
 namespace frontcache::proxy {
+
+class Worker;
 
 struct ProxyStats {
   std::atomic<std::int64_t> connected_clients{0};
@@ -19,6 +22,10 @@ struct ProxyStats {
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> output_limit_disconnects{0};
   std::atomic<std::uint64_t> refused_commands{0};  // stateful/admin/never commands refused
+  std::atomic<std::uint64_t> pinned_opened{0};     // dedicated upstream connections opened
+  std::atomic<std::uint64_t> pinned_refused{0};    // pinning refused: max_pinned_per_worker
+  std::atomic<std::uint64_t> pinned_lost{0};       // dedicated connections lost while in use
+  std::atomic<std::uint64_t> auth_failures{0};     // wrong passwords (AUTH / HELLO AUTH)
 };
 
 struct Shared {
@@ -32,6 +39,8 @@ struct Shared {
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   ProxyStats stats;
   std::atomic<std::uint64_t> next_client_id{1};
+  // Every worker, set once before they start: CLIENT LIST / CLIENT KILL post to each one.
+  std::vector<Worker*> all_workers;
 };
 
 }  // namespace frontcache::proxy

@@ -39,7 +39,8 @@ Worker::Worker(Shared& shared, std::size_t index)
       index_(index),
       io_(1),
       acceptor_(io_),
-      pool_(io_, upstream_settings(shared.config), shared.config.upstream.connections_per_worker) {}
+      pool_(io_, upstream_settings(shared.config), shared.config.upstream.connections_per_worker),
+      upstream_settings_(upstream_settings(shared.config)) {}
 
 Worker::~Worker() { join(); }
 
@@ -82,6 +83,9 @@ void Worker::stop() {
     acceptor_.close(ignored);
     for (Session* s : std::list<Session*>(sessions_)) s->close();
     pool_.stop();
+    for (auto& c : idle_pinned_) c->stop();
+    pinned_held_ -= idle_pinned_.size();
+    idle_pinned_.clear();
   });
 }
 
@@ -94,6 +98,40 @@ std::list<Session*>::iterator Worker::add(Session* session) {
 }
 
 void Worker::remove(std::list<Session*>::iterator it) { sessions_.erase(it); }
+
+namespace {
+constexpr std::size_t kMaxIdlePinned = 16;
+}
+
+std::shared_ptr<upstream::DedicatedConnection> Worker::acquire_pinned() {
+  while (!idle_pinned_.empty()) {
+    auto c = std::move(idle_pinned_.back());
+    idle_pinned_.pop_back();
+    if (c->alive()) return c;
+    --pinned_held_;
+  }
+  if (pinned_held_ >= shared_.config.upstream.max_pinned_per_worker) {
+    shared_.stats.pinned_refused.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  ++pinned_held_;
+  shared_.stats.pinned_opened.fetch_add(1, std::memory_order_relaxed);
+  auto c = std::make_shared<upstream::DedicatedConnection>(io_, upstream_settings_);
+  c->start();
+  return c;
+}
+
+void Worker::release_pinned(std::shared_ptr<upstream::DedicatedConnection> connection,
+                            bool reusable) {
+  if (!connection) return;
+  connection->detach();
+  if (reusable && connection->alive() && idle_pinned_.size() < kMaxIdlePinned) {
+    idle_pinned_.push_back(std::move(connection));
+    return;
+  }
+  connection->stop();
+  --pinned_held_;
+}
 
 asio::awaitable<void> Worker::accept_loop() {
   asio::steady_timer backoff(io_);

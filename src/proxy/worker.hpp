@@ -9,6 +9,10 @@
 #include <list>
 #include <thread>
 
+#include <memory>
+#include <vector>
+
+#include "frontcache/upstream/dedicated.hpp"
 #include "frontcache/upstream/pool.hpp"
 #include "shared.hpp"
 
@@ -41,6 +45,14 @@ class Worker {
   void remove(std::list<Session*>::iterator it);
   const std::list<Session*>& sessions() const { return sessions_; }
 
+  // Dedicated upstream connections for pinned sessions: at most upstream.max_pinned_per_worker
+  // held (in use or idle). Null when the limit is reached; the caller replies an error.
+  std::shared_ptr<upstream::DedicatedConnection> acquire_pinned();
+  // Gives a connection back: kept idle for the next session when `reusable` (its upstream
+  // state is back to a fresh connection's), closed otherwise.
+  void release_pinned(std::shared_ptr<upstream::DedicatedConnection> connection, bool reusable);
+  std::size_t pinned_in_use() const { return pinned_held_ - idle_pinned_.size(); }
+
  private:
   boost::asio::awaitable<void> accept_loop();
 
@@ -50,6 +62,9 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   upstream::Pool pool_;
   std::list<Session*> sessions_;
+  upstream::Settings upstream_settings_;
+  std::vector<std::shared_ptr<upstream::DedicatedConnection>> idle_pinned_;
+  std::size_t pinned_held_ = 0;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 };
