@@ -185,7 +185,7 @@ void Session::handle_hello(Args args) {
   if (!authenticated_) {
     return reply_error(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-        "<proto> AUTH <user> <pass> option can be used to authenticate the client and select "
+        "AUTH <user> <pass> option can be used to authenticate the client and select "
         "the RESP protocol version at the same time");
   }
   if (with_name && !set_name(setname)) return;
@@ -305,7 +305,8 @@ void Session::handle_info(Args args) {
 }
 
 void Session::handle_auth(Args args) {
-  if (args.size() < 2 || args.size() > 3) return reply(resp::wrong_arity_error("auth"));
+  if (args.size() < 2) return reply(resp::wrong_arity_error("auth"));
+  if (args.size() > 3) return reply_error("ERR syntax error");
   if (args.size() == 2 && !worker_.shared().config.auth.required()) {
     return reply_error(
         "ERR AUTH <password> called without any password configured for the default user. "

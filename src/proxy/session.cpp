@@ -136,7 +136,12 @@ awaitable<void> Session::read_loop() {
     }
     auto [ec, n] = co_await socket_.async_read_some(
         asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
-    if (ec) break;
+    if (ec) {
+      // A client gone while blocked or subscribed: free its dedicated connection now (Redis
+      // unblocks it at once) rather than when the BLPOP times out.
+      if (pinned_ != nullptr) close();
+      break;
+    }
     rend_ += n;
   }
   read_done_ = true;
