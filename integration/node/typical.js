@@ -21,7 +21,6 @@ run(async () => {
   await other.set('typ:w', 'changed');
   out.watchAbort = await r.multi().set('typ:w', 'mine').exec();
 
-  // Pub/sub.
   const sub = connect(host, port);
   const got = [];
   sub.on('message', (ch, msg) => got.push([ch, msg]));
@@ -31,10 +30,9 @@ run(async () => {
   out.publish = [await r.publish('typ:c1', 'hello'), await r.publish('typ:p1', 'pat')];
   await new Promise((res) => setTimeout(res, 200));
   out.messages = got;
-  out.unsubscribe = await sub.unsubscribe();
-  await sub.quit();
+  out.unsubscribe = [await sub.unsubscribe('typ:c1', 'typ:c2'), await sub.punsubscribe('typ:p*')];
+  sub.disconnect();
 
-  // scanStream.
   for (let i = 0; i < 300; ++i) await r.set(`typ:scan:${i}`, i);
   const seen = new Set();
   await new Promise((res, rej) => {
@@ -45,7 +43,6 @@ run(async () => {
   });
   out.scanned = seen.size;
 
-  // Blocking pops: one waits while another pushes; a timeout returns null.
   const blocker = connect(host, port);
   const pending = blocker.blpop('typ:q', 5);
   await new Promise((res) => setTimeout(res, 100));
@@ -58,13 +55,11 @@ run(async () => {
   out.bzpopmin = await (async () => { await r.zadd('typ:z', 1, 'a'); return blocker.bzpopmin('typ:z', 1); })();
   await blocker.quit();
 
-  // Lua.
   out.eval = await r.eval("redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])", 1, 'typ:lua', 'x');
   r.defineCommand('typIncrBy', { numberOfKeys: 1, lua: "return redis.call('INCRBY', KEYS[1], ARGV[1])" });
   out.defined = [await r.typIncrBy('typ:n', 5), await r.typIncrBy('typ:n', 5)];
   out.evalError = await r.eval("return redis.call('NOSUCH')", 0).catch((e) => e.message.split('\n')[0].replace(/script: \w+/, 'script'));
 
-  // Many connections.
   const many = Array.from({ length: 50 }, () => connect(host, port));
   out.many = (await Promise.all(many.map((c, i) => c.incr('typ:count').then(() => c.get(`typ:scan:${i}`))))).length;
   out.count = await r.get('typ:count');
