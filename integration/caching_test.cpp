@@ -388,6 +388,25 @@ TEST_F(CachingRules, RuleTtlBoundsStaleness) {
   EXPECT_EQ(upstream_calls(d, "get"), 5);
 }
 
+// With tracking off only this instance's own invalidation can drop an entry: writes inside a
+// transaction and scripts' declared keys must do it, at once.
+TEST_F(CachingRules, TransactionsAndScriptsInvalidateTheirKeys) {
+  auto reader = target().client();
+  auto writer = target().client();
+  auto d = target().direct_client();
+  d("SET", "tx:k", "old");
+  d("SET", "lua:k", "old");
+  ASSERT_EQ(reader("GET", "tx:k").to_string(), "\"old\"");
+  ASSERT_EQ(reader("GET", "lua:k").to_string(), "\"old\"");
+  ASSERT_EQ(writer("MULTI").to_string(), "+OK");
+  ASSERT_EQ(writer("SET", "tx:k", "new").to_string(), "+QUEUED");
+  ASSERT_EQ(writer("EXEC").to_string(), "[+OK]");
+  EXPECT_EQ(reader("GET", "tx:k").to_string(), "\"new\"");
+  ASSERT_EQ(writer("EVAL", "redis.call('SET', KEYS[1], ARGV[1])", "1", "lua:k", "new").to_string(),
+            "(nil)");
+  EXPECT_EQ(reader("GET", "lua:k").to_string(), "\"new\"");
+}
+
 TEST_F(CachingRules, MaxMemoryHoldsUnderTwiceItsSize) {
   auto c = target().client();
   auto d = target().direct_client();

@@ -14,7 +14,8 @@ bool wait_for_pong(uint16_t port, std::chrono::milliseconds timeout, Process* pr
     RawClient c("127.0.0.1", port, 200ms);
     if (c.connected() && c.send("PING\r\n", 200ms)) {
       auto reply = c.read_reply(500ms);
-      if (reply && *reply == "+PONG\r\n") return true;
+      // A proxy requiring AUTH answers NOAUTH: up all the same.
+      if (reply && (*reply == "+PONG\r\n" || reply->starts_with("-NOAUTH"))) return true;
     }
     std::this_thread::sleep_for(20ms);
   }
@@ -69,6 +70,7 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
          << "  address: 127.0.0.1:" << options_.upstream_port << "\n"
          << "  connections_per_worker: 2\n"
          << "  command_timeout: 2s\n"
+         << options_.upstream_yaml
          << "log:\n"
          << "  level: info\n"
          << options_.extra_yaml;

@@ -44,6 +44,7 @@ struct FrontcacheOptions {
   uint16_t upstream_port = 0;
   int workers = 2;
   std::string extra_yaml;  // appended to the generated config as is
+  std::string upstream_yaml;  // more `upstream:` keys, each line indented by two spaces
 };
 
 // `frontcache --config DIR/frontcache.yaml`, stderr captured to DIR/frontcache.log.

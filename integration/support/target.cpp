@@ -1,5 +1,7 @@
 #include "target.hpp"
 
+#include <thread>
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -51,7 +53,7 @@ Target::Target(TargetOptions options) : kind_(target_kind()) {
     }
     proxy_ = std::make_unique<Frontcache>(
         dir_.path(), FrontcacheOptions{bin, redis_->port(), options.workers,
-                                       options.frontcache_yaml});
+                                       options.frontcache_yaml, options.upstream_yaml});
   }
 }
 
@@ -79,6 +81,17 @@ void TargetTest::SetUp() {
 void TargetTest::TearDown() {
   if (target_ && HasFailure()) std::cerr << target_->logs() << std::endl;
   target_.reset();
+}
+
+void wait_for_upstream(const Target& target) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  auto c = target.client();
+  while (std::chrono::steady_clock::now() < deadline) {
+    Reply r = c("EXISTS", "frontcache-it-ready");
+    if (r.type == Reply::Type::Integer) return;
+    if (r.is_io_error()) c.reconnect();
+    std::this_thread::sleep_for(20ms);
+  }
 }
 
 }  // namespace frontcache::integration

@@ -28,6 +28,7 @@ std::string node_dir();
 struct TargetOptions {
   std::vector<std::string> redis_args;
   std::string frontcache_yaml;  // extra YAML for the proxy config
+  std::string upstream_yaml;    // extra `upstream:` keys for the proxy config ("  key: value\n")
   int workers = 2;
 };
 
@@ -64,6 +65,10 @@ class Target {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<Frontcache> proxy_;
 };
+
+// Waits (up to 5 s) until a command forwarded through the target gets a non-error reply: the
+// proxy answers PING before its upstream connections are ready.
+void wait_for_upstream(const Target& target);
 
 // Base fixture: builds a Target in SetUp (override target_options() to change it) and prints
 // the process logs when the test failed.

@@ -32,7 +32,9 @@ constexpr std::array kRoutes = {
     RouteEntry{"psubscribe", Route::Stateful}, RouteEntry{"ssubscribe", Route::Stateful},
     RouteEntry{"unsubscribe", Route::Stateful}, RouteEntry{"punsubscribe", Route::Stateful},
     RouteEntry{"sunsubscribe", Route::Stateful}, RouteEntry{"monitor", Route::Stateful},
-    RouteEntry{"sync", Route::Stateful}, RouteEntry{"psync", Route::Stateful},
+    // Scripts and functions: forwarded; their declared keys are invalidated.
+    RouteEntry{"eval", Route::Script}, RouteEntry{"evalsha", Route::Script},
+    RouteEntry{"fcall", Route::Script},
     // XREAD / XREADGROUP are Stateful only with BLOCK; the dispatcher checks the arguments.
     // Administration of the shared upstream.
     RouteEntry{"config", Route::Admin}, RouteEntry{"debug", Route::Admin},
@@ -42,7 +44,8 @@ constexpr std::array kRoutes = {
     RouteEntry{"bgsave", Route::Admin}, RouteEntry{"bgrewriteaof", Route::Admin},
     RouteEntry{"slowlog", Route::Admin}, RouteEntry{"latency", Route::Admin},
     // Never forwarded.
-    RouteEntry{"shutdown", Route::Never},
+    RouteEntry{"shutdown", Route::Never}, RouteEntry{"sync", Route::Never},
+    RouteEntry{"psync", Route::Never},
 };
 
 struct KeyEntry {
@@ -150,7 +153,9 @@ void CommandTable::merge(std::vector<CommandInfo> upstream) {
   for (auto& u : upstream) {
     auto& e = entry(to_lower(u.name));
     const Route route = e.route;
-    const std::uint32_t ours = e.flags & (kCacheable | kFlush);
+    // Ours: cacheable/flush, and write for entries our fallback table marks as writes (EVAL,
+    // EVALSHA and FCALL carry no `write` flag upstream, yet their declared keys may be written).
+    const std::uint32_t ours = e.flags & (kCacheable | kFlush | kWrite);
     const bool fallback_movable = e.has(kMovableKeys);
     const std::string name = e.name;
     e = std::move(u);

@@ -43,6 +43,7 @@ void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstre
           kMaxConnectionsPerWorker);
   r.duration(node, path, "connect_timeout", upstream.connect_timeout, Duration{1});
   r.duration(node, path, "command_timeout", upstream.command_timeout, Duration{1});
+  r.count(node, path, "max_pinned_per_worker", upstream.max_pinned_per_worker, 1, 100000);
   const bool has_password = node["password"].IsDefined() || node["password_env"].IsDefined() ||
                             node["password_file"].IsDefined();
   if (!upstream.username.empty() && !has_password) {

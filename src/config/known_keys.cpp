@@ -7,7 +7,7 @@
 namespace frontcache::config {
 namespace {
 
-constexpr std::array<std::string_view, 48> kKnownKeys{
+constexpr std::array<std::string_view, 49> kKnownKeys{
     "listen",
     "workers",
     "upstream",
@@ -19,6 +19,7 @@ constexpr std::array<std::string_view, 48> kKnownKeys{
     "upstream.connections_per_worker",
     "upstream.connect_timeout",
     "upstream.command_timeout",
+    "upstream.max_pinned_per_worker",
     "cache",
     "cache.max_memory",
     "cache.max_ttl",

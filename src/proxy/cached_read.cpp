@@ -73,7 +73,7 @@ class FillRequest final : public upstream::ReplyTarget {
     } else {
       l1.cache().deliver(std::move(ticket_), value_);
     }
-    --session_->in_upstream_;
+    session_->upstream_reply_done();
     Worker& worker = session_->worker();
     worker.shared().latency.miss.observe(worker.index(),
                                          std::chrono::steady_clock::now() - started_);
@@ -258,7 +258,7 @@ class MgetRequest final : public upstream::ReplyTarget {
   }
 
   void finish() {
-    --session_->in_upstream_;
+    session_->upstream_reply_done();
     if (session_->closed_) return;
     std::string out;
     if (!error_.empty()) {

@@ -46,20 +46,40 @@ void Session::dispatch(Args args, std::string_view raw) {
   auto& stats = worker_.shared().stats;
   stats.total_commands.fetch_add(1, std::memory_order_relaxed);
   last_command_ = std::chrono::steady_clock::now();
+  silent_ = reply_off_ || skip_next_;
+  skip_next_ = false;
 
   const command::CommandInfo* info = worker_.shared().commands.find(args[0]);
+  if (!authenticated_ && !allowed_before_auth(info)) {
+    return reply_error("NOAUTH Authentication required.");
+  }
   Route route = info != nullptr ? info->route : Route::Forward;
   if (info != nullptr && (info->name == "xread" || info->name == "xreadgroup") &&
       has_block_option(args)) {
     route = Route::Stateful;
   }
+  if (route == Route::Admin && !admin_allowed(*info, args)) {
+    stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    return reply_error(fmt::format(
+        "ERR frontcache: '{}' is an admin command and admin_commands is 'deny'", info->name));
+  }
+  if (route == Route::Never) {
+    stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    return reply_error(fmt::format(
+        "ERR frontcache: '{}' is never forwarded to the shared upstream", info->name));
+  }
+  if (pinned_ != nullptr || route == Route::Stateful) {
+    return dispatch_pinned(info, route, args, raw);
+  }
   switch (route) {
     case Route::Forward:
+    case Route::Admin:
+    case Route::Script:
       if (info == nullptr || worker_.shared().l1 == nullptr) {
         forward(raw, 0);
-      } else if (info->has(command::kCacheable)) {
+      } else if (info->has(command::kCacheable) && !silent_) {
         read_cached(*info, args, raw);
-      } else if (info->has(command::kWrite)) {
+      } else if (info->has(command::kWrite) || route == Route::Script) {
         forward_write(command::CommandTable::resolve(*info, args), args, raw);
       } else {
         forward(raw, 0);
@@ -69,35 +89,18 @@ void Session::dispatch(Args args, std::string_view raw) {
       handle_local(*info, args);
       return;
     case Route::Stateful:
-      stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
-      reply_error(fmt::format(
-          "ERR frontcache: '{}' needs a dedicated upstream connection (transactions, blocking "
-          "commands, pub/sub, monitor), which this version does not support yet",
-          info->name));
-      return;
-    case Route::Admin:
-      if (worker_.config().admin_commands == config::AdminCommands::Forward ||
-          (info->name == "config" && args.size() >= 2 && iequals(args[1], "GET"))) {
-        if (info->has(command::kWrite) && worker_.shared().l1 != nullptr) {
-          forward_write(*info, args, raw);
-        } else {
-          forward(raw, 0);
-        }
-      } else {
-        stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
-        reply_error(fmt::format(
-            "ERR frontcache: '{}' is an admin command and admin_commands is 'deny'", info->name));
-      }
-      return;
     case Route::Never:
-      stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
-      reply_error(fmt::format(
-          "ERR frontcache: '{}' is never forwarded to the shared upstream", info->name));
       return;
   }
 }
 
+bool Session::admin_allowed(const command::CommandInfo& info, Args args) const {
+  return worker_.config().admin_commands == config::AdminCommands::Forward ||
+         (info.name == "config" && args.size() >= 2 && iequals(args[1], "GET"));
+}
+
 void Session::forward(std::string_view request, std::uint64_t flags) {
+  if (silent_) flags |= kSilentFlag;  // CLIENT REPLY OFF/SKIP: the slot completes empty
   forward_into(replies_.push(), request, flags);
 }
 
@@ -144,11 +147,24 @@ void Session::handle_local(const command::CommandInfo& info, Args args) {
   if (name == "auth") return handle_auth(args);
   if (name == "frontcache") return handle_frontcache(args);
   if (name == "reset") {
-    db_ = 0;
-    name_.clear();
+    reset_session_state();
     return reply("+RESET\r\n");
   }
   reply(resp::unknown_command_error(args[0], args.subspan(1)));
+}
+
+// RESET's part on the proxy side: database, name, CLIENT REPLY, and authentication (back to
+// the default user, who needs a password when the proxy requires one, as in Redis).
+void Session::reset_session_state() {
+  db_ = 0;
+  name_.clear();
+  reply_off_ = false;
+  silent_ = false;
+  if (worker_.config().auth.required()) {
+    authenticated_ = false;
+    parser_.set_authenticated(false);
+  }
+  user_ = "default";
 }
 
 void Session::handle_ping(Args args) {
@@ -166,22 +182,35 @@ void Session::handle_hello(Args args) {
       return reply_error("ERR Protocol version is not an integer or out of range");
     }
     if (version != 2) return reply_error("NOPROTO unsupported protocol version");
-    for (std::size_t i = 2; i < args.size(); ++i) {
-      const bool more = i + 1 < args.size();
-      if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
-        // No proxy password: the default user needs none, as in Redis with no requirepass.
-        if (args[i + 1] != "default") {
-          return reply_error("WRONGPASS invalid username-password pair or user is disabled.");
-        }
-        i += 2;
-      } else if (iequals(args[i], "SETNAME") && more) {
-        if (!set_name(args[i + 1])) return;
-        i += 1;
-      } else {
-        return reply_error(fmt::format("ERR Syntax error in HELLO option '{}'", args[i]));
-      }
+  }
+  std::string_view user, password, setname;
+  bool with_auth = false, with_name = false;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const bool more = i + 1 < args.size();
+    if (iequals(args[i], "AUTH") && i + 2 < args.size()) {
+      user = args[i + 1];
+      password = args[i + 2];
+      with_auth = true;
+      i += 2;
+    } else if (iequals(args[i], "SETNAME") && more) {
+      setname = args[i + 1];
+      with_name = true;
+      i += 1;
+    } else {
+      return reply_error(fmt::format("ERR Syntax error in HELLO option '{}'", args[i]));
     }
   }
+  if (with_auth) {
+    if (!check_credentials(user, password)) return auth_failed();
+    auth_succeeded(user);
+  }
+  if (!authenticated_) {
+    return reply_error(
+        "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+        "AUTH <user> <pass> option can be used to authenticate the client and select "
+        "the RESP protocol version at the same time");
+  }
+  if (with_name && !set_name(setname)) return;
   const auto& shared = worker_.shared();
   std::string out = "*14\r\n";
   out += resp::bulk_reply("server") + resp::bulk_reply("redis");
@@ -236,11 +265,18 @@ void Session::handle_client(Args args) {
     if (args.size() != 2) return reply(resp::wrong_arity_error("client|info"));
     return reply(resp::bulk_reply(describe() + "\n"));
   }
-  if (iequals(sub, "LIST")) {
-    // This worker's sessions (every worker's: connection-state issue).
-    std::string text;
-    for (const Session* s : worker_.sessions()) text += s->describe() + "\n";
-    return reply(resp::bulk_reply(text));
+  if (iequals(sub, "LIST")) return client_list();
+  if (iequals(sub, "KILL")) return client_kill(args);
+  if (iequals(sub, "REPLY")) return client_reply(args);
+  if (iequals(sub, "TRACKING") || iequals(sub, "TRACKINGINFO") || iequals(sub, "GETREDIR") ||
+      iequals(sub, "CACHING")) {
+    // Tracking lives on the client's own upstream connection: CLIENT TRACKING pins.
+    scratch_.clear();
+    resp::encode_command(scratch_, args);
+    const std::string request = scratch_;
+    if (pinned_ == nullptr && !iequals(sub, "TRACKING")) return forward(request, 0);
+    if (pinned_ == nullptr && !pin()) return;
+    return send_pinned(args, request);
   }
   if (iequals(sub, "NO-EVICT") || iequals(sub, "NO-TOUCH")) {
     if (args.size() != 3) return reply(resp::wrong_arity_error("client|" + lower(sub)));
@@ -254,14 +290,22 @@ void Session::handle_client(Args args) {
         "*6\r\n+CLIENT <subcommand> [<arg> ...]. Subcommands are:\r\n+ID\r\n+INFO\r\n"
         "+LIST\r\n+GETNAME\r\n+SETNAME <name>\r\n");
   }
-  static constexpr std::string_view kKnown[] = {
-      "KILL", "PAUSE", "UNPAUSE", "REPLY", "TRACKING", "TRACKINGINFO", "CACHING",
-      "GETREDIR", "UNBLOCK"};
-  for (auto known : kKnown) {
-    if (iequals(sub, known)) {
-      worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
-      return reply_error(fmt::format("ERR frontcache: CLIENT {} is not supported yet", known));
+  if (iequals(sub, "PAUSE") || iequals(sub, "UNPAUSE")) {
+    // Pausing acts on the whole shared upstream: an admin command.
+    if (worker_.config().admin_commands == config::AdminCommands::Forward) {
+      scratch_.clear();
+      resp::encode_command(scratch_, args);
+      return forward(scratch_, 0);
     }
+    worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    return reply_error(fmt::format(
+        "ERR frontcache: CLIENT {} acts on the shared upstream and admin_commands is 'deny'",
+        lower(sub)));
+  }
+  if (iequals(sub, "UNBLOCK")) {
+    worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    return reply_error("ERR frontcache: CLIENT UNBLOCK is not supported (blocked clients run on "
+                       "dedicated upstream connections whose ids are not the proxy's)");
   }
   reply_error(fmt::format("ERR unknown subcommand '{}'. Try CLIENT HELP.", sub));
 }
@@ -283,15 +327,16 @@ void Session::handle_info(Args args) {
 }
 
 void Session::handle_auth(Args args) {
-  if (args.size() < 2 || args.size() > 3) return reply(resp::wrong_arity_error("auth"));
-  if (args.size() == 2) {
+  if (args.size() < 2) return reply(resp::wrong_arity_error("auth"));
+  if (args.size() > 3) return reply_error("ERR syntax error");
+  if (args.size() == 2 && !worker_.config().auth.required()) {
     return reply_error(
         "ERR AUTH <password> called without any password configured for the default user. "
         "Are you sure your configuration is correct?");
   }
-  if (args[1] != "default") {
-    return reply_error("WRONGPASS invalid username-password pair or user is disabled.");
-  }
+  const std::string_view user = args.size() == 3 ? args[1] : std::string_view("default");
+  if (!check_credentials(user, args.back())) return auth_failed();
+  auth_succeeded(user);
   reply(resp::kOk);
 }
 
@@ -300,14 +345,16 @@ std::string Session::describe() const {
   using std::chrono::seconds;
   const auto now = std::chrono::steady_clock::now();
   return fmt::format(
-      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 "
-      "multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 obl=0 oll={} omem={} tot-mem={} "
-      "events=r cmd=NULL user=default redir=-1 resp=2",
+      "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} "
+      "multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 obl=0 oll={} omem={} tot-mem={} "
+      "events=r cmd=NULL user={} redir=-1 resp=2",
       id_, addr_, laddr_, const_cast<Session*>(this)->socket_.native_handle(), name_,
       duration_cast<seconds>(now - created_).count(),
-      duration_cast<seconds>(now - last_command_).count(), db_, rend_ - rbegin_,
+      duration_cast<seconds>(now - last_command_).count(),
+      multi_ ? "x" : (subscribe_mode() ? "P" : (monitor_ ? "O" : "N")), db_, channels_.size(),
+      patterns_.size(), shard_channels_.size(), multi_ ? 0 : -1, rend_ - rbegin_,
       rbuf_.size() - (rend_ - rbegin_), replies_.in_flight(), replies_.buffered_bytes(),
-      rbuf_.size() + replies_.buffered_bytes());
+      rbuf_.size() + replies_.buffered_bytes(), user_);
 }
 
 std::string Session::frontcache_info() const {

@@ -14,13 +14,25 @@ std::uint64_t ReplyQueue::push() {
   return next_++;
 }
 
+void ReplyQueue::add(std::uint64_t seq, std::string_view bytes) {
+  if (seq < head_ || seq >= next_) return;
+  Slot& s = slot(seq);
+  if (s.done) return;
+  if (seq == head_) {
+    ready_.append(bytes);
+    return;
+  }
+  s.reply.append(bytes);
+  parked_bytes_ += bytes.size();
+}
+
 void ReplyQueue::complete(std::uint64_t seq, std::string_view reply) {
   if (seq < head_ || seq >= next_) return;
   Slot& s = slot(seq);
   if (s.done) return;
   if (seq != head_) {
     s.done = true;
-    s.reply.assign(reply);
+    s.reply.append(reply);
     parked_bytes_ += reply.size();
     return;
   }
@@ -28,16 +40,23 @@ void ReplyQueue::complete(std::uint64_t seq, std::string_view reply) {
   // reply it was holding back.
   ready_.append(reply);
   ++head_;
-  while (head_ < next_ && slot(head_).done) {
+  release_head_slots();
+}
+
+// Moves the parked bytes of the new head slots to ready_: whole replies of completed slots,
+// and the partial bytes (add()) of the first slot still waiting.
+void ReplyQueue::release_head_slots() {
+  while (head_ < next_) {
     Slot& parked = slot(head_);
     ready_.append(parked.reply);
     parked_bytes_ -= parked.reply.size();
-    parked.done = false;
     if (parked.reply.capacity() > kKeepSlotBytes) {
       std::string().swap(parked.reply);
     } else {
       parked.reply.clear();
     }
+    if (!parked.done) break;
+    parked.done = false;
     ++head_;
   }
 }

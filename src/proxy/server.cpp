@@ -193,6 +193,7 @@ Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(c
   auto& shared = impl_->shared;
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
+    shared.all_workers.push_back(impl_->workers.back().get());
   }
   impl_->signals.add(SIGHUP);
 }

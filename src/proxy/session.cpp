@@ -43,7 +43,10 @@ Session::Session(Worker& worker, asio::ip::tcp::socket socket)
       last_command_(created_),
       parser_(resp::ParserLimits{worker.config().limits.max_bulk_length,
                                  worker.config().limits.max_arguments,
-                                 worker.config().limits.max_inline_length}) {
+                                 worker.config().limits.max_inline_length}),
+      authenticated_(!worker.config().auth.required()),
+      auth_timer_(worker.io()) {
+  parser_.set_authenticated(authenticated_);
   boost::system::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   if (!ec) addr_ = endpoint_text(remote);
@@ -91,6 +94,9 @@ void Session::close() {
   socket_.close(ignored);
   write_signal_.cancel();
   read_signal_.cancel();
+  auth_timer_.cancel();
+  pinned_requests_.clear();
+  release_pinned(false);
 }
 
 void Session::drain() {
@@ -104,7 +110,8 @@ void Session::drain() {
 }
 
 bool Session::reading_paused() const {
-  return holding_for_joined_ || replies_.in_flight() >= worker_.config().limits.max_pipeline ||
+  return holding_for_joined_ || pin_wait_ || auth_wait_ ||
+         replies_.in_flight() >= worker_.config().limits.max_pipeline ||
          replies_.buffered_bytes() > kSoftOutputBytes;
 }
 
@@ -140,7 +147,12 @@ awaitable<void> Session::read_loop() {
     }
     auto [ec, n] = co_await socket_.async_read_some(
         asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
-    if (ec) break;
+    if (ec) {
+      // A client gone while blocked or subscribed: free its dedicated connection now (Redis
+      // unblocks it at once) rather than when the BLPOP times out.
+      if (pinned_ != nullptr) close();
+      break;
+    }
     rend_ += n;
   }
   read_done_ = true;
@@ -168,6 +180,13 @@ bool Session::process_buffer() {
     if (!args.empty() && must_wait_for_joined(args)) {
       parser_.reset();  // parsed again once the joined reads are in
       holding_for_joined_ = true;
+      return true;
+    }
+    if (!args.empty() && pinned_ == nullptr && in_upstream_ > 0 && needs_pin(args)) {
+      // The session moves to a dedicated connection: its shared requests in flight run first
+      // (a SET before a MULTI executes before it), so this request waits, unparsed.
+      pin_wait_ = true;
+      wake_writer();
       return true;
     }
     if (!args.empty()) {
@@ -234,8 +253,16 @@ void Session::wake_reader() {
   }
 }
 
-void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
+void Session::upstream_reply_done() {
   --in_upstream_;
+  if (in_upstream_ == 0 && pin_wait_) {
+    pin_wait_ = false;
+    wake_reader();
+  }
+}
+
+void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
+  upstream_reply_done();
   if ((tag & (kWriteFlag | kFlushFlag)) != 0) after_write(tag);
   const std::uint64_t seq = tag & ~kTagFlags;
   while (!forward_started_.empty() && forward_started_.front().first < seq) {
@@ -247,7 +274,9 @@ void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKin
     forward_started_.pop_front();
   }
   if (closed_) return;
-  if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
+  if ((tag & kSilentFlag) != 0) {
+    replies_.complete(seq, {});
+  } else if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
     replies_.complete(seq, info_reply(reply));
   } else {
     replies_.complete(seq, reply);

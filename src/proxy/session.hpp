@@ -12,6 +12,7 @@
 #include <chrono>
 #include <deque>
 #include <list>
+#include <set>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,12 +25,15 @@
 #include "frontcache/proxy/reply_queue.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connection.hpp"
+#include "frontcache/upstream/dedicated.hpp"
 
 namespace frontcache::proxy {
 
 class Worker;
 
-class Session : public upstream::ReplyTarget, public std::enable_shared_from_this<Session> {
+class Session : public upstream::ReplyTarget,
+                public upstream::StreamTarget,
+                public std::enable_shared_from_this<Session> {
  public:
   Session(Worker& worker, boost::asio::ip::tcp::socket socket);
   ~Session() override;
@@ -43,22 +47,49 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
 
   void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override;
 
+  // Frames of the session's dedicated (pinned) upstream connection (pinned.cpp).
+  void on_frame(std::string_view frame, resp::ReplyKind kind) override;
+  void on_stream_closed(const std::string& reason) override;
+
+  // For the L1 read path: a pinned session (on a dedicated connection: MULTI/WATCH, blocking
+  // command in flight, subscribed, MONITOR, CLIENT TRACKING) or an unauthenticated one is never
+  // served from the cache.
+  bool pinned() const { return pinned_ != nullptr; }
+  bool authenticated() const { return authenticated_; }
+
   std::uint64_t id() const { return id_; }
   // How long the client has sent nothing with nothing in flight (zero while it waits for us).
   std::chrono::steady_clock::duration idle_for(std::chrono::steady_clock::time_point now) const {
     return replies_.in_flight() > 0 ? std::chrono::steady_clock::duration::zero()
                                     : now - last_command_;
   }
+  const std::string& addr() const { return addr_; }
+  const std::string& laddr() const { return laddr_; }
+  const std::string& user() const { return user_; }
   // One line of CLIENT LIST / CLIENT INFO, without the trailing newline.
   std::string describe() const;
 
  private:
   using Args = std::span<const std::string_view>;
   // Tag bits of forwarded requests whose replies need more than copying to the client.
-  static constexpr std::uint64_t kInfoFlag = 1ull << 63;   // append the `# frontcache` section
-  static constexpr std::uint64_t kWriteFlag = 1ull << 62;  // invalidate + publish written keys
-  static constexpr std::uint64_t kFlushFlag = 1ull << 61;  // invalidate + publish everything
-  static constexpr std::uint64_t kTagFlags = kInfoFlag | kWriteFlag | kFlushFlag;
+  static constexpr std::uint64_t kInfoFlag = 1ull << 63;    // append the `# frontcache` section
+  static constexpr std::uint64_t kWriteFlag = 1ull << 62;   // invalidate + publish written keys
+  static constexpr std::uint64_t kFlushFlag = 1ull << 61;   // invalidate + publish everything
+  static constexpr std::uint64_t kSilentFlag = 1ull << 60;  // no reply wanted (CLIENT REPLY)
+  static constexpr std::uint64_t kTagFlags = kInfoFlag | kWriteFlag | kFlushFlag | kSilentFlag;
+  static constexpr std::uint64_t kNoSlot = ~0ull;
+  // How a reply on the pinned connection changes what the session knows of its upstream state.
+  enum class PinKind : std::uint8_t {
+    Plain, Internal, Multi, Exec, Discard, Watch, Unwatch, Subscribe, Unsubscribe, Monitor,
+    TrackingOn, TrackingOff, Reset
+  };
+  enum class SubSet : std::uint8_t { Channels, Patterns, Shard };
+  struct PinnedRequest {
+    std::uint64_t seq = kNoSlot;  // kNoSlot: no reply goes to the client
+    PinKind kind = PinKind::Plain;
+    int remaining = 1;            // reply frames still expected; <0: until `set` is empty
+    SubSet set = SubSet::Channels;
+  };
 
   static boost::asio::awaitable<void> run(std::shared_ptr<Session> self);
   boost::asio::awaitable<void> read_loop();
@@ -86,11 +117,16 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void forward_write(const command::CommandInfo& info, Args args, std::string_view raw);
   bool must_wait_for_joined(Args args) const;
   void joined_resolved();
+  // One of this session's requests on the shared connections has been answered.
+  void upstream_reply_done();
   void after_write(std::uint64_t flags);
   Worker& worker() { return worker_; }
-  void reply(std::string_view bytes) { replies_.append(bytes); }
+  void reply(std::string_view bytes) {
+    if (!silent_) replies_.append(bytes);
+  }
   void reply_error(std::string_view message);
   void handle_local(const command::CommandInfo& info, Args args);
+  void reset_session_state();
   void handle_ping(Args args);
   void handle_hello(Args args);
   void handle_select(Args args);
@@ -98,6 +134,36 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void handle_info(Args args);
   void handle_auth(Args args);
   bool set_name(std::string_view name);  // false: invalid name, error already replied
+  bool admin_allowed(const command::CommandInfo& info, Args args) const;
+
+  // pinned.cpp: the dedicated upstream connection.
+  bool needs_pin(Args args) const;
+  void dispatch_pinned(const command::CommandInfo* info, command::Route route, Args args,
+                       std::string_view raw);
+  bool pin();  // false: none available, error replied
+  // Every request a pinned session sends upstream goes through here.
+  void send_pinned(Args args, std::string_view raw);
+  void unpin_if_idle();
+  void release_pinned(bool reusable);
+  bool subscribe_mode() const;
+  bool is_push(std::string_view frame, resp::ReplyKind kind) const;
+  void track_subscription(std::string_view frame);
+  void apply_pinned_state(PinKind kind, std::string_view frame);
+  // Invalidation hook: called with the whole command for every write a pinned session sends
+  // (MULTI-queued commands included) and for scripts/functions (EVAL/EVALSHA/FCALL, whose
+  // declared keys follow numkeys). No-op until the L1 lands; hooks.cpp.
+  void on_write_keys(Args command);
+
+  // auth.cpp
+  static bool allowed_before_auth(const command::CommandInfo* info);
+  bool check_credentials(std::string_view user, std::string_view password) const;
+  void auth_succeeded(std::string_view user);
+  void auth_failed();
+
+  // client_admin.cpp: CLIENT LIST / KILL over every worker, CLIENT REPLY.
+  void client_list();
+  void client_kill(Args args);
+  void client_reply(Args args);
   std::string info_reply(std::string_view upstream_bulk) const;
   std::string frontcache_info() const;
   std::string l1_info() const;
@@ -138,12 +204,39 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   std::string cache_key_;                  // scratch: the cache key being looked up
   std::vector<std::string_view> keys_;     // scratch: keys of the write being dispatched
   std::deque<std::string> written_keys_;   // per write in flight: its keys, length-prefixed
+  std::string multi_keys_;                 // keys written by commands queued in MULTI
 
   friend class FillRequest;
   friend class MgetRequest;
 
   int db_ = 0;
   std::string name_;
+
+  // Pinning (pinned.cpp). State flags are learnt from the upstream's replies; multi_queued_ is
+  // what the session has sent (MULTI dispatched, EXEC/DISCARD not yet).
+  std::shared_ptr<upstream::DedicatedConnection> pinned_;
+  std::deque<PinnedRequest> pinned_requests_;
+  int pinned_db_ = -1;
+  bool pin_wait_ = false;  // a pinning command waits for shared requests in flight
+  bool multi_ = false;
+  bool multi_queued_ = false;
+  bool watching_ = false;
+  bool monitor_ = false;
+  bool tracking_ = false;
+  int subscribe_pending_ = 0;
+  std::set<std::string, std::less<>> channels_, patterns_, shard_channels_;
+
+  // Authentication (auth.cpp).
+  bool authenticated_ = true;
+  std::string user_ = "default";
+  unsigned auth_failures_ = 0;
+  bool auth_wait_ = false;  // reading paused after a wrong password
+  boost::asio::steady_timer auth_timer_;
+
+  // CLIENT REPLY OFF / SKIP.
+  bool reply_off_ = false;
+  bool skip_next_ = false;
+  bool silent_ = false;  // the command being dispatched gets no reply
 };
 
 }  // namespace frontcache::proxy

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/config/config.hpp"
@@ -18,6 +19,8 @@
 #include "l1.hpp"
 
 namespace frontcache::proxy {
+
+class Worker;
 
 struct ProxyStats {
   std::atomic<std::int64_t> connected_clients{0};
@@ -28,6 +31,10 @@ struct ProxyStats {
   std::atomic<std::uint64_t> output_limit_disconnects{0};
   std::atomic<std::uint64_t> idle_disconnects{0};  // limits.idle_timeout
   std::atomic<std::uint64_t> refused_commands{0};  // stateful/admin/never commands refused
+  std::atomic<std::uint64_t> pinned_opened{0};     // dedicated upstream connections opened
+  std::atomic<std::uint64_t> pinned_refused{0};    // pinning refused: max_pinned_per_worker
+  std::atomic<std::uint64_t> pinned_lost{0};       // dedicated connections lost while in use
+  std::atomic<std::uint64_t> auth_failures{0};     // wrong passwords (AUTH / HELLO AUTH)
 };
 
 // Outcome of SIGHUP reloads, for INFO and metrics.
@@ -75,6 +82,8 @@ struct Shared {
   LatencyHistograms latency;
   MetricsSources metrics_sources;
   std::atomic<std::uint64_t> next_client_id{1};
+  // Every worker, set once before they start: CLIENT LIST / CLIENT KILL post to each one.
+  std::vector<Worker*> all_workers;
 
  private:
   mutable std::mutex config_mutex_;

@@ -43,7 +43,8 @@ Worker::Worker(Shared& shared, std::size_t index)
       io_(1),
       acceptor_(io_),
       idle_timer_(io_),
-      pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker) {}
+      pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker),
+      upstream_settings_(upstream_settings(*config_)) {}
 
 Worker::~Worker() { join(); }
 
@@ -90,6 +91,9 @@ void Worker::stop() {
     acceptor_.close(ignored);
     idle_timer_.cancel();
     for (Session* s : std::list<Session*>(sessions_)) s->drain();
+    for (auto& c : idle_pinned_) c->stop();
+    pinned_held_ -= idle_pinned_.size();
+    idle_pinned_.clear();
     asio::co_spawn(io_, close_pool_when_drained(this), [index = index_](std::exception_ptr e) {
       if (e) spdlog::error("worker {}: drain ended by an exception", index);
     });
@@ -133,6 +137,7 @@ class DiscardReplies final : public upstream::ReplyTarget {
 };
 
 constexpr std::size_t kMaxPublishBody = 64 * 1024;
+constexpr std::size_t kMaxIdlePinned = 16;  // dedicated connections kept for reuse
 
 }  // namespace
 
@@ -201,6 +206,36 @@ asio::awaitable<void> Worker::idle_loop() {
       }
     }
   }
+}
+
+std::shared_ptr<upstream::DedicatedConnection> Worker::acquire_pinned() {
+  while (!idle_pinned_.empty()) {
+    auto c = std::move(idle_pinned_.back());
+    idle_pinned_.pop_back();
+    if (c->alive()) return c;
+    --pinned_held_;
+  }
+  if (pinned_held_ >= config_->upstream.max_pinned_per_worker) {
+    shared_.stats.pinned_refused.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  ++pinned_held_;
+  shared_.stats.pinned_opened.fetch_add(1, std::memory_order_relaxed);
+  auto c = std::make_shared<upstream::DedicatedConnection>(io_, upstream_settings_);
+  c->start();
+  return c;
+}
+
+void Worker::release_pinned(std::shared_ptr<upstream::DedicatedConnection> connection,
+                            bool reusable) {
+  if (!connection) return;
+  connection->detach();
+  if (reusable && connection->alive() && idle_pinned_.size() < kMaxIdlePinned) {
+    idle_pinned_.push_back(std::move(connection));
+    return;
+  }
+  connection->stop();
+  --pinned_held_;
 }
 
 asio::awaitable<void> Worker::accept_loop() {

@@ -8,12 +8,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "frontcache/cache/rules.hpp"
+#include "frontcache/upstream/dedicated.hpp"
 #include "frontcache/upstream/pool.hpp"
 #include "shared.hpp"
 
@@ -58,6 +61,13 @@ class Worker {
   // loop turn (many writes, one PUBLISH).
   void publish(std::span<const std::string_view> keys);
   void publish_all();
+  // Dedicated upstream connections for pinned sessions: at most upstream.max_pinned_per_worker
+  // held (in use or idle). Null when the limit is reached; the caller replies an error.
+  std::shared_ptr<upstream::DedicatedConnection> acquire_pinned();
+  // Gives a connection back: kept idle for the next session when `reusable` (its upstream
+  // state is back to a fresh connection's), closed otherwise.
+  void release_pinned(std::shared_ptr<upstream::DedicatedConnection> connection, bool reusable);
+  std::size_t pinned_in_use() const { return pinned_held_ - idle_pinned_.size(); }
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -78,6 +88,9 @@ class Worker {
   std::string publish_body_;  // <len>:<key>... of the keys waiting to be published
   bool publish_all_ = false;
   bool publish_scheduled_ = false;
+  upstream::Settings upstream_settings_;
+  std::vector<std::shared_ptr<upstream::DedicatedConnection>> idle_pinned_;
+  std::size_t pinned_held_ = 0;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 };

@@ -21,6 +21,7 @@ enum class Route : std::uint8_t {
   Stateful,   // changes the connection's state upstream: needs a dedicated connection
   Admin,      // forwarded or refused by `admin_commands`
   Never,      // never forwarded (SHUTDOWN): it would act on the shared upstream
+  Script,     // forwarded like Forward, but may write the keys it declares (EVAL, FCALL)
 };
 
 enum Flag : std::uint32_t {

@@ -30,6 +30,8 @@ struct UpstreamConfig {
   std::size_t connections_per_worker = 2;
   Duration connect_timeout{1000};
   Duration command_timeout{2000};
+  // Dedicated connections for pinned sessions (MULTI, blocking commands, SUBSCRIBE...).
+  std::size_t max_pinned_per_worker = 256;
 
   bool operator==(const UpstreamConfig&) const = default;
 };

@@ -17,6 +17,10 @@ class ReplyQueue {
   std::uint64_t push();
   // Stores the reply of slot `seq` (copied). A slot completes once; later calls are ignored.
   void complete(std::uint64_t seq, std::string_view reply);
+  // Adds bytes to slot `seq` ahead of its final reply, without completing it: pub/sub messages
+  // and MONITOR lines that reach a pinned session while one of its requests is still waiting
+  // for its reply (they came first in the upstream's stream, so they go first here too).
+  void add(std::uint64_t seq, std::string_view bytes);
   // Shorthand: push() and complete() in one, for replies known at dispatch time.
   void append(std::string_view reply) { complete(push(), reply); }
 
@@ -35,9 +39,10 @@ class ReplyQueue {
 
   struct Slot {
     bool done = false;
-    std::string reply;  // used only when the reply arrives before an earlier slot's
+    std::string reply;  // bytes held back: they arrived before an earlier slot's reply
   };
   Slot& slot(std::uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
+  void release_head_slots();
 
   // Ring of slots, power-of-two sized, indexed by sequence number: slots and their strings are
   // reused, so a steady pipeline allocates nothing.

@@ -1,0 +1,224 @@
+#include "frontcache/upstream/dedicated.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <vector>
+
+#include "frontcache/resp/request_parser.hpp"
+#include "frontcache/upstream/stats.hpp"
+
+namespace frontcache::upstream {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kKeepBufferBytes = 256 * 1024;
+}  // namespace
+
+class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedConnection::Impl> {
+ public:
+  Impl(asio::io_context& io, Settings settings)
+      : io_(io), socket_(io), signal_(io), timer_(io), settings_(std::move(settings)) {}
+
+  void start() {
+    asio::co_spawn(io_, run(shared_from_this()), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::warn("pinned upstream connection ended by an exception: {}", ex.what());
+      }
+    });
+  }
+
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    signal_.cancel();
+    timer_.cancel();
+  }
+
+  void send(std::string_view request) {
+    out_.append(request);
+    if (writer_waiting_) {
+      writer_waiting_ = false;
+      signal_.cancel();
+    }
+  }
+
+  std::weak_ptr<StreamTarget> target_;
+  bool stopped_ = false;
+  bool failed_ = false;
+
+ private:
+  awaitable<void> run([[maybe_unused]] std::shared_ptr<Impl> self) {
+    std::string reason;
+    const bool ok = co_await connect(reason);
+    if (ok && !stopped_) {
+      ready_ = true;
+      co_await (read_loop(reason) || write_loop(reason));
+    }
+    failed_ = true;
+    const bool was_stopped = stopped_;
+    stop();
+    if (!was_stopped) {
+      spdlog::debug("pinned upstream connection closed: {}", reason);
+      if (auto t = target_.lock()) t->on_stream_closed(reason);
+    }
+  }
+
+  awaitable<bool> connect(std::string& reason) {
+    tcp::resolver resolver(io_);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), kNoThrow);
+    if (rec) {
+      reason = fmt::format("cannot resolve {}: {}", settings_.host, rec.message());
+      co_return false;
+    }
+    timer_.expires_after(settings_.connect_timeout);
+    auto result = co_await (asio::async_connect(socket_, endpoints, kNoThrow) ||
+                            timer_.async_wait(kNoThrow));
+    if (result.index() == 1) {
+      reason = fmt::format("connect timeout after {}ms", settings_.connect_timeout.count());
+      co_return false;
+    }
+    auto [ec, endpoint] = std::get<0>(result);
+    if (ec) {
+      reason = fmt::format("{}:{}: {}", settings_.host, settings_.port, ec.message());
+      co_return false;
+    }
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    // AUTH and CLIENT SETNAME go first, ahead of whatever the session queued; their replies
+    // are read (and checked) by read_loop before any frame reaches the target.
+    std::string hello;
+    if (!settings_.password.empty()) {
+      std::vector<std::string_view> auth{"AUTH"};
+      if (!settings_.username.empty()) auth.push_back(settings_.username);
+      auth.push_back(settings_.password);
+      resp::encode_command(hello, auth);
+      ++handshake_replies_;
+    }
+    const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache-pinned"};
+    resp::encode_command(hello, setname);
+    ++handshake_replies_;
+    out_.insert(0, hello);
+    co_return true;
+  }
+
+  awaitable<void> read_loop(std::string& reason) {
+    for (;;) {
+      while (rend_ > rbegin_) {
+        std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+        const auto status = framer_.frame(data);
+        if (status == resp::FrameStatus::NeedMore) break;
+        if (status == resp::FrameStatus::Error) {
+          reason = "protocol error in upstream reply";
+          co_return;
+        }
+        const std::size_t n = framer_.consumed();
+        rbegin_ += n;
+        const std::string_view frame = data.substr(0, n);
+        if (handshake_replies_ > 0) {
+          --handshake_replies_;
+          if (framer_.kind() == resp::ReplyKind::Error && handshake_replies_ > 0) {
+            reason = fmt::format("AUTH refused: {}", frame.substr(1, frame.size() - 3));
+            co_return;
+          }
+          continue;
+        }
+        if (auto t = target_.lock()) t->on_frame(frame, framer_.kind());
+        if (stopped_) co_return;
+      }
+      if (rbegin_ == rend_) {
+        rbegin_ = rend_ = 0;
+        if (rbuf_.size() > kKeepBufferBytes) std::vector<char>(kReadChunk).swap(rbuf_);
+      } else if (rbegin_ > 0) {
+        std::copy(rbuf_.begin() + static_cast<long>(rbegin_),
+                  rbuf_.begin() + static_cast<long>(rend_), rbuf_.begin());
+        rend_ -= rbegin_;
+        rbegin_ = 0;
+      }
+      if (rbuf_.size() - rend_ < kReadChunk / 2) {
+        rbuf_.resize(std::max(rbuf_.size() * 2, rend_ + kReadChunk));
+      }
+      auto [ec, got] = co_await socket_.async_read_some(
+          asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
+      if (ec) {
+        reason = ec == asio::error::eof ? "closed by upstream" : ec.message();
+        co_return;
+      }
+      rend_ += got;
+    }
+  }
+
+  awaitable<void> write_loop(std::string& reason) {
+    for (;;) {
+      while (out_.empty()) {
+        writer_waiting_ = true;
+        signal_.expires_at(asio::steady_timer::time_point::max());
+        co_await signal_.async_wait(kNoThrow);
+        writer_waiting_ = false;
+        if (stopped_) {
+          reason = "stopped";
+          co_return;
+        }
+      }
+      writing_.swap(out_);
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kNoThrow);
+      writing_.clear();
+      if (ec) {
+        reason = ec.message();
+        co_return;
+      }
+    }
+  }
+
+  asio::io_context& io_;
+  tcp::socket socket_;
+  asio::steady_timer signal_;
+  asio::steady_timer timer_;
+  Settings settings_;
+  bool ready_ = false;
+  bool writer_waiting_ = false;
+  int handshake_replies_ = 0;
+  std::string out_;
+  std::string writing_;
+  std::vector<char> rbuf_;
+  std::size_t rbegin_ = 0;
+  std::size_t rend_ = 0;
+  resp::ReplyFramer framer_;
+};
+
+DedicatedConnection::DedicatedConnection(asio::io_context& io, Settings settings)
+    : impl_(std::make_shared<Impl>(io, std::move(settings))) {}
+
+DedicatedConnection::~DedicatedConnection() { impl_->stop(); }
+
+void DedicatedConnection::start() { impl_->start(); }
+void DedicatedConnection::attach(std::weak_ptr<StreamTarget> target) {
+  impl_->target_ = std::move(target);
+}
+void DedicatedConnection::detach() { impl_->target_.reset(); }
+void DedicatedConnection::stop() { impl_->stop(); }
+bool DedicatedConnection::alive() const { return !impl_->stopped_ && !impl_->failed_; }
+void DedicatedConnection::send(std::string_view request) { impl_->send(request); }
+
+}  // namespace frontcache::upstream
