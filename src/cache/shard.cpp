@@ -19,11 +19,13 @@ Shard::~Shard() {
   for (std::uint32_t i = 0; i < node_count_; ++i) delete[] node(i).bytes;
 }
 
-void Shard::configure(const ShardConfig& config, std::int64_t now) {
+void Shard::configure(const ShardConfig& config, GlobalWeight* global, HillClimber* climber,
+                      std::int64_t now) {
   config_ = config;
-  window_max_ = config_.maximum - static_cast<std::uint64_t>(0.99 * static_cast<double>(config_.maximum));
+  global_ = global;
+  climber_ = climber;
+  window_max_ = config_.window;
   protected_max_ = static_cast<std::uint64_t>(0.80 * static_cast<double>(config_.maximum - window_max_));
-  step_size_ = -0.0625 * static_cast<double>(config_.maximum);
   key_buckets_.assign(16, kNil);
   owner_buckets_.assign(16, kNil);
   // Sized up front (Caffeine waits until half full): counting the warm-up accesses too
@@ -151,7 +153,7 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
   const std::uint64_t bytes = key.size() + (owner == key ? 0 : owner.size()) + value.size() +
                               Cache::kEntryOverhead;
   const std::uint64_t weight = config_.count_entries ? 1 : bytes;
-  if (bytes > config_.max_entry_weight || weight > config_.maximum ||
+  if (bytes > config_.max_entry_weight || weight > config_.limit ||
       (config_.max_bytes != 0 && bytes > config_.max_bytes)) {
     bump(counters.rejected);
     return false;
@@ -165,6 +167,7 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
   link_tables(i);
   ++count_;
   bytes_ += bytes;
+  if (global_->max_bytes != 0) global_->bytes.fetch_add(bytes, std::memory_order_relaxed);
   bump(counters.inserts);
   counters.entries.store(count_, std::memory_order_relaxed);
   counters.bytes.store(bytes_, std::memory_order_relaxed);
@@ -182,6 +185,7 @@ void Shard::remove(std::uint32_t i, Removal why) {
   on_remove(i);
   --count_;
   bytes_ -= bytes_of(n);
+  if (global_->max_bytes != 0) global_->bytes.fetch_sub(bytes_of(n), std::memory_order_relaxed);
   counters.entries.store(count_, std::memory_order_relaxed);
   counters.bytes.store(bytes_, std::memory_order_relaxed);
   switch (why) {

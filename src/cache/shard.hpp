@@ -14,6 +14,7 @@
 
 #include "frontcache/cache/cache.hpp"
 #include "frequency_sketch.hpp"
+#include "hill_climber.hpp"
 
 namespace frontcache::cache::detail {
 
@@ -59,14 +60,32 @@ struct Fill {
   bool done = false;
 };
 
+// The bound shared by every shard. Capacity floats: a shard may hold more than its nominal
+// share while the total is under the bound, and evicts its own entries only once the total is
+// over, so a shard whose keys are hot does not evict while a cold one sits on room.
+struct alignas(64) GlobalWeight {
+  std::atomic<std::uint64_t> units{0};  // policy units summed over shards
+  std::atomic<std::uint64_t> bytes{0};  // tracked only when max_bytes != 0
+  std::uint64_t maximum = 0;
+  std::uint64_t max_bytes = 0;
+  [[nodiscard]] bool over() const noexcept {
+    return units.load(std::memory_order_relaxed) > maximum ||
+           (max_bytes != 0 && bytes.load(std::memory_order_relaxed) > max_bytes);
+  }
+};
+
 struct ShardConfig {
-  std::uint64_t maximum = 0;     // policy units: entries when count_entries, else bytes
+  std::uint64_t maximum = 0;     // nominal share, policy units: entries when count_entries, else bytes
+  std::uint64_t limit = 0;       // hard per-shard bound in policy units (>= maximum)
   bool count_entries = false;
   std::uint64_t max_bytes = 0;   // second bound when count_entries (0 = none)
   std::uint64_t max_entry_weight = 0;
   std::int64_t tti = 0;          // ns, 0 = off
   std::int64_t tick = 0;         // ns
   std::size_t max_waiters = 0;
+  unsigned shards = 1;           // how many shards share the bound and the climber
+  std::uint64_t window = 1;      // initial window share (the cache's 1% spread over shards)
+  std::uint64_t min_window = 1;  // 0 with several shards: the cache-wide window may be < shards
 };
 
 // Written only under the shard lock, read lock-free by stats().
@@ -88,7 +107,8 @@ class alignas(64) Shard {
  public:
   Shard() = default;
   ~Shard();
-  void configure(const ShardConfig& config, std::int64_t now);
+  void configure(const ShardConfig& config, GlobalWeight* global, HillClimber* climber,
+                 std::int64_t now);
 
   mutable std::mutex mu;
   ShardCounters counters;
@@ -102,6 +122,9 @@ class alignas(64) Shard {
   void remove(std::uint32_t index, Removal why);
   std::size_t invalidate_owner(std::string_view owner, std::uint32_t owner_hash);
   void clear();
+  // Evicts (policy order) while the global bound is exceeded; for a shard other than the one
+  // inserted into, when that one ran out of entries to give.
+  void shed();
   std::size_t expire(std::int64_t now);
   [[nodiscard]] std::string debug_order() const;
   [[nodiscard]] const ShardConfig& config() const noexcept { return config_; }
@@ -143,13 +166,16 @@ class alignas(64) Shard {
   void evict_from_main(std::uint32_t candidate);
   bool admit(std::uint32_t candidate, std::uint32_t victim) noexcept;
   void climb();
-  void determine_adjustment();
   void increase_window();
   void decrease_window();
   void demote_from_protected() noexcept;
   std::uint64_t next_random() noexcept;
 
   ShardConfig config_;
+  GlobalWeight* global_ = nullptr;
+  HillClimber* climber_ = nullptr;
+  std::uint64_t climber_epoch_ = 0;
+  double adjustment_carry_ = 0.0;  // this shard's share of adjustments, below one unit
   // Fixed-size chunks: no doubling slack and no reallocation pause as the shard fills.
   static constexpr std::uint32_t kChunkShift = 10;
   Node& node(std::uint32_t i) noexcept { return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)]; }
@@ -171,10 +197,8 @@ class alignas(64) Shard {
   std::uint64_t protected_size_ = 0;
   std::uint64_t window_max_ = 0;
   std::uint64_t protected_max_ = 0;
-  std::uint64_t hits_in_sample_ = 0;
+  std::uint64_t hits_in_sample_ = 0;    // since the last report to the climber
   std::uint64_t misses_in_sample_ = 0;
-  double previous_hit_rate_ = 0.0;
-  double step_size_ = 0.0;
   std::int64_t adjustment_ = 0;
   std::uint64_t random_state_ = 0x9e3779b97f4a7c15ULL;
 
