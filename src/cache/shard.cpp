@@ -85,11 +85,15 @@ std::uint32_t Shard::allocate(std::string_view key, std::string_view owner, std:
   }
   Node& n = node(i);
   if (owner == key) owner = {};
-  n.bytes = new char[owner.size() + key.size()];
-  std::memcpy(n.bytes, owner.data(), owner.size());
-  std::memcpy(n.bytes + owner.size(), key.data(), key.size());
+  const std::size_t at = owner.empty() ? 0 : key.find(owner);
+  const bool in_key = !owner.empty() && at <= Node::kMaxOwnerOffset;
+  const std::size_t stored = key.size() + (in_key ? 0 : owner.size());
+  n.bytes = new char[stored];
+  std::memcpy(n.bytes, key.data(), key.size());
+  if (!in_key && !owner.empty()) std::memcpy(n.bytes + key.size(), owner.data(), owner.size());
   n.key_len = static_cast<std::uint32_t>(key.size());
   n.owner_len = static_cast<std::uint32_t>(owner.size());
+  n.set_owner_place(in_key, in_key ? at : 0);
   n.hash = hash;
   n.key_next = n.owner_next = n.prev = n.next = kNil;
   n.expires_at = n.idle_at = kNever;
@@ -101,7 +105,8 @@ void Shard::release(std::uint32_t i) noexcept {
   delete[] n.bytes;
   n.bytes = nullptr;
   n.value = {};
-  n.meta = ((n.generation() + 1) << 3);  // Free, not scheduled; stale wheel slots won't match
+  // Free, not scheduled; stale wheel slots won't match.
+  n.meta = ((n.generation() + 1) << Node::kGenerationShift);
   n.key_next = free_head_;
   free_head_ = i;
 }
@@ -250,7 +255,9 @@ std::size_t Shard::expire(std::int64_t now) {
     due.swap(wheel_[static_cast<std::size_t>(t) & (kWheelSlots - 1)]);
     for (const WheelSlot& slot : due) {
       Node& n = node(slot.index);
-      if (n.queue() == Queue::Free || n.generation() != slot.generation) continue;
+      if (n.queue() == Queue::Free || n.generation() != slot.generation || !n.scheduled()) {
+        continue;
+      }
       n.set_scheduled(false);
       if (now >= n.deadline()) {
         remove(slot.index, Removal::Expired);

@@ -24,9 +24,11 @@ inline constexpr std::int64_t kNever = INT64_MAX;
 enum class Queue : std::uint8_t { Free = 0, Window = 1, Probation = 2, Protected = 3 };
 enum class Removal { Evicted, Expired, Invalidated, Replaced };
 
-// 64 bytes; the key (and owner) bytes live in one separate allocation.
+// 64 bytes; the key bytes (and the owner's, unless the owner is part of the key) live in one
+// separate allocation. The proxy's owner is the Redis key embedded in the cache key, so it is
+// usually stored as an offset into the key and costs nothing.
 struct Node {
-  char* bytes = nullptr;  // owner bytes, then key bytes
+  char* bytes = nullptr;  // key bytes, then owner bytes when stored separately
   ValueRef value;
   std::int64_t expires_at = kNever;  // TTL deadline, ns on the cache clock
   std::int64_t idle_at = kNever;     // time-to-idle deadline
@@ -37,19 +39,33 @@ struct Node {
   std::uint32_t owner_next = kNil;   // owner chain
   std::uint32_t prev = kNil;         // access order within its queue
   std::uint32_t next = kNil;
-  std::uint32_t meta = 0;            // generation << 3 | scheduled << 2 | queue
+  // generation << 12 | owner offset in key << 4 | owner in key << 3 | scheduled << 2 | queue
+  std::uint32_t meta = 0;
 
-  [[nodiscard]] std::string_view key() const noexcept { return {bytes + owner_len, key_len}; }
+  static constexpr unsigned kGenerationShift = 12;
+  static constexpr std::size_t kMaxOwnerOffset = 255;
+
+  [[nodiscard]] std::string_view key() const noexcept { return {bytes, key_len}; }
   [[nodiscard]] std::string_view owner() const noexcept {
-    return owner_len != 0 ? std::string_view{bytes, owner_len} : key();
+    if (owner_len == 0) return key();
+    return {bytes + (owner_in_key() ? owner_offset() : key_len), owner_len};
   }
   [[nodiscard]] Queue queue() const noexcept { return static_cast<Queue>(meta & 3U); }
   void set_queue(Queue q) noexcept { meta = (meta & ~3U) | static_cast<std::uint32_t>(q); }
   [[nodiscard]] bool scheduled() const noexcept { return (meta & 4U) != 0; }
   void set_scheduled(bool s) noexcept { meta = s ? (meta | 4U) : (meta & ~4U); }
-  [[nodiscard]] std::uint32_t generation() const noexcept { return meta >> 3; }
+  [[nodiscard]] bool owner_in_key() const noexcept { return (meta & 8U) != 0; }
+  [[nodiscard]] std::uint32_t owner_offset() const noexcept { return (meta >> 4) & 0xffU; }
+  // Keeps queue, scheduled and generation.
+  void set_owner_place(bool in_key, std::size_t offset) noexcept {
+    meta = (meta & ~0xff8U) | (in_key ? 8U : 0U) | (static_cast<std::uint32_t>(offset) << 4);
+  }
+  // Wraps after 2^20 reuses of one node; a stale wheel slot matching by chance only makes
+  // the live entry's deadline be checked early.
+  [[nodiscard]] std::uint32_t generation() const noexcept { return meta >> kGenerationShift; }
   [[nodiscard]] std::int64_t deadline() const noexcept { return std::min(expires_at, idle_at); }
 };
+static_assert(sizeof(Node) == 64);
 
 struct Fill {
   std::string key;

@@ -116,7 +116,7 @@ struct BeginResult {
 class Cache {
  public:
   // Weight charged per entry on top of its key, owner and value bytes. Measured, see docs/cache.md.
-  static constexpr std::uint64_t kEntryOverhead = 128;
+  static constexpr std::uint64_t kEntryOverhead = 112;
 
   explicit Cache(CacheConfig config = {});
   ~Cache();
