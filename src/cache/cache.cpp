@@ -14,6 +14,8 @@ namespace frontcache::cache {
 namespace {
 
 constexpr unsigned kMaxShards = 1024;
+// A shard may hold up to this many times its nominal share while the total is under the bound.
+constexpr std::uint64_t kShardLimitFactor = 2;
 
 std::uint64_t finalize(std::uint64_t x) noexcept {
   x ^= x >> 33;
@@ -75,19 +77,34 @@ Cache::Cache(CacheConfig config) : clock_(std::move(config.clock)) {
   shard_count_ = shard_count_for(config);
   shard_shift_ = 64 - static_cast<unsigned>(std::countr_zero(shard_count_));
   shards_ = std::make_unique<detail::Shard[]>(shard_count_);
+  global_ = std::make_unique<detail::GlobalWeight>();
   detail::ShardConfig sc;
   sc.count_entries = config.max_entries != 0;
   const std::uint64_t total = sc.count_entries ? config.max_entries : config.max_weight;
+  global_->maximum = total;
+  global_->max_bytes = sc.count_entries ? config.max_weight : 0;
+  climber_ = std::make_unique<detail::HillClimber>();
+  climber_->configure(total);
+  sc.shards = shard_count_;
   sc.maximum = std::max<std::uint64_t>(1, total / shard_count_);
-  sc.max_bytes = sc.count_entries && config.max_weight != 0
-                     ? std::max<std::uint64_t>(1, config.max_weight / shard_count_)
+  sc.limit = std::min(total, sc.maximum * kShardLimitFactor);
+  sc.max_bytes = global_->max_bytes != 0
+                     ? std::min(global_->max_bytes,
+                                std::max<std::uint64_t>(1, global_->max_bytes / shard_count_) *
+                                    kShardLimitFactor)
                      : 0;
   sc.max_entry_weight = config.max_value_size;
   sc.tti = config.time_to_idle.count();
   sc.tick = config.expiry_tick.count();
   sc.max_waiters = config.max_waiters_per_fill;
+  sc.min_window = shard_count_ > 1 ? 0 : 1;
+  // Caffeine's initial window is 1% of the cache; shards split it (some get one unit more).
+  const std::uint64_t window = total - static_cast<std::uint64_t>(0.99 * static_cast<double>(total));
   const std::int64_t now = clock_->now().count();
-  for (unsigned i = 0; i < shard_count_; ++i) shards_[i].configure(sc, now);
+  for (unsigned i = 0; i < shard_count_; ++i) {
+    sc.window = window / shard_count_ + (i < window % shard_count_ ? 1 : 0);
+    shards_[i].configure(sc, global_.get(), climber_.get(), now);
+  }
 }
 
 Cache::~Cache() = default;
@@ -107,8 +124,23 @@ bool Cache::insert(std::string_view key, std::string_view owner, ValueRef value,
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_for(hash);
   const TimePoint now = clock_->now();
-  std::lock_guard lock(shard.mu);
-  return shard.insert(key, owner, hash, std::move(value), deadline_for(now, ttl), now.count());
+  bool inserted = false;
+  {
+    std::lock_guard lock(shard.mu);
+    inserted = shard.insert(key, owner, hash, std::move(value), deadline_for(now, ttl), now.count());
+  }
+  shed_elsewhere(shard);
+  return inserted;
+}
+
+void Cache::shed_elsewhere(const detail::Shard& inserted) {
+  if (!global_->over()) return;
+  const auto from = static_cast<unsigned>(&inserted - shards_.get());
+  for (unsigned k = 1; k < shard_count_ && global_->over(); ++k) {
+    detail::Shard& shard = shards_[(from + k) & (shard_count_ - 1)];
+    std::lock_guard lock(shard.mu);
+    shard.shed();
+  }
 }
 
 BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& on_done) {
@@ -167,6 +199,7 @@ void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Dura
       detail::bump(shard.counters.fills_failed);
     }
   }
+  if (*cached) shed_elsewhere(shard);
   for (Waiter& waiter : waiters) waiter(FillOutcome{status, value});
 }
 

@@ -19,11 +19,13 @@ Shard::~Shard() {
   for (std::uint32_t i = 0; i < node_count_; ++i) delete[] node(i).bytes;
 }
 
-void Shard::configure(const ShardConfig& config, std::int64_t now) {
+void Shard::configure(const ShardConfig& config, GlobalWeight* global, HillClimber* climber,
+                      std::int64_t now) {
   config_ = config;
-  window_max_ = config_.maximum - static_cast<std::uint64_t>(0.99 * static_cast<double>(config_.maximum));
+  global_ = global;
+  climber_ = climber;
+  window_max_ = config_.window;
   protected_max_ = static_cast<std::uint64_t>(0.80 * static_cast<double>(config_.maximum - window_max_));
-  step_size_ = -0.0625 * static_cast<double>(config_.maximum);
   key_buckets_.assign(16, kNil);
   owner_buckets_.assign(16, kNil);
   // Sized up front (Caffeine waits until half full): counting the warm-up accesses too
@@ -83,11 +85,15 @@ std::uint32_t Shard::allocate(std::string_view key, std::string_view owner, std:
   }
   Node& n = node(i);
   if (owner == key) owner = {};
-  n.bytes = new char[owner.size() + key.size()];
-  std::memcpy(n.bytes, owner.data(), owner.size());
-  std::memcpy(n.bytes + owner.size(), key.data(), key.size());
+  const std::size_t at = owner.empty() ? 0 : key.find(owner);
+  const bool in_key = !owner.empty() && at <= Node::kMaxOwnerOffset;
+  const std::size_t stored = key.size() + (in_key ? 0 : owner.size());
+  n.bytes = new char[stored];
+  std::memcpy(n.bytes, key.data(), key.size());
+  if (!in_key && !owner.empty()) std::memcpy(n.bytes + key.size(), owner.data(), owner.size());
   n.key_len = static_cast<std::uint32_t>(key.size());
   n.owner_len = static_cast<std::uint32_t>(owner.size());
+  n.set_owner_place(in_key, in_key ? at : 0);
   n.hash = hash;
   n.key_next = n.owner_next = n.prev = n.next = kNil;
   n.expires_at = n.idle_at = kNever;
@@ -99,7 +105,8 @@ void Shard::release(std::uint32_t i) noexcept {
   delete[] n.bytes;
   n.bytes = nullptr;
   n.value = {};
-  n.meta = ((n.generation() + 1) << 3);  // Free, not scheduled; stale wheel slots won't match
+  // Free, not scheduled; stale wheel slots won't match.
+  n.meta = ((n.generation() + 1) << Node::kGenerationShift);
   n.key_next = free_head_;
   free_head_ = i;
 }
@@ -151,7 +158,7 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
   const std::uint64_t bytes = key.size() + (owner == key ? 0 : owner.size()) + value.size() +
                               Cache::kEntryOverhead;
   const std::uint64_t weight = config_.count_entries ? 1 : bytes;
-  if (bytes > config_.max_entry_weight || weight > config_.maximum ||
+  if (bytes > config_.max_entry_weight || weight > config_.limit ||
       (config_.max_bytes != 0 && bytes > config_.max_bytes)) {
     bump(counters.rejected);
     return false;
@@ -165,6 +172,7 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
   link_tables(i);
   ++count_;
   bytes_ += bytes;
+  if (global_->max_bytes != 0) global_->bytes.fetch_add(bytes, std::memory_order_relaxed);
   bump(counters.inserts);
   counters.entries.store(count_, std::memory_order_relaxed);
   counters.bytes.store(bytes_, std::memory_order_relaxed);
@@ -182,6 +190,7 @@ void Shard::remove(std::uint32_t i, Removal why) {
   on_remove(i);
   --count_;
   bytes_ -= bytes_of(n);
+  if (global_->max_bytes != 0) global_->bytes.fetch_sub(bytes_of(n), std::memory_order_relaxed);
   counters.entries.store(count_, std::memory_order_relaxed);
   counters.bytes.store(bytes_, std::memory_order_relaxed);
   switch (why) {
@@ -246,7 +255,9 @@ std::size_t Shard::expire(std::int64_t now) {
     due.swap(wheel_[static_cast<std::size_t>(t) & (kWheelSlots - 1)]);
     for (const WheelSlot& slot : due) {
       Node& n = node(slot.index);
-      if (n.queue() == Queue::Free || n.generation() != slot.generation) continue;
+      if (n.queue() == Queue::Free || n.generation() != slot.generation || !n.scheduled()) {
+        continue;
+      }
       n.set_scheduled(false);
       if (now >= n.deadline()) {
         remove(slot.index, Removal::Expired);

@@ -14,6 +14,7 @@
 
 #include "frontcache/cache/cache.hpp"
 #include "frequency_sketch.hpp"
+#include "hill_climber.hpp"
 
 namespace frontcache::cache::detail {
 
@@ -23,9 +24,11 @@ inline constexpr std::int64_t kNever = INT64_MAX;
 enum class Queue : std::uint8_t { Free = 0, Window = 1, Probation = 2, Protected = 3 };
 enum class Removal { Evicted, Expired, Invalidated, Replaced };
 
-// 64 bytes; the key (and owner) bytes live in one separate allocation.
+// 64 bytes; the key bytes (and the owner's, unless the owner is part of the key) live in one
+// separate allocation. The proxy's owner is the Redis key embedded in the cache key, so it is
+// usually stored as an offset into the key and costs nothing.
 struct Node {
-  char* bytes = nullptr;  // owner bytes, then key bytes
+  char* bytes = nullptr;  // key bytes, then owner bytes when stored separately
   ValueRef value;
   std::int64_t expires_at = kNever;  // TTL deadline, ns on the cache clock
   std::int64_t idle_at = kNever;     // time-to-idle deadline
@@ -36,19 +39,33 @@ struct Node {
   std::uint32_t owner_next = kNil;   // owner chain
   std::uint32_t prev = kNil;         // access order within its queue
   std::uint32_t next = kNil;
-  std::uint32_t meta = 0;            // generation << 3 | scheduled << 2 | queue
+  // generation << 12 | owner offset in key << 4 | owner in key << 3 | scheduled << 2 | queue
+  std::uint32_t meta = 0;
 
-  [[nodiscard]] std::string_view key() const noexcept { return {bytes + owner_len, key_len}; }
+  static constexpr unsigned kGenerationShift = 12;
+  static constexpr std::size_t kMaxOwnerOffset = 255;
+
+  [[nodiscard]] std::string_view key() const noexcept { return {bytes, key_len}; }
   [[nodiscard]] std::string_view owner() const noexcept {
-    return owner_len != 0 ? std::string_view{bytes, owner_len} : key();
+    if (owner_len == 0) return key();
+    return {bytes + (owner_in_key() ? owner_offset() : key_len), owner_len};
   }
   [[nodiscard]] Queue queue() const noexcept { return static_cast<Queue>(meta & 3U); }
   void set_queue(Queue q) noexcept { meta = (meta & ~3U) | static_cast<std::uint32_t>(q); }
   [[nodiscard]] bool scheduled() const noexcept { return (meta & 4U) != 0; }
   void set_scheduled(bool s) noexcept { meta = s ? (meta | 4U) : (meta & ~4U); }
-  [[nodiscard]] std::uint32_t generation() const noexcept { return meta >> 3; }
+  [[nodiscard]] bool owner_in_key() const noexcept { return (meta & 8U) != 0; }
+  [[nodiscard]] std::uint32_t owner_offset() const noexcept { return (meta >> 4) & 0xffU; }
+  // Keeps queue, scheduled and generation.
+  void set_owner_place(bool in_key, std::size_t offset) noexcept {
+    meta = (meta & ~0xff8U) | (in_key ? 8U : 0U) | (static_cast<std::uint32_t>(offset) << 4);
+  }
+  // Wraps after 2^20 reuses of one node; a stale wheel slot matching by chance only makes
+  // the live entry's deadline be checked early.
+  [[nodiscard]] std::uint32_t generation() const noexcept { return meta >> kGenerationShift; }
   [[nodiscard]] std::int64_t deadline() const noexcept { return std::min(expires_at, idle_at); }
 };
+static_assert(sizeof(Node) == 64);
 
 struct Fill {
   std::string key;
@@ -59,14 +76,32 @@ struct Fill {
   bool done = false;
 };
 
+// The bound shared by every shard. Capacity floats: a shard may hold more than its nominal
+// share while the total is under the bound, and evicts its own entries only once the total is
+// over, so a shard whose keys are hot does not evict while a cold one sits on room.
+struct alignas(64) GlobalWeight {
+  std::atomic<std::uint64_t> units{0};  // policy units summed over shards
+  std::atomic<std::uint64_t> bytes{0};  // tracked only when max_bytes != 0
+  std::uint64_t maximum = 0;
+  std::uint64_t max_bytes = 0;
+  [[nodiscard]] bool over() const noexcept {
+    return units.load(std::memory_order_relaxed) > maximum ||
+           (max_bytes != 0 && bytes.load(std::memory_order_relaxed) > max_bytes);
+  }
+};
+
 struct ShardConfig {
-  std::uint64_t maximum = 0;     // policy units: entries when count_entries, else bytes
+  std::uint64_t maximum = 0;     // nominal share, policy units: entries when count_entries, else bytes
+  std::uint64_t limit = 0;       // hard per-shard bound in policy units (>= maximum)
   bool count_entries = false;
   std::uint64_t max_bytes = 0;   // second bound when count_entries (0 = none)
   std::uint64_t max_entry_weight = 0;
   std::int64_t tti = 0;          // ns, 0 = off
   std::int64_t tick = 0;         // ns
   std::size_t max_waiters = 0;
+  unsigned shards = 1;           // how many shards share the bound and the climber
+  std::uint64_t window = 1;      // initial window share (the cache's 1% spread over shards)
+  std::uint64_t min_window = 1;  // 0 with several shards: the cache-wide window may be < shards
 };
 
 // Written only under the shard lock, read lock-free by stats().
@@ -88,7 +123,8 @@ class alignas(64) Shard {
  public:
   Shard() = default;
   ~Shard();
-  void configure(const ShardConfig& config, std::int64_t now);
+  void configure(const ShardConfig& config, GlobalWeight* global, HillClimber* climber,
+                 std::int64_t now);
 
   mutable std::mutex mu;
   ShardCounters counters;
@@ -102,6 +138,9 @@ class alignas(64) Shard {
   void remove(std::uint32_t index, Removal why);
   std::size_t invalidate_owner(std::string_view owner, std::uint32_t owner_hash);
   void clear();
+  // Evicts (policy order) while the global bound is exceeded; for a shard other than the one
+  // inserted into, when that one ran out of entries to give.
+  void shed();
   std::size_t expire(std::int64_t now);
   [[nodiscard]] std::string debug_order() const;
   [[nodiscard]] const ShardConfig& config() const noexcept { return config_; }
@@ -143,13 +182,16 @@ class alignas(64) Shard {
   void evict_from_main(std::uint32_t candidate);
   bool admit(std::uint32_t candidate, std::uint32_t victim) noexcept;
   void climb();
-  void determine_adjustment();
   void increase_window();
   void decrease_window();
   void demote_from_protected() noexcept;
   std::uint64_t next_random() noexcept;
 
   ShardConfig config_;
+  GlobalWeight* global_ = nullptr;
+  HillClimber* climber_ = nullptr;
+  std::uint64_t climber_epoch_ = 0;
+  double adjustment_carry_ = 0.0;  // this shard's share of adjustments, below one unit
   // Fixed-size chunks: no doubling slack and no reallocation pause as the shard fills.
   static constexpr std::uint32_t kChunkShift = 10;
   Node& node(std::uint32_t i) noexcept { return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)]; }
@@ -171,10 +213,8 @@ class alignas(64) Shard {
   std::uint64_t protected_size_ = 0;
   std::uint64_t window_max_ = 0;
   std::uint64_t protected_max_ = 0;
-  std::uint64_t hits_in_sample_ = 0;
+  std::uint64_t hits_in_sample_ = 0;    // since the last report to the climber
   std::uint64_t misses_in_sample_ = 0;
-  double previous_hit_rate_ = 0.0;
-  double step_size_ = 0.0;
   std::int64_t adjustment_ = 0;
   std::uint64_t random_state_ = 0x9e3779b97f4a7c15ULL;
 

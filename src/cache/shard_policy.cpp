@@ -2,16 +2,13 @@
 // window overflow moves to the probation segment of an SLRU main space, where each candidate
 // duels the probation LRU victim on sketch frequency. A hill climber resizes the window from
 // the hit rate of each sample period (10 x capacity requests).
-#include <cmath>
+#include <utility>
 
 #include "shard.hpp"
 
 namespace frontcache::cache::detail {
 namespace {
 
-constexpr double kStepPercent = 0.0625;
-constexpr double kStepDecay = 0.98;
-constexpr double kRestartThreshold = 0.05;
 constexpr int kWarmFrequency = 6;
 constexpr int kTransferLimit = 1000;
 
@@ -64,6 +61,7 @@ void Shard::unlink(std::uint32_t i) noexcept {
 void Shard::on_add(std::uint32_t i) {
   const std::uint64_t w = weight_of(node(i));
   weighted_size_ += w;
+  global_->units.fetch_add(w, std::memory_order_relaxed);
   window_size_ += w;
   // Byte-bounded shards don't know their entry count up front: the sketch doubles with it.
   if (!config_.count_entries) sketch_.ensure_capacity(count_);
@@ -103,13 +101,19 @@ void Shard::on_access(std::uint32_t i) noexcept {
 void Shard::on_remove(std::uint32_t i) noexcept {
   const std::uint64_t w = weight_of(node(i));
   weighted_size_ -= w;
+  global_->units.fetch_sub(w, std::memory_order_relaxed);
   if (node(i).queue() == Queue::Window) window_size_ -= w;
   if (node(i).queue() == Queue::Protected) protected_size_ -= w;
   unlink(i);
 }
 
 bool Shard::over_capacity() const noexcept {
-  return weighted_size_ > config_.maximum || (config_.max_bytes != 0 && bytes_ > config_.max_bytes);
+  return weighted_size_ > config_.limit || (config_.max_bytes != 0 && bytes_ > config_.max_bytes) ||
+         global_->over();
+}
+
+void Shard::shed() {
+  if (over_capacity()) evict_from_main(kNil);
 }
 
 void Shard::evict() {
@@ -205,33 +209,23 @@ std::uint64_t Shard::next_random() noexcept {
 }
 
 void Shard::climb() {
-  determine_adjustment();
+  const std::uint64_t sample = sketch_.sample_size() * config_.shards;
+  climber_->record(std::exchange(hits_in_sample_, 0), std::exchange(misses_in_sample_, 0), sample);
+  double amount = 0.0;
+  if (climber_->poll(&climber_epoch_, &amount)) {
+    // This shard's share of the cache-wide step. A lone shard truncates it as Caffeine does;
+    // several shards carry the fraction to later periods, or small shares would never move.
+    adjustment_carry_ += amount * static_cast<double>(config_.maximum) /
+                         static_cast<double>(global_->maximum);
+    adjustment_ = static_cast<std::int64_t>(adjustment_carry_);
+    adjustment_carry_ = config_.shards > 1 ? adjustment_carry_ - static_cast<double>(adjustment_) : 0.0;
+  }
   demote_from_protected();
   if (adjustment_ > 0) {
     increase_window();
   } else if (adjustment_ < 0) {
     decrease_window();
   }
-}
-
-void Shard::determine_adjustment() {
-  if (!sketch_.initialized()) {
-    previous_hit_rate_ = 0.0;
-    hits_in_sample_ = misses_in_sample_ = 0;
-    return;
-  }
-  const std::uint64_t requests = hits_in_sample_ + misses_in_sample_;
-  // Until the sample is complete, any quota a transfer limit left over keeps being applied.
-  if (requests < sketch_.sample_size()) return;
-  const double hit_rate = static_cast<double>(hits_in_sample_) / static_cast<double>(requests);
-  const double change = hit_rate - previous_hit_rate_;
-  const double amount = change >= 0 ? step_size_ : -step_size_;
-  const double max = static_cast<double>(config_.maximum);
-  step_size_ = std::abs(change) >= kRestartThreshold ? kStepPercent * max * (amount >= 0 ? 1 : -1)
-                                                     : kStepDecay * amount;
-  previous_hit_rate_ = hit_rate;
-  adjustment_ = static_cast<std::int64_t>(amount);
-  hits_in_sample_ = misses_in_sample_ = 0;
 }
 
 void Shard::demote_from_protected() noexcept {
@@ -274,8 +268,9 @@ void Shard::increase_window() {
 
 // Shrinks the window; its LRU entries move to probation.
 void Shard::decrease_window() {
-  if (window_max_ <= 1) return;
-  auto quota = std::min<std::uint64_t>(static_cast<std::uint64_t>(-adjustment_), window_max_ - 1);
+  if (window_max_ <= config_.min_window) return;
+  auto quota = std::min<std::uint64_t>(static_cast<std::uint64_t>(-adjustment_),
+                                       window_max_ - config_.min_window);
   protected_max_ += quota;
   window_max_ -= quota;
   for (int moved = 0; moved < kTransferLimit; ++moved) {

@@ -73,6 +73,8 @@ using Waiter = UniqueFunction<void(FillOutcome)>;
 
 namespace detail {
 struct Fill;
+struct GlobalWeight;
+class HillClimber;
 class Shard;
 }  // namespace detail
 
@@ -114,7 +116,7 @@ struct BeginResult {
 class Cache {
  public:
   // Weight charged per entry on top of its key, owner and value bytes. Measured, see docs/cache.md.
-  static constexpr std::uint64_t kEntryOverhead = 128;
+  static constexpr std::uint64_t kEntryOverhead = 112;
 
   explicit Cache(CacheConfig config = {});
   ~Cache();
@@ -166,12 +168,17 @@ class Cache {
  private:
   friend class FillTicket;
   detail::Shard& shard_for(std::uint64_t hash) const noexcept;
+  // After an insert: if the shard inserted into could not bring the total under the bound
+  // (it ran out of entries), the other shards give up entries in turn.
+  void shed_elsewhere(const detail::Shard& inserted);
   void resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Duration ttl,
                bool* cached, bool keep = true);
 
   std::shared_ptr<const Clock> clock_;
   unsigned shard_count_ = 1;
   unsigned shard_shift_ = 64;
+  std::unique_ptr<detail::GlobalWeight> global_;
+  std::unique_ptr<detail::HillClimber> climber_;
   std::unique_ptr<detail::Shard[]> shards_;
 };
 
