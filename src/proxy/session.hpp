@@ -50,6 +50,9 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
   bool process_buffer();  // false: stop reading (protocol error or QUIT)
+  // Parses and dispatches the complete requests in data[begin, end), advancing `begin`;
+  // stops early while reading is paused. Same result as process_buffer().
+  bool process_input(const char* data, std::size_t& begin, std::size_t end);
   void wake_writer();
   void wake_reader();
   bool reading_paused() const;
