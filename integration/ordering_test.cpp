@@ -52,8 +52,29 @@ TEST_F(Ordering, TenThousandMixedCommandsMatchRedis) {
   for (const auto& r : want) errors += r[0] == '-';
   EXPECT_GT(errors, 1000u) << "the pipeline should exercise error replies";
   for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_EQ(got[i], want[i]) << "first difference at reply " << i << " to "
-                               << encode_command(cmds[i]);
+    if (got[i] == want[i]) continue;
+    // The history of the key involved, to see which command the target got wrong.
+    std::string history;
+    const std::string key = cmds[i].size() > 1 ? cmds[i][1] : "";
+    for (size_t j = i > 60 ? i - 60 : 0; j <= i; ++j) {
+      bool touches = false;
+      for (size_t a = 1; a < cmds[j].size(); ++a) touches |= cmds[j][a] == key;
+      if (!touches) continue;
+      std::string line;
+      for (const auto& a : cmds[j]) line += a + " ";
+      history += std::to_string(j) + ": " + line + "-> " + want[j].substr(0, 40) + "\n";
+    }
+    if (std::getenv("FRONTCACHE_IT_DUMP")) {
+      for (size_t j = 0; j <= i; ++j) {
+        std::string line;
+        for (const auto& a : cmds[j]) line += a + " ";
+        std::cerr << j << ": " << line << " got=" << got[j].substr(0, 30)
+                  << " want=" << want[j].substr(0, 30) << "\n";
+      }
+    }
+    FAIL() << "first difference at reply " << i << " to " << encode_command(cmds[i])
+           << "\ngot:  " << got[i] << "\nwant: " << want[i] << "\nhistory of " << key
+           << ":\n" << history;
   }
 }
 

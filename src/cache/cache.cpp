@@ -138,7 +138,7 @@ BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& 
 }
 
 void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Duration ttl,
-                    bool* cached) {
+                    bool* cached, bool keep) {
   if (ticket.fill_ == nullptr) return;
   std::shared_ptr<detail::Fill> fill = std::move(ticket.fill_);
   ticket.cache_ = nullptr;
@@ -158,7 +158,7 @@ void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Dura
     if (status == FillStatus::Ok) {
       if (stale) {
         detail::bump(shard.counters.stale_discarded);
-      } else {
+      } else if (keep) {
         const std::string_view owner = fill->owner;
         *cached = shard.insert(fill->key, owner, fill->hash, ValueRef(value),
                                deadline_for(now, ttl), now.count());
@@ -174,6 +174,11 @@ bool Cache::complete(FillTicket&& ticket, ValueRef value, Duration ttl) {
   bool cached = false;
   resolve(std::move(ticket), FillStatus::Ok, std::move(value), ttl, &cached);
   return cached;
+}
+
+void Cache::deliver(FillTicket&& ticket, ValueRef value) {
+  bool cached = false;
+  resolve(std::move(ticket), FillStatus::Ok, std::move(value), {}, &cached, false);
 }
 
 void Cache::fail(FillTicket&& ticket) {

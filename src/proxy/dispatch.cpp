@@ -46,7 +46,7 @@ void Session::dispatch(Args args, std::string_view raw) {
   stats.total_commands.fetch_add(1, std::memory_order_relaxed);
   last_command_ = std::chrono::steady_clock::now();
 
-  const command::CommandInfo* info = command::find(args[0]);
+  const command::CommandInfo* info = worker_.shared().commands.find(args[0]);
   Route route = info != nullptr ? info->route : Route::Forward;
   if (info != nullptr && (info->name == "xread" || info->name == "xreadgroup") &&
       has_block_option(args)) {
@@ -54,7 +54,15 @@ void Session::dispatch(Args args, std::string_view raw) {
   }
   switch (route) {
     case Route::Forward:
-      forward(raw, 0);
+      if (info == nullptr || worker_.shared().l1 == nullptr) {
+        forward(raw, 0);
+      } else if (info->has(command::kCacheable)) {
+        read_cached(*info, args, raw);
+      } else if (info->has(command::kWrite)) {
+        forward_write(command::CommandTable::resolve(*info, args), args, raw);
+      } else {
+        forward(raw, 0);
+      }
       return;
     case Route::Local:
       handle_local(*info, args);
@@ -69,7 +77,11 @@ void Session::dispatch(Args args, std::string_view raw) {
     case Route::Admin:
       if (worker_.shared().config.admin_commands == config::AdminCommands::Forward ||
           (info->name == "config" && args.size() >= 2 && iequals(args[1], "GET"))) {
-        forward(raw, 0);
+        if (info->has(command::kWrite) && worker_.shared().l1 != nullptr) {
+          forward_write(*info, args, raw);
+        } else {
+          forward(raw, 0);
+        }
       } else {
         stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
         reply_error(fmt::format(
@@ -85,16 +97,30 @@ void Session::dispatch(Args args, std::string_view raw) {
 }
 
 void Session::forward(std::string_view request, std::uint64_t flags) {
-  const std::uint64_t seq = replies_.push();
-  auto& pool = worker_.pool();
-  if (in_upstream_ == 0 || upstream_ == nullptr) upstream_ = pool.least_loaded();
-  if (upstream_ != nullptr && upstream_->send(db_, request, shared_from_this(), seq | flags)) {
+  forward_into(replies_.push(), request, flags);
+}
+
+upstream::Connection* Session::upstream_connection() {
+  // A session keeps one connection while it has requests in flight, so the upstream runs its
+  // commands in the order it sent them; when idle it moves to the least loaded one.
+  if (in_upstream_ == 0 || upstream_ == nullptr) upstream_ = worker_.pool().least_loaded();
+  return upstream_;
+}
+
+std::string Session::unavailable_error() {
+  upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
+  return resp::error_reply(
+      fmt::format("ERR upstream unavailable ({})", worker_.pool().unavailable_reason()));
+}
+
+void Session::forward_into(std::uint64_t seq, std::string_view request, std::uint64_t flags) {
+  upstream::Connection* conn = upstream_connection();
+  if (conn != nullptr && conn->send(db_, request, shared_from_this(), seq | flags)) {
     ++in_upstream_;
     return;
   }
-  upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
-  replies_.complete(seq, resp::error_reply(fmt::format("ERR upstream unavailable ({})",
-                                                       pool.unavailable_reason())));
+  if ((flags & kWriteFlag) != 0) written_keys_.pop_back();  // no reply will come for it
+  replies_.complete(seq, unavailable_error());
 }
 
 void Session::handle_local(const command::CommandInfo& info, Args args) {
@@ -323,7 +349,51 @@ std::string Session::frontcache_info() const {
       cfg.upstream.address.port, state, total, ready, up.reconnects.load(std::memory_order_relaxed),
       up.timeouts.load(std::memory_order_relaxed), up.requests.load(std::memory_order_relaxed),
       up.failed_requests.load(std::memory_order_relaxed),
-      up.unavailable_replies.load(std::memory_order_relaxed));
+      up.unavailable_replies.load(std::memory_order_relaxed)) + l1_info();
+}
+
+// The L1 lines of the `# frontcache` section.
+std::string Session::l1_info() const {
+  const L1* l1 = worker_.shared().l1.get();
+  if (l1 == nullptr) return "l1_enabled:0\r\n";
+  auto& mutable_l1 = const_cast<L1&>(*l1);
+  const cache::CacheStats c = mutable_l1.cache().stats();
+  auto& s = mutable_l1.stats();
+  const auto lookups = c.hits + c.misses;
+  const double ratio = lookups == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(lookups);
+  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return fmt::format(
+      "l1_enabled:1\r\n"
+      "l1_state:{}\r\n"
+      "l1_hits:{}\r\n"
+      "l1_misses:{}\r\n"
+      "l1_hit_ratio:{:.4f}\r\n"
+      "l1_entries:{}\r\n"
+      "l1_used_memory:{}\r\n"
+      "l1_max_memory:{}\r\n"
+      "l1_inserts:{}\r\n"
+      "l1_rejected:{}\r\n"
+      "l1_evictions:{}\r\n"
+      "l1_expirations:{}\r\n"
+      "l1_invalidated_entries:{}\r\n"
+      "l1_fills:{}\r\n"
+      "l1_coalesced_waits:{}\r\n"
+      "l1_waiters_refused:{}\r\n"
+      "l1_stale_fills_discarded:{}\r\n"
+      "l1_failed_fills:{}\r\n"
+      "invalidations_channel:{}\r\n"
+      "invalidations_tracking:{}\r\n"
+      "invalidations_local:{}\r\n"
+      "invalidation_flushes:{}\r\n"
+      "invalidation_bypass_events:{}\r\n"
+      "invalidation_published:{}\r\n"
+      "invalidation_publish_dropped:{}\r\n",
+      l1->armed() ? "armed" : "bypassed", c.hits, c.misses, ratio, c.entries, c.weighted_size,
+      worker_.shared().config.cache.max_memory, c.inserts, c.rejected, c.evictions,
+      c.expirations, c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
+      c.stale_fills_discarded, c.fills_failed, load(s.invalidated_channel),
+      load(s.invalidated_tracking), load(s.invalidated_local), load(s.flushes),
+      load(s.bypass_events), load(s.published), load(s.publish_dropped));
 }
 
 // Appends our section to the upstream's INFO text (a bulk reply).

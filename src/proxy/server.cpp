@@ -3,10 +3,18 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <random>
 #include <boost/asio/signal_set.hpp>
 #include <thread>
 
+#include "frontcache/invalidation/subscriber.hpp"
 #include "shared.hpp"
 #include "worker.hpp"
 
@@ -15,6 +23,45 @@ namespace frontcache::proxy {
 namespace asio = boost::asio;
 
 namespace {
+
+command::CommandInfo parse_command_entry(const redisReply* e) {
+  command::CommandInfo info;
+  if (e->type != REDIS_REPLY_ARRAY || e->elements < 6) return info;
+  auto integer = [](const redisReply* r) {
+    return r->type == REDIS_REPLY_INTEGER ? static_cast<int>(r->integer) : 0;
+  };
+  info.name.assign(e->element[0]->str, e->element[0]->len);
+  info.arity = integer(e->element[1]);
+  const redisReply* flags = e->element[2];
+  for (std::size_t i = 0; flags->type == REDIS_REPLY_ARRAY && i < flags->elements; ++i) {
+    const std::string_view f(flags->element[i]->str, flags->element[i]->len);
+    if (f == "write") info.flags |= command::kWrite;
+    if (f == "readonly") info.flags |= command::kReadonly;
+    if (f == "movablekeys") info.flags |= command::kMovableKeys;
+  }
+  info.first_key = integer(e->element[3]);
+  info.last_key = integer(e->element[4]);
+  info.key_step = integer(e->element[5]);
+  // Redis 7: element 9 lists subcommands ("xgroup|create", ...).
+  if (e->elements >= 10 && e->element[9]->type == REDIS_REPLY_ARRAY) {
+    for (std::size_t i = 0; i < e->element[9]->elements; ++i) {
+      command::CommandInfo sub = parse_command_entry(e->element[9]->element[i]);
+      if (auto bar = sub.name.find('|'); bar != std::string::npos) sub.name.erase(0, bar + 1);
+      for (auto& c : sub.name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      info.subcommands.push_back(std::move(sub));
+    }
+  }
+  return info;
+}
+
+std::vector<command::CommandInfo> parse_command_reply(const redisReply* r) {
+  std::vector<command::CommandInfo> infos;
+  for (std::size_t i = 0; i < r->elements; ++i) {
+    auto info = parse_command_entry(r->element[i]);
+    if (!info.name.empty()) infos.push_back(std::move(info));
+  }
+  return infos;
+}
 
 // Asks the upstream, once at startup, for what sessions need to answer locally: the number
 // of databases (SELECT's range) and its version (HELLO). Defaults stay when it is down or
@@ -63,6 +110,16 @@ void probe_upstream(Shared& shared) {
       }
       freeReplyObject(r);
     }
+    if (redisReply* r = command({"COMMAND"}); r != nullptr) {
+      if (r->type == REDIS_REPLY_ARRAY) {
+        auto infos = parse_command_reply(r);
+        spdlog::debug("command table: {} commands from the upstream's COMMAND", infos.size());
+        shared.commands.merge(std::move(infos));
+      } else {
+        spdlog::warn("upstream COMMAND failed; using the built-in command table");
+      }
+      freeReplyObject(r);
+    }
     if (redisReply* r = command({"INFO", "server"}); r != nullptr) {
       if (r->type == REDIS_REPLY_STRING) {
         std::string_view text(r->str, r->len);
@@ -78,6 +135,22 @@ void probe_upstream(Shared& shared) {
   redisFree(c);
 }
 
+std::uint64_t random_instance_id() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+// Reclaims expired L1 entries without waiting for lookups to find them, until the timer is
+// cancelled at shutdown.
+asio::awaitable<void> maintenance_loop(L1& l1, asio::steady_timer& timer) {
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(100));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    l1.cache().run_maintenance();
+  }
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -85,6 +158,8 @@ struct Server::Impl {
 
   Shared shared;
   std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<invalidation::Subscriber> subscriber;
+  std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
 };
 
@@ -117,6 +192,31 @@ void Server::run() {
   auto& shared = impl_->shared;
   probe_upstream(shared);
   const auto& cfg = shared.config;
+  std::vector<std::string> cacheable = cfg.cache.commands;
+  // MGET is served from GET's entries, key by key.
+  if (std::find(cacheable.begin(), cacheable.end(), "GET") != cacheable.end()) {
+    cacheable.push_back("MGET");
+  }
+  shared.commands.set_cacheable(cacheable);
+  if (cfg.cache.enabled && cfg.cache.max_memory > 0) {
+    shared.l1 = std::make_unique<L1>(cfg.cache, random_instance_id());
+    invalidation::SubscriberSettings settings;
+    const auto& up = cfg.upstream;
+    settings.upstream = {up.address.host, up.address.port, up.username, up.password,
+                         up.connect_timeout, up.command_timeout};
+    settings.channel = cfg.invalidation.channel;
+    settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
+    settings.prefixes = shared.l1->rules().tracking_prefixes();
+    settings.ping_interval = cfg.invalidation.ping_interval;
+    settings.instance = shared.l1->instance();
+    auto& io = impl_->workers.front()->io();
+    impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
+    impl_->subscriber->start();
+    impl_->maintenance = std::make_unique<asio::steady_timer>(io);
+    asio::co_spawn(io, maintenance_loop(*shared.l1, *impl_->maintenance), [](std::exception_ptr e) {
+      if (e) spdlog::error("L1 maintenance loop ended by an exception");
+    });
+  }
   spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers", FRONTCACHE_VERSION,
                cfg.listen.host, cfg.listen.port, cfg.upstream.address.host,
                cfg.upstream.address.port, shared.workers);
@@ -143,6 +243,12 @@ void Server::run() {
 }
 
 void Server::stop() {
+  if (impl_->subscriber) {
+    asio::post(impl_->workers.front()->io(), [this] {
+      impl_->subscriber->stop();
+      impl_->maintenance->cancel();
+    });
+  }
   for (auto& w : impl_->workers) w->stop();
   impl_->signals_io.stop();
 }

@@ -101,7 +101,8 @@ void Session::close() {
 }
 
 bool Session::reading_paused() const {
-  return replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
+  return holding_for_joined_ ||
+         replies_.in_flight() >= worker_.shared().config.limits.max_pipeline ||
          replies_.buffered_bytes() > kSoftOutputBytes;
 }
 
@@ -203,6 +204,11 @@ bool Session::process_input(const char* data, std::size_t& begin, std::size_t en
     }
     const std::size_t consumed = parser_.consumed();
     auto args = parser_.args();
+    if (!args.empty() && must_wait_for_joined(args)) {
+      parser_.reset();  // parsed again once the joined reads are in
+      holding_for_joined_ = true;
+      return true;
+    }
     if (!args.empty()) {
       if (parser_.inline_request()) {
         scratch_.clear();
@@ -270,8 +276,9 @@ void Session::wake_reader() {
 
 void Session::on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) {
   --in_upstream_;
+  if ((tag & (kWriteFlag | kFlushFlag)) != 0) after_write(tag);
   if (closed_) return;
-  const std::uint64_t seq = tag & ~kInfoFlag;
+  const std::uint64_t seq = tag & ~kTagFlags;
   if ((tag & kInfoFlag) != 0 && kind == resp::ReplyKind::Bulk) {
     replies_.complete(seq, info_reply(reply));
   } else {

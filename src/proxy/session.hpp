@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <list>
 #include <memory>
 #include <span>
@@ -17,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "frontcache/cache/cache.hpp"
+#include "frontcache/cache/rules.hpp"
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/proxy/reply_queue.hpp"
 #include "frontcache/resp/request_parser.hpp"
@@ -43,8 +46,11 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
 
  private:
   using Args = std::span<const std::string_view>;
-  // Tag bit of a forwarded INFO whose reply gets the `# frontcache` section appended.
-  static constexpr std::uint64_t kInfoFlag = 1ull << 63;
+  // Tag bits of forwarded requests whose replies need more than copying to the client.
+  static constexpr std::uint64_t kInfoFlag = 1ull << 63;   // append the `# frontcache` section
+  static constexpr std::uint64_t kWriteFlag = 1ull << 62;  // invalidate + publish written keys
+  static constexpr std::uint64_t kFlushFlag = 1ull << 61;  // invalidate + publish everything
+  static constexpr std::uint64_t kTagFlags = kInfoFlag | kWriteFlag | kFlushFlag;
 
   static boost::asio::awaitable<void> run(std::shared_ptr<Session> self);
   boost::asio::awaitable<void> read_loop();
@@ -60,6 +66,20 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   // dispatch.cpp
   void dispatch(Args args, std::string_view raw);
   void forward(std::string_view request, std::uint64_t flags);
+  void forward_into(std::uint64_t seq, std::string_view request, std::uint64_t flags);
+  upstream::Connection* upstream_connection();
+  std::string unavailable_error();
+
+  // cached_read.cpp: reads served from L1, fills, writes that invalidate.
+  void read_cached(const command::CommandInfo& info, Args args, std::string_view raw);
+  void read_mget(Args args, std::string_view raw);
+  void start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket,
+                  Args args, std::string_view raw);
+  void forward_write(const command::CommandInfo& info, Args args, std::string_view raw);
+  bool must_wait_for_joined(Args args) const;
+  void joined_resolved();
+  void after_write(std::uint64_t flags);
+  Worker& worker() { return worker_; }
   void reply(std::string_view bytes) { replies_.append(bytes); }
   void reply_error(std::string_view message);
   void handle_local(const command::CommandInfo& info, Args args);
@@ -72,6 +92,7 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   bool set_name(std::string_view name);  // false: invalid name, error already replied
   std::string info_reply(std::string_view upstream_bulk) const;
   std::string frontcache_info() const;
+  std::string l1_info() const;
 
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
@@ -100,6 +121,15 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
 
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
   std::size_t in_upstream_ = 0;
+
+  std::size_t joined_pending_ = 0;   // reads waiting on another session's fill
+  bool holding_for_joined_ = false;  // a request that may write waits for them
+  std::string cache_key_;                  // scratch: the cache key being looked up
+  std::vector<std::string_view> keys_;     // scratch: keys of the write being dispatched
+  std::deque<std::string> written_keys_;   // per write in flight: its keys, length-prefixed
+
+  friend class FillRequest;
+  friend class MgetRequest;
 
   int db_ = 0;
   std::string name_;

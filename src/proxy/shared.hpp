@@ -5,9 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
+#include "l1.hpp"
 
 namespace frontcache::proxy {
 
@@ -30,6 +33,8 @@ struct Shared {
   std::size_t workers = 1;
   int databases = 16;                     // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
+  command::CommandTable commands;  // complete before the workers start; read-only after
+  std::unique_ptr<L1> l1;           // null when the cache is off
   ProxyStats stats;
   std::atomic<std::uint64_t> next_client_id{1};
 };

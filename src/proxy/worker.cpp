@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "frontcache/invalidation/payload.hpp"
+#include "frontcache/resp/request_parser.hpp"
 #include "session.hpp"
 
 namespace frontcache::proxy {
@@ -95,10 +97,76 @@ std::list<Session*>::iterator Worker::add(Session* session) {
 
 void Worker::remove(std::list<Session*>::iterator it) { sessions_.erase(it); }
 
+namespace {
+
+// Replies to our PUBLISHes are not needed by anyone.
+class DiscardReplies final : public upstream::ReplyTarget {
+ public:
+  void on_reply(std::uint64_t, std::string_view, resp::ReplyKind) override {}
+};
+
+constexpr std::size_t kMaxPublishBody = 64 * 1024;
+
+}  // namespace
+
+void Worker::publish(std::span<const std::string_view> keys) {
+  for (auto k : keys) {
+    fmt::format_to(std::back_inserter(publish_body_), "{}:", k.size());
+    publish_body_ += k;
+  }
+  if (publish_body_.size() >= kMaxPublishBody) flush_publish();
+  schedule_publish();
+}
+
+void Worker::publish_all() {
+  publish_all_ = true;
+  schedule_publish();
+}
+
+void Worker::schedule_publish() {
+  if (publish_scheduled_) return;
+  publish_scheduled_ = true;
+  asio::post(io_, [this] {
+    publish_scheduled_ = false;
+    flush_publish();
+  });
+}
+
+void Worker::flush_publish() {
+  if (publish_body_.empty() && !publish_all_) return;
+  L1& l1 = *shared_.l1;
+  std::string payload;
+  if (publish_all_) {
+    invalidation::encode_all(payload, l1.instance());
+  } else {
+    invalidation::encode_keys(payload, l1.instance(), {});
+    payload += publish_body_;
+  }
+  publish_body_.clear();
+  publish_all_ = false;
+  static const auto discard = std::make_shared<DiscardReplies>();
+  upstream::Connection* conn = pool_.least_loaded();
+  std::string request;
+  const std::string_view args[] = {"PUBLISH", shared_.config.invalidation.channel, payload};
+  resp::encode_command(request, args);
+  if (conn == nullptr || !conn->send(-1, request, discard, 0)) {
+    l1.stats().publish_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  l1.stats().published.fetch_add(1, std::memory_order_relaxed);
+}
+
 asio::awaitable<void> Worker::accept_loop() {
   asio::steady_timer backoff(io_);
   auto last_warning = std::chrono::steady_clock::time_point{};
   const std::size_t max_clients = shared_.config.limits.max_clients;
+  // Give the upstream connections their first connect before serving, so the first clients
+  // (already queued in the listen backlog) do not get "upstream unavailable" at startup.
+  const auto give_up = std::chrono::steady_clock::now() + shared_.config.upstream.connect_timeout;
+  while (pool_.ready_count() == 0 && std::chrono::steady_clock::now() < give_up) {
+    backoff.expires_after(std::chrono::milliseconds(5));
+    co_await backoff.async_wait(kNoThrow);
+  }
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;

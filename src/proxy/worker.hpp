@@ -7,6 +7,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <atomic>
 #include <list>
+#include <span>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "frontcache/upstream/pool.hpp"
@@ -41,8 +44,15 @@ class Worker {
   void remove(std::list<Session*>::iterator it);
   const std::list<Session*>& sessions() const { return sessions_; }
 
+  // Keys written through this worker, published on the invalidation channel once per event
+  // loop turn (many writes, one PUBLISH).
+  void publish(std::span<const std::string_view> keys);
+  void publish_all();
+
  private:
   boost::asio::awaitable<void> accept_loop();
+  void schedule_publish();
+  void flush_publish();
 
   Shared& shared_;
   std::size_t index_;
@@ -50,6 +60,9 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   upstream::Pool pool_;
   std::list<Session*> sessions_;
+  std::string publish_body_;  // <len>:<key>... of the keys waiting to be published
+  bool publish_all_ = false;
+  bool publish_scheduled_ = false;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 };

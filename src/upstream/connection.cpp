@@ -437,7 +437,7 @@ bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<Re
                       std::uint64_t tag) {
   if (state_ != State::Ready) return false;
   const auto now = std::chrono::steady_clock::now();
-  if (db != db_) {
+  if (db >= 0 && db != db_) {
     const std::string db_text = std::to_string(db);
     const std::string_view select[] = {"SELECT", db_text};
     resp::encode_command(out_, select);

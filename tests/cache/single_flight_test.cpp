@@ -47,6 +47,22 @@ TEST(SingleFlight, FirstMissLeadsOthersJoinAndAllGetTheValue) {
   EXPECT_EQ(cache.stats().coalesced_waiters, 2U);
 }
 
+TEST(SingleFlight, DeliverAnswersWaitersWithoutCaching) {
+  Cache cache(one_shard());
+  Recorder r;
+  BeginResult leader = cache.begin("0GET k", "k", r.waiter());
+  ASSERT_EQ(leader.kind, BeginKind::Leader);
+  ASSERT_EQ(cache.begin("0GET k", "k", r.waiter()).kind, BeginKind::Joined);
+  ValueRef error = Value::make("-WRONGTYPE Operation against a key holding the wrong kind\r\n");
+  cache.deliver(std::move(leader.ticket), error);
+  ASSERT_EQ(r.outcomes.size(), 1U);
+  EXPECT_EQ(r.outcomes[0].status, FillStatus::Ok);
+  EXPECT_EQ(r.outcomes[0].value.get(), error.get());
+  EXPECT_FALSE(cache.lookup("0GET k"));
+  EXPECT_EQ(cache.begin("0GET k", "k", r.waiter()).kind, BeginKind::Leader)
+      << "a delivered fill leaves nothing behind";
+}
+
 TEST(SingleFlight, InvalidationStalesInFlightFill) {
   Cache cache(one_shard());
   Recorder before, after;

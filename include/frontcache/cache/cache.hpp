@@ -133,6 +133,9 @@ class Cache {
   // Resolves every waiter with `value` and caches it unless the fill went stale.
   // Returns true when the value was cached.
   bool complete(FillTicket&& ticket, ValueRef value, Duration ttl);
+  // Resolves every waiter with `value` (status Ok) without caching it: for replies that must
+  // not be cached (errors, nils without a negative TTL) but answer the waiters all the same.
+  void deliver(FillTicket&& ticket, ValueRef value);
   // Resolves every waiter with Failed; nothing is cached.
   void fail(FillTicket&& ticket);
   // Resolves every waiter with Abandoned; nothing is cached.
@@ -164,7 +167,7 @@ class Cache {
   friend class FillTicket;
   detail::Shard& shard_for(std::uint64_t hash) const noexcept;
   void resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Duration ttl,
-               bool* cached);
+               bool* cached, bool keep = true);
 
   std::shared_ptr<const Clock> clock_;
   unsigned shard_count_ = 1;

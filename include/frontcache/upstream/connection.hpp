@@ -60,7 +60,8 @@ class Connection {
   std::size_t pending() const;
   std::uint64_t reconnects() const;
 
-  // Queues `request` (one complete RESP command) to run in database `db`. Returns false when
+  // Queues `request` (one complete RESP command) to run in database `db` (-1: any, for
+  // commands such as PUBLISH that do not depend on it). Returns false when
   // the connection is not ready: nothing was queued and the caller answers the client itself.
   // The reply reaches target->on_reply(tag, ...) exactly once.
   bool send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,

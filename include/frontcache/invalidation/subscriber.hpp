@@ -1,0 +1,59 @@
+// Keeps L1 honest about writes it did not see. Two dedicated upstream connections:
+//
+//   subscriber: CLIENT ID, SUBSCRIBE __redis__:invalidate <channel>   (receives both streams)
+//   tracker:    CLIENT TRACKING on REDIRECT <subscriber id> BCAST [PREFIX p ...]
+//
+// Both are PINGed every ping_interval with a deadline. While either is down or silent the sink
+// is told "not armed" (the proxy clears L1 and bypasses it); once both are up again it is told
+// "armed". Messages are decoded with hiredis's redisReader; Asio does the I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "frontcache/upstream/connection.hpp"
+
+namespace frontcache::invalidation {
+
+enum class Source { Channel, Tracking };
+
+// Receives invalidations, on the subscriber's io_context thread.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void invalidate(std::span<const std::string_view> keys, Source source) = 0;
+  virtual void invalidate_all(Source source) = 0;
+  // armed == false: L1 must be cleared and bypassed until armed again.
+  virtual void set_armed(bool armed, std::string_view reason) = 0;
+};
+
+struct SubscriberSettings {
+  upstream::Settings upstream;
+  std::string channel = "frontcache:invalidate";
+  bool tracking = true;
+  std::vector<std::string> prefixes;  // empty: track every key
+  std::chrono::milliseconds ping_interval{1000};
+  std::uint64_t instance = 0;         // our id in channel payloads (own messages are ignored)
+};
+
+class Subscriber {
+ public:
+  Subscriber(boost::asio::io_context& io, SubscriberSettings settings, Sink& sink);
+  ~Subscriber();
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+
+  void start();
+  void stop();
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace frontcache::invalidation

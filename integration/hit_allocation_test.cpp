@@ -1,0 +1,77 @@
+// A GET answered from L1 allocates nothing (issue 4, DESIGN.md §1 "one lookup and one
+// gather-write"). The proxy runs in this process so that a counting operator new sees its
+// threads; the client's own allocations (hiredis, this test) are not counted.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+#include "frontcache/config/config.hpp"
+#include "frontcache/proxy/server.hpp"
+#include "net.hpp"
+#include "process.hpp"
+#include "servers.hpp"
+
+namespace {
+
+std::atomic<long> g_proxy_allocations{0};
+thread_local bool t_client_thread = false;
+
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (!t_client_thread) g_proxy_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace frontcache::integration {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(HitPath, GetHitAllocatesNothing) {
+  t_client_thread = true;
+  TempDir dir;
+  RedisServer redis(dir.path());
+
+  config::Config cfg;
+  cfg.listen = {"127.0.0.1", free_port()};
+  cfg.upstream.address = {"127.0.0.1", redis.port()};
+  cfg.workers = 1;
+  cfg.log_level = "warn";
+  proxy::Server server(cfg);
+  server.bind();
+  std::thread runner([&] { server.run(); });  // not a client thread: counted
+
+  RedisClient c("127.0.0.1", cfg.listen.port);
+  ASSERT_EQ(c("SET", "hot", std::string(100, 'x')).to_string(), "+OK");
+  // Warm up until invalidation is armed and the value is cached.
+  bool armed = false;
+  for (int i = 0; i < 500 && !armed; ++i) {
+    armed = c("INFO", "frontcache").str.find("l1_state:armed") != std::string::npos;
+    if (!armed) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(armed);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(c("GET", "hot").str.size(), 100u);
+
+  constexpr int kHits = 20000;
+  const long before = g_proxy_allocations.load();
+  for (int i = 0; i < kHits; ++i) ASSERT_EQ(c("GET", "hot").str.size(), 100u);
+  const long during = g_proxy_allocations.load() - before;
+  std::cout << "[hit path] " << during << " allocations in the proxy over " << kHits
+            << " GET hits\n";
+  // Timers and the invalidation PING allocate a little on their own; a per-request allocation
+  // would show as at least kHits.
+  EXPECT_LT(during, kHits / 100);
+
+  server.stop();
+  runner.join();
+}
+
+}  // namespace
+}  // namespace frontcache::integration

@@ -1,0 +1,324 @@
+#include "frontcache/invalidation/subscriber.hpp"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "frontcache/invalidation/payload.hpp"
+#include "frontcache/resp/request_parser.hpp"
+
+namespace frontcache::invalidation {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kTrackingChannel = "__redis__:invalidate";
+
+struct ReaderDeleter {
+  void operator()(redisReader* r) const { redisReaderFree(r); }
+};
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+
+std::string_view str(const redisReply* r) {
+  return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+                          r->type == REDIS_REPLY_ERROR)
+             ? std::string_view(r->str, r->len)
+             : std::string_view{};
+}
+
+std::string command(std::initializer_list<std::string_view> args) {
+  std::string out;
+  std::vector<std::string_view> v(args);
+  resp::encode_command(out, v);
+  return out;
+}
+
+// One upstream connection that speaks request/reply during its handshake, then streams.
+struct Link {
+  explicit Link(asio::io_context& io) : socket(io), reader(redisReaderCreate()) {}
+  tcp::socket socket;
+  std::unique_ptr<redisReader, ReaderDeleter> reader;
+  std::array<char, 16 * 1024> buf{};
+  Clock::time_point last_pong{};
+
+  void reset() {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    reader.reset(redisReaderCreate());
+  }
+  // A complete reply already buffered, or null.
+  ReplyPtr next() {
+    void* reply = nullptr;
+    if (redisReaderGetReply(reader.get(), &reply) != REDIS_OK) {
+      throw std::runtime_error("protocol error from upstream");
+    }
+    return ReplyPtr(static_cast<redisReply*>(reply));
+  }
+};
+
+}  // namespace
+
+class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
+ public:
+  Impl(asio::io_context& io, SubscriberSettings settings, Sink& sink)
+      : io_(io), settings_(std::move(settings)), sink_(sink), sub_(io), tracker_(io), timer_(io) {}
+
+  void start() {
+    asio::co_spawn(io_, run(shared_from_this()), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("invalidation subscriber ended: {}", ex.what());
+      }
+    });
+  }
+
+  void stop() {
+    stopped_ = true;
+    sub_.reset();
+    tracker_.reset();
+    timer_.cancel();
+  }
+
+ private:
+  awaitable<void> run([[maybe_unused]] std::shared_ptr<Impl> self) {
+    auto backoff = std::chrono::milliseconds(50);
+    while (!stopped_) {
+      std::string reason;
+      try {
+        reason = co_await serve_once();
+      } catch (const std::exception& e) {
+        reason = e.what();
+      }
+      sub_.reset();
+      tracker_.reset();
+      if (armed_) {
+        spdlog::warn("invalidation lost ({}): L1 cleared and bypassed until re-armed", reason);
+      } else if (reason != last_reason_) {
+        spdlog::warn("invalidation not armed ({}): L1 bypassed, retrying", reason);
+      }
+      last_reason_ = reason;
+      armed_ = false;
+      sink_.set_armed(false, reason);
+      if (stopped_) break;
+      timer_.expires_after(backoff);
+      co_await timer_.async_wait(kNoThrow);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+      if (reason.empty()) backoff = std::chrono::milliseconds(50);
+    }
+  }
+
+  // Returns why the connections ended.
+  awaitable<std::string> serve_once() {
+    std::string error = co_await open(sub_);
+    if (!error.empty()) co_return error;
+    const std::string client_id_request = command({"CLIENT", "ID"});
+    co_await write(sub_, client_id_request);
+    ReplyPtr id = co_await read_reply(sub_);
+    if (id->type != REDIS_REPLY_INTEGER) co_return "CLIENT ID failed: " + std::string(str(id.get()));
+    const std::string client_id = std::to_string(id->integer);
+    const std::string subscribe = command({"SUBSCRIBE", kTrackingChannel, settings_.channel});
+    co_await write(sub_, subscribe);
+    for (int i = 0; i < 2; ++i) {
+      ReplyPtr r = co_await read_reply(sub_);
+      if (r->type != REDIS_REPLY_ARRAY) co_return "SUBSCRIBE failed: " + std::string(str(r.get()));
+    }
+    if (settings_.tracking) {
+      error = co_await open(tracker_);
+      if (!error.empty()) co_return "tracker: " + error;
+      const std::string request = tracking_request(client_id);
+      co_await write(tracker_, request);
+      ReplyPtr r = co_await read_reply(tracker_);
+      if (r->type == REDIS_REPLY_ERROR) {
+        co_return "CLIENT TRACKING refused: " + std::string(str(r.get()));
+      }
+    }
+    armed_ = true;
+    sink_.set_armed(true, "");
+    spdlog::info("invalidation armed: channel {}{}", settings_.channel,
+                 settings_.tracking ? ", CLIENT TRACKING BCAST" : "");
+    const auto now = Clock::now();
+    sub_.last_pong = tracker_.last_pong = now;
+    std::string reason;
+    co_await (read_loop(sub_, true, reason) || read_loop(tracker_, false, reason) ||
+              ping_loop(reason));
+    co_return reason;
+  }
+
+  std::string tracking_request(const std::string& client_id) const {
+    std::vector<std::string_view> args{"CLIENT", "TRACKING", "on", "REDIRECT", client_id, "BCAST"};
+    for (const auto& p : settings_.prefixes) {
+      args.push_back("PREFIX");
+      args.push_back(p);
+    }
+    std::string request;
+    resp::encode_command(request, args);
+    return request;
+  }
+
+  std::string auth_request() const {
+    const auto& up = settings_.upstream;
+    return up.username.empty() ? command({"AUTH", up.password})
+                               : command({"AUTH", up.username, up.password});
+  }
+
+  awaitable<std::string> open(Link& link) {
+    link.reset();
+    tcp::resolver resolver(io_);
+    const auto& up = settings_.upstream;
+    auto [rec, endpoints] = co_await resolver.async_resolve(up.host, std::to_string(up.port), kNoThrow);
+    if (rec) co_return fmt::format("cannot resolve {}: {}", up.host, rec.message());
+    timer_.expires_after(up.connect_timeout);
+    auto result = co_await (asio::async_connect(link.socket, endpoints, kNoThrow) ||
+                            timer_.async_wait(kNoThrow));
+    if (result.index() == 1) co_return "connect timeout";
+    auto [ec, ep] = std::get<0>(result);
+    if (ec) co_return fmt::format("{}:{}: {}", up.host, up.port, ec.message());
+    if (!up.password.empty()) {
+      const std::string auth = auth_request();
+      co_await write(link, auth);
+      ReplyPtr r = co_await read_reply(link);
+      if (r->type == REDIS_REPLY_ERROR) co_return "AUTH refused: " + std::string(str(r.get()));
+    }
+    co_return "";
+  }
+
+  awaitable<void> write(Link& link, std::string_view bytes) {
+    auto [ec, n] = co_await asio::async_write(link.socket, asio::buffer(bytes), kNoThrow);
+    if (ec) throw std::runtime_error(ec.message());
+  }
+
+  awaitable<ReplyPtr> read_reply(Link& link) {
+    for (;;) {
+      ReplyPtr r = link.next();
+      if (r) co_return r;
+      auto [ec, n] = co_await link.socket.async_read_some(asio::buffer(link.buf), kNoThrow);
+      if (ec) throw std::runtime_error(ec == asio::error::eof ? "closed by upstream" : ec.message());
+      redisReaderFeed(link.reader.get(), link.buf.data(), n);
+    }
+  }
+
+  awaitable<void> read_loop(Link& link, bool subscriber, std::string& reason) {
+    if (!subscriber && !settings_.tracking) {
+      // No tracker: wait until the group ends.
+      asio::steady_timer forever(io_, asio::steady_timer::time_point::max());
+      co_await forever.async_wait(kNoThrow);
+      co_return;
+    }
+    try {
+      for (;;) {
+        ReplyPtr r = co_await read_reply(link);
+        if (subscriber) {
+          handle_message(r.get());
+        } else if (str(r.get()) == "PONG") {
+          link.last_pong = Clock::now();
+        }
+      }
+    } catch (const std::exception& e) {
+      reason = fmt::format("{} connection: {}", subscriber ? "subscriber" : "tracker", e.what());
+    }
+  }
+
+  awaitable<void> ping_loop(std::string& reason) {
+    const std::string ping = command({"PING"});
+    asio::steady_timer timer(io_);
+    for (;;) {
+      const auto sent = Clock::now();
+      try {
+        co_await write(sub_, ping);
+        if (settings_.tracking) co_await write(tracker_, ping);
+      } catch (const std::exception& e) {
+        reason = fmt::format("PING failed: {}", e.what());
+        co_return;
+      }
+      timer.expires_after(settings_.ping_interval);
+      auto [ec] = co_await timer.async_wait(kNoThrow);
+      if (ec) co_return;
+      if (sub_.last_pong < sent || (settings_.tracking && tracker_.last_pong < sent)) {
+        reason = fmt::format("no PONG within {}ms", settings_.ping_interval.count());
+        co_return;
+      }
+    }
+  }
+
+  void handle_message(const redisReply* r) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
+    const std::string_view kind = str(r->element[0]);
+    if (kind == "pong") {
+      sub_.last_pong = Clock::now();
+      return;
+    }
+    if (kind != "message" || r->elements != 3) return;
+    const std::string_view channel = str(r->element[1]);
+    const redisReply* payload = r->element[2];
+    keys_.clear();
+    if (channel == kTrackingChannel) {
+      if (payload->type == REDIS_REPLY_NIL) {
+        sink_.invalidate_all(Source::Tracking);
+        return;
+      }
+      if (payload->type == REDIS_REPLY_ARRAY) {
+        for (std::size_t i = 0; i < payload->elements; ++i) keys_.push_back(str(payload->element[i]));
+      } else {
+        keys_.push_back(str(payload));
+      }
+      sink_.invalidate(keys_, Source::Tracking);
+      return;
+    }
+    if (channel != settings_.channel) return;
+    switch (decode(str(payload), settings_.instance, keys_)) {
+      case PayloadKind::Keys:
+        sink_.invalidate(keys_, Source::Channel);
+        break;
+      case PayloadKind::All:
+        sink_.invalidate_all(Source::Channel);
+        break;
+      case PayloadKind::Own:
+        break;
+      case PayloadKind::Malformed:
+        spdlog::warn("invalidation channel {}: malformed fc1 payload ignored", settings_.channel);
+        break;
+    }
+  }
+
+  asio::io_context& io_;
+  SubscriberSettings settings_;
+  Sink& sink_;
+  Link sub_;
+  Link tracker_;
+  asio::steady_timer timer_;
+  bool stopped_ = false;
+  bool armed_ = false;
+  std::string last_reason_;
+  std::vector<std::string_view> keys_;
+};
+
+Subscriber::Subscriber(asio::io_context& io, SubscriberSettings settings, Sink& sink)
+    : impl_(std::make_shared<Impl>(io, std::move(settings), sink)) {}
+
+Subscriber::~Subscriber() { impl_->stop(); }
+
+void Subscriber::start() { impl_->start(); }
+void Subscriber::stop() { impl_->stop(); }
+
+}  // namespace frontcache::invalidation

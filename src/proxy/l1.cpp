@@ -1,0 +1,83 @@
+#include "l1.hpp"
+
+#include <cctype>
+
+namespace frontcache::proxy {
+
+namespace {
+
+cache::CacheConfig cache_config(const config::CacheConfig& c) {
+  cache::CacheConfig out;
+  out.max_weight = c.max_memory;
+  out.max_value_size = c.max_value_size;
+  return out;
+}
+
+std::vector<cache::Rule> rules_from(const config::CacheConfig& c) {
+  std::vector<cache::Rule> rules;
+  for (const auto& r : c.rules) rules.push_back({r.match, r.cache, r.ttl, r.negative_ttl});
+  return rules;
+}
+
+void append_length(std::string& out, std::size_t n) {
+  const auto len = static_cast<std::uint32_t>(n);
+  out.append(reinterpret_cast<const char*>(&len), sizeof len);
+}
+
+}  // namespace
+
+L1::L1(const config::CacheConfig& config, std::uint64_t instance)
+    : enabled_(config.enabled && config.max_memory > 0),
+      instance_(instance),
+      cache_(cache_config(config)),
+      rules_(rules_from(config), config.max_ttl) {}
+
+void L1::invalidate_local(std::span<const std::string_view> keys) {
+  stats_.invalidated_local.fetch_add(keys.size(), std::memory_order_relaxed);
+  cache_.invalidate(keys);
+}
+
+void L1::invalidate_all_local() {
+  stats_.flushes.fetch_add(1, std::memory_order_relaxed);
+  cache_.clear();
+}
+
+void L1::invalidate(std::span<const std::string_view> keys, invalidation::Source source) {
+  auto& counter = source == invalidation::Source::Channel ? stats_.invalidated_channel
+                                                          : stats_.invalidated_tracking;
+  counter.fetch_add(keys.size(), std::memory_order_relaxed);
+  cache_.invalidate(keys);
+}
+
+void L1::invalidate_all(invalidation::Source) {
+  stats_.flushes.fetch_add(1, std::memory_order_relaxed);
+  cache_.clear();
+}
+
+void L1::set_armed(bool armed, std::string_view) {
+  if (!armed) {
+    // Bypass first, then clear: no read inserts after the clear, and clear() stales every
+    // fill in flight.
+    if (armed_.exchange(false, std::memory_order_acq_rel)) {
+      stats_.bypass_events.fetch_add(1, std::memory_order_relaxed);
+    }
+    cache_.clear();
+    return;
+  }
+  // Anything filled while bypassed (a read that raced the switch) goes before arming.
+  cache_.clear();
+  armed_.store(true, std::memory_order_release);
+}
+
+void build_cache_key(std::string& out, int db, std::string_view command,
+                     std::span<const std::string_view> args) {
+  append_length(out, static_cast<std::size_t>(db));
+  for (char c : command) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out += '\0';
+  for (auto a : args) {
+    append_length(out, a.size());
+    out += a;
+  }
+}
+
+}  // namespace frontcache::proxy
