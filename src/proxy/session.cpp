@@ -57,6 +57,7 @@ Session::Session(Worker& worker, asio::ip::tcp::socket socket)
   auto local = socket_.local_endpoint(ec);
   if (!ec) laddr_ = endpoint_text(local);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // reads and writes are tried before waiting for readiness
   registration_ = worker_.add(this);
 }
 
@@ -113,8 +114,6 @@ bool Session::reading_paused() const {
 // other than the readiness wait itself the socket is read before waiting (`maybe_readable`).
 awaitable<void> Session::read_loop() {
   bool maybe_readable = true;
-  boost::system::error_code nb_ec;
-  socket_.non_blocking(true, nb_ec);
   for (;;) {
     if (!process_buffer()) break;
     if (closed_) break;
@@ -247,7 +246,19 @@ awaitable<void> Session::write_loop() {
     }
     replies_.take_ready(wbuf_);
     wake_reader();
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(wbuf_), kNoThrow);
+    // Replies nearly always fit in the socket buffer: write them now, without a trip through
+    // the scheduler and back into this coroutine; only what the socket does not take waits.
+    boost::system::error_code ec;
+    std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      sent = 0;
+    }
+    if (!ec && sent < wbuf_.size()) {
+      auto [write_ec, n] = co_await asio::async_write(
+          socket_, asio::buffer(wbuf_.data() + sent, wbuf_.size() - sent), kNoThrow);
+      ec = write_ec;
+    }
     if (wbuf_.capacity() > kKeepBufferBytes) {
       std::string().swap(wbuf_);
     } else {
