@@ -190,6 +190,7 @@ bool Session::process_input(const char* data, std::size_t& begin, std::size_t en
     std::string_view input(data + begin, end - begin);
     switch (parser_.parse(input)) {
       case resp::ParseStatus::NeedMore:
+        flush_replies();
         return true;
       case resp::ParseStatus::Error:
         worker_.shared().stats.protocol_errors.fetch_add(1, std::memory_order_relaxed);
@@ -223,8 +224,35 @@ bool Session::process_input(const char* data, std::size_t& begin, std::size_t en
       return false;
     }
   }
-  wake_writer();
+  flush_replies();
   return true;
+}
+
+// After a batch of requests: when the writer is idle, write the replies that are ready (local
+// replies and L1 hits) here, in one write, and spare it a wake-up (a timer cancel, a trip
+// through the scheduler and a coroutine resume per batch). Whatever the socket does not take,
+// and anything unusual, is left to the writer.
+// With nothing ready the writer is not woken at all (it used to be, after every read: a timer
+// cancel and re-arm for nothing on the forward path).
+void Session::flush_replies() {
+  if (!replies_.has_ready()) return;
+  if (!writer_waiting_ || closed_ ||
+      replies_.buffered_bytes() > worker_.shared().config.limits.max_output_buffer) {
+    return wake_writer();
+  }
+  replies_.take_ready(wbuf_);
+  boost::system::error_code ec;
+  const std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);
+  if (!ec && sent == wbuf_.size()) {
+    if (wbuf_.capacity() > kKeepBufferBytes) {
+      std::string().swap(wbuf_);
+    } else {
+      wbuf_.clear();
+    }
+    return;
+  }
+  replies_.put_back(wbuf_, ec ? 0 : sent);  // the writer retries, or meets the error itself
+  wake_writer();
 }
 
 awaitable<void> Session::write_loop() {

@@ -60,6 +60,7 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   // stops early while reading is paused. Same result as process_buffer().
   bool process_input(const char* data, std::size_t& begin, std::size_t end);
   void wake_writer();
+  void flush_replies();  // write ready replies now if the writer is idle, else wake it
   void wake_reader();
   bool reading_paused() const;
 
