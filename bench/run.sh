@@ -6,7 +6,7 @@
 #   bench/run.sh                      everything (about 15 minutes with the defaults)
 #   BENCH_SCENARIOS="a c" bench/run.sh
 #
-# Environment: BENCH_SECONDS (measured seconds per run, 4), BENCH_ROUNDS (2), BENCH_WORKERS
+# Environment: BENCH_SECONDS (measured seconds per run, 4), BENCH_ROUNDS (3), BENCH_WORKERS
 # (frontcache worker counts, "1 2"), BENCH_DELAY_US (relay delay per direction, 250),
 # BENCH_SCENARIOS ("a b c d e m"), BENCH_PIN (1: load generator on CPU 1, Redis on CPU 0).
 #
@@ -23,7 +23,7 @@ cd "$root"
 source bench/lib/ports.sh
 
 secs="${BENCH_SECONDS:-4}"
-rounds="${BENCH_ROUNDS:-2}"
+rounds="${BENCH_ROUNDS:-3}"
 workers_list="${BENCH_WORKERS:-1 2}"
 delay_us="${BENCH_DELAY_US:-250}"
 scenarios="${BENCH_SCENARIOS:-a b c d e m}"
