@@ -26,7 +26,10 @@ awk -F'\t' '
     k = $1 SUBSEP $2
     if (!(k in seen)) { seen[k] = 1; order[++n] = k }
     for (c = 4; c <= 8; c++) v[k, c] = v[k, c] " " $c
-    if ($9 != "") notes[k] = notes[k] (notes[k] == "" ? "" : "; ") $9
+    if ($9 != "" && !((k, $9) in noted)) {  # each distinct note once
+      noted[k, $9] = 1
+      notes[k] = notes[k] (notes[k] == "" ? "" : "; ") $9
+    }
   }
   END {
     for (i = 1; i <= n; i++) {

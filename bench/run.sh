@@ -115,11 +115,22 @@ load() {  # load PORT ARGS...: one frontcache-load run, JSON on stdout
     2>>"$work/load.log" || echo '{"ops":0,"failed":true}'
 }
 
-# hits and misses from INFO frontcache (0 0 when the build has no L1 counters).
-fc_hits() {
-  redis-cli -p "$1" info frontcache 2>/dev/null | tr -d '\r' | awk -F: '
-    $1 ~ /(^|_)hits$/ && h == "" {h = $2} $1 ~ /(^|_)misses$/ && m == "" {m = $2}
-    END {print (h == "" ? 0 : h), (m == "" ? 0 : m)}'
+# GET calls the upstream Redis has served (INFO commandstats).
+get_calls() {
+  redis-cli -p "$rport" info commandstats | tr -d '\r' |
+    awk -F'[=,:]' '$1 == "cmdstat_get" {print $3; found = 1} END {if (!found) print 0}'
+}
+
+# run_d NAME PORT ARGS...: one scenario-d run through frontcache; the hit ratio is the share of
+# the GETs sent (warm-up included) that never reached Redis, counted by Redis itself.
+run_d() {
+  local scen="$1" name="$2" port="$3" g0 g1 j
+  shift 3
+  g0=$(get_calls)
+  j=$(load "$port" --clients 50 "$@")
+  g1=$(get_calls)
+  record "$scen" "$name" "$r" "$j" \
+    "$(awk -v g=$((g1 - g0)) -v n="$(jget sent_reads "$j")" 'BEGIN {printf "hit=%.3f", (n > 0 ? 1 - g / n : 0)}')"
 }
 
 jget() { [[ "$2" =~ \"$1\":(-?[0-9.]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0; }
@@ -141,16 +152,33 @@ xport=$(free_port)
 pids+=($!)
 wait_port "$xport"
 tport=$(free_port); start_twemproxy "$tport" "$rport"
-declare -A fc_port fcx_port
-for w in $workers_list; do
-  fc_port[$w]=$(free_port); start_frontcache "${fc_port[$w]}" "$rport" "$w"
-  fcx_port[$w]=$(free_port); start_frontcache "${fcx_port[$w]}" "$xport" "$w"
-done
+# frontcache instances run only while their scenarios do: every instance subscribes to Redis's
+# invalidations, so an idle one would still take CPU on every write of every other target.
+declare -A fc_port fc_pid fcx_port fcx_pid
+fc_mode=none
+use_frontcache() {  # use_frontcache direct|relay|none: start that set of instances, stop others
+  if [[ "$fc_mode" == "$1" ]]; then return 0; fi
+  for w in $workers_list; do
+    [[ -n "${fc_pid[$w]:-}" ]] && stop_pid "${fc_pid[$w]}" && fc_pid[$w]=""
+    [[ -n "${fcx_pid[$w]:-}" ]] && stop_pid "${fcx_pid[$w]}" && fcx_pid[$w]=""
+  done
+  for w in $workers_list; do
+    if [[ "$1" == none ]]; then
+      break
+    elif [[ "$1" == direct ]]; then
+      fc_port[$w]=$(free_port); start_frontcache "${fc_port[$w]}" "$rport" "$w"; fc_pid[$w]=$last_pid
+    else
+      fcx_port[$w]=$(free_port); start_frontcache "${fcx_port[$w]}" "$xport" "$w"; fcx_pid[$w]=$last_pid
+    fi
+  done
+  fc_mode=$1
+}
+use_frontcache direct
 first_w=${workers_list%% *}
 caching=no
 if redis-cli -p "${fc_port[$first_w]}" info frontcache | grep -Eq '(^|_)hits:'; then caching=yes; fi
 echo "bench: redis :$rport, relay :$xport (+${delay_us}us each way), twemproxy :$tport," \
-  "frontcache ${fc_port[*]} (via relay ${fcx_port[*]}), L1 counters: $caching"
+  "frontcache ${fc_port[*]}, L1 counters: $caching"
 
 # Keys: hit:* (10k x 100 B) for a/b/e, set:* written by c, zipf:* (100k x 1 KB) for d.
 "$bin/frontcache-load" --port "$rport" --populate-only --keys 10000 --value-size 100 \
@@ -166,6 +194,7 @@ basic_targets() {  # name:port pairs for scenarios a-c
 run_basic() {  # run_basic SCENARIO ARGS...
   local scen="$1"
   shift
+  use_frontcache direct
   echo "scenario $scen"
   for r in $(seq "$rounds"); do
     for t in $(basic_targets); do
@@ -185,26 +214,20 @@ for s in $scenarios; do
     d)
       echo "scenario d (Redis behind a ${delay_us}us-each-way relay)"
       mix=(--workload mix --read-ratio 0.9 --zipf --keys 100000 --key-prefix zipf: --value-size 1024)
+      use_frontcache relay
+      # Steady state first: an unmeasured closed-loop run fills each L1 with the hot keys.
+      for w in $workers_list; do load "${fcx_port[$w]}" --clients 50 "${mix[@]}" >/dev/null; done
       for r in $(seq "$rounds"); do
         record d-closed direct "$r" "$(load "$xport" --clients 50 "${mix[@]}")"
-        for w in $workers_list; do
-          read -r h0 m0 < <(fc_hits "${fcx_port[$w]}")
-          j=$(load "${fcx_port[$w]}" --clients 50 "${mix[@]}")
-          read -r h1 m1 < <(fc_hits "${fcx_port[$w]}")
-          record d-closed "frontcache-w$w" "$r" "$j" \
-            "$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN {printf "hit=%.3f", h + m ? h / (h + m) : 0}')"
-        done
+        for w in $workers_list; do run_d d-closed "frontcache-w$w" "${fcx_port[$w]}" "${mix[@]}"; done
         record d-open direct "$r" "$(load "$xport" --clients 50 --open --rate 5000 "${mix[@]}")"
         for w in $workers_list; do
-          read -r h0 m0 < <(fc_hits "${fcx_port[$w]}")
-          j=$(load "${fcx_port[$w]}" --clients 50 --open --rate 5000 "${mix[@]}")
-          read -r h1 m1 < <(fc_hits "${fcx_port[$w]}")
-          record d-open "frontcache-w$w" "$r" "$j" \
-            "$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN {printf "hit=%.3f", h + m ? h / (h + m) : 0}')"
+          run_d d-open "frontcache-w$w" "${fcx_port[$w]}" --open --rate 5000 "${mix[@]}"
         done
       done
       ;;
     e)
+      use_frontcache none
       # Fresh processes per measurement: freed memory of an earlier run would hide RSS growth.
       for idle in 1000 10000; do
         echo "scenario e-$idle"
@@ -228,20 +251,23 @@ for s in $scenarios; do
       done
       ;;
     m)
+      use_frontcache none
       echo "scenario m (RSS per cached entry)"
       for vs in 100 1024; do
         n=100000
         "$bin/frontcache-load" --port "$rport" --populate-only --keys "$n" --value-size "$vs" --key-prefix "m$vs:" >/dev/null
         p=$(free_port); start_frontcache "$p" "$rport" 1; pid=$last_pid
         before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
-        read -r h0 m0 < <(fc_hits "$p")
+        g0=$(get_calls)
         for _ in 1 2; do
           "$bin/frontcache-load" --port "$p" --sweep-only --keys "$n" --key-prefix "m$vs:" >/dev/null
         done
-        read -r h1 m1 < <(fc_hits "$p")
+        g1=$(get_calls)
         after=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+        entries=$(redis-cli -p "$p" info frontcache | tr -d '\r' | awk -F: '$1 == "l1_entries" {print $2}')
+        entries=${entries:-0}
         printf 'm-%s\tfrontcache-w1\t1\t0\t0\t0\t0\t0\t%s\n' "$vs" \
-          "$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN {printf "rss_per_entry=%.0f", (a - b) * 1024 / n}') hits=$((h1 - h0)) misses=$((m1 - m0))" >>"$raw"
+          "$(awk -v a="$after" -v b="$before" -v n="$entries" 'BEGIN {printf "rss_per_entry=%.0f", (n > 0 ? (a - b) * 1024 / n : 0)}') entries=$entries upstream_gets=$((g1 - g0))/$((2 * n))" >>"$raw"
         echo "  m-$vs: $(tail -1 "$raw" | cut -f9)"
         stop_pid "$pid"
         redis-cli -p "$rport" eval "for _,k in ipairs(redis.call('keys', ARGV[1])) do redis.call('del', k) end" 0 "m$vs:*" >/dev/null

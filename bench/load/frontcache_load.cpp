@@ -243,6 +243,7 @@ struct Totals {
   std::uint64_t nils = 0;
   std::uint64_t errors = 0;
   std::uint64_t sent = 0;
+  std::uint64_t sent_reads = 0;  // warm-up included: to compare with the upstream's GET count
 };
 
 struct Run {
@@ -300,6 +301,7 @@ class Client {
     ring_[(head_ + count_) & (ring_.size() - 1)] = InFlight{sent, read};
     ++count_;
     ++run_.totals.sent;
+    if (read) ++run_.totals.sent_reads;
   }
 
   void grow_ring() {
@@ -575,11 +577,12 @@ int main(int argc, char** argv) try {
   std::printf(
       "{\"ops\":%llu,\"rps\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
       "\"max_us\":%.1f,\"read_p50_us\":%.1f,\"read_p99_us\":%.1f,\"read_p999_us\":%.1f,"
-      "\"reads\":%llu,\"nils\":%llu,\"errors\":%llu,\"idle\":%d,\"rss_before_kb\":%ld,"
+      "\"reads\":%llu,\"sent_reads\":%llu,\"nils\":%llu,\"errors\":%llu,\"idle\":%d,\"rss_before_kb\":%ld,"
       "\"rss_idle_kb\":%ld,\"rss_after_kb\":%ld,\"upstream_clients\":%ld,\"failed\":%s}\n",
       static_cast<unsigned long long>(t.ops), rps, us(h.quantile(0.5)), us(h.quantile(0.99)),
       us(h.quantile(0.999)), us(h.max()), us(r.quantile(0.5)), us(r.quantile(0.99)),
       us(r.quantile(0.999)), static_cast<unsigned long long>(t.reads),
+      static_cast<unsigned long long>(t.sent_reads),
       static_cast<unsigned long long>(t.nils), static_cast<unsigned long long>(t.errors), opt.idle,
       rss_before, rss_idle, rss_after, upstream_clients, run.failed ? "true" : "false");
   std::fprintf(stderr, "%llu ops in %.1fs: %.0f ops/s  p50 %.1fus  p99 %.1fus  p99.9 %.1fus\n",
