@@ -178,7 +178,7 @@ first_w=${workers_list%% *}
 caching=no
 if redis-cli -p "${fc_port[$first_w]}" info frontcache | grep -Eq '(^|_)hits:'; then caching=yes; fi
 echo "bench: redis :$rport, relay :$xport (+${delay_us}us each way), twemproxy :$tport," \
-  "frontcache ${fc_port[*]}, L1 counters: $caching"
+  "L1 counters: $caching"
 
 # Keys: hit:* (10k x 100 B) for a/b/e, set:* written by c, zipf:* (100k x 1 KB) for d.
 "$bin/frontcache-load" --port "$rport" --populate-only --keys 10000 --value-size 100 \
@@ -186,19 +186,20 @@ echo "bench: redis :$rport, relay :$xport (+${delay_us}us each way), twemproxy :
 "$bin/frontcache-load" --port "$rport" --populate-only --keys 100000 --value-size 1024 \
   --key-prefix zipf: >/dev/null
 
-basic_targets() {  # name:port pairs for scenarios a-c
-  echo "direct:$rport twemproxy:$tport"
-  for w in $workers_list; do echo "frontcache-w$w:${fc_port[$w]}"; done
-}
-
+# Scenarios a-c: one frontcache process per run, started just before it (the 1 s warm-up
+# fills the L1 with the 10k keys), so that no idle instance takes invalidations meanwhile.
 run_basic() {  # run_basic SCENARIO ARGS...
-  local scen="$1"
+  local scen="$1" p pid
   shift
-  use_frontcache direct
+  use_frontcache none
   echo "scenario $scen"
   for r in $(seq "$rounds"); do
-    for t in $(basic_targets); do
-      record "$scen" "${t%%:*}" "$r" "$(load "${t##*:}" --clients 50 "$@")"
+    record "$scen" direct "$r" "$(load "$rport" --clients 50 "$@")"
+    record "$scen" twemproxy "$r" "$(load "$tport" --clients 50 "$@")"
+    for w in $workers_list; do
+      p=$(free_port); start_frontcache "$p" "$rport" "$w"; pid=$last_pid
+      record "$scen" "frontcache-w$w" "$r" "$(load "$p" --clients 50 "$@")"
+      stop_pid "$pid"
     done
   done
 }
