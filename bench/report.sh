@@ -98,6 +98,18 @@ rps_of() { awk -F'\t' -v s="$1" -v t="$2" '$1 == s && $2 == t {print $3}' "$summ
   check "(c) SET P1 ≥ 0.8× direct, ≥ 1.3× twemproxy" c-P1
   check "(c) SET P16" c-P16
   check "(d) 0.5 ms hop, closed loop ≥ 3× direct" d-closed
+  col_of() { awk -F'\t' -v s="$1" -v t="$2" -v c="$3" '$1 == s && $2 == t {print $c}' "$summary"; }
+  for w in ${workers_list:-1 2}; do
+    f=$(col_of a "frontcache-w$w" 5); d=$(col_of a direct 5)
+    [[ -n "$f" && -n "$d" ]] && echo "| (a) hit p99 no worse than direct's, w$w | ${f%.*} µs vs ${d%.*} µs |"
+    f=$(col_of d-open "frontcache-w$w" 7); d=$(col_of d-open direct 7)
+    [[ -n "$f" && -n "$d" ]] && echo "| (d) read p50 (open loop, mostly hits) < 1/4 of direct's, w$w | ${f%.*} µs vs ${d%.*} µs ($(awk -v f="$f" -v d="$d" 'BEGIN {printf "%.2f×", f / d}')) |"
+    for idle in 1000 10000; do
+      n=$(col_of "e-$idle" "frontcache-w$w" 8)
+      [[ -n "$n" ]] && echo "| (e) < 20 KB RSS per idle connection, constant upstream connections, $idle idle, w$w | ${n//;/ /} |"
+    done
+  done
+  true
 } >"$out_md"
 
 # Chart: throughput relative to direct Redis, per scenario and target.

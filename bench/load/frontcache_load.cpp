@@ -47,7 +47,7 @@ struct Options {
   double seconds = 5;
   double warmup = 1;
   bool open_loop = false;
-  double rate = 10000;  // open loop: requests per second, all clients together
+  double rate = 10000;           // open loop: requests per second, all clients together
   std::string workload = "get";  // get | set | mix
   double read_ratio = 0.9;
   std::size_t keys = 100000;
@@ -86,32 +86,58 @@ Options parse_options(int argc, char** argv) {
       if (i + 1 >= argc) usage("missing value");
       return argv[++i];
     };
-    if (a == "--host") o.host = value();
-    else if (a == "--port") o.port = value();
-    else if (a == "--clients") o.clients = std::stoi(value());
-    else if (a == "--pipeline") o.pipeline = std::stoi(value());
-    else if (a == "--seconds") o.seconds = std::stod(value());
-    else if (a == "--warmup") o.warmup = std::stod(value());
-    else if (a == "--closed") o.open_loop = false;
-    else if (a == "--open") o.open_loop = true;
-    else if (a == "--rate") o.rate = std::stod(value());
-    else if (a == "--workload") o.workload = value();
-    else if (a == "--read-ratio") o.read_ratio = std::stod(value());
-    else if (a == "--keys") o.keys = std::stoul(value());
-    else if (a == "--key-prefix") o.key_prefix = value();
-    else if (a == "--key-width") o.key_width = std::stoi(value());
-    else if (a == "--uniform") o.zipf = false;
-    else if (a == "--zipf") o.zipf = true;
-    else if (a == "--zipf-s") o.zipf_s = std::stod(value());
-    else if (a == "--value-size") o.value_size = std::stoul(value());
-    else if (a == "--populate") o.populate = true;
-    else if (a == "--populate-only") o.populate = o.populate_only = true;
-    else if (a == "--sweep-only") o.sweep_only = true;
-    else if (a == "--upstream-port") o.upstream_port = value();
-    else if (a == "--idle") o.idle = std::stoi(value());
-    else if (a == "--rss-pid") o.rss_pid = std::stoi(value());
-    else if (a == "--seed") o.seed = std::stoull(value());
-    else usage(("unknown option " + std::string(a)).c_str());
+    if (a == "--host")
+      o.host = value();
+    else if (a == "--port")
+      o.port = value();
+    else if (a == "--clients")
+      o.clients = std::stoi(value());
+    else if (a == "--pipeline")
+      o.pipeline = std::stoi(value());
+    else if (a == "--seconds")
+      o.seconds = std::stod(value());
+    else if (a == "--warmup")
+      o.warmup = std::stod(value());
+    else if (a == "--closed")
+      o.open_loop = false;
+    else if (a == "--open")
+      o.open_loop = true;
+    else if (a == "--rate")
+      o.rate = std::stod(value());
+    else if (a == "--workload")
+      o.workload = value();
+    else if (a == "--read-ratio")
+      o.read_ratio = std::stod(value());
+    else if (a == "--keys")
+      o.keys = std::stoul(value());
+    else if (a == "--key-prefix")
+      o.key_prefix = value();
+    else if (a == "--key-width")
+      o.key_width = std::stoi(value());
+    else if (a == "--uniform")
+      o.zipf = false;
+    else if (a == "--zipf")
+      o.zipf = true;
+    else if (a == "--zipf-s")
+      o.zipf_s = std::stod(value());
+    else if (a == "--value-size")
+      o.value_size = std::stoul(value());
+    else if (a == "--populate")
+      o.populate = true;
+    else if (a == "--populate-only")
+      o.populate = o.populate_only = true;
+    else if (a == "--sweep-only")
+      o.sweep_only = true;
+    else if (a == "--upstream-port")
+      o.upstream_port = value();
+    else if (a == "--idle")
+      o.idle = std::stoi(value());
+    else if (a == "--rss-pid")
+      o.rss_pid = std::stoi(value());
+    else if (a == "--seed")
+      o.seed = std::stoull(value());
+    else
+      usage(("unknown option " + std::string(a)).c_str());
   }
   if (o.clients < 1 || o.pipeline < 1 || o.keys < 1 || o.seconds <= 0) usage("bad numbers");
   if (o.workload != "get" && o.workload != "set" && o.workload != "mix") usage("bad workload");
@@ -168,8 +194,8 @@ struct Requests {
       std::string key = o.key_prefix + std::string(digits, static_cast<std::size_t>(len));
       key_args.push_back("$" + std::to_string(key.size()) + "\r\n" + key + "\r\n");
     }
-    value_arg = "$" + std::to_string(o.value_size) + "\r\n" + std::string(o.value_size, 'x') +
-                "\r\n";
+    value_arg =
+        "$" + std::to_string(o.value_size) + "\r\n" + std::string(o.value_size, 'x') + "\r\n";
   }
   void append_get(std::string& out, std::size_t key) const {
     out.append("*2\r\n$3\r\nGET\r\n");
@@ -187,7 +213,8 @@ enum class Reply { NeedMore, Ok, Nil, Error, Bad };
 // Frames one RESP2 reply at `p`; sets `used` to its length.
 Reply frame(const char* p, const char* end, std::size_t& used) {
   if (p >= end) return Reply::NeedMore;
-  const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  const char* nl =
+      static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
   if (nl == nullptr) return Reply::NeedMore;
   const char* line_end = nl + 1;
   switch (*p) {
@@ -205,7 +232,8 @@ Reply frame(const char* p, const char* end, std::size_t& used) {
         used = static_cast<std::size_t>(line_end - p);
         return Reply::Nil;
       }
-      const std::size_t total = static_cast<std::size_t>(line_end - p) + static_cast<std::size_t>(len) + 2;
+      const std::size_t total =
+          static_cast<std::size_t>(line_end - p) + static_cast<std::size_t>(len) + 2;
       if (static_cast<std::size_t>(end - p) < total) return Reply::NeedMore;
       used = total;
       return Reply::Ok;
@@ -295,8 +323,10 @@ class Client {
     } else if (run_.opt.workload == "mix") {
       read = rng_.unit() < run_.opt.read_ratio;
     }
-    if (read) run_.req.append_get(out_, key);
-    else run_.req.append_set(out_, key);
+    if (read)
+      run_.req.append_get(out_, key);
+    else
+      run_.req.append_set(out_, key);
     if (count_ == ring_.size()) grow_ring();
     ring_[(head_ + count_) & (ring_.size() - 1)] = InFlight{sent, read};
     ++count_;
@@ -336,12 +366,13 @@ class Client {
     if (writing_ || out_.empty()) return;
     writing_ = true;
     wbuf_.swap(out_);
-    asio::async_write(socket_, asio::buffer(wbuf_), [this](boost::system::error_code ec, std::size_t) {
-      writing_ = false;
-      wbuf_.clear();
-      if (ec) return fail(ec);
-      flush();
-    });
+    asio::async_write(socket_, asio::buffer(wbuf_),
+                      [this](boost::system::error_code ec, std::size_t) {
+                        writing_ = false;
+                        wbuf_.clear();
+                        if (ec) return fail(ec);
+                        flush();
+                      });
   }
 
   void read() {
@@ -443,8 +474,8 @@ tcp::socket connect(asio::io_context& io, const tcp::resolver::results_type& end
 }
 
 // SETs (populate) or GETs (sweep) every key once over one connection, in pipelined batches.
-void populate(asio::io_context& io, const tcp::resolver::results_type& endpoints,
-              const Options& o, const Requests& req, bool sweep = false) {
+void populate(asio::io_context& io, const tcp::resolver::results_type& endpoints, const Options& o,
+              const Requests& req, bool sweep = false) {
   tcp::socket s = connect(io, endpoints);
   std::string out;
   std::vector<char> in(1 << 20);
@@ -453,8 +484,10 @@ void populate(asio::io_context& io, const tcp::resolver::results_type& endpoints
     const std::size_t last = std::min(o.keys, first + kBatch);
     out.clear();
     for (std::size_t k = first; k < last; ++k) {
-      if (sweep) req.append_get(out, k);
-      else req.append_set(out, k);
+      if (sweep)
+        req.append_get(out, k);
+      else
+        req.append_set(out, k);
     }
     asio::write(s, asio::buffer(out));
     std::size_t want = last - first, begin = 0, end = 0;
@@ -550,16 +583,17 @@ int main(int argc, char** argv) try {
   Run run{opt, req, keys, io, 0, 0, Totals{}, 0, false, nullptr};
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < opt.clients; ++i) {
-    clients.push_back(std::make_unique<Client>(run, connect(io, endpoints),
-                                               opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i)));
+    clients.push_back(
+        std::make_unique<Client>(run, connect(io, endpoints),
+                                 opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i)));
   }
   const std::uint64_t start = now_ns();
   run.measure_from = start + static_cast<std::uint64_t>(opt.warmup * 1e9);
   run.stop_at = run.measure_from + static_cast<std::uint64_t>(opt.seconds * 1e9);
   for (auto& c : clients) c->start();
   // A server that stops answering must not hang the benchmark.
-  asio::steady_timer deadline(io, Clock::time_point(std::chrono::nanoseconds(run.stop_at)) +
-                                      std::chrono::seconds(10));
+  asio::steady_timer deadline(
+      io, Clock::time_point(std::chrono::nanoseconds(run.stop_at)) + std::chrono::seconds(10));
   deadline.async_wait([&](boost::system::error_code ec) {
     if (ec) return;
     std::fprintf(stderr, "frontcache-load: replies still missing 10s after the end\n");
@@ -577,14 +611,15 @@ int main(int argc, char** argv) try {
   std::printf(
       "{\"ops\":%llu,\"rps\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
       "\"max_us\":%.1f,\"read_p50_us\":%.1f,\"read_p99_us\":%.1f,\"read_p999_us\":%.1f,"
-      "\"reads\":%llu,\"sent_reads\":%llu,\"nils\":%llu,\"errors\":%llu,\"idle\":%d,\"rss_before_kb\":%ld,"
+      "\"reads\":%llu,\"sent_reads\":%llu,\"nils\":%llu,\"errors\":%llu,\"idle\":%d,\"rss_before_"
+      "kb\":%ld,"
       "\"rss_idle_kb\":%ld,\"rss_after_kb\":%ld,\"upstream_clients\":%ld,\"failed\":%s}\n",
       static_cast<unsigned long long>(t.ops), rps, us(h.quantile(0.5)), us(h.quantile(0.99)),
       us(h.quantile(0.999)), us(h.max()), us(r.quantile(0.5)), us(r.quantile(0.99)),
       us(r.quantile(0.999)), static_cast<unsigned long long>(t.reads),
-      static_cast<unsigned long long>(t.sent_reads),
-      static_cast<unsigned long long>(t.nils), static_cast<unsigned long long>(t.errors), opt.idle,
-      rss_before, rss_idle, rss_after, upstream_clients, run.failed ? "true" : "false");
+      static_cast<unsigned long long>(t.sent_reads), static_cast<unsigned long long>(t.nils),
+      static_cast<unsigned long long>(t.errors), opt.idle, rss_before, rss_idle, rss_after,
+      upstream_clients, run.failed ? "true" : "false");
   std::fprintf(stderr, "%llu ops in %.1fs: %.0f ops/s  p50 %.1fus  p99 %.1fus  p99.9 %.1fus\n",
                static_cast<unsigned long long>(t.ops), opt.seconds, rps, us(h.quantile(0.5)),
                us(h.quantile(0.99)), us(h.quantile(0.999)));

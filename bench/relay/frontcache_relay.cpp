@@ -107,21 +107,23 @@ std::shared_ptr<Link> Pipe::keep() const { return link_.shared_from_this(); }
 void Pipe::read() {
   if (reading_ || held_bytes_ > kMaxQueued) return;
   reading_ = true;
-  from_.async_read_some(asio::buffer(buf_), [this, k = keep()](boost::system::error_code ec, std::size_t n) {
-    reading_ = false;
-    if (ec) return fail();
-    held_.push_back(Held{Clock::now() + delay_, std::vector<char>(buf_.begin(), buf_.begin() + static_cast<long>(n))});
-    held_bytes_ += n;
-    if (!writing_ && !timer_armed_) {
-      timer_armed_ = true;
-      timer_.expires_at(held_.front().due);
-      timer_.async_wait([this, k = keep()](boost::system::error_code tec) {
-        timer_armed_ = false;
-        if (!tec) on_due();
+  from_.async_read_some(
+      asio::buffer(buf_), [this, k = keep()](boost::system::error_code ec, std::size_t n) {
+        reading_ = false;
+        if (ec) return fail();
+        held_.push_back(Held{Clock::now() + delay_,
+                             std::vector<char>(buf_.begin(), buf_.begin() + static_cast<long>(n))});
+        held_bytes_ += n;
+        if (!writing_ && !timer_armed_) {
+          timer_armed_ = true;
+          timer_.expires_at(held_.front().due);
+          timer_.async_wait([this, k = keep()](boost::system::error_code tec) {
+            timer_armed_ = false;
+            if (!tec) on_due();
+          });
+        }
+        read();
       });
-    }
-    read();
-  });
 }
 
 // Writes every chunk that is due, in one gathered write, then waits for the next one.
@@ -178,20 +180,20 @@ void split(std::string_view hp, std::string& host, std::string& port) {
 
 void accept_loop(tcp::acceptor& acceptor, const tcp::resolver::results_type& upstream,
                  Clock::duration delay) {
-  acceptor.async_accept([&acceptor, &upstream, delay](boost::system::error_code ec,
-                                                       tcp::socket client) {
-    if (!ec) {
-      tcp::socket server(acceptor.get_executor());
-      boost::system::error_code cec;
-      asio::connect(server, upstream, cec);
-      if (!cec) {
-        client.set_option(tcp::no_delay(true));
-        server.set_option(tcp::no_delay(true));
-        std::make_shared<Link>(std::move(client), std::move(server), delay)->start();
-      }
-    }
-    if (ec != asio::error::operation_aborted) accept_loop(acceptor, upstream, delay);
-  });
+  acceptor.async_accept(
+      [&acceptor, &upstream, delay](boost::system::error_code ec, tcp::socket client) {
+        if (!ec) {
+          tcp::socket server(acceptor.get_executor());
+          boost::system::error_code cec;
+          asio::connect(server, upstream, cec);
+          if (!cec) {
+            client.set_option(tcp::no_delay(true));
+            server.set_option(tcp::no_delay(true));
+            std::make_shared<Link>(std::move(client), std::move(server), delay)->start();
+          }
+        }
+        if (ec != asio::error::operation_aborted) accept_loop(acceptor, upstream, delay);
+      });
 }
 
 }  // namespace
@@ -200,17 +202,20 @@ int main(int argc, char** argv) try {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string_view a = argv[i];
-    if (a == "--listen") split(argv[i + 1], o.listen_host, o.listen_port);
-    else if (a == "--upstream") split(argv[i + 1], o.up_host, o.up_port);
-    else if (a == "--delay-us") o.delay_us = std::strtol(argv[i + 1], nullptr, 10);
+    if (a == "--listen")
+      split(argv[i + 1], o.listen_host, o.listen_port);
+    else if (a == "--upstream")
+      split(argv[i + 1], o.up_host, o.up_port);
+    else if (a == "--delay-us")
+      o.delay_us = std::strtol(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "frontcache-relay: unknown option %s\n", argv[i]);
       return 2;
     }
   }
   if (o.listen_port.empty() || o.up_port.empty()) {
-    std::fprintf(stderr,
-                 "usage: frontcache-relay --listen HOST:PORT --upstream HOST:PORT [--delay-us N]\n");
+    std::fprintf(
+        stderr, "usage: frontcache-relay --listen HOST:PORT --upstream HOST:PORT [--delay-us N]\n");
     return 2;
   }
   rlimit rl{};
