@@ -66,4 +66,11 @@ void ReplyQueue::take_ready(std::string& out) {
   ready_.clear();
 }
 
+void ReplyQueue::put_back(std::string& taken, std::size_t written) {
+  taken.erase(0, written);
+  taken.append(ready_);
+  ready_.swap(taken);
+  taken.clear();
+}
+
 }  // namespace frontcache::proxy

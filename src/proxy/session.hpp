@@ -95,7 +95,11 @@ class Session : public upstream::ReplyTarget,
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
   bool process_buffer();  // false: stop reading (protocol error or QUIT)
+  // Parses and dispatches the complete requests in data[begin, end), advancing `begin`;
+  // stops early while reading is paused. Same result as process_buffer().
+  bool process_input(const char* data, std::size_t& begin, std::size_t end);
   void wake_writer();
+  void flush_replies();  // write ready replies now if the writer is idle, else wake it
   void wake_reader();
   bool reading_paused() const;
 

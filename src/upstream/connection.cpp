@@ -225,6 +225,7 @@ awaitable<bool> Connection::Impl::connect() {
     co_return false;
   }
   socket_.set_option(tcp::no_delay(true));
+  socket_.non_blocking(true);  // the loops try reads and writes before waiting for readiness
   co_return true;
 }
 
@@ -317,7 +318,10 @@ void Connection::Impl::prepare_read_buffer() {
   }
 }
 
+// Like the client sessions: wait for readiness, then one non-blocking read, instead of
+// async_read_some's speculative read that returns EAGAIN after every batch of replies.
 awaitable<void> Connection::Impl::read_loop() {
+  bool maybe_readable = true;  // bytes may be there that no readiness event will announce
   for (;;) {
     while (rend_ > rbegin_) {
       std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
@@ -333,13 +337,26 @@ awaitable<void> Connection::Impl::read_loop() {
       if (!deliver(data.substr(0, n), framer_.kind())) co_return;
     }
     prepare_read_buffer();
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
+    if (!maybe_readable) {
+      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, kNoThrow);
+      if (wait_ec) {
+        last_error_ = wait_ec.message();
+        co_return;
+      }
+    }
+    const std::size_t space = rbuf_.size() - rend_;
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      maybe_readable = false;
+      continue;
+    }
     if (ec) {
       last_error_ = ec == asio::error::eof ? "closed by upstream" : ec.message();
       co_return;
     }
     rend_ += n;
+    maybe_readable = n == space;
   }
 }
 
@@ -353,7 +370,19 @@ awaitable<void> Connection::Impl::write_loop() {
       if (!socket_.is_open()) co_return;
     }
     writing_.swap(out_);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kNoThrow);
+    // Write now; only what the socket does not take waits for writability (an async_write
+    // that completes at once still costs a trip through the scheduler).
+    boost::system::error_code ec;
+    std::size_t sent = socket_.write_some(asio::buffer(writing_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      sent = 0;
+    }
+    if (!ec && sent < writing_.size()) {
+      auto [write_ec, n] = co_await asio::async_write(
+          socket_, asio::buffer(writing_.data() + sent, writing_.size() - sent), kNoThrow);
+      ec = write_ec;
+    }
     writing_.clear();
     if (ec) {
       last_error_ = ec.message();

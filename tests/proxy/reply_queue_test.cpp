@@ -80,5 +80,22 @@ TEST(ReplyQueue, RandomCompletionOrderKeepsRequestOrder) {
   EXPECT_EQ(got, expected);
 }
 
+// A partial write gives the unwritten bytes back; they go out before anything completed since.
+TEST(ReplyQueue, PutBackKeepsUnwrittenBytesFirst) {
+  ReplyQueue q;
+  q.append("+one\r\n");
+  q.append("+two\r\n");
+  std::string taken;
+  q.take_ready(taken);
+  q.put_back(taken, 3);
+  EXPECT_TRUE(taken.empty());
+  q.append("+three\r\n");
+  EXPECT_EQ(q.buffered_bytes(), std::string("e\r\n+two\r\n+three\r\n").size());
+  std::string out;
+  q.take_ready(out);
+  EXPECT_EQ(out, "e\r\n+two\r\n+three\r\n");
+  EXPECT_EQ(q.in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace frontcache::proxy

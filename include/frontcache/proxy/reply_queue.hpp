@@ -27,6 +27,9 @@ class ReplyQueue {
   // Moves every reply that may be written now (in order) into `out`, which must be empty.
   // The queue keeps `out`'s old capacity, so alternating two buffers allocates nothing.
   void take_ready(std::string& out);
+  // Undoes take_ready() after the first `written` bytes of `taken` went out: the rest is ready
+  // again, ahead of anything completed since. `taken` is left empty.
+  void put_back(std::string& taken, std::size_t written);
 
   bool has_ready() const { return !ready_.empty(); }
   // Requests whose replies have not been taken yet (waiting, or queued behind one waiting).
