@@ -143,11 +143,12 @@ void Cache::shed_elsewhere(const detail::Shard& inserted) {
   }
 }
 
-BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& on_done) {
+BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& on_done,
+                         bool count_lookup) {
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_for(hash);
   std::lock_guard lock(shard.mu);
-  if (ValueRef hit = shard.lookup(key, hash, *clock_)) {
+  if (ValueRef hit = shard.lookup(key, hash, *clock_, count_lookup)) {
     return {BeginKind::Hit, std::move(hit), {}};
   }
   if (auto it = shard.fills.find(key); it != shard.fills.end()) {

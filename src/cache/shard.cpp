@@ -51,10 +51,11 @@ std::uint32_t Shard::find(std::string_view key, std::uint32_t hash) const noexce
   return kNil;
 }
 
-ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& clock) {
+ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& clock,
+                       bool count) {
   const std::uint32_t i = find(key, static_cast<std::uint32_t>(hash));
   if (i == kNil) {
-    bump(counters.misses);
+    if (count) bump(counters.misses);
     return {};
   }
   Node& n = node(i);
@@ -62,7 +63,7 @@ ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& cl
     const std::int64_t now = clock.now().count();
     if (now >= n.deadline()) {
       remove(i, Removal::Expired);
-      bump(counters.misses);
+      if (count) bump(counters.misses);
       return {};
     }
     if (config_.tti != 0) n.idle_at = now + config_.tti;

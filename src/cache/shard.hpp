@@ -132,7 +132,8 @@ class alignas(64) Shard {
   // --- all below: caller holds mu ---
   [[nodiscard]] std::uint32_t find(std::string_view key, std::uint32_t hash) const noexcept;
   // Hit path: expiry check, policy access, handle copy. Null on miss.
-  ValueRef lookup(std::string_view key, std::uint64_t hash, const Clock& clock);
+  // `count`: false when the caller already counted this access (a lookup() just before).
+  ValueRef lookup(std::string_view key, std::uint64_t hash, const Clock& clock, bool count = true);
   bool insert(std::string_view key, std::string_view owner, std::uint64_t hash, ValueRef&& value,
               std::int64_t expires_at, std::int64_t now);
   void remove(std::uint32_t index, Removal why);

@@ -135,7 +135,8 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
             self->forward_into(seq, request, 0);
           }
         });
-      });
+      },
+      /*count_lookup=*/false);
   if (begun.kind == cache::BeginKind::Joined) ++joined_pending_;
   switch (begun.kind) {
     case cache::BeginKind::Hit:

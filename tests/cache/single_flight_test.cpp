@@ -63,6 +63,17 @@ TEST(SingleFlight, DeliverAnswersWaitersWithoutCaching) {
       << "a delivered fill leaves nothing behind";
 }
 
+TEST(SingleFlight, LookupThenBeginCountsOneMiss) {
+  Cache cache(one_shard());
+  Recorder r;
+  EXPECT_FALSE(cache.lookup("0GET k"));
+  BeginResult leader = cache.begin("0GET k", "k", r.waiter(), /*count_lookup=*/false);
+  ASSERT_EQ(leader.kind, BeginKind::Leader);
+  EXPECT_EQ(cache.stats().misses, 1U);
+  cache.begin("0GET k", "k", r.waiter());  // a plain begin counts its own lookup
+  EXPECT_EQ(cache.stats().misses, 2U);
+}
+
 TEST(SingleFlight, InvalidationStalesInFlightFill) {
   Cache cache(one_shard());
   Recorder before, after;

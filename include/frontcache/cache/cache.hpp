@@ -131,7 +131,10 @@ class Cache {
   bool insert(std::string_view key, std::string_view owner, ValueRef value, Duration ttl);
 
   // Single-flight read. See BeginKind. `owner` is recorded so invalidate(owner) can stale it.
-  BeginResult begin(std::string_view key, std::string_view owner, Waiter&& on_done);
+  // `count_lookup`: false when the caller has just counted this access with lookup() (a miss
+  // there would otherwise be counted twice).
+  BeginResult begin(std::string_view key, std::string_view owner, Waiter&& on_done,
+                    bool count_lookup = true);
   // Resolves every waiter with `value` and caches it unless the fill went stale.
   // Returns true when the value was cached.
   bool complete(FillTicket&& ticket, ValueRef value, Duration ttl);
