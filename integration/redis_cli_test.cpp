@@ -59,5 +59,30 @@ TEST_F(RedisCli, RepeatIncrCountsToOneHundred) {
   EXPECT_EQ(get.out, "100\n");
 }
 
+// redis-cli's interactive mode in a real terminal (tmux): one command of each family — strings,
+// hashes, lists, sets, sorted sets, keys, scripts, transactions, WATCH, blocking pops, CLIENT,
+// errors, pub/sub — typed at the prompt, and the screen compared with the same session against a
+// fresh Redis.
+TEST_F(RedisCli, InteractiveModeMatchesRedisForEveryFamily) {
+  if (!target().is_proxy()) GTEST_SKIP() << "compares the proxy with Redis";
+  if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
+    GTEST_FAIL() << "tmux is missing: scripts/install-deps.sh installs it";
+  }
+  RedisServer reference(target().dir().path());
+  const std::string script = std::string(FRONTCACHE_SOURCE_DIR) +
+                             "/integration/tools/redis_cli_interactive.sh";
+  auto screen = [&](uint16_t port) {
+    RunResult r = run_command({"bash", script, std::to_string(port), std::to_string(port)},
+                              target().dir().path(), 60s);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  const std::string via_proxy = screen(target().port());
+  const std::string direct = screen(reference.port());
+  EXPECT_NE(direct.find("(TX)> exec"), std::string::npos) << direct;
+  EXPECT_NE(direct.find("3) \"hello\""), std::string::npos) << "the published message";
+  EXPECT_EQ(via_proxy, direct);
+}
+
 }  // namespace
 }  // namespace frontcache::integration

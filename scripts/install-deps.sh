@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libhiredis-dev libfmt-dev libspdlog-dev libyaml-cpp-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server redis-tools
+  redis-server redis-tools tmux
   # promtool checks the /metrics exposition; `docker-compose config -q` checks docker-compose.yml
   # (there is no Docker engine on the build machines: only the compose file is validated).
   prometheus docker-compose
