@@ -12,7 +12,7 @@ constexpr std::size_t kWheelSlots = 1024;
 // and halves no sooner than after 10 x kMinSketchPeriod increments. Shards of a few dozen
 // entries otherwise age their counts every few hundred accesses and forget the frequencies
 // that pin a subset of a cyclic working set (loop, cs): 0.57 points lost at 16 shards on the
-// LIRS traces became 0.12. No effect with one shard or shards of more than 128 entries.
+// LIRS traces became 0.10. No effect with one shard or shards of more than 128 entries.
 constexpr std::uint64_t kMinSketchEntries = 64;
 constexpr std::uint64_t kMinSketchPeriod = 128;
 
