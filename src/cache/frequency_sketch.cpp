@@ -39,13 +39,13 @@ Slots locate(std::uint64_t hash, std::uint64_t block_mask) noexcept {
 
 }  // namespace
 
-void FrequencySketch::ensure_capacity(std::uint64_t capacity) {
+void FrequencySketch::ensure_capacity(std::uint64_t capacity, std::uint64_t period_entries) {
   const std::uint64_t wanted = std::clamp<std::uint64_t>(capacity, 1, std::uint64_t{1} << 30);
   if (table_.size() >= wanted) return;
   const std::uint64_t words = std::max<std::uint64_t>(std::bit_ceil(wanted), 8);
   table_.assign(words, 0);
   block_mask_ = (words >> 3) - 1;
-  sample_size_ = 10 * wanted;
+  sample_size_ = 10 * std::max(wanted, std::min<std::uint64_t>(period_entries, std::uint64_t{1} << 30));
   additions_ = 0;
 }
 

@@ -11,7 +11,8 @@ namespace frontcache::cache {
 class FrequencySketch {
  public:
   // Sizes the table for about `capacity` distinct hot keys; resets all counts when it grows.
-  void ensure_capacity(std::uint64_t capacity);
+  // Counts halve after 10 x max(capacity, period_entries) increments.
+  void ensure_capacity(std::uint64_t capacity, std::uint64_t period_entries = 0);
   [[nodiscard]] bool initialized() const noexcept { return !table_.empty(); }
 
   // Estimated count of `hash` (0..15).

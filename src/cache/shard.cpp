@@ -8,6 +8,13 @@ namespace frontcache::cache::detail {
 namespace {
 
 constexpr std::size_t kWheelSlots = 1024;
+// A shard's sketch counts at least this many entries' worth (capped at the cache's capacity),
+// and halves no sooner than after 10 x kMinSketchPeriod increments. Shards of a few dozen
+// entries otherwise age their counts every few hundred accesses and forget the frequencies
+// that pin a subset of a cyclic working set (loop, cs): 0.57 points lost at 16 shards on the
+// LIRS traces became 0.10. No effect with one shard or shards of more than 128 entries.
+constexpr std::uint64_t kMinSketchEntries = 64;
+constexpr std::uint64_t kMinSketchPeriod = 128;
 
 std::uint32_t owner_hash_of(std::string_view owner) noexcept {
   return static_cast<std::uint32_t>(hash_key(owner) >> 7);
@@ -30,8 +37,13 @@ void Shard::configure(const ShardConfig& config, GlobalWeight* global, HillClimb
   owner_buckets_.assign(16, kNil);
   // Sized up front (Caffeine waits until half full): counting the warm-up accesses too
   // admits better on short traces and costs nothing later.
-  sketch_.ensure_capacity(config_.count_entries ? config_.maximum
-                                                : std::max<std::uint64_t>(64, config_.maximum / 1024));
+  if (config_.count_entries) {
+    const std::uint64_t whole = global_->maximum;
+    sketch_.ensure_capacity(std::max(config_.maximum, std::min(whole, kMinSketchEntries)),
+                            std::max(config_.maximum, std::min(whole, kMinSketchPeriod)));
+  } else {
+    sketch_.ensure_capacity(std::max<std::uint64_t>(64, config_.maximum / 1024));
+  }
   wheel_.assign(kWheelSlots, {});
   wheel_tick_ = now / config_.tick;
   random_state_ ^= config_.maximum * 0x2545F4914F6CDD1DULL;  // deterministic: replays repeat

@@ -209,7 +209,10 @@ std::uint64_t Shard::next_random() noexcept {
 }
 
 void Shard::climb() {
-  const std::uint64_t sample = sketch_.sample_size() * config_.shards;
+  // The climber's period is 10 x the cache's capacity in requests (the sketch's own period
+  // may be longer for small shards).
+  const std::uint64_t sample = config_.count_entries ? 10 * config_.maximum * config_.shards
+                                                     : sketch_.sample_size() * config_.shards;
   climber_->record(std::exchange(hits_in_sample_, 0), std::exchange(misses_in_sample_, 0), sample);
   double amount = 0.0;
   if (climber_->poll(&climber_epoch_, &amount)) {

@@ -59,9 +59,9 @@ TEST(SimTraces, AtLeastCaffeineMinusOnePoint) {
 }
 
 // Hash partitioning at 16 shards (6-250 entries per shard at these sizes): capacity floats
-// between shards and one hill climber steers them all. Measured: 0.57 points lost on average
-// over the 41 sizes, worst 5.2 (cs @ 250); loop, cs and small gli stay costly because each
-// shard holds a handful of entries. The bounds leave room for run-to-run ordering only.
+// between shards, one hill climber steers them all, and a small shard's sketch counts and
+// ages as if it held at least 64 / 128 entries. Measured: 0.10 points lost on average over the
+// 41 sizes, worst 3.87 (cs @ 500). The bounds leave room for run-to-run ordering only.
 TEST(SimTraces, SixteenShardsCostLittle) {
   const std::filesystem::path dir = FRONTCACHE_TRACE_DIR;
   if (!std::filesystem::exists(dir / "lirs_loop.trace.gz")) {
@@ -85,8 +85,8 @@ TEST(SimTraces, SixteenShardsCostLittle) {
   }
   const double average = total / static_cast<double>(std::size(kReferences));
   std::printf("16 shards: %.2f points lost on average, worst %.2f\n", average, worst);
-  EXPECT_LE(average, 0.6);
-  EXPECT_LE(worst, 5.5);
+  EXPECT_LE(average, 0.2);
+  EXPECT_LE(worst, 4.2);
 }
 
 void expect_beats_lru_by_six(const SyntheticSpec& spec) {
