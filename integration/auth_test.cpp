@@ -26,8 +26,7 @@ class Auth : public TargetTest {
     wait_for_upstream(target());
     reference_ = std::make_unique<RedisServer>(target().dir().path());
     auto r = RedisClient("127.0.0.1", reference_->port());
-    ASSERT_EQ(r("ACL", "SETUSER", "alice", "on", ">wonderland", "~*", "+@all").to_string(),
-              "+OK");
+    ASSERT_EQ(r("ACL", "SETUSER", "alice", "on", ">wonderland", "~*", "+@all").to_string(), "+OK");
     ASSERT_EQ(r("CONFIG", "SET", "requirepass", "s3cret").to_string(), "+OK");
   }
   std::string play(uint16_t port, const std::vector<std::vector<std::string>>& commands) {
@@ -86,8 +85,9 @@ TEST_F(Auth, NoCachedDataBeforeAuth) {
 
   RawClient anon(target().host(), target().port());
   const std::vector<std::vector<std::string>> before = {
-      {"GET", "hot"}, {"MGET", "hot"}, {"HGET", "hot", "f"}, {"EXISTS", "hot"},
-      {"CLIENT", "LIST"}, {"INFO"}, {"MULTI"}, {"SUBSCRIBE", "c"}, {"EVAL", "return 1", "0"},
+      {"GET", "hot"},    {"MGET", "hot"},    {"HGET", "hot", "f"},
+      {"EXISTS", "hot"}, {"CLIENT", "LIST"}, {"INFO"},
+      {"MULTI"},         {"SUBSCRIBE", "c"}, {"EVAL", "return 1", "0"},
       {"GET", "hot"}};
   ASSERT_TRUE(anon.send(encode_commands(before)));
   for (std::size_t i = 0; i < before.size(); ++i) {

@@ -19,8 +19,7 @@ TEST_F(BasicCommands, PingAndEcho) {
   EXPECT_EQ(c("PING", "hello").to_string(), "\"hello\"");
   EXPECT_EQ(c("ECHO", "frontcache").to_string(), "\"frontcache\"");
   EXPECT_EQ(c("ECHO", std::string("a\0b\r\nc", 6)).str, std::string("a\0b\r\nc", 6));
-  EXPECT_EQ(c("PING", "a", "b").to_string(),
-            "-ERR wrong number of arguments for 'ping' command");
+  EXPECT_EQ(c("PING", "a", "b").to_string(), "-ERR wrong number of arguments for 'ping' command");
   EXPECT_EQ(c("ECHO").to_string(), "-ERR wrong number of arguments for 'echo' command");
 }
 

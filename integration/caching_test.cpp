@@ -83,7 +83,8 @@ TEST_F(Caching, RepeatedReadsCostOneUpstreamRead) {
   // after the first GET went upstream; that fill is then (rightly) discarded and the key read
   // again. Wait for them so that the count below is about caching only.
   const auto deadline = Clock::now() + 3s;
-  while (std::stoll(info_field(c, "invalidations_tracking")) < seen + 3 && Clock::now() < deadline) {
+  while (std::stoll(info_field(c, "invalidations_tracking")) < seen + 3 &&
+         Clock::now() < deadline) {
     std::this_thread::sleep_for(1ms);
   }
   ASSERT_EQ(d("CONFIG", "RESETSTAT").to_string(), "+OK");
@@ -184,16 +185,19 @@ TEST_F(CrossInstance, WritesThroughAnotherInstanceReachL1) {
   auto d = target().direct_client();
   auto ra = a();
   d("SET", "s", "old");
-  expect_seen({"GET", "s"}, [&] { ra("SET", "s", "new"); }, "\"new\"", "SET via A");
-  expect_seen({"GET", "s"}, [&] { ra("DEL", "s"); }, "(nil)", "DEL via A");
+  expect_seen(
+      {"GET", "s"}, [&] { ra("SET", "s", "new"); }, "\"new\"", "SET via A");
+  expect_seen(
+      {"GET", "s"}, [&] { ra("DEL", "s"); }, "(nil)", "DEL via A");
   d("SET", "e", "x");
-  expect_seen({"GET", "e"}, [&] { ra("PEXPIRE", "e", "1"); }, "(nil)", "PEXPIRE via A");
+  expect_seen(
+      {"GET", "e"}, [&] { ra("PEXPIRE", "e", "1"); }, "(nil)", "PEXPIRE via A");
   d("HSET", "h", "f", "1");
-  expect_seen({"HGETALL", "h"}, [&] { ra("HSET", "h", "f", "2"); }, "[\"f\", \"2\"]",
-              "HSET via A");
+  expect_seen(
+      {"HGETALL", "h"}, [&] { ra("HSET", "h", "f", "2"); }, "[\"f\", \"2\"]", "HSET via A");
   d("RPUSH", "l", "a");
-  expect_seen({"LRANGE", "l", "0", "-1"}, [&] { ra("LPUSH", "l", "z"); }, "[\"z\", \"a\"]",
-              "LPUSH via A");
+  expect_seen(
+      {"LRANGE", "l", "0", "-1"}, [&] { ra("LPUSH", "l", "z"); }, "[\"z\", \"a\"]", "LPUSH via A");
   d("SET", "lua", "1");
   expect_seen(
       {"GET", "lua"}, [&] { ra("EVAL", "redis.call('SET', KEYS[1], ARGV[1])", "1", "lua", "2"); },
@@ -207,13 +211,14 @@ TEST_F(CrossInstance, WritesThroughAnotherInstanceReachL1) {
 TEST_F(CrossInstance, WritesAroundEveryInstanceReachL1) {
   auto d = target().direct_client();
   d("SET", "direct", "old");
-  expect_seen({"GET", "direct"}, [&] { d("SET", "direct", "new"); }, "\"new\"",
-              "SET directly on Redis");
+  expect_seen(
+      {"GET", "direct"}, [&] { d("SET", "direct", "new"); }, "\"new\"", "SET directly on Redis");
   // A write by redis-cli, as another application would.
-  const std::string cmd = "redis-cli -p " + std::to_string(target().redis_port()) +
-                          " SET direct cli >/dev/null";
-  expect_seen({"GET", "direct"}, [&] { ASSERT_EQ(std::system(cmd.c_str()), 0); }, "\"cli\"",
-              "SET by redis-cli");
+  const std::string cmd =
+      "redis-cli -p " + std::to_string(target().redis_port()) + " SET direct cli >/dev/null";
+  expect_seen(
+      {"GET", "direct"}, [&] { ASSERT_EQ(std::system(cmd.c_str()), 0); }, "\"cli\"",
+      "SET by redis-cli");
 }
 
 // Invalidation latency, measured as a client sees it: B holds the old value, a write lands (via
@@ -226,7 +231,8 @@ TEST_F(CrossInstance, InvalidationLatencyPercentiles) {
   for (const bool direct_write : {false, true}) {
     std::vector<long long> micros;
     for (int i = 0; i < 200; ++i) {
-      const std::string key = "lat:" + std::to_string(i);
+      // Fresh keys per mode: B must not hold a value from the other loop.
+      const std::string key = (direct_write ? "lat:d:" : "lat:a:") + std::to_string(i);
       const std::string old_value = "old" + std::to_string(i);
       const std::string new_value = "new" + std::to_string(i);
       d("SET", key, old_value);
@@ -291,10 +297,10 @@ TEST_F(Caching, LosingTheSubscriberClearsAndRearms) {
   ASSERT_TRUE(took.has_value());
   const auto rearm_start = Clock::now();
   ASSERT_TRUE(wait_armed(c, 5s)) << "not re-armed";
-  std::cout << "[latency] re-armed within "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rearm_start)
-                   .count()
-            << " ms of the check\n";
+  std::cout
+      << "[latency] re-armed within "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - rearm_start).count()
+      << " ms of the check\n";
   EXPECT_GT(std::stoll(info_field(c, "invalidation_bypass_events")), bypass_before);
   // Invalidation works again after re-arming.
   ASSERT_EQ(c("GET", "sub").to_string(), "\"new\"");
@@ -349,8 +355,8 @@ TEST_F(CrossInstance, ReadYourWritesUnderConcurrency) {
           std::lock_guard lock(mu);
           for (const auto& w : writes[key]) {
             if (w.version == got && w.acked < sent) {
-              own_violation[id] = key + ": wrote " + std::to_string(v) + ", read back older " +
-                                  std::to_string(got);
+              own_violation[id] =
+                  key + ": wrote " + std::to_string(v) + ", read back older " + std::to_string(got);
             }
           }
         }
@@ -367,7 +373,8 @@ TEST_F(CrossInstance, ReadYourWritesUnderConcurrency) {
   for (const auto& per_client : reads) {
     for (const auto& r : per_client) {
       const auto& ws = writes[r.key];
-      auto got = std::find_if(ws.begin(), ws.end(), [&](const Write& w) { return w.version == r.version; });
+      auto got = std::find_if(ws.begin(), ws.end(),
+                              [&](const Write& w) { return w.version == r.version; });
       if (got == ws.end()) continue;
       for (const auto& w : ws) {
         if (w.acked + 100ms < r.sent && got->acked < w.sent) {

@@ -3,8 +3,8 @@
 // typed on stdin for every command family, --scan, --bigkeys).
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -35,8 +35,9 @@ TEST_F(CompatClients, IoredisTypicalUsageMatchesRedis) {
   }
   ASSERT_TRUE(std::filesystem::exists(node_dir() + "/node_modules/ioredis"));
   auto script = [&](uint16_t port) {
-    RunResult r = run_command({"node", node_dir() + "/typical.js", "127.0.0.1", std::to_string(port)},
-                              target().dir().path(), 120s);
+    RunResult r =
+        run_command({"node", node_dir() + "/typical.js", "127.0.0.1", std::to_string(port)},
+                    target().dir().path(), 120s);
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     return r.out;
   };
@@ -66,7 +67,8 @@ TEST_F(CompatClients, RedisCliEveryFamilyMatchesRedis) {
            "publish cli:chan msg\n"
            "select 3\nset cli:db3 v\nget cli:db3\nselect 0\nget cli:db3\n"
            "client setname cli\nclient getname\nclient reply on\n"
-           "type cli:h\nttl cli:s\nexpire cli:s 100\nttl cli:s\npersist cli:s\nexists cli:s cli:nope\n"
+           "type cli:h\nttl cli:s\nexpire cli:s 100\nttl cli:s\npersist cli:s\nexists cli:s "
+           "cli:nope\n"
            "echo hi\nping\nnosuchcommand x\nget\nreset\nget cli:s\n";
   }
   auto clean = [&] {

@@ -31,7 +31,8 @@ TEST_F(Compatibility, EveryCommandIsDocumented) {
                                << " (run integration/tools/compat_table.py), first: "
                                << (missing.empty() ? "" : missing.front());
   // COMMAND itself through the target is Redis's.
-  EXPECT_EQ(target().client()("COMMAND", "COUNT").to_string(), direct("COMMAND", "COUNT").to_string());
+  EXPECT_EQ(target().client()("COMMAND", "COUNT").to_string(),
+            direct("COMMAND", "COUNT").to_string());
 }
 
 }  // namespace

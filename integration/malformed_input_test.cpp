@@ -119,8 +119,8 @@ TEST_F(MalformedInput, ProtocolTclCases) {
        "-ERR Protocol error: invalid bulk length\r\n", true},
       {"multibulk not followed by bulk", "*1\r\nfoo\r\n",
        "-ERR Protocol error: expected '$', got 'f'\r\n", true},
-      {"huge bulk length", "*1\r\n$9999999999\r\n",
-       "-ERR Protocol error: invalid bulk length\r\n", true},
+      {"huge bulk length", "*1\r\n$9999999999\r\n", "-ERR Protocol error: invalid bulk length\r\n",
+       true},
       // A count within limits.max_arguments is not an error by itself: the next byte, the '*'
       // of our PING, is where the error is.
       {"large multibulk length then another request", "*1000000\r\n",
@@ -182,8 +182,8 @@ TEST_F(MalformedInput, HugeMultibulkCountAllocatesNothing) {
 
 TEST_F(MalformedInput, ProtocolDesync) {
   Bystander bystander(target().port());
-  for (const std::string& prefix : {std::string("\x00", 1), std::string("*\x00", 2),
-                                   std::string("$\x00", 2)}) {
+  for (const std::string& prefix :
+       {std::string("\x00", 1), std::string("*\x00", 2), std::string("$\x00", 2)}) {
     SCOPED_TRACE("prefix " + std::to_string(static_cast<int>(prefix[0])));
     compare_with_redis("desync", [&](uint16_t port) { return run_desync(port, prefix); });
     EXPECT_NE(last_.received.find("Protocol error"), std::string::npos) << last_.describe();

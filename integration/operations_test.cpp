@@ -17,9 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-#define SKIP_UNLESS_PROXY()                                                           \
-  if (target_kind() != TargetKind::Proxy) {                                           \
-    GTEST_SKIP() << "needs the proxy (FRONTCACHE_TARGET=proxy)";                      \
+#define SKIP_UNLESS_PROXY()                                      \
+  if (target_kind() != TargetKind::Proxy) {                      \
+    GTEST_SKIP() << "needs the proxy (FRONTCACHE_TARGET=proxy)"; \
   }
 
 std::string http_get(uint16_t port, const std::string& path) {
@@ -74,9 +74,8 @@ class Load {
  public:
   Load(const Target& target, int clients, int pairs_per_pipeline) {
     for (int id = 0; id < clients; ++id) {
-      threads_.emplace_back([this, &target, id, pairs_per_pipeline] {
-        run(target, id, pairs_per_pipeline);
-      });
+      threads_.emplace_back(
+          [this, &target, id, pairs_per_pipeline] { run(target, id, pairs_per_pipeline); });
     }
   }
   ~Load() { stop(); }
@@ -128,11 +127,13 @@ class Load {
           note("client " + std::to_string(id) + ": " + r.to_string());
           continue;
         }
-        const bool ok = i % 2 == 0 ? r.type == Reply::Type::Status && r.str == "OK"
-                                   : r.type == Reply::Type::String && r.str == std::to_string(round);
+        const bool ok = i % 2 == 0
+                            ? r.type == Reply::Type::Status && r.str == "OK"
+                            : r.type == Reply::Type::String && r.str == std::to_string(round);
         if (!ok) {
           wrong_replies++;
-          note("client " + std::to_string(id) + " reply " + std::to_string(i) + ": " + r.to_string());
+          note("client " + std::to_string(id) + " reply " + std::to_string(i) + ": " +
+               r.to_string());
         }
         answered++;
       }
@@ -182,8 +183,8 @@ TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
       ASSERT_NE(response.find("HTTP/1.1 200"), std::string::npos) << response;
       ASSERT_NE(response.find("text/plain; version=0.0.4"), std::string::npos) << response;
       write_file(scrape_file, http_body(response));
-      auto check = run_command({"promtool", "check", "metrics"}, target_->dir().path(), 30s,
-                               scrape_file);
+      auto check =
+          run_command({"promtool", "check", "metrics"}, target_->dir().path(), 30s, scrape_file);
       EXPECT_EQ(check.exit_code, 0) << "promtool: " << check.out << check.err;
       EXPECT_EQ(check.out + check.err, "") << "promtool reported problems";
     }
@@ -346,8 +347,8 @@ TEST_F(Operations, SigtermUnderLoadDrainsAndExitsZero) {
   // A request that is still running upstream when SIGTERM arrives is answered.
   RawClient slow("127.0.0.1", target_->port());
   const std::string script = "local i = 0 while i < 20000000 do i = i + 1 end return 7";
-  ASSERT_TRUE(slow.send("*3\r\n$4\r\nEVAL\r\n$" + std::to_string(script.size()) + "\r\n" +
-                        script + "\r\n$1\r\n0\r\n"));
+  ASSERT_TRUE(slow.send("*3\r\n$4\r\nEVAL\r\n$" + std::to_string(script.size()) + "\r\n" + script +
+                        "\r\n$1\r\n0\r\n"));
 
   Load load(*target_, 20, 20);
   load.tolerate_disconnect = true;

@@ -21,20 +21,54 @@ std::vector<std::vector<std::string>> mixed_pipeline(size_t n, uint32_t seed) {
     const std::string key = "k" + std::to_string(pick(40));  // overlapping keys
     const std::string val = "v" + std::to_string(pick(1000));
     switch (pick(20)) {
-      case 0: case 1: case 2: cmds.push_back({"SET", key, val}); break;
-      case 3: case 4: case 5: case 6: cmds.push_back({"GET", key}); break;
-      case 7: case 8: cmds.push_back({"INCR", key}); break;           // ERR not an integer
-      case 9: cmds.push_back({"LPUSH", key, val}); break;              // WRONGTYPE on strings
-      case 10: cmds.push_back({"LRANGE", key, "0", "-1"}); break;
-      case 11: cmds.push_back({"DEL", key}); break;
-      case 12: cmds.push_back({"NOSUCHCOMMAND", key}); break;          // unknown command
-      case 13: cmds.push_back({"GET"}); break;                         // wrong arity
-      case 14: cmds.push_back({"SET", key}); break;                    // wrong arity
-      case 15: cmds.push_back({"MGET", key, "k1", "k2", "k3"}); break;
-      case 16: cmds.push_back({"HSET", key, "f", val}); break;
-      case 17: cmds.push_back({"APPEND", key, val}); break;
-      case 18: cmds.push_back({"EXISTS", key, "k0"}); break;
-      case 19: cmds.push_back({"INCRBY", key, pick(2) ? "5" : "notanumber"}); break;
+      case 0:
+      case 1:
+      case 2:
+        cmds.push_back({"SET", key, val});
+        break;
+      case 3:
+      case 4:
+      case 5:
+      case 6:
+        cmds.push_back({"GET", key});
+        break;
+      case 7:
+      case 8:
+        cmds.push_back({"INCR", key});
+        break;  // ERR not an integer
+      case 9:
+        cmds.push_back({"LPUSH", key, val});
+        break;  // WRONGTYPE on strings
+      case 10:
+        cmds.push_back({"LRANGE", key, "0", "-1"});
+        break;
+      case 11:
+        cmds.push_back({"DEL", key});
+        break;
+      case 12:
+        cmds.push_back({"NOSUCHCOMMAND", key});
+        break;  // unknown command
+      case 13:
+        cmds.push_back({"GET"});
+        break;  // wrong arity
+      case 14:
+        cmds.push_back({"SET", key});
+        break;  // wrong arity
+      case 15:
+        cmds.push_back({"MGET", key, "k1", "k2", "k3"});
+        break;
+      case 16:
+        cmds.push_back({"HSET", key, "f", val});
+        break;
+      case 17:
+        cmds.push_back({"APPEND", key, val});
+        break;
+      case 18:
+        cmds.push_back({"EXISTS", key, "k0"});
+        break;
+      case 19:
+        cmds.push_back({"INCRBY", key, pick(2) ? "5" : "notanumber"});
+        break;
     }
   }
   return cmds;
@@ -73,8 +107,8 @@ TEST_F(Ordering, TenThousandMixedCommandsMatchRedis) {
       }
     }
     FAIL() << "first difference at reply " << i << " to " << encode_command(cmds[i])
-           << "\ngot:  " << got[i] << "\nwant: " << want[i] << "\nhistory of " << key
-           << ":\n" << history;
+           << "\ngot:  " << got[i] << "\nwant: " << want[i] << "\nhistory of " << key << ":\n"
+           << history;
   }
 }
 

@@ -33,10 +33,18 @@ class RedisBenchmark : public TargetTest, public ::testing::WithParamInterface<i
 
 TEST_P(RedisBenchmark, AllWorkloadsCompleteWithoutErrors) {
   const int pipeline = GetParam();
-  std::vector<std::string> argv = {"redis-benchmark", "-h", target().host(), "-p",
+  std::vector<std::string> argv = {"redis-benchmark",
+                                   "-h",
+                                   target().host(),
+                                   "-p",
                                    std::to_string(target().port()),
-                                   "-t", "set,get,incr,lpush,rpop,sadd,hset,lrange_100,mset",
-                                   "-n", "100000", "-c", "50", "--csv"};
+                                   "-t",
+                                   "set,get,incr,lpush,rpop,sadd,hset,lrange_100,mset",
+                                   "-n",
+                                   "100000",
+                                   "-c",
+                                   "50",
+                                   "--csv"};
   if (pipeline > 1) {
     argv.push_back("-P");
     argv.push_back(std::to_string(pipeline));
@@ -48,21 +56,31 @@ TEST_P(RedisBenchmark, AllWorkloadsCompleteWithoutErrors) {
   EXPECT_EQ(r.out.find("ERR"), std::string::npos) << r.out;
 
   const auto rows = parse_csv(r.out);
-  const std::set<std::string> expected = {"SET", "GET", "INCR", "LPUSH", "RPOP", "SADD", "HSET",
+  const std::set<std::string> expected = {"SET",
+                                          "GET",
+                                          "INCR",
+                                          "LPUSH",
+                                          "RPOP",
+                                          "SADD",
+                                          "HSET",
                                           "LPUSH (needed to benchmark LRANGE)",
-                                          "LRANGE_100 (first 100 elements)", "MSET (10 keys)"};
+                                          "LRANGE_100 (first 100 elements)",
+                                          "MSET (10 keys)"};
   for (const auto& name : expected) {
     auto it = rows.find(name);
     ASSERT_NE(it, rows.end()) << "no row for " << name << " in:\n" << r.out;
     EXPECT_GT(it->second, 0.0) << name;
   }
   EXPECT_EQ(rows.size(), expected.size()) << r.out;
-  std::cout << "redis-benchmark -P " << pipeline << " against "
-            << target_name(target().kind()) << ":\n" << r.out;
+  std::cout << "redis-benchmark -P " << pipeline << " against " << target_name(target().kind())
+            << ":\n"
+            << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Pipelining, RedisBenchmark, ::testing::Values(1, 16),
-                         [](const ::testing::TestParamInfo<int>& p) { return "P" + std::to_string(p.param); });
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return "P" + std::to_string(p.param);
+                         });
 
 }  // namespace
 }  // namespace frontcache::integration

@@ -69,8 +69,8 @@ TEST_F(RedisCli, InteractiveModeMatchesRedisForEveryFamily) {
     GTEST_FAIL() << "tmux is missing: scripts/install-deps.sh installs it";
   }
   RedisServer reference(target().dir().path());
-  const std::string script = std::string(FRONTCACHE_SOURCE_DIR) +
-                             "/integration/tools/redis_cli_interactive.sh";
+  const std::string script =
+      std::string(FRONTCACHE_SOURCE_DIR) + "/integration/tools/redis_cli_interactive.sh";
   auto screen = [&](uint16_t port) {
     RunResult r = run_command({"bash", script, std::to_string(port), std::to_string(port)},
                               target().dir().path(), 60s);

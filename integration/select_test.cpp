@@ -93,8 +93,7 @@ TEST_F(Select, PipelinedSelectOnTwoConnectionsAtOnce) {
 
   auto d = target().direct_client();
   for (int id = 0; id < 2; ++id) {
-    const std::string k = "shared:" + std::to_string((kRounds - 1) % 7) + ":c" +
-                          std::to_string(id);
+    const std::string k = "shared:" + std::to_string((kRounds - 1) % 7) + ":c" + std::to_string(id);
     const std::string last = std::to_string(kRounds - 1);
     EXPECT_EQ(d("GET", k).str, "db0-c" + std::to_string(id) + "-" + last);
     ASSERT_EQ(d("SELECT", "1").to_string(), "+OK");

@@ -77,7 +77,8 @@ class StatefulCommands : public TargetTest {
     const std::string through = play(target().port(), commands, settle);
     clean(commands);
     const std::string reference = play(target().redis_port(), commands, settle);
-    EXPECT_EQ(through, reference) << "replies differ from Redis's for " << encode_commands(commands);
+    EXPECT_EQ(through, reference) << "replies differ from Redis's for "
+                                  << encode_commands(commands);
     EXPECT_FALSE(reference.empty());
   }
 
@@ -95,15 +96,31 @@ TEST_F(StatefulCommands, MultiExec) {
 }
 
 TEST_F(StatefulCommands, TransactionsMatchRedis) {
-  expect_same_as_redis({{"SET", "k", "1"}, {"MULTI"}, {"INCR", "k"}, {"GET", "k"}, {"PING"},
-                        {"EXEC"}, {"GET", "k"}});
+  expect_same_as_redis({{"SET", "k", "1"},
+                        {"MULTI"},
+                        {"INCR", "k"},
+                        {"GET", "k"},
+                        {"PING"},
+                        {"EXEC"},
+                        {"GET", "k"}});
   // Queue-time error: EXECABORT; runtime error: inside EXEC's array.
   expect_same_as_redis({{"MULTI"}, {"SET", "k"}, {"INCR", "k"}, {"EXEC"}, {"PING"}});
   expect_same_as_redis({{"SET", "s", "x"}, {"MULTI"}, {"INCR", "s"}, {"SET", "t", "1"}, {"EXEC"}});
-  expect_same_as_redis({{"EXEC"}, {"DISCARD"}, {"MULTI"}, {"MULTI"}, {"WATCH", "k"},
-                        {"DISCARD"}, {"UNWATCH"}, {"GET", "k"}});
-  expect_same_as_redis({{"MULTI"}, {"SELECT", "1"}, {"SET", "db1", "v"}, {"EXEC"},
-                        {"GET", "db1"}, {"SELECT", "0"}, {"GET", "db1"}});
+  expect_same_as_redis({{"EXEC"},
+                        {"DISCARD"},
+                        {"MULTI"},
+                        {"MULTI"},
+                        {"WATCH", "k"},
+                        {"DISCARD"},
+                        {"UNWATCH"},
+                        {"GET", "k"}});
+  expect_same_as_redis({{"MULTI"},
+                        {"SELECT", "1"},
+                        {"SET", "db1", "v"},
+                        {"EXEC"},
+                        {"GET", "db1"},
+                        {"SELECT", "0"},
+                        {"GET", "db1"}});
 }
 
 TEST_F(StatefulCommands, WatchAbortsOnConcurrentWrite) {
@@ -127,8 +144,12 @@ TEST_F(StatefulCommands, WatchAbortsOnConcurrentWrite) {
 TEST_F(StatefulCommands, WriteBeforeMultiRunsFirst) {
   // A SET on the shared connection, then MULTI on the pinned one, pipelined: upstream order
   // must be the client's.
-  expect_same_as_redis({{"SET", "order", "1"}, {"MULTI"}, {"GET", "order"}, {"EXEC"},
-                        {"SET", "order", "2"}, {"GET", "order"}});
+  expect_same_as_redis({{"SET", "order", "1"},
+                        {"MULTI"},
+                        {"GET", "order"},
+                        {"EXEC"},
+                        {"SET", "order", "2"},
+                        {"GET", "order"}});
 }
 
 TEST_F(StatefulCommands, BlpopWaitsForPush) {
@@ -141,18 +162,27 @@ TEST_F(StatefulCommands, BlpopWaitsForPush) {
 }
 
 TEST_F(StatefulCommands, BlockingCommandsMatchRedis) {
-  expect_same_as_redis({{"RPUSH", "l", "a", "b"}, {"BLPOP", "l", "1"}, {"BRPOP", "l", "1"},
-                        {"BLPOP", "l", "0.1"}, {"PING"}},
+  expect_same_as_redis({{"RPUSH", "l", "a", "b"},
+                        {"BLPOP", "l", "1"},
+                        {"BRPOP", "l", "1"},
+                        {"BLPOP", "l", "0.1"},
+                        {"PING"}},
                        700ms);
-  expect_same_as_redis({{"RPUSH", "l", "a", "b"}, {"BLMOVE", "l", "m", "LEFT", "RIGHT", "1"},
-                        {"BRPOPLPUSH", "l", "m", "1"}, {"BLMPOP", "1", "1", "m", "LEFT"},
+  expect_same_as_redis({{"RPUSH", "l", "a", "b"},
+                        {"BLMOVE", "l", "m", "LEFT", "RIGHT", "1"},
+                        {"BRPOPLPUSH", "l", "m", "1"},
+                        {"BLMPOP", "1", "1", "m", "LEFT"},
                         {"LRANGE", "m", "0", "-1"}});
-  expect_same_as_redis({{"ZADD", "z", "1", "a", "2", "b", "3", "c"}, {"BZPOPMIN", "z", "1"},
-                        {"BZPOPMAX", "z", "1"}, {"BZMPOP", "1", "1", "z", "MIN"},
+  expect_same_as_redis({{"ZADD", "z", "1", "a", "2", "b", "3", "c"},
+                        {"BZPOPMIN", "z", "1"},
+                        {"BZPOPMAX", "z", "1"},
+                        {"BZMPOP", "1", "1", "z", "MIN"},
                         {"BZPOPMIN", "z", "0.1"}},
                        700ms);
-  expect_same_as_redis({{"XADD", "s", "1-1", "f", "v"}, {"XREAD", "BLOCK", "100", "STREAMS", "s", "0"},
-                        {"XREAD", "BLOCK", "100", "STREAMS", "s", "$"}, {"WAIT", "0", "100"},
+  expect_same_as_redis({{"XADD", "s", "1-1", "f", "v"},
+                        {"XREAD", "BLOCK", "100", "STREAMS", "s", "0"},
+                        {"XREAD", "BLOCK", "100", "STREAMS", "s", "$"},
+                        {"WAIT", "0", "100"},
                         {"GET", "after"}},
                        700ms);
   expect_same_as_redis({{"BLPOP", "l"}, {"BLPOP", "l", "x"}, {"WAIT", "0"}});
@@ -180,10 +210,18 @@ TEST_F(StatefulCommands, SubscribeReceivesPublishedMessages) {
 }
 
 TEST_F(StatefulCommands, PubSubMatchesRedis) {
-  expect_same_as_redis({{"SUBSCRIBE", "a", "b"}, {"PING", "hi"}, {"CLIENT", "ID"},
-                        {"SSUBSCRIBE", "s"}, {"PSUBSCRIBE", "p*", "q*"}, {"UNSUBSCRIBE"},
-                        {"PUNSUBSCRIBE"}, {"SUNSUBSCRIBE"}, {"UNSUBSCRIBE"}, {"PING"},
-                        {"SET", "k", "v"}, {"GET", "k"}});
+  expect_same_as_redis({{"SUBSCRIBE", "a", "b"},
+                        {"PING", "hi"},
+                        {"CLIENT", "ID"},
+                        {"SSUBSCRIBE", "s"},
+                        {"PSUBSCRIBE", "p*", "q*"},
+                        {"UNSUBSCRIBE"},
+                        {"PUNSUBSCRIBE"},
+                        {"SUNSUBSCRIBE"},
+                        {"UNSUBSCRIBE"},
+                        {"PING"},
+                        {"SET", "k", "v"},
+                        {"GET", "k"}});
   expect_same_as_redis({{"SUBSCRIBE", "a"}, {"RESET"}, {"SET", "k", "v"}, {"GET", "k"}});
   // PUBLISH from any client, counted as Redis counts it.
   expect_same_as_redis({{"PUBLISH", "nobody", "x"}, {"SPUBLISH", "nobody", "x"}});
@@ -219,32 +257,44 @@ TEST_F(StatefulCommands, ClientTracking) {
   EXPECT_EQ(call({"CLIENT", "TRACKING", "off"}), "+OK\r\n");
   expect_usable();
   expect_same_as_redis({{"CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a"},
-                        {"CLIENT", "TRACKINGINFO"}, {"CLIENT", "TRACKING", "off"},
-                        {"CLIENT", "TRACKINGINFO"}, {"CLIENT", "CACHING", "yes"}});
+                        {"CLIENT", "TRACKINGINFO"},
+                        {"CLIENT", "TRACKING", "off"},
+                        {"CLIENT", "TRACKINGINFO"},
+                        {"CLIENT", "CACHING", "yes"}});
 }
 
 TEST_F(StatefulCommands, ClientReplyAndReset) {
-  expect_same_as_redis({{"CLIENT", "REPLY", "OFF"}, {"SET", "a", "1"}, {"GET", "a"},
-                        {"CLIENT", "REPLY", "ON"}, {"GET", "a"}, {"CLIENT", "REPLY", "SKIP"},
-                        {"GET", "a"}, {"GET", "a"}, {"CLIENT", "REPLY", "MAYBE"}});
-  expect_same_as_redis({{"SELECT", "2"}, {"SET", "x", "1"}, {"MULTI"}, {"RESET"}, {"GET", "x"},
-                        {"EXEC"}, {"CLIENT", "GETNAME"}});
+  expect_same_as_redis({{"CLIENT", "REPLY", "OFF"},
+                        {"SET", "a", "1"},
+                        {"GET", "a"},
+                        {"CLIENT", "REPLY", "ON"},
+                        {"GET", "a"},
+                        {"CLIENT", "REPLY", "SKIP"},
+                        {"GET", "a"},
+                        {"GET", "a"},
+                        {"CLIENT", "REPLY", "MAYBE"}});
+  expect_same_as_redis({{"SELECT", "2"},
+                        {"SET", "x", "1"},
+                        {"MULTI"},
+                        {"RESET"},
+                        {"GET", "x"},
+                        {"EXEC"},
+                        {"CLIENT", "GETNAME"}});
 }
 
 TEST_F(StatefulCommands, ScriptsAndFunctions) {
-  expect_same_as_redis(
-      {{"EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "1", "sk", "v"},
-       {"GET", "sk"},
-       {"SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"},
-       {"EVALSHA", "b0b54fd8fb42ea5ac1a0d7fbfd1e91e4fd0f5a3c", "1", "n"},
-       {"EVAL", "return {1, 'two', {3}}", "0"},
-       {"EVAL", "return redis.call('NOSUCH')", "0"},
-       {"FUNCTION", "LOAD",
-        "#!lua name=lib\nredis.register_function('incrby2', function(k) return "
-        "redis.call('INCRBY', k[1], 2) end)"},
-       {"FCALL", "incrby2", "1", "f"},
-       {"FCALL_RO", "incrby2", "1", "f"},
-       {"FUNCTION", "DELETE", "lib"}});
+  expect_same_as_redis({{"EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "1", "sk", "v"},
+                        {"GET", "sk"},
+                        {"SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"},
+                        {"EVALSHA", "b0b54fd8fb42ea5ac1a0d7fbfd1e91e4fd0f5a3c", "1", "n"},
+                        {"EVAL", "return {1, 'two', {3}}", "0"},
+                        {"EVAL", "return redis.call('NOSUCH')", "0"},
+                        {"FUNCTION", "LOAD",
+                         "#!lua name=lib\nredis.register_function('incrby2', function(k) return "
+                         "redis.call('INCRBY', k[1], 2) end)"},
+                        {"FCALL", "incrby2", "1", "f"},
+                        {"FCALL_RO", "incrby2", "1", "f"},
+                        {"FUNCTION", "DELETE", "lib"}});
 }
 
 }  // namespace

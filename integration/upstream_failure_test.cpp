@@ -61,8 +61,8 @@ TEST(UpstreamFailure, KilledUnderLoadThenRestarted) {
             s.unexpected = "before kill: " + r.str;
           }
           if (proxy && s.unexpected.empty()) {
-            s.unexpected = "connection to the proxy lost (phase " + std::to_string(p_after) +
-                           "): " + r.str;
+            s.unexpected =
+                "connection to the proxy lost (phase " + std::to_string(p_after) + "): " + r.str;
           }
           ++s.io_errors;
           std::this_thread::sleep_for(10ms);
@@ -125,8 +125,8 @@ TEST(UpstreamFailure, KilledUnderLoadThenRestarted) {
                probe("GET", "probe").to_string() == "\"1\"";
       },
       5s);
-  const auto recovery = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                              restarted);
+  const auto recovery =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - restarted);
   EXPECT_TRUE(serving) << "the target does not serve after the upstream came back";
   EXPECT_LE(recovery.count(), 2000) << "recovery took " << recovery.count() << " ms";
   EXPECT_TRUE(wait_until(all([](ClientStats& s) { return s.ok_after_restart > 0; }), 5s))

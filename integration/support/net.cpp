@@ -85,24 +85,35 @@ size_t value_end(std::string_view data, size_t pos) {
   const char type = data[pos];
   size_t p = pos + 1;
   switch (type) {
-    case '+': case '-': case ':': case '_': case '#': case ',': case '(': {
+    case '+':
+    case '-':
+    case ':':
+    case '_':
+    case '#':
+    case ',':
+    case '(': {
       size_t end = data.find("\r\n", p);
       return end == std::string_view::npos ? 0 : end + 2;
     }
-    case '$': case '!': case '=': {
+    case '$':
+    case '!':
+    case '=': {
       auto len = parse_line_number(data, p);
       if (!len) return 0;
       if (*len < 0) return p;
       size_t end = p + static_cast<size_t>(*len) + 2;
       return end <= data.size() ? end : 0;
     }
-    case '*': case '~': case '>': {
+    case '*':
+    case '~':
+    case '>': {
       auto count = parse_line_number(data, p);
       if (!count) return 0;
       if (*count < 0) return p;
       return aggregate_end(data, p, *count);
     }
-    case '%': case '|': {
+    case '%':
+    case '|': {
       auto count = parse_line_number(data, p);
       if (!count) return 0;
       size_t end = aggregate_end(data, p, *count * 2);
@@ -135,12 +146,18 @@ uint16_t free_port() {
 
 std::string Reply::to_string() const {
   switch (type) {
-    case Type::String: return "\"" + str + "\"";
-    case Type::Status: return "+" + str;
-    case Type::Error: return "-" + str;
-    case Type::Integer: return ":" + std::to_string(integer);
-    case Type::Nil: return "(nil)";
-    case Type::IoError: return "<io error: " + str + ">";
+    case Type::String:
+      return "\"" + str + "\"";
+    case Type::Status:
+      return "+" + str;
+    case Type::Error:
+      return "-" + str;
+    case Type::Integer:
+      return ":" + std::to_string(integer);
+    case Type::Nil:
+      return "(nil)";
+    case Type::IoError:
+      return "<io error: " + str + ">";
     case Type::Array: {
       std::string s = "[";
       for (size_t i = 0; i < elements.size(); ++i) {
@@ -352,9 +369,7 @@ bool RawClient::read_until_closed(std::chrono::milliseconds timeout) {
   return peer_closed_;
 }
 
-void RawClient::read_for(std::chrono::milliseconds duration) {
-  read_until_closed(duration);
-}
+void RawClient::read_for(std::chrono::milliseconds duration) { read_until_closed(duration); }
 
 size_t resp_value_length(std::string_view data) { return value_end(data, 0); }
 

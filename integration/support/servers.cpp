@@ -33,10 +33,21 @@ RedisServer::RedisServer(std::string dir, std::vector<std::string> extra_args)
 bool RedisServer::start_on(uint16_t port, std::chrono::milliseconds ready_timeout) {
   port_ = port;
   ++starts_;
-  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port),
-                                   "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                   "--daemonize", "no", "--dir", dir_,
-                                   "--logfile", ""};
+  std::vector<std::string> argv = {"redis-server",
+                                   "--port",
+                                   std::to_string(port),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   dir_,
+                                   "--logfile",
+                                   ""};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   const std::string log_path = dir_ + "/redis-" + std::to_string(port) + ".log";
   process_ = Process(SpawnOptions{argv, "", log_path, log_path, /*append=*/true});
@@ -70,8 +81,7 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
          << "  address: 127.0.0.1:" << options_.upstream_port << "\n"
          << "  connections_per_worker: 2\n"
          << "  command_timeout: 2s\n"
-         << options_.upstream_yaml
-         << "log:\n"
+         << options_.upstream_yaml << "log:\n"
          << "  level: info\n"
          << options_.extra_yaml;
     write_file(config_path(), yaml.str());
@@ -83,8 +93,8 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
     // Exited: maybe the port was taken in between; anything else repeats and is reported.
     process_.kill();
   }
-  throw std::runtime_error("frontcache did not become ready; config:\n" +
-                           read_file(config_path()) + "\nlog:\n" + log());
+  throw std::runtime_error("frontcache did not become ready; config:\n" + read_file(config_path()) +
+                           "\nlog:\n" + log());
 }
 
 Frontcache::~Frontcache() { stop(); }

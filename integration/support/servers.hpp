@@ -43,7 +43,7 @@ struct FrontcacheOptions {
   std::string binary;
   uint16_t upstream_port = 0;
   int workers = 2;
-  std::string extra_yaml;  // appended to the generated config as is
+  std::string extra_yaml;     // appended to the generated config as is
   std::string upstream_yaml;  // more `upstream:` keys, each line indented by two spaces
 };
 

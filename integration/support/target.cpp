@@ -1,11 +1,10 @@
 #include "target.hpp"
 
-#include <thread>
-
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <stdexcept>
+#include <thread>
 
 namespace frontcache::integration {
 
@@ -39,9 +38,7 @@ TargetKind target_kind() {
   return !bin.empty() && std::filesystem::exists(bin) ? TargetKind::Proxy : TargetKind::Direct;
 }
 
-const char* target_name(TargetKind kind) {
-  return kind == TargetKind::Proxy ? "proxy" : "direct";
-}
+const char* target_name(TargetKind kind) { return kind == TargetKind::Proxy ? "proxy" : "direct"; }
 
 Target::Target(TargetOptions options) : kind_(target_kind()) {
   redis_ = std::make_unique<RedisServer>(dir_.path(), options.redis_args);

@@ -99,7 +99,8 @@ Cache::Cache(CacheConfig config) : clock_(std::move(config.clock)) {
   sc.max_waiters = config.max_waiters_per_fill;
   sc.min_window = shard_count_ > 1 ? 0 : 1;
   // Caffeine's initial window is 1% of the cache; shards split it (some get one unit more).
-  const std::uint64_t window = total - static_cast<std::uint64_t>(0.99 * static_cast<double>(total));
+  const std::uint64_t window =
+      total - static_cast<std::uint64_t>(0.99 * static_cast<double>(total));
   const std::int64_t now = clock_->now().count();
   for (unsigned i = 0; i < shard_count_; ++i) {
     sc.window = window / shard_count_ + (i < window % shard_count_ ? 1 : 0);
@@ -127,7 +128,8 @@ bool Cache::insert(std::string_view key, std::string_view owner, ValueRef value,
   bool inserted = false;
   {
     std::lock_guard lock(shard.mu);
-    inserted = shard.insert(key, owner, hash, std::move(value), deadline_for(now, ttl), now.count());
+    inserted =
+        shard.insert(key, owner, hash, std::move(value), deadline_for(now, ttl), now.count());
   }
   shed_elsewhere(shard);
   return inserted;
@@ -278,7 +280,9 @@ CacheStats Cache::stats() const {
   CacheStats out;
   for (unsigned s = 0; s < shard_count_; ++s) {
     const detail::ShardCounters& c = shards_[s].counters;
-    auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    auto get = [](const std::atomic<std::uint64_t>& a) {
+      return a.load(std::memory_order_relaxed);
+    };
     out.hits += get(c.hits);
     out.misses += get(c.misses);
     out.inserts += get(c.inserts);

@@ -45,7 +45,8 @@ void FrequencySketch::ensure_capacity(std::uint64_t capacity, std::uint64_t peri
   const std::uint64_t words = std::max<std::uint64_t>(std::bit_ceil(wanted), 8);
   table_.assign(words, 0);
   block_mask_ = (words >> 3) - 1;
-  sample_size_ = 10 * std::max(wanted, std::min<std::uint64_t>(period_entries, std::uint64_t{1} << 30));
+  sample_size_ =
+      10 * std::max(wanted, std::min<std::uint64_t>(period_entries, std::uint64_t{1} << 30));
   additions_ = 0;
 }
 

@@ -32,7 +32,8 @@ void Shard::configure(const ShardConfig& config, GlobalWeight* global, HillClimb
   global_ = global;
   climber_ = climber;
   window_max_ = config_.window;
-  protected_max_ = static_cast<std::uint64_t>(0.80 * static_cast<double>(config_.maximum - window_max_));
+  protected_max_ =
+      static_cast<std::uint64_t>(0.80 * static_cast<double>(config_.maximum - window_max_));
   key_buckets_.assign(16, kNil);
   owner_buckets_.assign(16, kNil);
   // Sized up front (Caffeine waits until half full): counting the warm-up accesses too
@@ -63,8 +64,7 @@ std::uint32_t Shard::find(std::string_view key, std::uint32_t hash) const noexce
   return kNil;
 }
 
-ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& clock,
-                       bool count) {
+ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& clock, bool count) {
   const std::uint32_t i = find(key, static_cast<std::uint32_t>(hash));
   if (i == kNil) {
     if (count) bump(counters.misses);
@@ -168,8 +168,8 @@ bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t h
   const auto h32 = static_cast<std::uint32_t>(hash);
   const std::uint32_t existing = find(key, h32);
   if (existing != kNil) remove(existing, Removal::Replaced);
-  const std::uint64_t bytes = key.size() + (owner == key ? 0 : owner.size()) + value.size() +
-                              Cache::kEntryOverhead;
+  const std::uint64_t bytes =
+      key.size() + (owner == key ? 0 : owner.size()) + value.size() + Cache::kEntryOverhead;
   const std::uint64_t weight = config_.count_entries ? 1 : bytes;
   if (bytes > config_.max_entry_weight || weight > config_.limit ||
       (config_.max_bytes != 0 && bytes > config_.max_bytes)) {
@@ -207,10 +207,17 @@ void Shard::remove(std::uint32_t i, Removal why) {
   counters.entries.store(count_, std::memory_order_relaxed);
   counters.bytes.store(bytes_, std::memory_order_relaxed);
   switch (why) {
-    case Removal::Evicted: bump(counters.evictions); break;
-    case Removal::Expired: bump(counters.expirations); break;
-    case Removal::Invalidated: bump(counters.invalidations); break;
-    case Removal::Replaced: break;
+    case Removal::Evicted:
+      bump(counters.evictions);
+      break;
+    case Removal::Expired:
+      bump(counters.expirations);
+      break;
+    case Removal::Invalidated:
+      bump(counters.invalidations);
+      break;
+    case Removal::Replaced:
+      break;
   }
   release(i);
 }

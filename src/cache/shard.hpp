@@ -12,8 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "frontcache/cache/cache.hpp"
 #include "frequency_sketch.hpp"
+#include "frontcache/cache/cache.hpp"
 #include "hill_climber.hpp"
 
 namespace frontcache::cache::detail {
@@ -34,10 +34,10 @@ struct Node {
   std::int64_t idle_at = kNever;     // time-to-idle deadline
   std::uint32_t hash = 0;            // low half of hash_key(key)
   std::uint32_t key_len = 0;
-  std::uint32_t owner_len = 0;       // 0: the key owns itself
-  std::uint32_t key_next = kNil;     // key chain; free list when Free
-  std::uint32_t owner_next = kNil;   // owner chain
-  std::uint32_t prev = kNil;         // access order within its queue
+  std::uint32_t owner_len = 0;      // 0: the key owns itself
+  std::uint32_t key_next = kNil;    // key chain; free list when Free
+  std::uint32_t owner_next = kNil;  // owner chain
+  std::uint32_t prev = kNil;        // access order within its queue
   std::uint32_t next = kNil;
   // generation << 12 | owner offset in key << 4 | owner in key << 3 | scheduled << 2 | queue
   std::uint32_t meta = 0;
@@ -91,13 +91,13 @@ struct alignas(64) GlobalWeight {
 };
 
 struct ShardConfig {
-  std::uint64_t maximum = 0;     // nominal share, policy units: entries when count_entries, else bytes
-  std::uint64_t limit = 0;       // hard per-shard bound in policy units (>= maximum)
+  std::uint64_t maximum = 0;  // nominal share, policy units: entries when count_entries, else bytes
+  std::uint64_t limit = 0;    // hard per-shard bound in policy units (>= maximum)
   bool count_entries = false;
-  std::uint64_t max_bytes = 0;   // second bound when count_entries (0 = none)
+  std::uint64_t max_bytes = 0;  // second bound when count_entries (0 = none)
   std::uint64_t max_entry_weight = 0;
-  std::int64_t tti = 0;          // ns, 0 = off
-  std::int64_t tick = 0;         // ns
+  std::int64_t tti = 0;   // ns, 0 = off
+  std::int64_t tick = 0;  // ns
   std::size_t max_waiters = 0;
   unsigned shards = 1;           // how many shards share the bound and the climber
   std::uint64_t window = 1;      // initial window share (the cache's 1% spread over shards)
@@ -195,7 +195,9 @@ class alignas(64) Shard {
   double adjustment_carry_ = 0.0;  // this shard's share of adjustments, below one unit
   // Fixed-size chunks: no doubling slack and no reallocation pause as the shard fills.
   static constexpr std::uint32_t kChunkShift = 10;
-  Node& node(std::uint32_t i) noexcept { return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)]; }
+  Node& node(std::uint32_t i) noexcept {
+    return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)];
+  }
   const Node& node(std::uint32_t i) const noexcept {
     return chunks_[i >> kChunkShift][i & ((1U << kChunkShift) - 1)];
   }
@@ -214,7 +216,7 @@ class alignas(64) Shard {
   std::uint64_t protected_size_ = 0;
   std::uint64_t window_max_ = 0;
   std::uint64_t protected_max_ = 0;
-  std::uint64_t hits_in_sample_ = 0;    // since the last report to the climber
+  std::uint64_t hits_in_sample_ = 0;  // since the last report to the climber
   std::uint64_t misses_in_sample_ = 0;
   std::int64_t adjustment_ = 0;
   std::uint64_t random_state_ = 0x9e3779b97f4a7c15ULL;

@@ -218,10 +218,11 @@ void Shard::climb() {
   if (climber_->poll(&climber_epoch_, &amount)) {
     // This shard's share of the cache-wide step. A lone shard truncates it as Caffeine does;
     // several shards carry the fraction to later periods, or small shares would never move.
-    adjustment_carry_ += amount * static_cast<double>(config_.maximum) /
-                         static_cast<double>(global_->maximum);
+    adjustment_carry_ +=
+        amount * static_cast<double>(config_.maximum) / static_cast<double>(global_->maximum);
     adjustment_ = static_cast<std::int64_t>(adjustment_carry_);
-    adjustment_carry_ = config_.shards > 1 ? adjustment_carry_ - static_cast<double>(adjustment_) : 0.0;
+    adjustment_carry_ =
+        config_.shards > 1 ? adjustment_carry_ - static_cast<double>(adjustment_) : 0.0;
   }
   demote_from_protected();
   if (adjustment_ > 0) {

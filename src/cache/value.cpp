@@ -13,7 +13,8 @@ ValueRef Value::make(std::string_view bytes) {
   }
   void* raw = ::operator new(sizeof(Value) + bytes.size());
   auto* value = new (raw) Value(static_cast<std::uint32_t>(bytes.size()));
-  if (!bytes.empty()) std::memcpy(static_cast<char*>(raw) + sizeof(Value), bytes.data(), bytes.size());
+  if (!bytes.empty())
+    std::memcpy(static_cast<char*>(raw) + sizeof(Value), bytes.data(), bytes.size());
   return ValueRef::adopt(value);
 }
 

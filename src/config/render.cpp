@@ -55,7 +55,8 @@ std::string to_yaml(const Config& c) {
     out += '\n';
   };
   line(fmt::format("listen: {}", endpoint_text(c.listen)));
-  line(fmt::format("workers: {}", c.workers == 0 ? std::string("auto") : std::to_string(c.workers)));
+  line(
+      fmt::format("workers: {}", c.workers == 0 ? std::string("auto") : std::to_string(c.workers)));
   line("upstream:");
   line(fmt::format("  address: {}", endpoint_text(c.upstream.address)));
   line(fmt::format("  username: {}", quoted(c.upstream.username)));

@@ -18,8 +18,7 @@ void header(std::string& out, std::uint64_t instance) {
 
 }  // namespace
 
-void encode_keys(std::string& out, std::uint64_t instance,
-                 std::span<const std::string_view> keys) {
+void encode_keys(std::string& out, std::uint64_t instance, std::span<const std::string_view> keys) {
   header(out, instance);
   out += 'K';
   for (auto key : keys) {

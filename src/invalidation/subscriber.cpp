@@ -143,7 +143,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     const std::string client_id_request = command({"CLIENT", "ID"});
     co_await write(sub_, client_id_request);
     ReplyPtr id = co_await read_reply(sub_);
-    if (id->type != REDIS_REPLY_INTEGER) co_return "CLIENT ID failed: " + std::string(str(id.get()));
+    if (id->type != REDIS_REPLY_INTEGER)
+      co_return "CLIENT ID failed: " + std::string(str(id.get()));
     const std::string client_id = std::to_string(id->integer);
     const std::string subscribe = command({"SUBSCRIBE", kTrackingChannel, settings_.channel});
     co_await write(sub_, subscribe);
@@ -194,7 +195,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     link.reset();
     tcp::resolver resolver(io_);
     const auto& up = settings_.upstream;
-    auto [rec, endpoints] = co_await resolver.async_resolve(up.host, std::to_string(up.port), kNoThrow);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(up.host, std::to_string(up.port), kNoThrow);
     if (rec) co_return fmt::format("cannot resolve {}: {}", up.host, rec.message());
     timer_.expires_after(up.connect_timeout);
     auto result = co_await (asio::async_connect(link.socket, endpoints, kNoThrow) ||
@@ -221,7 +223,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       ReplyPtr r = link.next();
       if (r) co_return r;
       auto [ec, n] = co_await link.socket.async_read_some(asio::buffer(link.buf), kNoThrow);
-      if (ec) throw std::runtime_error(ec == asio::error::eof ? "closed by upstream" : ec.message());
+      if (ec)
+        throw std::runtime_error(ec == asio::error::eof ? "closed by upstream" : ec.message());
       redisReaderFeed(link.reader.get(), link.buf.data(), n);
     }
   }
@@ -286,7 +289,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         return;
       }
       if (payload->type == REDIS_REPLY_ARRAY) {
-        for (std::size_t i = 0; i < payload->elements; ++i) keys_.push_back(str(payload->element[i]));
+        for (std::size_t i = 0; i < payload->elements; ++i)
+          keys_.push_back(str(payload->element[i]));
       } else {
         keys_.push_back(str(payload));
       }

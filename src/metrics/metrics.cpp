@@ -129,8 +129,7 @@ void Exposition::set(Metric metric, const HistogramSnapshot& histogram) {
                               static_cast<double>(kLatencyBoundsMicros[b]) / 1e6, cumulative));
   }
   out.push_back(fmt::format("{}_bucket{{le=\"+Inf\"}} {}", name, histogram.count));
-  out.push_back(
-      fmt::format("{}_sum {}", name, static_cast<double>(histogram.sum_nanos) / 1e9));
+  out.push_back(fmt::format("{}_sum {}", name, static_cast<double>(histogram.sum_nanos) / 1e9));
   out.push_back(fmt::format("{}_count {}", name, histogram.count));
 }
 
@@ -139,8 +138,8 @@ std::string Exposition::text() const {
   for (std::size_t i = 0; i < kTable.size(); ++i) {
     if (samples_[i].empty()) continue;
     const MetricInfo& m = kTable[i];
-    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", m.name, m.help,
-                   m.name, type_name(m.type));
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", m.name, m.help, m.name,
+                   type_name(m.type));
     for (const auto& line : samples_[i]) {
       out += line;
       out += '\n';

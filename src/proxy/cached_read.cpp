@@ -122,8 +122,8 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
         boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request),
                                                outcome = std::move(outcome)] {
           self->joined_resolved();
-          self->worker_.shared().latency.miss.observe(
-              self->worker_.index(), std::chrono::steady_clock::now() - started);
+          self->worker_.shared().latency.miss.observe(self->worker_.index(),
+                                                      std::chrono::steady_clock::now() - started);
           if (self->closed_) return;
           if (outcome.status == cache::FillStatus::Ok) {
             self->replies_.complete(seq, outcome.value.bytes());
@@ -181,7 +181,7 @@ void Session::start_fill(std::uint64_t seq, const cache::Rule& rule, cache::Fill
     return;
   }
   auto fill = std::make_shared<FillRequest>(shared_from_this(), seq, worker_.rules(), rule,
-                                           std::move(ticket));
+                                            std::move(ticket));
   scratch_.clear();
   const std::string_view pttl[] = {"PTTL", args[1]};
   resp::encode_command(scratch_, pttl);
@@ -219,8 +219,8 @@ class MgetRequest final : public upstream::ReplyTarget {
     if (m.ticket) {
       L1& l1 = *session_->worker().shared().l1;
       const bool exists_elsewhere = m.kind != resp::ReplyKind::Bulk && parse_pttl(reply) != -2;
-      const auto ttl = exists_elsewhere ? std::chrono::milliseconds(0)
-                                        : fill_ttl(*m.rule, m.kind, reply, kind);
+      const auto ttl =
+          exists_elsewhere ? std::chrono::milliseconds(0) : fill_ttl(*m.rule, m.kind, reply, kind);
       if (ttl.count() > 0) {
         l1.cache().complete(std::move(m.ticket), cache::Value::make(m.element), ttl);
       } else {
@@ -308,8 +308,7 @@ void Session::read_mget(Args args, std::string_view raw) {
     }
     request->missing().push_back(std::move(missing));
   }
-  upstream::Connection* conn =
-      request->missing().empty() ? nullptr : upstream_connection();
+  upstream::Connection* conn = request->missing().empty() ? nullptr : upstream_connection();
   ++in_upstream_;  // until the request finishes, which counts it back
   if (request->missing().empty()) return request->fail_all("");  // all hits: reply now
   if (conn == nullptr || !conn->ready()) return request->fail_all(unavailable_error());

@@ -147,8 +147,8 @@ void Session::client_kill(Args args) {
                                              ? std::string(resp::kOk)
                                              : resp::error_reply("ERR No such client"));
           } else {
-            self->replies_.complete(
-                seq, resp::integer_reply(static_cast<long long>(gather->killed)));
+            self->replies_.complete(seq,
+                                    resp::integer_reply(static_cast<long long>(gather->killed)));
           }
         }
         if (gather->kill_self) {

@@ -65,8 +65,8 @@ void Session::dispatch(Args args, std::string_view raw) {
   }
   if (route == Route::Never) {
     stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
-    return reply_error(fmt::format(
-        "ERR frontcache: '{}' is never forwarded to the shared upstream", info->name));
+    return reply_error(
+        fmt::format("ERR frontcache: '{}' is never forwarded to the shared upstream", info->name));
   }
   if (pinned_ != nullptr || route == Route::Stateful) {
     return dispatch_pinned(info, route, args, raw);
@@ -229,7 +229,8 @@ void Session::handle_select(Args args) {
   if (args.size() != 2) return reply(resp::wrong_arity_error("select"));
   long long db = 0;
   if (!parse_int(args[1], db)) return reply_error("ERR value is not an integer or out of range");
-  if (db < 0 || db >= worker_.shared().databases) return reply_error("ERR DB index is out of range");
+  if (db < 0 || db >= worker_.shared().databases)
+    return reply_error("ERR DB index is out of range");
   db_ = static_cast<int>(db);
   reply(resp::kOk);
 }
@@ -304,8 +305,9 @@ void Session::handle_client(Args args) {
   }
   if (iequals(sub, "UNBLOCK")) {
     worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
-    return reply_error("ERR frontcache: CLIENT UNBLOCK is not supported (blocked clients run on "
-                       "dedicated upstream connections whose ids are not the proxy's)");
+    return reply_error(
+        "ERR frontcache: CLIENT UNBLOCK is not supported (blocked clients run on "
+        "dedicated upstream connections whose ids are not the proxy's)");
   }
   reply_error(fmt::format("ERR unknown subcommand '{}'. Try CLIENT HELP.", sub));
 }
@@ -316,8 +318,8 @@ void Session::handle_info(Args args) {
     if (iequals(args[i], "FRONTCACHE") && args.size() == 2) {
       return reply(resp::bulk_reply(frontcache_info()));
     }
-    if (iequals(args[i], "ALL") || iequals(args[i], "EVERYTHING") ||
-        iequals(args[i], "DEFAULT") || iequals(args[i], "FRONTCACHE")) {
+    if (iequals(args[i], "ALL") || iequals(args[i], "EVERYTHING") || iequals(args[i], "DEFAULT") ||
+        iequals(args[i], "FRONTCACHE")) {
       with_ours = true;
     }
   }
@@ -366,42 +368,46 @@ std::string Session::frontcache_info() const {
   const auto& cfg = worker_.config();
   const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
   const std::size_t total = shared.workers * cfg.upstream.connections_per_worker;
-  const char* state = ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
+  const char* state =
+      ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
   return fmt::format(
-      "# frontcache\r\n"
-      "frontcache_version:{}\r\n"
-      "uptime_in_seconds:{}\r\n"
-      "workers:{}\r\n"
-      "connected_clients:{}\r\n"
-      "total_connections_received:{}\r\n"
-      "rejected_connections:{}\r\n"
-      "total_commands_processed:{}\r\n"
-      "protocol_errors:{}\r\n"
-      "refused_commands:{}\r\n"
-      "output_limit_disconnects:{}\r\n"
-      "idle_disconnects:{}\r\n"
-      "upstream_address:{}:{}\r\n"
-      "upstream_state:{}\r\n"
-      "upstream_connections:{}\r\n"
-      "upstream_connections_ready:{}\r\n"
-      "upstream_reconnects:{}\r\n"
-      "upstream_timeouts:{}\r\n"
-      "upstream_requests:{}\r\n"
-      "upstream_failed_requests:{}\r\n"
-      "upstream_unavailable_replies:{}\r\n",
-      FRONTCACHE_VERSION, uptime.count(), shared.workers,
-      stats.connected_clients.load(std::memory_order_relaxed),
-      stats.total_connections.load(std::memory_order_relaxed),
-      stats.rejected_connections.load(std::memory_order_relaxed),
-      stats.total_commands.load(std::memory_order_relaxed),
-      stats.protocol_errors.load(std::memory_order_relaxed),
-      stats.refused_commands.load(std::memory_order_relaxed),
-      stats.output_limit_disconnects.load(std::memory_order_relaxed),
-      stats.idle_disconnects.load(std::memory_order_relaxed), cfg.upstream.address.host,
-      cfg.upstream.address.port, state, total, ready, up.reconnects.load(std::memory_order_relaxed),
-      up.timeouts.load(std::memory_order_relaxed), up.requests.load(std::memory_order_relaxed),
-      up.failed_requests.load(std::memory_order_relaxed),
-      up.unavailable_replies.load(std::memory_order_relaxed)) + l1_info() + config_info_lines(shared);
+             "# frontcache\r\n"
+             "frontcache_version:{}\r\n"
+             "uptime_in_seconds:{}\r\n"
+             "workers:{}\r\n"
+             "connected_clients:{}\r\n"
+             "total_connections_received:{}\r\n"
+             "rejected_connections:{}\r\n"
+             "total_commands_processed:{}\r\n"
+             "protocol_errors:{}\r\n"
+             "refused_commands:{}\r\n"
+             "output_limit_disconnects:{}\r\n"
+             "idle_disconnects:{}\r\n"
+             "upstream_address:{}:{}\r\n"
+             "upstream_state:{}\r\n"
+             "upstream_connections:{}\r\n"
+             "upstream_connections_ready:{}\r\n"
+             "upstream_reconnects:{}\r\n"
+             "upstream_timeouts:{}\r\n"
+             "upstream_requests:{}\r\n"
+             "upstream_failed_requests:{}\r\n"
+             "upstream_unavailable_replies:{}\r\n",
+             FRONTCACHE_VERSION, uptime.count(), shared.workers,
+             stats.connected_clients.load(std::memory_order_relaxed),
+             stats.total_connections.load(std::memory_order_relaxed),
+             stats.rejected_connections.load(std::memory_order_relaxed),
+             stats.total_commands.load(std::memory_order_relaxed),
+             stats.protocol_errors.load(std::memory_order_relaxed),
+             stats.refused_commands.load(std::memory_order_relaxed),
+             stats.output_limit_disconnects.load(std::memory_order_relaxed),
+             stats.idle_disconnects.load(std::memory_order_relaxed), cfg.upstream.address.host,
+             cfg.upstream.address.port, state, total, ready,
+             up.reconnects.load(std::memory_order_relaxed),
+             up.timeouts.load(std::memory_order_relaxed),
+             up.requests.load(std::memory_order_relaxed),
+             up.failed_requests.load(std::memory_order_relaxed),
+             up.unavailable_replies.load(std::memory_order_relaxed)) +
+         l1_info() + config_info_lines(shared);
 }
 
 // The L1 lines of the `# frontcache` section.
@@ -412,7 +418,8 @@ std::string Session::l1_info() const {
   const cache::CacheStats c = mutable_l1.cache().stats();
   auto& s = mutable_l1.stats();
   const auto lookups = c.hits + c.misses;
-  const double ratio = lookups == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(lookups);
+  const double ratio =
+      lookups == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(lookups);
   auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
   return fmt::format(
       "l1_enabled:1\r\n"
@@ -441,8 +448,8 @@ std::string Session::l1_info() const {
       "invalidation_published:{}\r\n"
       "invalidation_publish_dropped:{}\r\n",
       l1->armed() ? "armed" : "bypassed", c.hits, c.misses, ratio, c.entries, c.weighted_size,
-      worker_.config().cache.max_memory, c.inserts, c.rejected, c.evictions,
-      c.expirations, c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
+      worker_.config().cache.max_memory, c.inserts, c.rejected, c.evictions, c.expirations,
+      c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
       c.stale_fills_discarded, c.fills_failed, load(s.invalidated_channel),
       load(s.invalidated_tracking), load(s.invalidated_local), load(s.flushes),
       load(s.bypass_events), load(s.published), load(s.publish_dropped));

@@ -33,7 +33,8 @@ void add_cache(metrics::Exposition& out, const Shared& shared, const config::Con
   out.set(Metric::L1FailedFills, s.fills_failed);
   out.set(Metric::L1Entries, s.entries);
   out.set(Metric::L1Bytes, s.weighted_size);
-  out.set(Metric::L1MaxBytes, static_cast<std::uint64_t>(cfg.cache.enabled ? cfg.cache.max_memory : 0));
+  out.set(Metric::L1MaxBytes,
+          static_cast<std::uint64_t>(cfg.cache.enabled ? cfg.cache.max_memory : 0));
   const bool bypassed = sources.l1_bypassed && sources.l1_bypassed();
   out.set(Metric::L1Bypass, static_cast<std::uint64_t>(bypassed ? 1 : 0));
 }

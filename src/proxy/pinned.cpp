@@ -81,10 +81,10 @@ bool Session::subscribe_mode() const {
 bool Session::pin() {
   auto connection = worker_.acquire_pinned();
   if (!connection) {
-    reply_error(fmt::format(
-        "ERR frontcache: no dedicated upstream connection available for this command "
-        "(upstream.max_pinned_per_worker = {} in use on this worker)",
-        worker_.config().upstream.max_pinned_per_worker));
+    reply_error(
+        fmt::format("ERR frontcache: no dedicated upstream connection available for this command "
+                    "(upstream.max_pinned_per_worker = {} in use on this worker)",
+                    worker_.config().upstream.max_pinned_per_worker));
     return false;
   }
   connection->attach(std::weak_ptr<upstream::StreamTarget>(weak_from_this()));
@@ -196,12 +196,18 @@ void Session::track_subscription(std::string_view frame) {
   std::optional<std::string_view> channel;
   if (!parse_subscription(frame, type, channel) || !channel) return;
   const std::string name(*channel);
-  if (type == "subscribe") channels_.insert(name);
-  else if (type == "unsubscribe") channels_.erase(name);
-  else if (type == "psubscribe") patterns_.insert(name);
-  else if (type == "punsubscribe") patterns_.erase(name);
-  else if (type == "ssubscribe") shard_channels_.insert(name);
-  else if (type == "sunsubscribe") shard_channels_.erase(name);
+  if (type == "subscribe")
+    channels_.insert(name);
+  else if (type == "unsubscribe")
+    channels_.erase(name);
+  else if (type == "psubscribe")
+    patterns_.insert(name);
+  else if (type == "punsubscribe")
+    patterns_.erase(name);
+  else if (type == "ssubscribe")
+    shard_channels_.insert(name);
+  else if (type == "sunsubscribe")
+    shard_channels_.erase(name);
 }
 
 void Session::apply_pinned_state(PinKind kind, std::string_view frame) {
@@ -310,8 +316,8 @@ void Session::unpin_if_idle() {
 void Session::on_stream_closed(const std::string& reason) {
   if (pinned_ == nullptr) return;
   worker_.shared().stats.pinned_lost.fetch_add(1, std::memory_order_relaxed);
-  const bool had_state = multi_ || multi_queued_ || watching_ || monitor_ || tracking_ ||
-                         subscribe_mode();
+  const bool had_state =
+      multi_ || multi_queued_ || watching_ || monitor_ || tracking_ || subscribe_mode();
   const std::string error =
       resp::error_reply(fmt::format("ERR upstream connection lost ({})", reason));
   for (const auto& request : pinned_requests_) {
@@ -327,8 +333,8 @@ void Session::on_stream_closed(const std::string& reason) {
   if (had_state && !closed_) {
     // The connection state the client built (transaction, subscriptions) is gone upstream:
     // close the client connection, as a Redis restart would, once the errors are written.
-    spdlog::warn("client {} ({}): dedicated upstream connection lost ({}); closing the client",
-                 id_, addr_, reason);
+    spdlog::warn("client {} ({}): dedicated upstream connection lost ({}); closing the client", id_,
+                 addr_, reason);
     read_done_ = true;
     read_signal_.cancel();
     boost::system::error_code ignored;

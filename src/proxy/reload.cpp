@@ -34,8 +34,7 @@ ReloadPlan plan_reload(const config::Config& running, config::Config loaded) {
   keep(loaded.cache.enabled, running.cache.enabled, "cache (on/off)", restart);
   keep(loaded.cache.max_memory, running.cache.max_memory, "cache.max_memory", restart);
   // The L1 is sized at startup and the command table is read-only once workers run.
-  keep(loaded.cache.max_value_size, running.cache.max_value_size, "cache.max_value_size",
-       restart);
+  keep(loaded.cache.max_value_size, running.cache.max_value_size, "cache.max_value_size", restart);
   keep(loaded.cache.commands, running.cache.commands, "cache.commands", restart);
 
   auto& applied = plan.applied;
@@ -81,9 +80,10 @@ std::optional<ReloadPlan> reload_config(Shared& shared, const config::CommandLin
                plan.applied.empty() ? std::string("no live setting changed")
                                     : fmt::format("applied {}", fmt::join(plan.applied, ", ")));
   if (!plan.restart_needed.empty()) {
-    spdlog::warn("config reload: {} changed in {} but only apply after a restart; still running "
-                 "with the old values",
-                 fmt::join(plan.restart_needed, ", "), shared.config_path);
+    spdlog::warn(
+        "config reload: {} changed in {} but only apply after a restart; still running "
+        "with the old values",
+        fmt::join(plan.restart_needed, ", "), shared.config_path);
   }
   return plan;
 }

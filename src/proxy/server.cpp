@@ -3,21 +3,21 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
 #include <random>
-#include <boost/asio/signal_set.hpp>
 #include <thread>
 
+#include "frontcache/invalidation/subscriber.hpp"
 #include "frontcache/metrics/http_server.hpp"
 #include "metrics_exposition.hpp"
 #include "reload.hpp"
-#include "frontcache/invalidation/subscriber.hpp"
 #include "shared.hpp"
 #include "worker.hpp"
 
@@ -130,7 +130,8 @@ void probe_upstream(Shared& shared) {
         constexpr std::string_view kKey = "redis_version:";
         if (auto pos = text.find(kKey); pos != std::string_view::npos) {
           auto end = text.find("\r\n", pos);
-          shared.upstream_version = std::string(text.substr(pos + kKey.size(), end - pos - kKey.size()));
+          shared.upstream_version =
+              std::string(text.substr(pos + kKey.size(), end - pos - kKey.size()));
         }
       }
       freeReplyObject(r);
@@ -182,9 +183,10 @@ void Server::Impl::wait_for_signal(Server* server) {
       wait_for_signal(server);
       return;
     }
-    spdlog::info("received signal {}, shutting down: no new connections, in-flight requests "
-                 "have up to {} to finish",
-                 signal, config::format_duration(shared.config()->shutdown_timeout));
+    spdlog::info(
+        "received signal {}, shutting down: no new connections, in-flight requests "
+        "have up to {} to finish",
+        signal, config::format_duration(shared.config()->shutdown_timeout));
     server->stop();
   });
 }
@@ -255,9 +257,9 @@ void Server::run() {
   probe_upstream(shared);
   {
     const auto cfg = shared.config();
-    spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers",
-                 FRONTCACHE_VERSION, cfg->listen.host, cfg->listen.port,
-                 cfg->upstream.address.host, cfg->upstream.address.port, shared.workers);
+    spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers", FRONTCACHE_VERSION,
+                 cfg->listen.host, cfg->listen.port, cfg->upstream.address.host,
+                 cfg->upstream.address.port, shared.workers);
     if (impl_->metrics) {
       spdlog::info("metrics on http://{}:{}/metrics", cfg->metrics.listen->host,
                    impl_->metrics->port());
@@ -275,8 +277,8 @@ void Server::run() {
     shared.l1 = std::make_unique<L1>(cfg.cache, random_instance_id());
     invalidation::SubscriberSettings settings;
     const auto& up = cfg.upstream;
-    settings.upstream = {up.address.host, up.address.port, up.username, up.password,
-                         up.connect_timeout, up.command_timeout};
+    settings.upstream = {up.address.host, up.address.port,    up.username,
+                         up.password,     up.connect_timeout, up.command_timeout};
     settings.channel = cfg.invalidation.channel;
     settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
     settings.prefixes = shared.l1->rules()->tracking_prefixes();

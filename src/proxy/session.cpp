@@ -69,22 +69,19 @@ Session::~Session() = default;
 void Session::start() {
   auto self = shared_from_this();
   spdlog::debug("client {} connected from {}", id_, addr_);
-  asio::co_spawn(
-      worker_.io(),
-      run(self),
-      [self](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::warn("client {} session ended by an exception: {}", self->id_, ex.what());
-          }
-        }
-        self->close();
-        self->worker_.remove(self->registration_);
-        self->worker_.shared().stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
-        spdlog::debug("client {} disconnected", self->id_);
-      });
+  asio::co_spawn(worker_.io(), run(self), [self](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::warn("client {} session ended by an exception: {}", self->id_, ex.what());
+      }
+    }
+    self->close();
+    self->worker_.remove(self->registration_);
+    self->worker_.shared().stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+    spdlog::debug("client {} disconnected", self->id_);
+  });
 }
 
 // Both loops end before the session is released; `self` (a parameter, so it lives in the

@@ -12,8 +12,8 @@
 #include <chrono>
 #include <deque>
 #include <list>
-#include <set>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,14 +80,25 @@ class Session : public upstream::ReplyTarget,
   static constexpr std::uint64_t kNoSlot = ~0ull;
   // How a reply on the pinned connection changes what the session knows of its upstream state.
   enum class PinKind : std::uint8_t {
-    Plain, Internal, Multi, Exec, Discard, Watch, Unwatch, Subscribe, Unsubscribe, Monitor,
-    TrackingOn, TrackingOff, Reset
+    Plain,
+    Internal,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
+    Subscribe,
+    Unsubscribe,
+    Monitor,
+    TrackingOn,
+    TrackingOff,
+    Reset
   };
   enum class SubSet : std::uint8_t { Channels, Patterns, Shard };
   struct PinnedRequest {
     std::uint64_t seq = kNoSlot;  // kNoSlot: no reply goes to the client
     PinKind kind = PinKind::Plain;
-    int remaining = 1;            // reply frames still expected; <0: until `set` is empty
+    int remaining = 1;  // reply frames still expected; <0: until `set` is empty
     SubSet set = SubSet::Channels;
   };
 
@@ -116,8 +127,8 @@ class Session : public upstream::ReplyTarget,
   // cached_read.cpp: reads served from L1, fills, writes that invalidate.
   void read_cached(const command::CommandInfo& info, Args args, std::string_view raw);
   void read_mget(Args args, std::string_view raw);
-  void start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket,
-                  Args args, std::string_view raw);
+  void start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket, Args args,
+                  std::string_view raw);
   void forward_write(const command::CommandInfo& info, Args args, std::string_view raw);
   bool must_wait_for_joined(Args args) const;
   void joined_resolved();
@@ -194,7 +205,7 @@ class Session : public upstream::ReplyTarget,
   std::string wbuf_;
   bool writer_waiting_ = false;
   bool reader_waiting_ = false;
-  bool read_done_ = false;          // EOF, error, QUIT or protocol error: no more requests
+  bool read_done_ = false;  // EOF, error, QUIT or protocol error: no more requests
   bool closed_ = false;
 
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
@@ -203,12 +214,12 @@ class Session : public upstream::ReplyTarget,
   // replies come back in this order, so the front is the one being answered.
   std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> forward_started_;
 
-  std::size_t joined_pending_ = 0;   // reads waiting on another session's fill
-  bool holding_for_joined_ = false;  // a request that may write waits for them
-  std::string cache_key_;                  // scratch: the cache key being looked up
-  std::vector<std::string_view> keys_;     // scratch: keys of the write being dispatched
-  std::deque<std::string> written_keys_;   // per write in flight: its keys, length-prefixed
-  std::string multi_keys_;                 // keys written by commands queued in MULTI
+  std::size_t joined_pending_ = 0;        // reads waiting on another session's fill
+  bool holding_for_joined_ = false;       // a request that may write waits for them
+  std::string cache_key_;                 // scratch: the cache key being looked up
+  std::vector<std::string_view> keys_;    // scratch: keys of the write being dispatched
+  std::deque<std::string> written_keys_;  // per write in flight: its keys, length-prefixed
+  std::string multi_keys_;                // keys written by commands queued in MULTI
 
   friend class FillRequest;
   friend class MgetRequest;

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "frontcache/cache/cache.hpp"
+#include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
-#include "frontcache/command/command_table.hpp"
 #include "l1.hpp"
 
 namespace frontcache::proxy {
@@ -48,8 +48,7 @@ struct ReloadStats {
 // Latency of requests from dispatch to reply, one histogram shard per worker
 // (observe(worker.index(), duration)).
 struct LatencyHistograms {
-  explicit LatencyHistograms(std::size_t workers)
-      : hit(workers), miss(workers), forward(workers) {}
+  explicit LatencyHistograms(std::size_t workers) : hit(workers), miss(workers), forward(workers) {}
   metrics::Histogram hit;      // answered from L1
   metrics::Histogram miss;     // cacheable read that went upstream
   metrics::Histogram forward;  // every request forwarded upstream (misses included)
@@ -71,12 +70,12 @@ struct Shared {
   void set_config(std::shared_ptr<const config::Config> c);
 
   const std::chrono::steady_clock::time_point started;
-  const std::size_t workers;  // config.workers, or hardware threads for `auto`
-  std::string config_path;    // the file SIGHUP re-reads; empty: built-in defaults
-  int databases = 16;                     // upstream `databases`, read at startup
+  const std::size_t workers;               // config.workers, or hardware threads for `auto`
+  std::string config_path;                 // the file SIGHUP re-reads; empty: built-in defaults
+  int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
-  command::CommandTable commands;  // complete before the workers start; read-only after
-  std::unique_ptr<L1> l1;           // null when the cache is off
+  command::CommandTable commands;          // complete before the workers start; read-only after
+  std::unique_ptr<L1> l1;                  // null when the cache is off
   ProxyStats stats;
   ReloadStats reload;
   LatencyHistograms latency;

@@ -243,8 +243,7 @@ asio::awaitable<void> Worker::accept_loop() {
   auto last_warning = std::chrono::steady_clock::time_point{};
   // Give the upstream connections their first connect before serving, so the first clients
   // (already queued in the listen backlog) do not get "upstream unavailable" at startup.
-  const auto give_up =
-      std::chrono::steady_clock::now() + config().upstream.connect_timeout;
+  const auto give_up = std::chrono::steady_clock::now() + config().upstream.connect_timeout;
   while (pool_.ready_count() == 0 && std::chrono::steady_clock::now() < give_up) {
     backoff.expires_after(std::chrono::milliseconds(5));
     co_await backoff.async_wait(kNoThrow);

@@ -2,11 +2,11 @@
 // the upstream connections they share. Everything here runs on the worker's own thread.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <atomic>
 #include <list>
 #include <memory>
 #include <span>

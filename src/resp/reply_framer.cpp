@@ -33,9 +33,9 @@ bool parse_ll(std::string_view s, long long& out) {
   }
   constexpr auto kMax = static_cast<unsigned long long>(std::numeric_limits<long long>::max());
   if (v > kMax + (negative ? 1 : 0)) return false;
-  out = negative ? (v == kMax + 1 ? std::numeric_limits<long long>::min()
-                                  : -static_cast<long long>(v))
-                 : static_cast<long long>(v);
+  out = negative
+            ? (v == kMax + 1 ? std::numeric_limits<long long>::min() : -static_cast<long long>(v))
+            : static_cast<long long>(v);
   return true;
 }
 

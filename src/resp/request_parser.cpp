@@ -130,8 +130,8 @@ std::size_t RequestParser::find_terminator(std::string_view input, std::size_t l
   const char* begin = input.data() + from;
   const std::size_t avail = input.size() - from;
   const void* hit = std::memchr(begin, terminator, avail);
-  const std::size_t span = hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - begin)
-                               : avail;
+  const std::size_t span =
+      hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - begin) : avail;
   if (std::memchr(begin, '\0', span) != nullptr) {
     nul_seen_ = true;
     return kNpos;
@@ -261,12 +261,24 @@ bool RequestParser::split_inline(std::string_view line) {
         } else if (c == '\\' && at(p + 1) != '\0') {
           ++p;
           switch (line[p]) {
-            case 'n': current.push_back('\n'); break;
-            case 'r': current.push_back('\r'); break;
-            case 't': current.push_back('\t'); break;
-            case 'b': current.push_back('\b'); break;
-            case 'a': current.push_back('\a'); break;
-            default: current.push_back(line[p]); break;
+            case 'n':
+              current.push_back('\n');
+              break;
+            case 'r':
+              current.push_back('\r');
+              break;
+            case 't':
+              current.push_back('\t');
+              break;
+            case 'b':
+              current.push_back('\b');
+              break;
+            case 'a':
+              current.push_back('\a');
+              break;
+            default:
+              current.push_back(line[p]);
+              break;
           }
         } else if (c == '"') {
           // A closing quote must be followed by a space or the end of the line.
@@ -295,10 +307,18 @@ bool RequestParser::split_inline(std::string_view line) {
           case '\n':
           case '\r':
           case '\t':
-          case '\0': done = true; break;
-          case '"': in_double = true; break;
-          case '\'': in_single = true; break;
-          default: current.push_back(c); break;
+          case '\0':
+            done = true;
+            break;
+          case '"':
+            in_double = true;
+            break;
+          case '\'':
+            in_single = true;
+            break;
+          default:
+            current.push_back(c);
+            break;
         }
       }
       if (p < line.size()) ++p;

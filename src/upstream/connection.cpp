@@ -57,7 +57,11 @@ Stats& stats() {
 class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
  public:
   Impl(asio::io_context& io, Settings settings, std::size_t index)
-      : io_(io), socket_(io), signal_(io), timer_(io), settings_(std::move(settings)),
+      : io_(io),
+        socket_(io),
+        signal_(io),
+        timer_(io),
+        settings_(std::move(settings)),
         index_(index) {}
 
   void start();
@@ -90,9 +94,9 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   asio::steady_timer timer_;   // connect deadline, backoff and timeout checks
   Settings settings_;
   std::size_t index_;
-  int db_ = 0;                 // database the upstream is in, as of the last queued request
-  std::string out_;            // requests not yet handed to the socket
-  std::string writing_;        // requests being written
+  int db_ = 0;           // database the upstream is in, as of the last queued request
+  std::string out_;      // requests not yet handed to the socket
+  std::string writing_;  // requests being written
   bool writer_waiting_ = false;
   bool stopped_ = false;
   std::string failure_reply_;  // error for pending requests when the connection ends
@@ -191,15 +195,14 @@ awaitable<bool> Connection::Impl::serve_once() {
     spdlog::info("upstream connection {} to {}:{} ready again", index_, settings_.host,
                  settings_.port);
   } else {
-    spdlog::debug("upstream connection {} to {}:{} ready", index_, settings_.host,
-                  settings_.port);
+    spdlog::debug("upstream connection {} to {}:{} ready", index_, settings_.host, settings_.port);
   }
   co_await (read_loop() || write_loop() || timeout_loop());
   state_ = State::Connecting;
   stats().connections_ready.fetch_sub(1, std::memory_order_relaxed);
   if (!stopped_) {
-    spdlog::warn("upstream connection {} to {}:{} lost: {}", index_, settings_.host,
-                 settings_.port, last_error_);
+    spdlog::warn("upstream connection {} to {}:{} lost: {}", index_, settings_.host, settings_.port,
+                 last_error_);
   }
   co_return true;
 }
@@ -213,8 +216,8 @@ awaitable<bool> Connection::Impl::connect() {
     co_return false;
   }
   timer_.expires_after(settings_.connect_timeout);
-  auto result = co_await (asio::async_connect(socket_, endpoints, kNoThrow) ||
-                          timer_.async_wait(kNoThrow));
+  auto result =
+      co_await (asio::async_connect(socket_, endpoints, kNoThrow) || timer_.async_wait(kNoThrow));
   if (result.index() == 1) {
     last_error_ = fmt::format("connect timeout after {}ms", settings_.connect_timeout.count());
     co_return false;
@@ -283,10 +286,10 @@ awaitable<bool> Connection::Impl::read_reply(std::string_view& reply, resp::Repl
       }
     }
     prepare_read_buffer();
-    auto result = co_await (
-        socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                                  kNoThrow) ||
-        timer_.async_wait(kNoThrow));
+    auto result =
+        co_await (socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                                          kNoThrow) ||
+                  timer_.async_wait(kNoThrow));
     if (result.index() == 1) {
       last_error_ = "handshake timeout";
       co_return false;
@@ -308,8 +311,8 @@ void Connection::Impl::prepare_read_buffer() {
       rbuf_.shrink_to_fit();
     }
   } else if (rbegin_ > 0 && rbuf_.size() - rend_ < kReadChunk) {
-    std::copy(rbuf_.begin() + static_cast<long>(rbegin_),
-              rbuf_.begin() + static_cast<long>(rend_), rbuf_.begin());
+    std::copy(rbuf_.begin() + static_cast<long>(rbegin_), rbuf_.begin() + static_cast<long>(rend_),
+              rbuf_.begin());
     rend_ -= rbegin_;
     rbegin_ = 0;
   }
@@ -445,7 +448,7 @@ void Connection::Impl::fail_pending() {
 }
 
 bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
-                      std::uint64_t tag) {
+                            std::uint64_t tag) {
   if (state_ != State::Ready) return false;
   const auto now = std::chrono::steady_clock::now();
   if (db >= 0 && db != db_) {

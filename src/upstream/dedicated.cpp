@@ -93,8 +93,8 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
       co_return false;
     }
     timer_.expires_after(settings_.connect_timeout);
-    auto result = co_await (asio::async_connect(socket_, endpoints, kNoThrow) ||
-                            timer_.async_wait(kNoThrow));
+    auto result =
+        co_await (asio::async_connect(socket_, endpoints, kNoThrow) || timer_.async_wait(kNoThrow));
     if (result.index() == 1) {
       reason = fmt::format("connect timeout after {}ms", settings_.connect_timeout.count());
       co_return false;

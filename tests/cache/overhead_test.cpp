@@ -1,8 +1,7 @@
 // Measures the memory an entry costs beyond its key, owner and value bytes (glibc heap
 // accounting), so Cache::kEntryOverhead charges what the process really spends.
-#include <malloc.h>
-
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <string>
 #include <vector>

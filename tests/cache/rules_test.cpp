@@ -14,13 +14,27 @@ TEST(GlobMatch, RedisPatterns) {
     bool match;
   };
   const Case cases[] = {
-      {"*", "", true},           {"*", "anything", true},    {"user:*", "user:1", true},
-      {"user:*", "users:1", false}, {"h?llo", "hello", true}, {"h?llo", "hllo", false},
-      {"h[ae]llo", "hallo", true}, {"h[ae]llo", "hillo", false}, {"h[^e]llo", "hallo", true},
-      {"h[^e]llo", "hello", false}, {"h[a-b]llo", "hbllo", true}, {"h[b-a]llo", "hallo", true},
-      {"a*b*c", "axxbyyc", true}, {"a*b*c", "axxbyy", false}, {"a\\*b", "a*b", true},
-      {"a\\*b", "axb", false},    {"*:*:x", "a:b:c:x", true}, {"**", "x", true},
-      {"abc", "abcd", false},     {"abc*", "abc", true},      {"[", "a", false},
+      {"*", "", true},
+      {"*", "anything", true},
+      {"user:*", "user:1", true},
+      {"user:*", "users:1", false},
+      {"h?llo", "hello", true},
+      {"h?llo", "hllo", false},
+      {"h[ae]llo", "hallo", true},
+      {"h[ae]llo", "hillo", false},
+      {"h[^e]llo", "hallo", true},
+      {"h[^e]llo", "hello", false},
+      {"h[a-b]llo", "hbllo", true},
+      {"h[b-a]llo", "hallo", true},
+      {"a*b*c", "axxbyyc", true},
+      {"a*b*c", "axxbyy", false},
+      {"a\\*b", "a*b", true},
+      {"a\\*b", "axb", false},
+      {"*:*:x", "a:b:c:x", true},
+      {"**", "x", true},
+      {"abc", "abcd", false},
+      {"abc*", "abc", true},
+      {"[", "a", false},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(glob_match(c.pattern, c.text), c.match) << c.pattern << " vs " << c.text;

@@ -50,9 +50,14 @@ TEST(Stress, MixedOperationsAcrossThreads) {
           FillTicket ticket = std::move(tickets.back());
           tickets.pop_back();
           switch (rng() % 3) {
-            case 0: cache.complete(std::move(ticket), Value::make("filled"), 10ms); break;
-            case 1: cache.fail(std::move(ticket)); break;
-            default: break;  // dropped: abandoned
+            case 0:
+              cache.complete(std::move(ticket), Value::make("filled"), 10ms);
+              break;
+            case 1:
+              cache.fail(std::move(ticket));
+              break;
+            default:
+              break;  // dropped: abandoned
           }
         } else if (op < 97) {
           cache.invalidate(owner);

@@ -19,7 +19,8 @@ TEST(Render, ChangedValuesRoundTrip) {
   auto loaded = load(
       "listen: '[::1]:7000'\nworkers: 3\ncache:\n  max_memory: 3000kb\n  rules:\n"
       "    - {match: 'user:*', ttl: 1500ms, negative_ttl: 0}\n    - {match: '*', cache: false}\n"
-      "limits: {idle_timeout: 5m, max_pipeline: 7}\nadmin_commands: forward\nlog: {level: debug}\n");
+      "limits: {idle_timeout: 5m, max_pipeline: 7}\nadmin_commands: forward\nlog: {level: "
+      "debug}\n");
   ASSERT_TRUE(loaded.errors.empty()) << loaded.errors.front();
   const std::string text = to_yaml(*loaded.config);
   auto back = load(text);

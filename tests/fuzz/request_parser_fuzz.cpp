@@ -107,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (input.size() <= 256) {
     std::vector<std::size_t> every;
     for (std::size_t i = 1; i < input.size(); ++i) every.push_back(i);
-    check(feed(input, every, limits, authenticated) == whole, "byte at a time gives the same outcome");
+    check(feed(input, every, limits, authenticated) == whole,
+          "byte at a time gives the same outcome");
   }
   return 0;
 }

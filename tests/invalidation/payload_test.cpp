@@ -43,9 +43,9 @@ TEST(Payload, ForeignPayloadIsOneKey) {
 }
 
 TEST(Payload, MalformedIsRejectedWithoutPartialKeys) {
-  for (const char* bad : {"fc1 nothex0123456789 K1:a", "fc1 fedcba9876543210 K5:ab",
-                          "fc1 fedcba9876543210 K1:a9", "fc1 fedcba9876543210 Kx:a",
-                          "fc1 fedcba9876543210 Q", "fc1 short"}) {
+  for (const char* bad :
+       {"fc1 nothex0123456789 K1:a", "fc1 fedcba9876543210 K5:ab", "fc1 fedcba9876543210 K1:a9",
+        "fc1 fedcba9876543210 Kx:a", "fc1 fedcba9876543210 Q", "fc1 short"}) {
     std::vector<std::string_view> got;
     EXPECT_EQ(decode(bad, kUs, got), PayloadKind::Malformed) << bad;
     EXPECT_TRUE(got.empty()) << bad;

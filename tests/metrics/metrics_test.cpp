@@ -1,4 +1,6 @@
 // The metrics table's naming rules, the histogram's buckets, and the exposition's layout.
+#include "frontcache/metrics/metrics.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "frontcache/metrics/histogram.hpp"
-#include "frontcache/metrics/metrics.hpp"
 
 namespace frontcache::metrics {
 namespace {
@@ -63,12 +64,12 @@ TEST(MetricTable, EveryMetricIsDocumentedInOperationsGuide) {
 
 TEST(Histogram, BucketsAreInclusiveUpperBounds) {
   Histogram h(2);
-  h.observe(0, 50us);     // le 5e-05
-  h.observe(0, 51us);     // le 0.0001
-  h.observe(1, 1ms);      // le 0.001
-  h.observe(1, 0ns);      // first bucket
-  h.observe(7, 20s);      // +Inf, shard folded onto the last
-  h.observe(0, -5ns);     // clamped to 0
+  h.observe(0, 50us);  // le 5e-05
+  h.observe(0, 51us);  // le 0.0001
+  h.observe(1, 1ms);   // le 0.001
+  h.observe(1, 0ns);   // first bucket
+  h.observe(7, 20s);   // +Inf, shard folded onto the last
+  h.observe(0, -5ns);  // clamped to 0
   const auto s = h.snapshot();
   EXPECT_EQ(s.count, 6u);
   EXPECT_EQ(s.counts[0], 3u);
@@ -115,10 +116,14 @@ TEST(Exposition, HistogramIsCumulativeWithInfSumAndCount) {
   e.set(Metric::ForwardDuration, h.snapshot());
   const std::string text = e.text();
   EXPECT_NE(text.find("# TYPE frontcache_forward_duration_seconds histogram\n"), std::string::npos);
-  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"5e-05\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"0.0025\"} 2\n"), std::string::npos);
-  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"10\"} 2\n"), std::string::npos);
-  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"5e-05\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"0.0025\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"10\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("frontcache_forward_duration_seconds_bucket{le=\"+Inf\"} 3\n"),
+            std::string::npos);
   EXPECT_NE(text.find("frontcache_forward_duration_seconds_count 3\n"), std::string::npos);
   EXPECT_NE(text.find("frontcache_forward_duration_seconds_sum 30.00204\n"), std::string::npos);
 }

@@ -36,8 +36,7 @@ TEST(Replies, UnknownCommand) {
 TEST(Replies, UnknownCommandTruncatesLikeRedis) {
   const std::string long_name(200, 'n');
   EXPECT_EQ(unknown_command_error(long_name, {}),
-            "-ERR unknown command '" + std::string(128, 'n') +
-                "', with args beginning with: \r\n");
+            "-ERR unknown command '" + std::string(128, 'n') + "', with args beginning with: \r\n");
 
   // Each argument is cut to (128 - bytes listed so far); listing stops at 128 bytes.
   const std::string a(100, 'a');

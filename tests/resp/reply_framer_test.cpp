@@ -130,15 +130,16 @@ TEST_P(MalformedReplies, AreErrorsWholeAndSplit) {
   expect_split_invariant(input, whole);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ReplyFramer, MalformedReplies,
-    ::testing::Values("?x\r\n", "%1\r\n+a\r\n+b\r\n", "_\r\n", "#t\r\n", ",1.5\r\n",
-                      ">2\r\n", "=3\r\ntxt\r\n", "OK\r\n", "\r\n", "$-2\r\n", "*-2\r\n",
-                      "$3\r\nfooXY", "$3\r\nfoo\rX", ":abc\r\n", ":\r\n", ":01\r\n", ":1 \r\n",
-                      "$abc\r\n", "$\r\n", "*x\r\n", "*1\r\n!\r\n", "*2\r\n:1\r\n~\r\n",
-                      "$" + std::string(40, '1'), "*" + std::string(40, '1'),
-                      ":" + std::string(40, '1'), "*1\r\n$3\r\nfoo\r\nX",
-                      "$99999999999999999999\r\n", "*9223372036854775807\r\n"));
+INSTANTIATE_TEST_SUITE_P(ReplyFramer, MalformedReplies,
+                         ::testing::Values("?x\r\n", "%1\r\n+a\r\n+b\r\n", "_\r\n", "#t\r\n",
+                                           ",1.5\r\n", ">2\r\n", "=3\r\ntxt\r\n", "OK\r\n", "\r\n",
+                                           "$-2\r\n", "*-2\r\n", "$3\r\nfooXY", "$3\r\nfoo\rX",
+                                           ":abc\r\n", ":\r\n", ":01\r\n", ":1 \r\n", "$abc\r\n",
+                                           "$\r\n", "*x\r\n", "*1\r\n!\r\n", "*2\r\n:1\r\n~\r\n",
+                                           "$" + std::string(40, '1'), "*" + std::string(40, '1'),
+                                           ":" + std::string(40, '1'), "*1\r\n$3\r\nfoo\r\nX",
+                                           "$99999999999999999999\r\n",
+                                           "*9223372036854775807\r\n"));
 
 TEST(ReplyFramer, IncompleteNeedsMore) {
   for (const std::string input :

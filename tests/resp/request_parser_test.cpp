@@ -46,8 +46,8 @@ struct Outcome {
 };
 
 void PrintTo(const Outcome& o, std::ostream* os) {
-  *os << "{requests=" << o.requests.size() << " last=" << static_cast<int>(o.last)
-      << " error='" << o.error << "' leftover=" << o.leftover << "}";
+  *os << "{requests=" << o.requests.size() << " last=" << static_cast<int>(o.last) << " error='"
+      << o.error << "' leftover=" << o.leftover << "}";
 }
 
 // Feeds `input` in chunks ending at each of `cuts` (then the rest), like a session: append to
@@ -139,7 +139,8 @@ std::vector<Valid> valid_frames() {
       {"inline_empty_lf", "\n", {{}}},
       {"inline_blank", "   \t \r\n", {{}}},
       {"inline_quotes", "SET \"a b\" 'c d'\r\n", {{"SET", "a b", "c d"}}},
-      {"inline_escapes", "ECHO \"\\x41\\x4a\\n\\r\\t\\b\\a\\\\\\\"\\q\"\n",
+      {"inline_escapes",
+       "ECHO \"\\x41\\x4a\\n\\r\\t\\b\\a\\\\\\\"\\q\"\n",
        {{"ECHO", "AJ\n\r\t\b\a\\\"q"}}},
       {"inline_hex_nul", "ECHO \"\\x00\"\n", {{"ECHO", "\0"s}}},
       {"inline_bad_hex", "ECHO \"\\xZZ\"\n", {{"ECHO", "xZZ"}}},
@@ -219,8 +220,7 @@ std::vector<Malformed> malformed_frames() {
       {"inline_too_big", big_a, "too big inline request", 97},
       {"inline_too_big_line", big_a + "\r\n", "too big inline request", 97},
       {"mbulk_count_too_big", "*" + std::string(65 * 1024, '1'), "too big mbulk count string", 97},
-      {"bulk_count_too_big", "*1\r\n" + std::string(70000, 'X'), "too big bulk count string",
-       97},
+      {"bulk_count_too_big", "*1\r\n" + std::string(70000, 'X'), "too big bulk count string", 97},
       {"bulk_count_too_big_dollar", "*2\r\n$4\r\nECHO\r\n$" + std::string(65 * 1024, '1'),
        "too big bulk count string", 97},
       {"error_after_good_request", "PING\r\n*1\r\nfoo\r\n", "expected '$', got 'f'"},
@@ -241,9 +241,20 @@ INSTANTIATE_TEST_SUITE_P(RequestParser, MalformedFrames, ::testing::ValuesIn(mal
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(RequestParser, IncompleteInputsNeedMore) {
-  const std::vector<std::string> inputs = {
-      "*", "*1", "*1\r", "*1\r\n", "*1\r\n$", "*1\r\n$3\r", "*1\r\n$3\r\nfoo",
-      "*1\r\n$3\r\nfoo\r", "*1\r\nfoo", "PING", "PING\r", "ECHO \"a", "\0\n"s, "E\0CHO\r\n"s};
+  const std::vector<std::string> inputs = {"*",
+                                           "*1",
+                                           "*1\r",
+                                           "*1\r\n",
+                                           "*1\r\n$",
+                                           "*1\r\n$3\r",
+                                           "*1\r\n$3\r\nfoo",
+                                           "*1\r\n$3\r\nfoo\r",
+                                           "*1\r\nfoo",
+                                           "PING",
+                                           "PING\r",
+                                           "ECHO \"a",
+                                           "\0\n"s,
+                                           "E\0CHO\r\n"s};
   for (const std::string& input : inputs) {
     RequestParser parser;
     EXPECT_EQ(parser.parse(input), ParseStatus::NeedMore) << input;
@@ -344,8 +355,8 @@ TEST(RequestParser, ResetClearsErrorAndPartialRequest) {
 // rescan this test would take minutes.
 TEST(RequestParser, LargeBulkOneByteAtATimeIsLinear) {
   const std::string payload(4 << 20, 'v');
-  const std::string input = "*2\r\n$3\r\nSET\r\n$" + std::to_string(payload.size()) + "\r\n" +
-                            payload + "\r\n";
+  const std::string input =
+      "*2\r\n$3\r\nSET\r\n$" + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
   RequestParser parser;
   for (std::size_t n = 0; n < input.size(); ++n) {
     ASSERT_EQ(parser.parse(std::string_view(input).substr(0, n)), ParseStatus::NeedMore);

@@ -53,22 +53,39 @@ int main(int argc, char** argv) {
         return argv[++i];
       };
       auto number = [&] { return std::stoull(value()); };
-      if (arg == "--trace") trace_path = value();
-      else if (arg == "--capacity") capacities = value();
-      else if (arg == "--policy") policies = value();
-      else if (arg == "--shards") shards = static_cast<unsigned>(number());
-      else if (arg == "--synthetic") { synthetic = true; spec.kind = value(); }
-      else if (arg == "--alpha") spec.alpha = std::stod(value());
-      else if (arg == "--keys") spec.keys = number();
-      else if (arg == "--requests") spec.requests = number();
-      else if (arg == "--seed") spec.seed = number();
-      else if (arg == "--scan-every") spec.scan_every = number();
-      else if (arg == "--scan-length") spec.scan_length = number();
-      else if (arg == "--hot-size") spec.hot_size = number();
-      else if (arg == "--hot-share") spec.hot_share = std::stod(value());
-      else if (arg == "--shift-every") spec.shift_every = number();
-      else if (arg == "--write") write_path = value();
-      else return usage();
+      if (arg == "--trace")
+        trace_path = value();
+      else if (arg == "--capacity")
+        capacities = value();
+      else if (arg == "--policy")
+        policies = value();
+      else if (arg == "--shards")
+        shards = static_cast<unsigned>(number());
+      else if (arg == "--synthetic") {
+        synthetic = true;
+        spec.kind = value();
+      } else if (arg == "--alpha")
+        spec.alpha = std::stod(value());
+      else if (arg == "--keys")
+        spec.keys = number();
+      else if (arg == "--requests")
+        spec.requests = number();
+      else if (arg == "--seed")
+        spec.seed = number();
+      else if (arg == "--scan-every")
+        spec.scan_every = number();
+      else if (arg == "--scan-length")
+        spec.scan_length = number();
+      else if (arg == "--hot-size")
+        spec.hot_size = number();
+      else if (arg == "--hot-share")
+        spec.hot_share = std::stod(value());
+      else if (arg == "--shift-every")
+        spec.shift_every = number();
+      else if (arg == "--write")
+        write_path = value();
+      else
+        return usage();
     }
     if (synthetic == !trace_path.empty()) return usage();
     const frontcache::sim::Trace trace =

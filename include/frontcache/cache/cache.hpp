@@ -52,7 +52,7 @@ struct CacheStats {
   std::uint64_t coalesced_waiters = 0;
   std::uint64_t waiters_refused = 0;  // begin() returned TooManyWaiters
   std::uint64_t stale_fills_discarded = 0;
-  std::uint64_t fills_failed = 0;  // fail() or abandon()
+  std::uint64_t fills_failed = 0;   // fail() or abandon()
   std::uint64_t weighted_size = 0;  // bytes, including kEntryOverhead per entry
   std::uint64_t entries = 0;
 };
@@ -174,8 +174,8 @@ class Cache {
   // After an insert: if the shard inserted into could not bring the total under the bound
   // (it ran out of entries), the other shards give up entries in turn.
   void shed_elsewhere(const detail::Shard& inserted);
-  void resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Duration ttl,
-               bool* cached, bool keep = true);
+  void resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Duration ttl, bool* cached,
+               bool keep = true);
 
   std::shared_ptr<const Clock> clock_;
   unsigned shard_count_ = 1;

@@ -16,7 +16,7 @@ class UniqueFunction<R(Args...)> {
  public:
   UniqueFunction() noexcept = default;
   template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, UniqueFunction> &&
-                                               std::is_invocable_r_v<R, std::decay_t<F>&, Args...>>>
+                                              std::is_invocable_r_v<R, std::decay_t<F>&, Args...>>>
   UniqueFunction(F&& f)  // NOLINT(google-explicit-constructor): used like std::function
       : impl_(std::make_unique<Impl<std::decay_t<F>>>(std::forward<F>(f))) {}
 

@@ -16,16 +16,16 @@
 namespace frontcache::command {
 
 enum class Route : std::uint8_t {
-  Forward,    // over a shared upstream connection
-  Local,      // answered by the proxy (PING, HELLO, SELECT, CLIENT, ...)
-  Stateful,   // changes the connection's state upstream: needs a dedicated connection
-  Admin,      // forwarded or refused by `admin_commands`
-  Never,      // never forwarded (SHUTDOWN): it would act on the shared upstream
-  Script,     // forwarded like Forward, but may write the keys it declares (EVAL, FCALL)
+  Forward,   // over a shared upstream connection
+  Local,     // answered by the proxy (PING, HELLO, SELECT, CLIENT, ...)
+  Stateful,  // changes the connection's state upstream: needs a dedicated connection
+  Admin,     // forwarded or refused by `admin_commands`
+  Never,     // never forwarded (SHUTDOWN): it would act on the shared upstream
+  Script,    // forwarded like Forward, but may write the keys it declares (EVAL, FCALL)
 };
 
 enum Flag : std::uint32_t {
-  kWrite = 1u << 0,        // modifies its keys: invalidate them
+  kWrite = 1u << 0,  // modifies its keys: invalidate them
   kReadonly = 1u << 1,
   kMovableKeys = 1u << 2,  // key positions depend on the arguments
   kCacheable = 1u << 3,    // a read whose reply L1 may keep (cache.commands)
@@ -36,9 +36,9 @@ struct CommandInfo {
   std::string name;  // lower case, as Redis prints it in errors
   Route route = Route::Forward;
   std::uint32_t flags = 0;
-  int arity = 0;       // Redis convention: -N means at least N
-  int first_key = 0;   // 0: no keys
-  int last_key = 0;    // negative: counted from the end
+  int arity = 0;      // Redis convention: -N means at least N
+  int first_key = 0;  // 0: no keys
+  int last_key = 0;   // negative: counted from the end
   int key_step = 0;
   std::vector<CommandInfo> subcommands;  // "xgroup|create", ... (name after the '|')
 
@@ -58,7 +58,8 @@ class CommandTable {
   // Case-insensitive; null when unknown (route: Forward).
   const CommandInfo* find(std::string_view name) const;
   // The subcommand's entry when `info` has subcommands and args[1] names one, else `info`.
-  static const CommandInfo& resolve(const CommandInfo& info, std::span<const std::string_view> args);
+  static const CommandInfo& resolve(const CommandInfo& info,
+                                    std::span<const std::string_view> args);
   // Appends the keys a write command touches (every key it names, for movable-key commands
   // too: EVAL's declared keys, SORT ... STORE, LMPOP/ZMPOP).
   static void write_keys(const CommandInfo& info, std::span<const std::string_view> args,

@@ -54,10 +54,10 @@ struct CacheConfig {
   // that matches no rule is not cached.
   std::vector<CacheRule> rules{CacheRule{}};
   // Read-only single-key commands whose replies are cached under their key (upper case).
-  std::vector<std::string> commands{"GET",    "HGET",      "HMGET", "HGETALL", "HEXISTS",
-                                    "HLEN",   "LRANGE",    "LLEN",  "LINDEX",  "SMEMBERS",
-                                    "SISMEMBER", "SCARD",  "ZRANGE", "ZSCORE", "ZCARD",
-                                    "STRLEN", "GETRANGE",  "EXISTS", "TYPE"};
+  std::vector<std::string> commands{"GET",       "HGET",     "HMGET",  "HGETALL", "HEXISTS",
+                                    "HLEN",      "LRANGE",   "LLEN",   "LINDEX",  "SMEMBERS",
+                                    "SISMEMBER", "SCARD",    "ZRANGE", "ZSCORE",  "ZCARD",
+                                    "STRLEN",    "GETRANGE", "EXISTS", "TYPE"};
 
   bool operator==(const CacheConfig&) const = default;
 };
@@ -92,7 +92,7 @@ struct AuthUser {
 };
 
 struct AuthConfig {
-  std::string password;        // resolved from password / password_env / password_file
+  std::string password;         // resolved from password / password_env / password_file
   std::vector<AuthUser> users;  // optional named users (AUTH user pass)
   bool required() const { return !password.empty() || !users.empty(); }
 
@@ -134,9 +134,9 @@ LoadResult load_from_string(const std::string& yaml, const std::string& source =
 LoadResult load_from_file(const std::string& path);
 
 // Unit parsers, exposed for the command-line flags and tests.
-std::optional<Duration> parse_duration(const std::string& text);   // "500ms", "30s", "5m", "1h", "0"
-std::optional<std::size_t> parse_size(const std::string& text);     // "64kb", "256mb", "1gb", "100"
-std::optional<Endpoint> parse_endpoint(const std::string& text);    // "127.0.0.1:6379", "[::1]:6379"
+std::optional<Duration> parse_duration(const std::string& text);  // "500ms", "30s", "5m", "1h", "0"
+std::optional<std::size_t> parse_size(const std::string& text);   // "64kb", "256mb", "1gb", "100"
+std::optional<Endpoint> parse_endpoint(const std::string& text);  // "127.0.0.1:6379", "[::1]:6379"
 
 // Every key path the loader accepts, sequences written `[]` (`cache.rules[].ttl`). The loader's
 // unknown-key check reads this table, and a test checks each entry is in docs/configuration.md.
@@ -162,6 +162,6 @@ std::vector<std::string> apply_overrides(Config& config, const CommandLine& cli)
 // replaced by "(set)". What `FRONTCACHE CONFIG` shows.
 std::string to_yaml(const Config& config);
 std::string format_duration(Duration duration);  // "1500ms", "30s", "5m", "0"
-std::string format_size(std::size_t bytes);       // "64kb", "256mb", "100"
+std::string format_size(std::size_t bytes);      // "64kb", "256mb", "100"
 
 }  // namespace frontcache::config

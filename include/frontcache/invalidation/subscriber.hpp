@@ -38,7 +38,7 @@ struct SubscriberSettings {
   bool tracking = true;
   std::vector<std::string> prefixes;  // empty: track every key
   std::chrono::milliseconds ping_interval{1000};
-  std::uint64_t instance = 0;         // our id in channel payloads (own messages are ignored)
+  std::uint64_t instance = 0;  // our id in channel payloads (own messages are ignored)
 };
 
 class Subscriber {

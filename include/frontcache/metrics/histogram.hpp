@@ -14,8 +14,8 @@ namespace frontcache::metrics {
 // Upper bounds of the buckets, in microseconds (Prometheus `le`, converted to seconds); one
 // more bucket, +Inf, follows. 50 µs to 10 s covers a loopback hit through a timed-out upstream.
 inline constexpr std::array<std::uint64_t, 17> kLatencyBoundsMicros{
-    50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
-    1'000'000, 2'500'000, 5'000'000, 10'000'000};
+    50,     100,     250,     500,     1'000,     2'500,     5'000,     10'000,    25'000,
+    50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000};
 
 struct HistogramSnapshot {
   // Per bucket, not cumulative; the last entry is +Inf.

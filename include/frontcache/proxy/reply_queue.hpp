@@ -50,9 +50,9 @@ class ReplyQueue {
   // Ring of slots, power-of-two sized, indexed by sequence number: slots and their strings are
   // reused, so a steady pipeline allocates nothing.
   std::vector<Slot> ring_ = std::vector<Slot>(16);
-  std::uint64_t head_ = 0;     // sequence number of slots_.front()
-  std::uint64_t next_ = 0;     // sequence number the next push() returns
-  std::string ready_;          // replies in order, not yet taken by the writer
+  std::uint64_t head_ = 0;  // sequence number of slots_.front()
+  std::uint64_t next_ = 0;  // sequence number the next push() returns
+  std::string ready_;       // replies in order, not yet taken by the writer
   std::size_t parked_bytes_ = 0;
 };
 

@@ -2,8 +2,8 @@
 // would get from Redis itself. Each is complete RESP (leading '-' and trailing CRLF).
 #pragma once
 
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace frontcache::resp {
@@ -15,9 +15,9 @@ inline constexpr std::string_view kOk = "+OK\r\n";
 inline constexpr std::string_view kPong = "+PONG\r\n";
 inline constexpr std::string_view kNullBulk = "$-1\r\n";
 
-std::string bulk_reply(std::string_view value);     // "$<len>\r\n<value>\r\n"
-std::string integer_reply(long long value);         // ":<value>\r\n"
-std::string status_reply(std::string_view value);   // "+<value>\r\n", CR/LF become spaces
+std::string bulk_reply(std::string_view value);    // "$<len>\r\n<value>\r\n"
+std::string integer_reply(long long value);        // ":<value>\r\n"
+std::string status_reply(std::string_view value);  // "+<value>\r\n", CR/LF become spaces
 
 // "-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n" for `foo a b`: `args`
 // excludes the command name. As Redis 7: the name is cut to 128 bytes, arguments are listed

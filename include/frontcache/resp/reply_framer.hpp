@@ -36,9 +36,9 @@ class ReplyFramer {
   std::size_t find_crlf(std::string_view input);
 
   // Progress through the current reply, as offsets from its first byte.
-  std::size_t pos_ = 0;        // start of the next element
-  std::size_t scan_pos_ = 0;   // the current line has no CRLF before this offset
-  std::size_t bulk_end_ = 0;   // nonzero: a bulk payload (with its CRLF) ends here
+  std::size_t pos_ = 0;       // start of the next element
+  std::size_t scan_pos_ = 0;  // the current line has no CRLF before this offset
+  std::size_t bulk_end_ = 0;  // nonzero: a bulk payload (with its CRLF) ends here
   // Elements still to read, over all open array levels: an array of n adds n, every element
   // read subtracts one. A count instead of a stack, so nesting depth costs nothing.
   long long remaining_ = 0;

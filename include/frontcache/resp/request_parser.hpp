@@ -82,14 +82,14 @@ class RequestParser {
   ParserLimits limits_;
   // Progress through a partial request, as offsets from the request's first byte, so the
   // caller may move the buffer between calls.
-  std::size_t pos_ = 0;             // start of the next header line or bulk payload
-  std::size_t scan_pos_ = 0;        // the current line has no terminator before this offset
-  bool nul_seen_ = false;           // the current line holds a NUL: Redis's strchr stops there
-  long long expected_args_ = -1;    // -1: multibulk header not parsed yet
-  long long bulk_len_ = -1;         // -1: next bulk header not parsed yet
-  bool started_ = false;            // the first byte has decided inline_
-  bool done_ = false;               // last call returned Complete; next call starts afresh
-  bool failed_ = false;             // sticky until reset()
+  std::size_t pos_ = 0;           // start of the next header line or bulk payload
+  std::size_t scan_pos_ = 0;      // the current line has no terminator before this offset
+  bool nul_seen_ = false;         // the current line holds a NUL: Redis's strchr stops there
+  long long expected_args_ = -1;  // -1: multibulk header not parsed yet
+  long long bulk_len_ = -1;       // -1: next bulk header not parsed yet
+  bool started_ = false;          // the first byte has decided inline_
+  bool done_ = false;             // last call returned Complete; next call starts afresh
+  bool failed_ = false;           // sticky until reset()
   bool authenticated_ = true;
   std::vector<std::pair<std::size_t, std::size_t>> offsets_;  // (offset, length) of each arg
   std::vector<std::string_view> args_;
