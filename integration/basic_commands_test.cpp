@@ -151,5 +151,46 @@ TEST_F(IdleTimeout, IdleClientIsClosedBusyClientIsNot) {
   EXPECT_TRUE(idle.read_until_closed(3s)) << "the idle client was not closed";
 }
 
+// upstream.username / upstream.password: every upstream connection the proxy opens (shared,
+// pinned, invalidation) authenticates as that ACL user.
+class UpstreamAuth : public TargetTest {
+ protected:
+  TargetOptions target_options() const override {
+    TargetOptions o;
+    o.redis_args = {"--user", "fc", "on", ">fcpass", "~*", "&*", "+@all"};
+    o.upstream_yaml = "  username: fc\n  password: fcpass\n";
+    return o;
+  }
+};
+
+TEST_F(UpstreamAuth, EveryUpstreamConnectionAuthenticates) {
+  if (!target().is_proxy()) GTEST_SKIP() << "upstream credentials are the proxy's";
+  auto c = target().client();
+  ASSERT_EQ(c("SET", "k", "v").to_string(), "+OK");
+  ASSERT_EQ(c("GET", "k").to_string(), "\"v\"");
+  ASSERT_EQ(c("MULTI").to_string(), "+OK");  // a dedicated connection authenticates too
+  ASSERT_EQ(c("INCR", "n").to_string(), "+QUEUED");
+  ASSERT_EQ(c("EXEC").to_string(), "[:1]");
+  std::string state;
+  for (int i = 0; i < 300 && state != "armed"; ++i) {
+    const std::string info = c("INFO", "frontcache").str;
+    const auto pos = info.find("l1_state:");
+    state = pos == std::string::npos ? "" : info.substr(pos + 9, info.find("\r\n", pos) - pos - 9);
+    if (state != "armed") std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(state, "armed") << "the invalidation connections could not authenticate";
+  // Every connection the proxy holds upstream is user fc.
+  auto d = target().direct_client();
+  const std::string clients = d("CLIENT", "LIST").str;
+  std::size_t ours = 0;
+  for (std::size_t pos = 0; (pos = clients.find("id=", pos)) != std::string::npos; ++pos) {
+    const std::string line = clients.substr(pos, clients.find('\n', pos) - pos);
+    if (line.find("cmd=client|list") != std::string::npos) continue;  // this direct client
+    ++ours;
+    EXPECT_NE(line.find(" user=fc "), std::string::npos) << line;
+  }
+  EXPECT_GE(ours, 4u);  // 2 workers x 2 shared, at least
+}
+
 }  // namespace
 }  // namespace frontcache::integration

@@ -16,6 +16,7 @@
 
 #include "frontcache/invalidation/payload.hpp"
 #include "frontcache/resp/request_parser.hpp"
+#include "frontcache/upstream/connect.hpp"
 
 namespace frontcache::invalidation {
 
@@ -185,27 +186,13 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     return request;
   }
 
-  std::string auth_request() const {
-    const auto& up = settings_.upstream;
-    return up.username.empty() ? command({"AUTH", up.password})
-                               : command({"AUTH", up.username, up.password});
-  }
-
   awaitable<std::string> open(Link& link) {
     link.reset();
-    tcp::resolver resolver(io_);
-    const auto& up = settings_.upstream;
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(up.host, std::to_string(up.port), kNoThrow);
-    if (rec) co_return fmt::format("cannot resolve {}: {}", up.host, rec.message());
-    timer_.expires_after(up.connect_timeout);
-    auto result = co_await (asio::async_connect(link.socket, endpoints, kNoThrow) ||
-                            timer_.async_wait(kNoThrow));
-    if (result.index() == 1) co_return "connect timeout";
-    auto [ec, ep] = std::get<0>(result);
-    if (ec) co_return fmt::format("{}:{}: {}", up.host, up.port, ec.message());
-    if (!up.password.empty()) {
-      const std::string auth = auth_request();
+    const std::string error =
+        co_await upstream::connect_socket(link.socket, timer_, settings_.upstream);
+    if (!error.empty()) co_return error;
+    std::string auth;
+    if (upstream::append_auth(auth, settings_.upstream) > 0) {
       co_await write(link, auth);
       ReplyPtr r = co_await read_reply(link);
       if (r->type == REDIS_REPLY_ERROR) co_return "AUTH refused: " + std::string(str(r.get()));

@@ -18,6 +18,7 @@
 
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/resp/request_parser.hpp"
+#include "frontcache/upstream/connect.hpp"
 #include "frontcache/upstream/stats.hpp"
 
 namespace frontcache::upstream {
@@ -208,26 +209,11 @@ awaitable<bool> Connection::Impl::serve_once() {
 }
 
 awaitable<bool> Connection::Impl::connect() {
-  tcp::resolver resolver(io_);
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), kNoThrow);
-  if (rec) {
-    last_error_ = fmt::format("cannot resolve {}: {}", settings_.host, rec.message());
+  const std::string error = co_await connect_socket(socket_, timer_, settings_);
+  if (!error.empty()) {
+    last_error_ = error;
     co_return false;
   }
-  timer_.expires_after(settings_.connect_timeout);
-  auto result =
-      co_await (asio::async_connect(socket_, endpoints, kNoThrow) || timer_.async_wait(kNoThrow));
-  if (result.index() == 1) {
-    last_error_ = fmt::format("connect timeout after {}ms", settings_.connect_timeout.count());
-    co_return false;
-  }
-  auto [ec, endpoint] = std::get<0>(result);
-  if (ec) {
-    last_error_ = fmt::format("{}:{}: {}", settings_.host, settings_.port, ec.message());
-    co_return false;
-  }
-  socket_.set_option(tcp::no_delay(true));
   socket_.non_blocking(true);  // the loops try reads and writes before waiting for readiness
   co_return true;
 }
@@ -236,14 +222,7 @@ awaitable<bool> Connection::Impl::connect() {
 // sessions: a refused AUTH must not turn into a stream of NOAUTH replies to clients.
 awaitable<bool> Connection::Impl::handshake() {
   std::string request;
-  std::size_t expected = 1;
-  if (!settings_.password.empty()) {
-    std::vector<std::string_view> auth{"AUTH"};
-    if (!settings_.username.empty()) auth.push_back(settings_.username);
-    auth.push_back(settings_.password);
-    resp::encode_command(request, auth);
-    ++expected;
-  }
+  const std::size_t expected = 1 + static_cast<std::size_t>(append_auth(request, settings_));
   const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache"};
   resp::encode_command(request, setname);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "frontcache/resp/request_parser.hpp"
+#include "frontcache/upstream/connect.hpp"
 #include "frontcache/upstream/stats.hpp"
 
 namespace frontcache::upstream {
@@ -85,37 +86,12 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   }
 
   awaitable<bool> connect(std::string& reason) {
-    tcp::resolver resolver(io_);
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(settings_.host, std::to_string(settings_.port), kNoThrow);
-    if (rec) {
-      reason = fmt::format("cannot resolve {}: {}", settings_.host, rec.message());
-      co_return false;
-    }
-    timer_.expires_after(settings_.connect_timeout);
-    auto result =
-        co_await (asio::async_connect(socket_, endpoints, kNoThrow) || timer_.async_wait(kNoThrow));
-    if (result.index() == 1) {
-      reason = fmt::format("connect timeout after {}ms", settings_.connect_timeout.count());
-      co_return false;
-    }
-    auto [ec, endpoint] = std::get<0>(result);
-    if (ec) {
-      reason = fmt::format("{}:{}: {}", settings_.host, settings_.port, ec.message());
-      co_return false;
-    }
-    boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
+    reason = co_await connect_socket(socket_, timer_, settings_);
+    if (!reason.empty()) co_return false;
     // AUTH and CLIENT SETNAME go first, ahead of whatever the session queued; their replies
     // are read (and checked) by read_loop before any frame reaches the target.
     std::string hello;
-    if (!settings_.password.empty()) {
-      std::vector<std::string_view> auth{"AUTH"};
-      if (!settings_.username.empty()) auth.push_back(settings_.username);
-      auth.push_back(settings_.password);
-      resp::encode_command(hello, auth);
-      ++handshake_replies_;
-    }
+    handshake_replies_ += append_auth(hello, settings_);
     const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache-pinned"};
     resp::encode_command(hello, setname);
     ++handshake_replies_;
