@@ -115,8 +115,12 @@ TEST_F(BlockedClient, DoesNotDelayPingOnTheSameWorker) {
         std::chrono::steady_clock::now() - start));
   }
   std::sort(times.begin(), times.end());
-  EXPECT_LT(times[times.size() / 2], 5ms);
-  EXPECT_LT(times.back(), 50ms);
+  std::cout << "[blocked] PING with a BLPOP blocked on the same worker: median "
+            << times[times.size() / 2].count() << " us, max " << times.back().count() << " us\n";
+  // A PING queued behind the BLPOP would wait for its 5 s timeout; the bounds leave room for a
+  // busy shared machine and still catch that.
+  EXPECT_LT(times[times.size() / 2], 20ms);
+  EXPECT_LT(times.back(), 1000ms);
   EXPECT_FALSE(blocked.read_reply(10ms)) << "BLPOP must still be blocked";
 }
 
