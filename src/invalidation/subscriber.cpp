@@ -121,7 +121,9 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       }
       sub_.reset();
       tracker_.reset();
-      if (armed_) {
+      if (stopped_) {
+        spdlog::debug("invalidation connections closed (shutdown)");
+      } else if (armed_) {
         spdlog::warn("invalidation lost ({}): L1 cleared and bypassed until re-armed", reason);
       } else if (reason != last_reason_) {
         spdlog::warn("invalidation not armed ({}): L1 bypassed, retrying", reason);
