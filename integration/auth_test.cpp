@@ -113,6 +113,11 @@ TEST_F(Auth, WrongPasswordsAreSlowedDown) {
               "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
   }
   EXPECT_GE(std::chrono::steady_clock::now() - start, 300ms) << "6 wrong passwords too fast";
+  // Counted for operators (INFO frontcache, frontcache_auth_failures_total).
+  ASSERT_TRUE(c.send(encode_commands({{"AUTH", "s3cret"}, {"INFO", "frontcache"}})));
+  EXPECT_EQ(c.read_reply(5s).value_or(""), "+OK\r\n");
+  const std::string info = c.read_reply(5s).value_or("");
+  EXPECT_NE(info.find("auth_failures:6\r\n"), std::string::npos) << info;
 }
 
 }  // namespace

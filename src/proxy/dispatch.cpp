@@ -383,6 +383,10 @@ std::string Session::frontcache_info() const {
              "refused_commands:{}\r\n"
              "output_limit_disconnects:{}\r\n"
              "idle_disconnects:{}\r\n"
+             "auth_failures:{}\r\n"
+             "pinned_opened:{}\r\n"
+             "pinned_refused:{}\r\n"
+             "pinned_lost:{}\r\n"
              "upstream_address:{}:{}\r\n"
              "upstream_state:{}\r\n"
              "upstream_connections:{}\r\n"
@@ -400,7 +404,11 @@ std::string Session::frontcache_info() const {
              stats.protocol_errors.load(std::memory_order_relaxed),
              stats.refused_commands.load(std::memory_order_relaxed),
              stats.output_limit_disconnects.load(std::memory_order_relaxed),
-             stats.idle_disconnects.load(std::memory_order_relaxed), cfg.upstream.address.host,
+             stats.idle_disconnects.load(std::memory_order_relaxed),
+             stats.auth_failures.load(std::memory_order_relaxed),
+             stats.pinned_opened.load(std::memory_order_relaxed),
+             stats.pinned_refused.load(std::memory_order_relaxed),
+             stats.pinned_lost.load(std::memory_order_relaxed), cfg.upstream.address.host,
              cfg.upstream.address.port, state, total, ready,
              up.reconnects.load(std::memory_order_relaxed),
              up.timeouts.load(std::memory_order_relaxed),

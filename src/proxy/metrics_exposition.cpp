@@ -59,6 +59,10 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::RefusedCommands, get(stats.refused_commands));
   out.set(Metric::OutputLimitDisconnects, get(stats.output_limit_disconnects));
   out.set(Metric::IdleDisconnects, get(stats.idle_disconnects));
+  out.set(Metric::AuthFailures, get(stats.auth_failures));
+  out.set(Metric::PinnedOpened, get(stats.pinned_opened));
+  out.set(Metric::PinnedRefused, get(stats.pinned_refused));
+  out.set(Metric::PinnedLost, get(stats.pinned_lost));
 
   const auto configured = shared.workers * cfg->upstream.connections_per_worker;
   const auto ready = static_cast<std::size_t>(
