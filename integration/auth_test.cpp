@@ -43,6 +43,8 @@ TEST_F(Auth, RepliesMatchRedisRequirepass) {
   const std::vector<std::vector<std::string>> commands = {
       {"GET", "k"},
       {"PING"},
+      {"NOSUCHCOMMAND", "a"},
+      {"GET"},
       {"HELLO", "2"},
       {"AUTH", "wrong"},
       {"AUTH", "alice", "nope"},

@@ -51,6 +51,15 @@ void Session::dispatch(Args args, std::string_view raw) {
 
   const command::CommandInfo* info = worker_.shared().commands.find(args[0]);
   if (!authenticated_ && !allowed_before_auth(info)) {
+    // Redis checks the name and the arity before authentication; it can be matched only when
+    // the command table came from the upstream's COMMAND (names and arities of every command).
+    if (worker_.shared().commands_from_upstream) {
+      if (info == nullptr) return reply(resp::unknown_command_error(args[0], args.subspan(1)));
+      const auto argc = static_cast<int>(args.size());
+      if ((info->arity > 0 && info->arity != argc) || (info->arity < 0 && argc < -info->arity)) {
+        return reply(resp::wrong_arity_error(info->name));
+      }
+    }
     return reply_error("NOAUTH Authentication required.");
   }
   Route route = info != nullptr ? info->route : Route::Forward;

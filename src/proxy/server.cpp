@@ -119,6 +119,7 @@ void probe_upstream(Shared& shared) {
         auto infos = parse_command_reply(r);
         spdlog::debug("command table: {} commands from the upstream's COMMAND", infos.size());
         shared.commands.merge(std::move(infos));
+        shared.commands_from_upstream = true;
       } else {
         spdlog::warn("upstream COMMAND failed; using the built-in command table");
       }

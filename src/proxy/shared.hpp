@@ -75,6 +75,7 @@ struct Shared {
   int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   command::CommandTable commands;          // complete before the workers start; read-only after
+  bool commands_from_upstream = false;     // the table holds every upstream command (COMMAND read)
   std::unique_ptr<L1> l1;                  // null when the cache is off
   ProxyStats stats;
   ReloadStats reload;
