@@ -85,8 +85,7 @@ def main():
     print("\nRefused by design: `shutdown` (would stop the shared Redis), `sync`/`psync`"
           " (replication goes to Redis directly), `client unblock` (see `client`). Admin commands"
           " are refused unless `admin_commands: forward`.\n")
-    print("Known differences: unauthenticated clients get NOAUTH even for unknown command names"
-          " (Redis checks the name first); `CLIENT TRACKING ... REDIRECT <id>` takes upstream ids;"
+    print("Known differences: `CLIENT TRACKING ... REDIRECT <id>` takes upstream ids;"
           " HELLO 3 is refused (RESP2 only).\n")
     print("| command | handling | notes |\n| --- | --- | --- |")
     print("\n".join(rows))
