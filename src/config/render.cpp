@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "frontcache/config/config.hpp"
+#include "value_parsers.hpp"
 
 namespace frontcache::config {
 
@@ -30,23 +31,10 @@ const char* secret(const std::string& s) { return s.empty() ? "\"\"" : "\"(set)\
 
 }  // namespace
 
-std::string format_duration(Duration duration) {
-  const auto ms = duration.count();
-  if (ms == 0) return "0";
-  if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
-  if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
-  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
-  return fmt::format("{}ms", ms);
-}
+// The same text the parser's error messages use: one formatter for both.
+std::string format_duration(Duration duration) { return detail::format_duration(duration); }
 
-std::string format_size(std::size_t bytes) {
-  constexpr std::size_t kKb = 1024;
-  if (bytes == 0) return "0";
-  if (bytes % (kKb * kKb * kKb) == 0) return fmt::format("{}gb", bytes / (kKb * kKb * kKb));
-  if (bytes % (kKb * kKb) == 0) return fmt::format("{}mb", bytes / (kKb * kKb));
-  if (bytes % kKb == 0) return fmt::format("{}kb", bytes / kKb);
-  return fmt::format("{}", bytes);
-}
+std::string format_size(std::size_t bytes) { return detail::format_size(bytes); }
 
 std::string to_yaml(const Config& c) {
   std::string out;
