@@ -80,7 +80,9 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
          << "upstream:\n"
          << "  address: 127.0.0.1:" << options_.upstream_port << "\n"
          << "  connections_per_worker: 2\n"
-         << "  command_timeout: 2s\n"
+         << (options_.upstream_yaml.find("command_timeout:") == std::string::npos
+                 ? "  command_timeout: 2s\n"
+                 : "")
          << options_.upstream_yaml << "log:\n"
          << "  level: info\n"
          << options_.extra_yaml;

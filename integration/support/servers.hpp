@@ -60,6 +60,7 @@ class Frontcache {
   std::string config_path() const { return dir_ + "/frontcache.yaml"; }
   // VmRSS from /proc/<pid>/status, in kB (0 when unreadable).
   long rss_kb() const;
+  void signal(int sig) const { process_.signal(sig); }
   // SIGTERM, SIGKILL after `grace`; returns the exit code.
   std::optional<int> stop(std::chrono::milliseconds grace = 5s);
 

@@ -1,8 +1,12 @@
 #include "frontcache/command/command_table.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cctype>
 #include <charconv>
+
+#include "frontcache/resp/errors.hpp"
 
 namespace frontcache::command {
 
@@ -13,63 +17,103 @@ struct RouteEntry {
   Route route;
 };
 
+struct OpEntry {
+  std::string_view name;
+  Route route;
+  Op op;
+};
+
 constexpr std::array kRoutes = {
     // Answered locally.
-    RouteEntry{"ping", Route::Local},
-    RouteEntry{"echo", Route::Local},
-    RouteEntry{"quit", Route::Local},
-    RouteEntry{"hello", Route::Local},
-    RouteEntry{"select", Route::Local},
-    RouteEntry{"client", Route::Local},
-    RouteEntry{"info", Route::Local},
-    RouteEntry{"auth", Route::Local},
-    RouteEntry{"reset", Route::Local},
-    RouteEntry{"frontcache", Route::Local},
+    OpEntry{"ping", Route::Local, Op::Ping},
+    OpEntry{"echo", Route::Local, Op::Echo},
+    OpEntry{"quit", Route::Local, Op::Quit},
+    OpEntry{"hello", Route::Local, Op::Hello},
+    OpEntry{"select", Route::Local, Op::Select},
+    OpEntry{"client", Route::Local, Op::Client},
+    OpEntry{"info", Route::Local, Op::Info},
+    OpEntry{"auth", Route::Local, Op::Auth},
+    OpEntry{"reset", Route::Local, Op::Reset},
+    OpEntry{"frontcache", Route::Local, Op::Frontcache},
     // Connection state upstream: transactions, blocking commands, pub/sub, monitor.
-    RouteEntry{"multi", Route::Stateful},
-    RouteEntry{"exec", Route::Stateful},
-    RouteEntry{"discard", Route::Stateful},
-    RouteEntry{"watch", Route::Stateful},
-    RouteEntry{"unwatch", Route::Stateful},
-    RouteEntry{"blpop", Route::Stateful},
-    RouteEntry{"brpop", Route::Stateful},
-    RouteEntry{"blmove", Route::Stateful},
-    RouteEntry{"brpoplpush", Route::Stateful},
-    RouteEntry{"blmpop", Route::Stateful},
-    RouteEntry{"bzpopmin", Route::Stateful},
-    RouteEntry{"bzpopmax", Route::Stateful},
-    RouteEntry{"bzmpop", Route::Stateful},
-    RouteEntry{"wait", Route::Stateful},
-    RouteEntry{"waitaof", Route::Stateful},
-    RouteEntry{"subscribe", Route::Stateful},
-    RouteEntry{"psubscribe", Route::Stateful},
-    RouteEntry{"ssubscribe", Route::Stateful},
-    RouteEntry{"unsubscribe", Route::Stateful},
-    RouteEntry{"punsubscribe", Route::Stateful},
-    RouteEntry{"sunsubscribe", Route::Stateful},
-    RouteEntry{"monitor", Route::Stateful},
+    OpEntry{"multi", Route::Stateful, Op::Multi},
+    OpEntry{"exec", Route::Stateful, Op::Exec},
+    OpEntry{"discard", Route::Stateful, Op::Discard},
+    OpEntry{"watch", Route::Stateful, Op::Watch},
+    OpEntry{"unwatch", Route::Stateful, Op::Unwatch},
+    OpEntry{"blpop", Route::Stateful, Op::Blocking},
+    OpEntry{"brpop", Route::Stateful, Op::Blocking},
+    OpEntry{"blmove", Route::Stateful, Op::Blocking},
+    OpEntry{"brpoplpush", Route::Stateful, Op::Blocking},
+    OpEntry{"blmpop", Route::Stateful, Op::Blocking},
+    OpEntry{"bzpopmin", Route::Stateful, Op::Blocking},
+    OpEntry{"bzpopmax", Route::Stateful, Op::Blocking},
+    OpEntry{"bzmpop", Route::Stateful, Op::Blocking},
+    OpEntry{"wait", Route::Stateful, Op::Blocking},
+    OpEntry{"waitaof", Route::Stateful, Op::Blocking},
+    OpEntry{"subscribe", Route::Stateful, Op::Subscribe},
+    OpEntry{"psubscribe", Route::Stateful, Op::Psubscribe},
+    OpEntry{"ssubscribe", Route::Stateful, Op::Ssubscribe},
+    OpEntry{"unsubscribe", Route::Stateful, Op::Unsubscribe},
+    OpEntry{"punsubscribe", Route::Stateful, Op::Punsubscribe},
+    OpEntry{"sunsubscribe", Route::Stateful, Op::Sunsubscribe},
+    OpEntry{"monitor", Route::Stateful, Op::Monitor},
+    // Blocking only with BLOCK (classify() checks the arguments).
+    OpEntry{"xread", Route::Forward, Op::XreadLike},
+    OpEntry{"xreadgroup", Route::Forward, Op::XreadLike},
+    OpEntry{"mget", Route::Forward, Op::Mget},
     // Scripts and functions: forwarded; their declared keys are invalidated.
-    RouteEntry{"eval", Route::Script},
-    RouteEntry{"evalsha", Route::Script},
-    RouteEntry{"fcall", Route::Script},
-    // XREAD / XREADGROUP are Stateful only with BLOCK; the dispatcher checks the arguments.
+    OpEntry{"eval", Route::Script, Op::None},
+    OpEntry{"evalsha", Route::Script, Op::None},
+    OpEntry{"fcall", Route::Script, Op::None},
     // Administration of the shared upstream.
-    RouteEntry{"config", Route::Admin},
-    RouteEntry{"debug", Route::Admin},
-    RouteEntry{"replicaof", Route::Admin},
-    RouteEntry{"slaveof", Route::Admin},
-    RouteEntry{"failover", Route::Admin},
-    RouteEntry{"module", Route::Admin},
-    RouteEntry{"acl", Route::Admin},
-    RouteEntry{"save", Route::Admin},
-    RouteEntry{"bgsave", Route::Admin},
-    RouteEntry{"bgrewriteaof", Route::Admin},
-    RouteEntry{"slowlog", Route::Admin},
-    RouteEntry{"latency", Route::Admin},
+    OpEntry{"config", Route::Admin, Op::None},
+    OpEntry{"debug", Route::Admin, Op::None},
+    OpEntry{"replicaof", Route::Admin, Op::None},
+    OpEntry{"slaveof", Route::Admin, Op::None},
+    OpEntry{"failover", Route::Admin, Op::None},
+    OpEntry{"module", Route::Admin, Op::None},
+    OpEntry{"acl", Route::Admin, Op::None},
+    OpEntry{"save", Route::Admin, Op::None},
+    OpEntry{"bgsave", Route::Admin, Op::None},
+    OpEntry{"bgrewriteaof", Route::Admin, Op::None},
+    OpEntry{"slowlog", Route::Admin, Op::None},
+    OpEntry{"latency", Route::Admin, Op::None},
     // Never forwarded.
-    RouteEntry{"shutdown", Route::Never},
-    RouteEntry{"sync", Route::Never},
-    RouteEntry{"psync", Route::Never},
+    OpEntry{"shutdown", Route::Never, Op::None},
+    OpEntry{"sync", Route::Never, Op::None},
+    OpEntry{"psync", Route::Never, Op::None},
+};
+
+// CLIENT's subcommands (Redis 7.0): arity, and what the proxy does with each. The upstream's
+// COMMAND replaces the arities; the routes and ops stay.
+struct SubEntry {
+  std::string_view name;
+  int arity;
+  Route route;
+  Op op;
+};
+
+constexpr std::array kClientSubcommands = {
+    SubEntry{"id", 2, Route::Local, Op::ClientId},
+    SubEntry{"getname", 2, Route::Local, Op::ClientGetname},
+    SubEntry{"setname", 3, Route::Local, Op::ClientSetname},
+    SubEntry{"info", 2, Route::Local, Op::ClientInfo},
+    SubEntry{"list", -2, Route::Local, Op::ClientList},
+    SubEntry{"kill", -3, Route::Local, Op::ClientKill},
+    SubEntry{"reply", 3, Route::Local, Op::ClientReply},
+    SubEntry{"no-evict", 3, Route::Local, Op::ClientNoEvict},
+    SubEntry{"help", 2, Route::Local, Op::ClientHelp},
+    // Tracking lives on the client's own upstream connection: CLIENT TRACKING pins.
+    SubEntry{"tracking", -3, Route::Stateful, Op::ClientTracking},
+    SubEntry{"trackinginfo", 2, Route::Forward, Op::ClientTrackinginfo},
+    SubEntry{"getredir", 2, Route::Forward, Op::ClientGetredir},
+    SubEntry{"caching", 3, Route::Forward, Op::ClientCaching},
+    // Pausing acts on the whole shared upstream.
+    SubEntry{"pause", -3, Route::Admin, Op::ClientPause},
+    SubEntry{"unpause", 2, Route::Admin, Op::ClientUnpause},
+    // Blocked clients run on dedicated connections whose ids are not the proxy's.
+    SubEntry{"unblock", -3, Route::Never, Op::ClientUnblock},
 };
 
 struct KeyEntry {
@@ -205,6 +249,39 @@ CommandTable::CommandTable() {
   }
   for (const auto* name : {"flushdb", "flushall", "swapdb"}) entry(name).flags |= kWrite | kFlush;
   for (const auto& r : kRoutes) entry(r.name).route = r.route;
+  CommandInfo& client = entry("client");
+  client.arity = -2;
+  for (const auto& s : kClientSubcommands) {
+    CommandInfo sub;
+    sub.name = s.name;
+    sub.arity = s.arity;
+    client.subcommands.push_back(std::move(sub));
+  }
+  assign_ops();
+}
+
+// Routes and ops by name, on the commands and on CLIENT's subcommands, and the full names
+// Redis prints in errors ("client|id"). Run again after merge() replaced entries.
+void CommandTable::assign_ops() {
+  for (const auto& r : kRoutes) {
+    CommandInfo& e = entry(r.name);
+    e.route = r.route;
+    e.op = r.op;
+  }
+  for (auto& [name, info] : map_) {
+    info.fullname = info.name;
+    for (auto& sub : info.subcommands) {
+      sub.fullname = info.name + "|" + sub.name;
+      sub.route = info.route;
+    }
+  }
+  for (auto& sub : entry("client").subcommands) {
+    for (const auto& s : kClientSubcommands) {
+      if (sub.name != s.name) continue;
+      sub.route = s.route;
+      sub.op = s.op;
+    }
+  }
 }
 
 CommandInfo& CommandTable::entry(std::string_view lower_name) {
@@ -216,7 +293,6 @@ CommandInfo& CommandTable::entry(std::string_view lower_name) {
 void CommandTable::merge(std::vector<CommandInfo> upstream) {
   for (auto& u : upstream) {
     auto& e = entry(to_lower(u.name));
-    const Route route = e.route;
     // Ours: cacheable/flush, and write for entries our fallback table marks as writes (EVAL,
     // EVALSHA and FCALL carry no `write` flag upstream, yet their declared keys may be written).
     const std::uint32_t ours = e.flags & (kCacheable | kFlush | kWrite);
@@ -224,10 +300,11 @@ void CommandTable::merge(std::vector<CommandInfo> upstream) {
     const std::string name = e.name;
     e = std::move(u);
     e.name = name;
-    e.route = route;
     e.flags |= ours;
     if (fallback_movable) e.flags |= kMovableKeys;
   }
+  complete_ = true;
+  assign_ops();
 }
 
 void CommandTable::set_cacheable(std::span<const std::string> names) {
@@ -250,16 +327,74 @@ const CommandInfo* CommandTable::find(std::string_view name) const {
   return it == map_.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+// The subcommand entry named by args[1], or null.
+const CommandInfo* find_subcommand(const CommandInfo& info, std::string_view name) {
+  char lower[kMaxName];
+  if (!to_lower_buffer(name, lower)) return nullptr;
+  const std::string_view sub(lower, name.size());
+  for (const auto& s : info.subcommands) {
+    if (s.name == sub) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 const CommandInfo& CommandTable::resolve(const CommandInfo& info,
                                          std::span<const std::string_view> args) {
   if (info.subcommands.empty() || args.size() < 2) return info;
-  char lower[kMaxName];
-  if (!to_lower_buffer(args[1], lower)) return info;
-  const std::string_view sub(lower, args[1].size());
-  for (const auto& s : info.subcommands) {
-    if (s.name == sub) return s;
+  const CommandInfo* sub = find_subcommand(info, args[1]);
+  return sub != nullptr ? *sub : info;
+}
+
+Classified CommandTable::classify(std::span<const std::string_view> args) const {
+  Classified c;
+  if (args.empty()) return c;
+  c.info = find(args[0]);
+  if (c.info == nullptr) {
+    c.arity_ok = true;
+    c.unknown_to_redis = complete_;
+    return c;
   }
-  return info;
+  // As Redis's lookupCommand: a container named alone is the container itself (whose arity
+  // then fails); with arguments it must name a subcommand.
+  c.spec =
+      c.info->subcommands.empty() || args.size() < 2 ? c.info : find_subcommand(*c.info, args[1]);
+  if (c.spec == nullptr) {
+    c.route = c.info->route;
+    c.op = c.info->op;
+    return c;
+  }
+  c.route = c.spec->route;
+  c.op = c.spec->op != Op::None ? c.spec->op : c.info->op;
+  c.arity_ok = c.spec->arity_ok(args.size());
+  if (c.op == Op::XreadLike) {
+    // XREAD / XREADGROUP block only with a BLOCK option (before STREAMS).
+    for (std::size_t i = 1; i < args.size() && !iequals(args[i], "STREAMS"); ++i) {
+      if (iequals(args[i], "BLOCK")) {
+        c.route = Route::Stateful;
+        break;
+      }
+    }
+  }
+  return c;
+}
+
+std::string Classified::rejection(std::span<const std::string_view> args) const {
+  if (info == nullptr) {
+    return unknown_to_redis ? resp::unknown_command_error(args[0], args.subspan(1)) : "";
+  }
+  if (spec == nullptr) {
+    std::string container(args[0]);
+    for (auto& ch : container) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const std::string_view sub = args[1].substr(0, std::min<std::size_t>(args[1].size(), 128));
+    return resp::error_reply(
+        fmt::format("ERR unknown subcommand '{}'. Try {} HELP.", sub, container));
+  }
+  if (!arity_ok) return resp::wrong_arity_error(spec->fullname);
+  return "";
 }
 
 void CommandTable::write_keys(const CommandInfo& info, std::span<const std::string_view> args,

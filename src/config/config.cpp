@@ -216,7 +216,12 @@ void read_limits(YamlReader& r, const YAML::Node& root, LimitsConfig& limits) {
   r.count(node, path, "max_arguments", limits.max_arguments, 1);
   r.size(node, path, "max_inline_length", limits.max_inline_length, 1);
   r.count(node, path, "max_pipeline", limits.max_pipeline, 1);
-  r.size(node, path, "max_output_buffer", limits.max_output_buffer, 1);
+  r.size(node, path, "max_output_buffer", limits.max_output_buffer, 0);
+  r.size(node, path, "pubsub_output_buffer", limits.pubsub_output_buffer, 0);
+  r.size(node, path, "pubsub_output_buffer_soft", limits.pubsub_output_buffer_soft, 0);
+  r.duration(node, path, "pubsub_output_buffer_soft_seconds",
+             limits.pubsub_output_buffer_soft_seconds);
+  r.size(node, path, "max_output_memory", limits.max_output_memory, 0);
   r.duration(node, path, "idle_timeout", limits.idle_timeout);
 }
 

@@ -7,7 +7,7 @@
 namespace frontcache::config {
 namespace {
 
-constexpr std::array<std::string_view, 49> kKnownKeys{
+constexpr std::array<std::string_view, 53> kKnownKeys{
     "listen",
     "workers",
     "upstream",
@@ -41,6 +41,10 @@ constexpr std::array<std::string_view, 49> kKnownKeys{
     "limits.max_inline_length",
     "limits.max_pipeline",
     "limits.max_output_buffer",
+    "limits.pubsub_output_buffer",
+    "limits.pubsub_output_buffer_soft",
+    "limits.pubsub_output_buffer_soft_seconds",
+    "limits.max_output_memory",
     "limits.idle_timeout",
     "auth",
     "auth.password",

@@ -80,6 +80,12 @@ std::string to_yaml(const Config& c) {
   line(fmt::format("  max_inline_length: {}", format_size(c.limits.max_inline_length)));
   line(fmt::format("  max_pipeline: {}", c.limits.max_pipeline));
   line(fmt::format("  max_output_buffer: {}", format_size(c.limits.max_output_buffer)));
+  line(fmt::format("  pubsub_output_buffer: {}", format_size(c.limits.pubsub_output_buffer)));
+  line(fmt::format("  pubsub_output_buffer_soft: {}",
+                   format_size(c.limits.pubsub_output_buffer_soft)));
+  line(fmt::format("  pubsub_output_buffer_soft_seconds: {}",
+                   format_duration(c.limits.pubsub_output_buffer_soft_seconds)));
+  line(fmt::format("  max_output_memory: {}", format_size(c.limits.max_output_memory)));
   line(fmt::format("  idle_timeout: {}", format_duration(c.limits.idle_timeout)));
   line("auth:");
   line(fmt::format("  password: {}", secret(c.auth.password)));

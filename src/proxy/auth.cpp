@@ -30,10 +30,28 @@ bool same_secret(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-bool Session::allowed_before_auth(const command::CommandInfo* info) {
-  if (info == nullptr) return false;
-  return info->name == "auth" || info->name == "hello" || info->name == "quit" ||
-         info->name == "reset";
+bool Session::allowed_before_auth(const Classified& c) {
+  return c.op == command::Op::Auth || c.op == command::Op::Hello || c.op == command::Op::Quit ||
+         c.op == command::Op::Reset;
+}
+
+// AUTH [username] password, as Redis 7.0's authCommand.
+std::string Session::auth(Args args) {
+  if (args.size() > 3) return resp::error_reply("ERR syntax error");
+  if (args.size() == 2 && !worker_.config().auth.required()) {
+    return resp::error_reply(
+        "ERR AUTH <password> called without any password configured for the default user. "
+        "Are you sure your configuration is correct?");
+  }
+  const std::string_view user = args.size() == 3 ? args[1] : std::string_view("default");
+  if (!check_credentials(user, args.back())) {
+    auth_failed();
+    return resp::error_reply("WRONGPASS invalid username-password pair or user is disabled.");
+  }
+  state_.authenticated = true;
+  state_.user.assign(user);
+  conn_.parser_.set_authenticated(true);
+  return std::string(resp::kOk);
 }
 
 // The default user has the proxy password (`auth.password`), or no password at all when the
@@ -51,15 +69,8 @@ bool Session::check_credentials(std::string_view user, std::string_view password
   return match;
 }
 
-void Session::auth_succeeded(std::string_view user) {
-  authenticated_ = true;
-  user_.assign(user);
-  parser_.set_authenticated(true);
-}
-
 void Session::auth_failed() {
   worker_.shared().stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
-  reply_error("WRONGPASS invalid username-password pair or user is disabled.");
   ++auth_failures_;
   const auto shift = std::min(auth_failures_ - 1, 7u);
   const auto delay = std::min(kMaxPenalty, kFirstPenalty * (1 << shift));
@@ -69,7 +80,7 @@ void Session::auth_failed() {
     auto self = weak.lock();
     if (!self) return;
     self->auth_wait_ = false;
-    self->wake_reader();
+    self->maybe_resume();
   });
 }
 

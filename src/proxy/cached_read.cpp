@@ -1,11 +1,14 @@
-// Reads answered from L1 and the writes that keep it correct.
+// Reads answered from L1.
 //
 //   cacheable read ─► L1 lookup ─ hit ─► reply
-//                          └ miss ─► single-flight begin ─┬ Leader: FillRequest sends the read
-//                                                         │   and PTTL upstream, caches, replies
+//                          └ miss ─► single-flight begin ─┬ Leader: the read and PTTL go
+//                                                         │   upstream back to back; the reply
+//                                                         │   is cached and answers the waiters
 //                                                         └ Joined: the leader's result, posted
 //                                                             back to this session's worker
-//   write ─► invalidate keys ─► upstream ─► reply ─► invalidate again, publish on the channel
+//
+// Read-your-writes: while one of the session's own writes is in flight, its reads go upstream
+// on the same connection, behind the write, exactly as Redis would run them.
 #include <fmt/format.h>
 
 #include <boost/asio/post.hpp>
@@ -29,9 +32,11 @@ long long parse_pttl(std::string_view reply) {
 }
 
 // The entry's lifetime: the rule's TTL (or negative TTL for nil), capped by the key's own
-// remaining lifetime in Redis. Zero: do not cache.
+// remaining lifetime in Redis, counted from when the PTTL was sent (Redis measured it no
+// earlier), so the entry never outlives its key. Zero: do not cache.
 std::chrono::milliseconds fill_ttl(const cache::Rule& rule, resp::ReplyKind kind,
-                                   std::string_view pttl_reply, resp::ReplyKind pttl_kind) {
+                                   std::string_view pttl_reply, resp::ReplyKind pttl_kind,
+                                   std::chrono::steady_clock::time_point pttl_sent) {
   using std::chrono::milliseconds;
   if (kind == resp::ReplyKind::Error || pttl_kind != resp::ReplyKind::Integer) {
     return milliseconds(0);
@@ -39,71 +44,34 @@ std::chrono::milliseconds fill_ttl(const cache::Rule& rule, resp::ReplyKind kind
   const bool nil = kind == resp::ReplyKind::NullBulk || kind == resp::ReplyKind::NullArray;
   milliseconds ttl = nil ? rule.negative_ttl : rule.ttl;
   const long long pttl = parse_pttl(pttl_reply);
-  if (pttl >= 0) ttl = std::min(ttl, milliseconds(pttl));  // -1: no expiry; -2: no key
-  return ttl;
+  if (pttl >= 0) {  // -1: no expiry; -2: no key
+    const auto elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
+                                                                  pttl_sent + milliseconds(1));
+    ttl = std::min(ttl, milliseconds(pttl) - elapsed);
+  }
+  return std::max(ttl, milliseconds(0));
+}
+
+void encode_pttl(std::string& out, std::string_view key) {
+  const std::string_view pttl[] = {"PTTL", key};
+  out.clear();
+  resp::encode_command(out, pttl);
 }
 
 }  // namespace
 
-// One leader fill: the read and a PTTL of its key, pipelined on the session's connection.
-// Completes the cache's single-flight ticket (waiters on any worker get the value) and the
-// session's reply slot. Kept alive by the upstream connection's pending entries.
-class FillRequest final : public upstream::ReplyTarget {
- public:
-  FillRequest(std::shared_ptr<Session> session, std::uint64_t seq,
-              std::shared_ptr<const cache::RuleSet> rules, const cache::Rule& rule,
-              cache::FillTicket&& ticket)
-      : session_(std::move(session)),
-        seq_(seq),
-        rules_(std::move(rules)),
-        rule_(rule),
-        ticket_(std::move(ticket)),
-        started_(std::chrono::steady_clock::now()) {}
-
-  void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override {
-    if (tag == 0) {
-      value_ = cache::Value::make(reply);
-      kind_ = kind;
-      return;
-    }
-    L1& l1 = *session_->worker().shared().l1;
-    const auto ttl = fill_ttl(rule_, kind_, reply, kind);
-    if (ttl.count() > 0) {
-      l1.cache().complete(std::move(ticket_), value_, ttl);
-    } else {
-      l1.cache().deliver(std::move(ticket_), value_);
-    }
-    session_->upstream_reply_done();
-    Worker& worker = session_->worker();
-    worker.shared().latency.miss.observe(worker.index(),
-                                         std::chrono::steady_clock::now() - started_);
-    if (!session_->closed_) {
-      session_->replies_.complete(seq_, value_.bytes());
-      session_->wake_writer();
-    }
-  }
-
- private:
-  std::shared_ptr<Session> session_;
-  std::uint64_t seq_;
-  std::shared_ptr<const cache::RuleSet> rules_;  // keeps rule_ alive across a reload
-  const cache::Rule& rule_;
-  cache::FillTicket ticket_;
-  std::chrono::steady_clock::time_point started_;
-  cache::ValueRef value_;
-  resp::ReplyKind kind_ = resp::ReplyKind::Error;
-};
-
-void Session::read_cached(const command::CommandInfo& info, Args args, std::string_view raw) {
+void Session::read_cached(const Classified& c, Args args, std::string_view raw) {
   L1& l1 = *worker_.shared().l1;
   const cache::Rule* rule = args.size() >= 2 ? worker_.rules()->match(args[1]) : nullptr;
-  if (rule == nullptr || !rule->cache || !l1.usable()) return forward(raw, 0);
-  if (info.name == "mget") return read_mget(args, raw);
+  if (rule == nullptr || !rule->cache || !l1.usable() || writes_in_flight_ > 0) {
+    return forward(raw);
+  }
+  if (c.op == command::Op::Mget) return read_mget(args, raw);
   // Cached under one key: a command naming several (EXISTS a b) has a reply no single key owns.
-  if (info.last_key != info.first_key && args.size() != 2) return forward(raw, 0);
+  if (c.spec->last_key != c.spec->first_key && args.size() != 2) return forward(raw);
 
   cache_key_.clear();
-  build_cache_key(cache_key_, db_, info.name, args.subspan(1));
+  build_cache_key(cache_key_, state_.db, c.spec->name, args.subspan(1));
   // The hit path: one lookup, one copy into the reply buffer.
   const auto started = std::chrono::steady_clock::now();
   if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
@@ -113,7 +81,7 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
     return;
   }
 
-  const std::uint64_t seq = replies_.push();
+  const std::uint64_t seq = take_slot(false);
   auto self = shared_from_this();
   cache::BeginResult begun = l1.cache().begin(
       cache_key_, args[1],
@@ -121,255 +89,199 @@ void Session::read_cached(const command::CommandInfo& info, Args args, std::stri
         // Runs on the thread that completed the fill: hop back to this session's worker.
         boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request),
                                                outcome = std::move(outcome)] {
-          self->joined_resolved();
           self->worker_.shared().latency.miss.observe(self->worker_.index(),
                                                       std::chrono::steady_clock::now() - started);
-          if (self->closed_) return;
           if (outcome.status == cache::FillStatus::Ok) {
-            self->replies_.complete(seq, outcome.value.bytes());
-            self->wake_writer();
-          } else {
+            self->conn_.complete(seq, outcome.value.bytes());
+          } else if (!self->send_shared(seq, request)) {
             // The leader could not give an answer that holds for this read: ask for ourselves.
-            // Writes sent after this read are still held (see joined_pending_), so it runs
-            // upstream before them.
-            self->forward_into(seq, request, 0);
+            // Writes sent after this read are still held (joined_pending_), so it runs upstream
+            // before them.
+            self->conn_.complete(seq, self->unavailable_error());
           }
+          self->joined_resolved();
         });
       },
       /*count_lookup=*/false);
-  if (begun.kind == cache::BeginKind::Joined) ++joined_pending_;
   switch (begun.kind) {
     case cache::BeginKind::Hit:
-      replies_.complete(seq, begun.value.bytes());
-      return;
+      return conn_.complete(seq, begun.value.bytes());
     case cache::BeginKind::Joined:
+      ++joined_pending_;
       return;
     case cache::BeginKind::TooManyWaiters:
-      return forward_into(seq, raw, 0);
-    case cache::BeginKind::Leader:
-      return start_fill(seq, *rule, std::move(begun.ticket), args, raw);
+      if (!send_shared(seq, raw)) conn_.complete(seq, unavailable_error());
+      return;
+    case cache::BeginKind::Leader: {
+      RequestContext& ctx = conn_.context(seq);
+      ctx.ticket = std::move(begun.ticket);
+      ctx.rule = rule;
+      ctx.rules = worker_.rules();
+      return start_fill(seq, args, raw);
+    }
   }
 }
 
 void Session::joined_resolved() {
-  if (--joined_pending_ == 0 && holding_for_joined_) {
-    holding_for_joined_ = false;
-    wake_reader();
-  }
+  --joined_pending_;
+  maybe_resume();
 }
 
-// A read that joined another session's fill runs upstream on that session's connection, in no
-// order with this session's own commands. A write this session sends after it must not
-// overtake it, or the read could return the write's value; so while joined reads are
-// outstanding, commands that may write wait. Reads (and local commands) go on.
-bool Session::must_wait_for_joined(Args args) const {
-  if (joined_pending_ == 0) return false;
-  const command::CommandInfo* info = worker_.shared().commands.find(args[0]);
-  if (info == nullptr) return true;
-  return !(info->has(command::kReadonly) || info->has(command::kCacheable) ||
-           info->route == command::Route::Local);
-}
-
-void Session::start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket,
-                         Args args, std::string_view raw) {
-  L1& l1 = *worker_.shared().l1;
+// One leader fill: the read and a PTTL of its key, back to back on one connection. The pair
+// cannot be split by a reconnect that queues one and refuses the other, since send() fails only
+// when the connection is down.
+void Session::start_fill(std::uint64_t seq, Args args, std::string_view raw) {
+  RequestContext& ctx = conn_.context(seq);
+  ctx.reply = Reply::Fill;
   upstream::Connection* conn = upstream_connection();
   if (conn == nullptr || !conn->ready()) {
     const std::string error = unavailable_error();
-    l1.cache().deliver(std::move(ticket), cache::Value::make(error));
-    replies_.complete(seq, error);
+    worker_.shared().l1->cache().deliver(std::move(ctx.ticket), cache::Value::make(error));
+    return conn_.complete(seq, error);
+  }
+  encode_pttl(encoded_, args[1]);
+  const auto self = shared_from_this();
+  conn->send(state_.db, raw, self, seq);
+  ctx.pttl_sent = std::chrono::steady_clock::now();
+  conn->send(state_.db, encoded_, self, seq);
+  ++in_upstream_;
+}
+
+void Session::fill_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind) {
+  RequestContext& ctx = conn_.context(seq);
+  if (++ctx.replies_seen == 1) {
+    ctx.value = cache::Value::make(reply);
+    ctx.value_kind = kind;
     return;
   }
-  auto fill = std::make_shared<FillRequest>(shared_from_this(), seq, worker_.rules(), rule,
-                                            std::move(ticket));
-  scratch_.clear();
-  const std::string_view pttl[] = {"PTTL", args[1]};
-  resp::encode_command(scratch_, pttl);
-  // Both on the same connection, back to back: the pair cannot be split by a reconnect that
-  // queues one and refuses the other, since send() fails only when the connection is down.
-  conn->send(db_, raw, fill, 0);
-  conn->send(db_, scratch_, fill, 1);
-  ++in_upstream_;
+  L1& l1 = *worker_.shared().l1;
+  const auto ttl = fill_ttl(*ctx.rule, ctx.value_kind, reply, kind, ctx.pttl_sent);
+  if (ttl.count() > 0) {
+    l1.cache().complete(std::move(ctx.ticket), ctx.value, ttl);
+  } else {
+    l1.cache().deliver(std::move(ctx.ticket), ctx.value);
+  }
+  shared_reply_done();
+  worker_.shared().latency.miss.observe(worker_.index(),
+                                        std::chrono::steady_clock::now() - ctx.started);
+  const cache::ValueRef value = std::move(ctx.value);
+  conn_.complete(seq, value.bytes());
 }
 
 // MGET: keys found in L1 (under their GET entry) are answered locally; the others are fetched
 // in one MGET, with a PTTL per key, and cached under their GET entry. A nil element is cached
 // only when PTTL says the key does not exist (for a key of another type MGET says nil where
 // GET says WRONGTYPE).
-class MgetRequest final : public upstream::ReplyTarget {
- public:
-  struct Missing {
-    std::size_t index;  // position in the client's MGET
-    const cache::Rule* rule;
-    cache::FillTicket ticket;  // empty when another fill for the key was already in flight
-    std::string element;
-    resp::ReplyKind kind = resp::ReplyKind::Error;
-  };
-
-  MgetRequest(std::shared_ptr<Session> session, std::uint64_t seq, std::size_t keys,
-              std::shared_ptr<const cache::RuleSet> rules)
-      : session_(std::move(session)), seq_(seq), rules_(std::move(rules)), hits_(keys) {}
-
-  std::vector<cache::ValueRef>& hits() { return hits_; }
-  std::vector<Missing>& missing() { return missing_; }
-
-  void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override {
-    if (tag == 0) return split(reply, kind);
-    Missing& m = missing_[tag - 1];
-    if (m.ticket) {
-      L1& l1 = *session_->worker().shared().l1;
-      const bool exists_elsewhere = m.kind != resp::ReplyKind::Bulk && parse_pttl(reply) != -2;
-      const auto ttl =
-          exists_elsewhere ? std::chrono::milliseconds(0) : fill_ttl(*m.rule, m.kind, reply, kind);
-      if (ttl.count() > 0) {
-        l1.cache().complete(std::move(m.ticket), cache::Value::make(m.element), ttl);
-      } else {
-        l1.cache().fail(std::move(m.ticket));
-      }
-    }
-    if (tag == missing_.size()) finish();
-  }
-
-  // A reply for when the upstream could not be asked at all.
-  void fail_all(std::string_view error) {
-    error_ = error;
-    for (auto& m : missing_) {
-      if (m.ticket) session_->worker().shared().l1->cache().fail(std::move(m.ticket));
-    }
-    finish();
-  }
-
- private:
-  void split(std::string_view reply, resp::ReplyKind kind) {
-    if (kind != resp::ReplyKind::Array) {
-      error_ = reply;
-      return;
-    }
-    std::string_view rest = reply.substr(reply.find("\r\n") + 2);
-    resp::ReplyFramer framer;
-    for (auto& m : missing_) {
-      if (framer.frame(rest) != resp::FrameStatus::Complete) {
-        error_ = "-ERR upstream MGET reply did not match the request\r\n";
-        return;
-      }
-      m.element.assign(rest.substr(0, framer.consumed()));
-      m.kind = framer.kind();
-      rest.remove_prefix(framer.consumed());
-    }
-  }
-
-  void finish() {
-    session_->upstream_reply_done();
-    if (session_->closed_) return;
-    std::string out;
-    if (!error_.empty()) {
-      out = error_;
-    } else {
-      out = fmt::format("*{}\r\n", hits_.size());
-      std::size_t next_missing = 0;
-      for (std::size_t i = 0; i < hits_.size(); ++i) {
-        if (next_missing < missing_.size() && missing_[next_missing].index == i) {
-          out += missing_[next_missing++].element;
-        } else {
-          out += hits_[i].bytes();
-        }
-      }
-    }
-    session_->replies_.complete(seq_, out);
-    session_->wake_writer();
-  }
-
-  std::shared_ptr<Session> session_;
-  std::uint64_t seq_;
-  std::shared_ptr<const cache::RuleSet> rules_;  // keeps each Missing::rule alive
-  std::vector<cache::ValueRef> hits_;
-  std::vector<Missing> missing_;
-  std::string error_;
-};
-
 void Session::read_mget(Args args, std::string_view raw) {
   L1& l1 = *worker_.shared().l1;
   const std::size_t n = args.size() - 1;
-  const std::uint64_t seq = replies_.push();
-  auto request = std::make_shared<MgetRequest>(shared_from_this(), seq, n, worker_.rules());
+  const std::uint64_t seq = take_slot(false);
+  RequestContext& ctx = conn_.context(seq);
+  ctx.reply = Reply::Mget;
+  ctx.rules = worker_.rules();
+  ctx.mget = std::make_unique<MgetState>();
+  MgetState& m = *ctx.mget;
+  m.hits.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view key = args[i + 1];
-    const cache::Rule* rule = worker_.rules()->match(key);
-    MgetRequest::Missing missing{i, rule, {}, {}, {}};
+    const cache::Rule* rule = ctx.rules->match(key);
+    MgetState::Missing missing{i, rule, {}, {}, {}};
     if (rule != nullptr && rule->cache) {
       cache_key_.clear();
-      build_cache_key(cache_key_, db_, "get", args.subspan(i + 1, 1));
+      build_cache_key(cache_key_, state_.db, "get", args.subspan(i + 1, 1));
       cache::BeginResult begun = l1.cache().begin(cache_key_, key, [](cache::FillOutcome) {});
       if (begun.kind == cache::BeginKind::Hit) {
-        request->hits()[i] = std::move(begun.value);
+        m.hits[i] = std::move(begun.value);
         continue;
       }
       missing.ticket = std::move(begun.ticket);
     }
-    request->missing().push_back(std::move(missing));
+    m.missing.push_back(std::move(missing));
   }
-  upstream::Connection* conn = request->missing().empty() ? nullptr : upstream_connection();
-  ++in_upstream_;  // until the request finishes, which counts it back
-  if (request->missing().empty()) return request->fail_all("");  // all hits: reply now
-  if (conn == nullptr || !conn->ready()) return request->fail_all(unavailable_error());
+  if (m.missing.empty()) return finish_mget(seq);  // all hits: reply now
+  upstream::Connection* conn = upstream_connection();
+  if (conn == nullptr || !conn->ready()) {
+    m.error = unavailable_error();
+    for (auto& missing : m.missing) {
+      if (missing.ticket) l1.cache().fail(std::move(missing.ticket));
+    }
+    return finish_mget(seq);
+  }
   std::vector<std::string_view> fetch{"MGET"};
-  for (const auto& m : request->missing()) fetch.push_back(args[m.index + 1]);
-  scratch_.clear();
-  resp::encode_command(scratch_, fetch);
+  for (const auto& missing : m.missing) fetch.push_back(args[missing.index + 1]);
+  encoded_.clear();
+  resp::encode_command(encoded_, fetch);
   const bool whole = fetch.size() == args.size();
-  conn->send(db_, whole ? raw : std::string_view(scratch_), request, 0);
-  std::uint64_t tag = 1;
-  for (const auto& m : request->missing()) {
-    scratch_.clear();
-    const std::string_view pttl[] = {"PTTL", args[m.index + 1]};
-    resp::encode_command(scratch_, pttl);
-    conn->send(db_, scratch_, request, tag++);
+  const auto self = shared_from_this();
+  conn->send(state_.db, whole ? raw : std::string_view(encoded_), self, seq);
+  ctx.pttl_sent = std::chrono::steady_clock::now();
+  for (const auto& missing : m.missing) {
+    encode_pttl(encoded_, args[missing.index + 1]);
+    conn->send(state_.db, encoded_, self, seq);
   }
+  ++in_upstream_;
 }
 
-void Session::forward_write(const command::CommandInfo& info, Args args, std::string_view raw) {
-  L1& l1 = *worker_.shared().l1;
-  if (info.has(command::kFlush)) {
-    l1.invalidate_all_local();
-    return forward(raw, kFlushFlag);
-  }
-  keys_.clear();
-  command::CommandTable::write_keys(info, args, keys_);
-  if (keys_.empty()) return forward(raw, 0);
-  // Before forwarding: no read after this one may be answered with the old value, and fills
-  // in flight for these keys are discarded.
-  l1.invalidate_local(keys_);
-  std::string& record = written_keys_.emplace_back();
-  for (auto k : keys_) {
-    const auto len = static_cast<std::uint32_t>(k.size());
-    record.append(reinterpret_cast<const char*>(&len), sizeof len);
-    record += k;
-  }
-  forward(raw, kWriteFlag);
-}
-
-// The write's reply is in: invalidate again (a fill that started before the write executed
-// upstream may have completed since), then tell the other instances.
-void Session::after_write(std::uint64_t flags) {
-  L1& l1 = *worker_.shared().l1;
-  if ((flags & kFlushFlag) != 0) {
-    l1.invalidate_all_local();
-    worker_.publish_all();
+void Session::mget_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind) {
+  RequestContext& ctx = conn_.context(seq);
+  MgetState& m = *ctx.mget;
+  const int index = ctx.replies_seen++;
+  if (index == 0) {
+    // The upstream MGET: split it into one element per missing key.
+    if (kind != resp::ReplyKind::Array) {
+      m.error = reply;
+      return;
+    }
+    std::string_view rest = reply.substr(reply.find("\r\n") + 2);
+    resp::ReplyFramer framer;
+    for (auto& missing : m.missing) {
+      if (framer.frame(rest) != resp::FrameStatus::Complete) {
+        m.error = "-ERR upstream MGET reply did not match the request\r\n";
+        return;
+      }
+      missing.element.assign(rest.substr(0, framer.consumed()));
+      missing.kind = framer.kind();
+      rest.remove_prefix(framer.consumed());
+    }
     return;
   }
-  if (written_keys_.empty()) return;
-  const std::string record = std::move(written_keys_.front());
-  written_keys_.pop_front();
-  keys_.clear();
-  for (std::size_t pos = 0; pos + sizeof(std::uint32_t) <= record.size();) {
-    std::uint32_t len = 0;
-    std::memcpy(&len, record.data() + pos, sizeof len);
-    pos += sizeof len;
-    keys_.push_back(std::string_view(record).substr(pos, len));
-    pos += len;
+  MgetState::Missing& missing = m.missing[static_cast<std::size_t>(index - 1)];
+  if (missing.ticket) {
+    L1& l1 = *worker_.shared().l1;
+    const bool exists_elsewhere = missing.kind != resp::ReplyKind::Bulk && parse_pttl(reply) != -2;
+    const auto ttl = exists_elsewhere || !m.error.empty()
+                         ? std::chrono::milliseconds(0)
+                         : fill_ttl(*missing.rule, missing.kind, reply, kind, ctx.pttl_sent);
+    if (ttl.count() > 0) {
+      l1.cache().complete(std::move(missing.ticket), cache::Value::make(missing.element), ttl);
+    } else {
+      l1.cache().fail(std::move(missing.ticket));
+    }
   }
-  l1.invalidate_local(keys_);
-  worker_.publish(keys_);
+  if (static_cast<std::size_t>(index) == m.missing.size()) {
+    shared_reply_done();
+    finish_mget(seq);
+  }
+}
+
+void Session::finish_mget(std::uint64_t seq) {
+  RequestContext& ctx = conn_.context(seq);
+  const MgetState& m = *ctx.mget;
+  std::string out;
+  if (!m.error.empty()) {
+    out = m.error;
+  } else {
+    out = fmt::format("*{}\r\n", m.hits.size());
+    std::size_t next_missing = 0;
+    for (std::size_t i = 0; i < m.hits.size(); ++i) {
+      if (next_missing < m.missing.size() && m.missing[next_missing].index == i) {
+        out += m.missing[next_missing++].element;
+      } else {
+        out += m.hits[i].bytes();
+      }
+    }
+  }
+  conn_.complete(seq, out);
 }
 
 }  // namespace frontcache::proxy

@@ -1,4 +1,4 @@
-// CLIENT LIST and CLIENT KILL over this instance's sessions on every worker, and CLIENT REPLY.
+// CLIENT LIST and CLIENT KILL over this instance's sessions on every worker.
 // Sessions belong to their worker's thread: the request is posted to each worker's io_context,
 // runs there, and its result is posted back to the asking session's worker, which replies once
 // every worker has answered.
@@ -45,25 +45,26 @@ struct Gather {
 }  // namespace
 
 void Session::client_list() {
-  const std::uint64_t seq = silent_ ? kNoSlot : replies_.push();
+  const std::uint64_t seq = take_slot(silent_);
   auto& workers = worker_.shared().all_workers;
   auto gather = std::make_shared<Gather>(workers.size());
   auto& home = worker_.io();
   auto weak = weak_from_this();
   for (std::size_t i = 0; i < workers.size(); ++i) {
     Worker* w = workers[i];
-    boost::asio::post(w->io(), [w, i, gather, weak, seq, &home] {
+    // Our own line as of now: the commands pipelined behind this one run before the other
+    // workers answer, and Redis shows CLIENT LIST as the last command of the client running it.
+    boost::asio::post(w->io(), [w, i, gather, weak, seq, &home, me = this, mine = describe()] {
       std::string text;
-      for (const Session* s : w->sessions()) text += s->describe() + "\n";
+      for (Session* s : w->sessions()) text += (s == me ? mine : s->describe()) + "\n";
       boost::asio::post(home, [i, gather, weak, seq, text = std::move(text)]() mutable {
         gather->parts[i] = std::move(text);
         if (--gather->left != 0) return;
         auto self = weak.lock();
-        if (!self || seq == kNoSlot) return;
+        if (!self) return;
         std::string all;
         for (const auto& part : gather->parts) all += part;
-        self->replies_.complete(seq, resp::bulk_reply(all));
-        self->wake_writer();
+        self->conn_.complete(seq, self->conn_.context(seq).silent ? "" : resp::bulk_reply(all));
       });
     });
   }
@@ -72,7 +73,6 @@ void Session::client_list() {
 // CLIENT KILL ip:port (old form: +OK or "No such client"), or CLIENT KILL <filter value> ...
 // with ID, ADDR, LADDR, USER, SKIPME (new form: the number of clients killed).
 void Session::client_kill(Args args) {
-  if (args.size() < 3) return reply(resp::wrong_arity_error("client|kill"));
   KillFilter filter;
   filter.self = id_;
   const bool old_form = args.size() == 3;
@@ -116,7 +116,7 @@ void Session::client_kill(Args args) {
       }
     }
   }
-  const std::uint64_t seq = silent_ ? kNoSlot : replies_.push();
+  const std::uint64_t seq = take_slot(silent_);
   auto& workers = worker_.shared().all_workers;
   auto gather = std::make_shared<Gather>(workers.size());
   auto& home = worker_.io();
@@ -141,46 +141,18 @@ void Session::client_kill(Args args) {
         if (--gather->left != 0) return;
         auto self = weak.lock();
         if (!self) return;
-        if (seq != kNoSlot) {
-          if (old_form) {
-            self->replies_.complete(seq, gather->killed > 0
-                                             ? std::string(resp::kOk)
-                                             : resp::error_reply("ERR No such client"));
-          } else {
-            self->replies_.complete(seq,
-                                    resp::integer_reply(static_cast<long long>(gather->killed)));
-          }
+        std::string out;
+        if (old_form) {
+          out =
+              gather->killed > 0 ? std::string(resp::kOk) : resp::error_reply("ERR No such client");
+        } else {
+          out = resp::integer_reply(static_cast<long long>(gather->killed));
         }
-        if (gather->kill_self) {
-          self->read_done_ = true;
-          self->read_signal_.cancel();
-          boost::system::error_code ignored;
-          self->socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_receive, ignored);
-        }
-        self->wake_writer();
+        self->conn_.complete(seq, self->conn_.context(seq).silent ? "" : out);
+        if (gather->kill_self) self->conn_.stop_reading();
       });
     });
   }
-}
-
-void Session::client_reply(Args args) {
-  if (args.size() != 3) return reply(resp::wrong_arity_error("client|reply"));
-  if (iequals(args[2], "ON")) {
-    reply_off_ = false;
-    silent_ = false;
-    return reply(resp::kOk);
-  }
-  if (iequals(args[2], "OFF")) {
-    reply_off_ = true;
-    silent_ = true;
-    return;
-  }
-  if (iequals(args[2], "SKIP")) {
-    skip_next_ = true;
-    silent_ = true;
-    return;
-  }
-  reply_error("ERR syntax error");
 }
 
 }  // namespace frontcache::proxy

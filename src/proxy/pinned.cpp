@@ -1,12 +1,16 @@
-// Pinning: a session whose commands change its connection's state upstream (MULTI/WATCH,
-// blocking commands, SUBSCRIBE, MONITOR, CLIENT TRACKING) moves onto a dedicated upstream
-// connection from its worker's bounded set, and sends everything there until that state is
-// over; then the connection goes back to the worker and the session to the shared ones.
+// The dedicated connection. A session whose commands create state in its Redis connection
+// (MULTI/WATCH, blocking commands, the SUBSCRIBE family, MONITOR, CLIENT TRACKING) moves onto a
+// dedicated upstream connection and sends everything there, in order, until that state is over
+// and every reply is in; then the connection is RESET and goes back to the worker.
 //
-// The dedicated connection is a stream of reply frames. Each request sent on it is recorded in
-// pinned_requests_ with the number of frames that answer it (one, or one per channel for the
-// SUBSCRIBE family); frames no request asked for (pub/sub messages, MONITOR lines) are pushes,
-// placed ahead of the first waiting request's reply, which is where the upstream put them.
+// The connection mirrors the client's Redis state by construction: it is clean when handed
+// over (RESET, AUTH), gets the session's database with a SELECT of ours, and from then on only
+// the client's own commands. The model (ClientState) follows the replies: the frame at the
+// front answers the oldest request (one frame per channel for the SUBSCRIBE family); frames no
+// request asked for (pub/sub messages, MONITOR lines) are pushes, placed ahead of the first
+// waiting request's reply, which is where Redis put them. What the proxy answers itself while
+// pinned (CLIENT, AUTH, HELLO...) waits until every reply is in (router.cpp), so it reads the
+// state Redis would have when it ran the command; inside MULTI it is queued and run at EXEC.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -14,15 +18,19 @@
 #include <charconv>
 
 #include "frontcache/resp/errors.hpp"
+#include "frontcache/resp/request_parser.hpp"
 #include "session.hpp"
 #include "worker.hpp"
 
 namespace frontcache::proxy {
 
-using command::iequals;
-using command::Route;
+using command::Op;
 
 namespace {
+
+constexpr std::string_view kQueued = "+QUEUED\r\n";
+constexpr std::string_view kExecAbort =
+    "-EXECABORT Transaction discarded because of previous errors.\r\n";
 
 // Reads the first two elements of a RESP2 pub/sub reply `*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1`
 // (the channel may be a null bulk). False when the frame does not have that shape.
@@ -53,29 +61,30 @@ bool parse_subscription(std::string_view frame, std::string_view& type,
   return read_bulk(channel);
 }
 
-bool starts_with_ci(std::string_view a, std::string_view upper) {
-  return a.size() >= upper.size() && iequals(a.substr(0, upper.size()), upper);
+bool is_subscription_op(Op op) {
+  return op == Op::Subscribe || op == Op::Psubscribe || op == Op::Ssubscribe ||
+         op == Op::Unsubscribe || op == Op::Punsubscribe || op == Op::Sunsubscribe;
+}
+
+// Commands Redis runs at once inside MULTI instead of queueing them.
+bool runs_inside_multi(Op op) {
+  return op == Op::Exec || op == Op::Discard || op == Op::Multi || op == Op::Watch ||
+         op == Op::Reset || op == Op::Quit;
 }
 
 }  // namespace
 
-bool Session::needs_pin(Args args) const {
-  const command::CommandInfo* info = worker_.shared().commands.find(args[0]);
-  if (info == nullptr) return false;
-  if (info->route == Route::Stateful) return true;
-  if (info->name == "xread" || info->name == "xreadgroup") {
-    for (std::size_t i = 1; i < args.size(); ++i) {
-      if (iequals(args[i], "STREAMS")) return false;
-      if (iequals(args[i], "BLOCK")) return true;
-    }
-    return false;
+void Session::dispatch_pinned(const Classified& c, Args args, std::string_view raw) {
+  if (c.op == Op::Quit) {
+    // Redis runs QUIT at once, even in MULTI or subscribed; its +OK follows every earlier
+    // reply, then the connection closes.
+    reply(resp::kOk);
+    conn_.stop_reading();
+    return;
   }
-  return info->name == "client" && args.size() >= 2 && iequals(args[1], "TRACKING");
-}
-
-bool Session::subscribe_mode() const {
-  return subscribe_pending_ > 0 || !channels_.empty() || !patterns_.empty() ||
-         !shard_channels_.empty();
+  if (answered_by_proxy(c, args)) return answer_locally(c, args);
+  if (pinned_ == nullptr && !pin()) return;
+  send_pinned(c, args, raw);
 }
 
 bool Session::pin() {
@@ -89,8 +98,266 @@ bool Session::pin() {
   }
   connection->attach(std::weak_ptr<upstream::StreamTarget>(weak_from_this()));
   pinned_ = std::move(connection);
-  pinned_db_ = -1;
+  if (state_.db != 0) {
+    const std::string db = std::to_string(state_.db);
+    const std::string_view select[] = {"SELECT", db};
+    send_internal(select);
+  }
   return true;
+}
+
+void Session::send_internal(std::span<const std::string_view> args) {
+  encoded_.clear();
+  resp::encode_command(encoded_, args);
+  pinned_requests_.push_back(kInternal);
+  pinned_->send(encoded_);
+}
+
+void Session::send_pinned(const Classified& c, Args args, std::string_view raw) {
+  const std::uint64_t seq = take_slot(silent_);
+  RequestContext& ctx = conn_.context(seq);
+  ctx.op = c.op;
+  ctx.blocking = c.blocking();
+  if (c.op == Op::Select && args.size() == 2) {
+    int db = -1;
+    auto [p, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
+    if (ec == std::errc() && p == args[1].data() + args[1].size()) ctx.db = db;
+  }
+  if (c.op == Op::Info) ctx.reply = Reply::Info;
+  if (is_subscription_op(c.op)) ctx.frames = static_cast<int>(args.size()) - 1;
+  if (c.op == Op::ClientTracking && args.size() >= 3) {
+    ctx.tracking_on = command::iequals(args[2], "ON");
+  }
+  if (c.op == Op::Reset) reset_pending_ = true;
+  if (ctx.blocking) ++state_.blocked;
+  ctx.write = before_write(c, args, ctx.written, ctx.flush, ctx.fence);
+  pinned_requests_.push_back(seq);
+  if (c.op == Op::Exec && state_.multi_failed) {
+    // The proxy refused a command of this transaction (Redis would have flagged it): EXEC
+    // must abort, so the upstream's queue is discarded instead.
+    ctx.exec_abort = true;
+    const std::string_view discard[] = {"DISCARD"};
+    encoded_.clear();
+    resp::encode_command(encoded_, discard);
+    return pinned_->send(encoded_);
+  }
+  pinned_->send(raw);
+}
+
+bool Session::is_push(std::string_view frame, resp::ReplyKind kind) const {
+  if (kind == resp::ReplyKind::Array && state_.subscribed()) {
+    return frame.starts_with("*3\r\n$7\r\nmessage\r\n") ||
+           frame.starts_with("*4\r\n$8\r\npmessage\r\n") ||
+           frame.starts_with("*3\r\n$8\r\nsmessage\r\n");
+  }
+  return state_.monitor && kind == resp::ReplyKind::Status && frame.size() > 1 &&
+         std::isdigit(static_cast<unsigned char>(frame[1])) != 0;
+}
+
+// A pub/sub message reaches the client whatever CLIENT REPLY says (Redis marks it a push); a
+// MONITOR line does not.
+void Session::push_frame(std::string_view frame) {
+  if (frame[0] == '+' && state_.reply_mode == ReplyMode::Off) return;
+  if (!pinned_requests_.empty() && pinned_requests_.front() != kInternal) {
+    conn_.add(pinned_requests_.front(), frame);
+  } else if (!conn_.reading_stopped()) {
+    conn_.append(frame);
+  }
+}
+
+void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
+  if (conn_.closed() || pinned_ == nullptr) return;
+  if (is_push(frame, kind) || pinned_requests_.empty()) return push_frame(frame);
+  const std::uint64_t seq = pinned_requests_.front();
+  if (seq == kInternal) {
+    pinned_requests_.pop_front();
+    if (frame != resp::kOk) {
+      // The hand-off SELECT failed: the connection is not in the client's database.
+      spdlog::warn("client {}: dedicated connection refused SELECT {}: {}", id_, state_.db,
+                   frame.substr(0, frame.size() - 2));
+      conn_.append(resp::error_reply("ERR frontcache: dedicated connection refused SELECT"));
+      return close();
+    }
+    return maybe_resume();
+  }
+  RequestContext& ctx = conn_.context(seq);
+  if (is_subscription_op(ctx.op) && !subscription_frame(seq, frame, kind)) return;
+  std::string rewritten;
+  std::string_view out = frame;
+  if (is_subscription_op(ctx.op) && kind == resp::ReplyKind::Array) {
+    out = {};  // every confirmation was added to the slot as it came
+  } else {
+    rewritten = confirm(ctx, frame, kind);
+    out = rewritten.empty() ? frame : std::string_view(rewritten);
+  }
+  pinned_requests_.pop_front();
+  conn_.complete(seq, conn_.context(seq).silent ? std::string_view() : out);
+  unpin_if_idle();
+  maybe_resume();
+}
+
+// One confirmation of a (P|S)(UN)SUBSCRIBE: applied to the model and given to the client at
+// once, whatever CLIENT REPLY says (as Redis's pushes). True when it was the last one the
+// request gets, or when the frame is not a confirmation at all (an error, +QUEUED).
+bool Session::subscription_frame(std::uint64_t seq, std::string_view frame, resp::ReplyKind kind) {
+  std::string_view type;
+  std::optional<std::string_view> channel;
+  if (kind != resp::ReplyKind::Array || !parse_subscription(frame, type, channel)) return true;
+  RequestContext& ctx = conn_.context(seq);
+  if (ctx.frames <= 0) {
+    // UNSUBSCRIBE with no argument: one reply per subscription it ends, or one with a null
+    // channel when there was none; counted against the model, which is Redis's state now.
+    const auto& set = type == "punsubscribe"   ? state_.patterns
+                      : type == "sunsubscribe" ? state_.shard_channels
+                                               : state_.channels;
+    ctx.frames = std::max<int>(1, static_cast<int>(set.size()));
+  }
+  if (channel) state_.apply_subscription(type, *channel);
+  conn_.add(seq, frame);
+  return --ctx.frames == 0;
+}
+
+// What a reply confirms, applied to the model; returns the bytes for the client when they
+// differ from the frame (EXEC with commands the proxy answers, INFO), else empty.
+std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::ReplyKind kind) {
+  if (ctx.blocking) --state_.blocked;
+  if (ctx.exec_abort) {
+    end_transaction();
+    return std::string(kExecAbort);
+  }
+  if (state_.multi && frame == kQueued && !runs_inside_multi(ctx.op)) {
+    QueuedCommand& q = multi_queue_.emplace_back();
+    q.op = ctx.op;
+    q.db = ctx.db;
+    q.write = ctx.write;
+    q.flush = ctx.flush;
+    q.fence = ctx.fence;
+    q.keys = std::move(ctx.written);
+    q.tracking_on = ctx.tracking_on;
+    ++state_.queued;
+    return {};
+  }
+  if (ctx.write) after_write(ctx.written, ctx.flush, ctx.fence);
+  const bool ok = frame == resp::kOk;
+  switch (ctx.op) {
+    case Op::Multi:
+      if (ok) {
+        state_.multi = true;
+        state_.multi_failed = false;
+        state_.queued = 0;
+        multi_queue_.clear();
+      }
+      break;
+    case Op::Exec:
+      return exec_reply(frame, kind);
+    case Op::Discard:
+      if (ok) end_transaction();
+      break;
+    case Op::Reset:
+      if (frame == "+RESET\r\n") {
+        state_.reset(worker_.config().auth.required());
+        conn_.parser_.set_authenticated(state_.authenticated);
+        multi_queue_.clear();
+      }
+      reset_pending_ = false;
+      break;
+    case Op::Info:
+      if (kind == resp::ReplyKind::Bulk) return info_reply(frame);
+      break;
+    default:
+      apply_result(ctx.op, frame, ctx.db, ctx.tracking_on);
+      break;
+  }
+  return {};
+}
+
+// EXEC's reply: whatever it is (the results, a null array after a WATCH abort, EXECABORT),
+// the transaction is over. Each result confirms its command's effect in order; commands the
+// proxy answers itself run here, at their place, and their results are spliced in.
+std::string Session::exec_reply(std::string_view frame, resp::ReplyKind kind) {
+  if (!state_.multi) return {};  // EXEC without MULTI: an error, nothing changes
+  std::string out;
+  if (kind == resp::ReplyKind::Array) {
+    std::string_view rest = frame.substr(frame.find("\r\n") + 2);
+    std::string elements;
+    resp::ReplyFramer framer;
+    bool matched = true;
+    for (QueuedCommand& q : multi_queue_) {
+      if (q.local) {
+        apply_queued(q, {}, elements);
+        continue;
+      }
+      if (framer.frame(rest) != resp::FrameStatus::Complete) {
+        matched = false;
+        break;
+      }
+      const std::string_view element = rest.substr(0, framer.consumed());
+      rest.remove_prefix(framer.consumed());
+      apply_queued(q, element, elements);
+    }
+    if (matched) out = fmt::format("*{}\r\n{}{}", multi_queue_.size(), elements, rest);
+  }
+  end_transaction();
+  return out;
+}
+
+void Session::apply_queued(QueuedCommand& q, std::string_view element, std::string& out) {
+  if (q.local) {
+    std::vector<std::string_view> args(q.args.begin(), q.args.end());
+    const Classified c = worker_.shared().commands.classify(args);
+    const std::string result = run_local(c, args);
+    // CLIENT REPLY OFF/SKIP inside EXEC: Redis cuts its own array short there; the proxy
+    // keeps the array whole.
+    out += result.empty() ? std::string(resp::kOk) : result;
+    return;
+  }
+  if (q.write) after_write(q.keys, q.flush, q.fence);
+  out += element;
+  apply_result(q.op, element, q.db, q.tracking_on);
+}
+
+// The state change a command's result confirms, alone or inside EXEC's array.
+void Session::apply_result(Op op, std::string_view result, int db, bool tracking_on) {
+  const bool ok = result == resp::kOk;
+  switch (op) {
+    case Op::Select:
+      if (ok) state_.db = db;
+      break;
+    case Op::Watch:
+      if (ok) state_.watching = true;
+      break;
+    case Op::Unwatch:
+      if (ok) state_.watching = false;
+      break;
+    case Op::Monitor:
+      if (ok) state_.monitor = true;
+      break;
+    case Op::ClientTracking:
+      if (ok) state_.tracking = tracking_on;
+      break;
+    default:
+      if (is_subscription_op(op)) {
+        std::string_view type;
+        std::optional<std::string_view> channel;
+        if (parse_subscription(result, type, channel) && channel) {
+          state_.apply_subscription(type, *channel);
+        }
+      }
+      break;
+  }
+}
+
+void Session::end_transaction() {
+  state_.multi = false;
+  state_.multi_failed = false;
+  state_.watching = false;
+  state_.queued = 0;
+  multi_queue_.clear();
+}
+
+void Session::unpin_if_idle() {
+  if (pinned_ == nullptr || !pinned_requests_.empty() || state_.needs_dedicated()) return;
+  release_pinned(true);
 }
 
 void Session::release_pinned(bool reusable) {
@@ -99,248 +366,33 @@ void Session::release_pinned(bool reusable) {
   pinned_.reset();
 }
 
-void Session::dispatch_pinned(const command::CommandInfo* info, Route route, Args args,
-                              std::string_view raw) {
-  const std::string_view name = info != nullptr ? info->name : std::string_view();
-  if (name == "quit") return handle_local(*info, args);
-  if (pinned_ != nullptr && name == "reset") {
-    // RESET runs upstream too (unsubscribes, discards, unwatches, tracking off); the session's
-    // own part is reset here.
-    reset_session_state();
-    return send_pinned(args, raw);
-  }
-  const bool upstream_decides = multi_queued_ || subscribe_mode();
-  const bool proxy_only = name == "auth" || name == "hello";
-  if (route == Route::Local && (proxy_only || !upstream_decides)) {
-    return handle_local(*info, args);
-  }
-  if (pinned_ == nullptr && !pin()) return;
-  if (name == "select" && multi_queued_ && args.size() == 2) {
-    // Queued in the transaction: from EXEC on, the connection is in that database.
-    long long db = 0;
-    auto [p, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
-    if (ec == std::errc() && db >= 0 && db < worker_.shared().databases) {
-      db_ = static_cast<int>(db);
-      pinned_db_ = db_;
-    }
-  }
-  send_pinned(args, raw);
-}
-
-void Session::send_pinned(Args args, std::string_view raw) {
-  on_write_keys(args);
-  PinnedRequest request;
-  const std::string_view name = args[0];
-  if (iequals(name, "MULTI")) {
-    request.kind = PinKind::Multi;
-    multi_queued_ = true;
-  } else if (iequals(name, "EXEC")) {
-    request.kind = PinKind::Exec;
-    multi_queued_ = false;
-  } else if (iequals(name, "DISCARD")) {
-    request.kind = PinKind::Discard;
-    multi_queued_ = false;
-  } else if (iequals(name, "WATCH")) {
-    request.kind = PinKind::Watch;
-  } else if (iequals(name, "UNWATCH")) {
-    request.kind = PinKind::Unwatch;
-  } else if (iequals(name, "MONITOR")) {
-    request.kind = PinKind::Monitor;
-  } else if (iequals(name, "RESET")) {
-    request.kind = PinKind::Reset;
-    multi_queued_ = false;
-  } else if (iequals(name, "CLIENT") && args.size() >= 3 && iequals(args[1], "TRACKING")) {
-    request.kind = iequals(args[2], "ON") ? PinKind::TrackingOn : PinKind::TrackingOff;
-  } else if (iequals(name, "SUBSCRIBE") || iequals(name, "PSUBSCRIBE") ||
-             iequals(name, "SSUBSCRIBE")) {
-    request.kind = PinKind::Subscribe;
-    request.remaining = std::max<int>(1, static_cast<int>(args.size()) - 1);
-  } else if (iequals(name, "UNSUBSCRIBE") || iequals(name, "PUNSUBSCRIBE") ||
-             iequals(name, "SUNSUBSCRIBE")) {
-    request.kind = PinKind::Unsubscribe;
-    request.remaining = args.size() > 1 ? static_cast<int>(args.size()) - 1 : -1;
-    request.set = starts_with_ci(name, "P")   ? SubSet::Patterns
-                  : starts_with_ci(name, "S") ? SubSet::Shard
-                                              : SubSet::Channels;
-  }
-  if (request.kind == PinKind::Subscribe || request.kind == PinKind::Unsubscribe) {
-    ++subscribe_pending_;
-  }
-  const bool multi_internal = multi_queued_ && request.kind != PinKind::Multi;
-  if (pinned_db_ != db_ && !subscribe_mode() && !multi_internal) {
-    const std::string db_text = std::to_string(db_);
-    const std::string_view select[] = {"SELECT", db_text};
-    std::string bytes;
-    resp::encode_command(bytes, select);
-    pinned_->send(bytes);
-    pinned_requests_.push_back(PinnedRequest{kNoSlot, PinKind::Internal, 1, SubSet::Channels});
-    pinned_db_ = db_;
-  }
-  if (!silent_) request.seq = replies_.push();
-  pinned_requests_.push_back(request);
-  pinned_->send(raw);
-}
-
-bool Session::is_push(std::string_view frame, resp::ReplyKind kind) const {
-  if (kind == resp::ReplyKind::Array && subscribe_mode()) {
-    return frame.starts_with("*3\r\n$7\r\nmessage\r\n") ||
-           frame.starts_with("*4\r\n$8\r\npmessage\r\n") ||
-           frame.starts_with("*3\r\n$8\r\nsmessage\r\n");
-  }
-  return monitor_ && kind == resp::ReplyKind::Status && frame.size() > 1 &&
-         std::isdigit(static_cast<unsigned char>(frame[1])) != 0;
-}
-
-void Session::track_subscription(std::string_view frame) {
-  std::string_view type;
-  std::optional<std::string_view> channel;
-  if (!parse_subscription(frame, type, channel) || !channel) return;
-  const std::string name(*channel);
-  if (type == "subscribe")
-    channels_.insert(name);
-  else if (type == "unsubscribe")
-    channels_.erase(name);
-  else if (type == "psubscribe")
-    patterns_.insert(name);
-  else if (type == "punsubscribe")
-    patterns_.erase(name);
-  else if (type == "ssubscribe")
-    shard_channels_.insert(name);
-  else if (type == "sunsubscribe")
-    shard_channels_.erase(name);
-}
-
-void Session::apply_pinned_state(PinKind kind, std::string_view frame) {
-  const bool ok = frame == "+OK\r\n";
-  switch (kind) {
-    case PinKind::Multi:
-      if (ok) multi_ = true;
-      break;
-    case PinKind::Exec:
-      multi_ = false;
-      watching_ = false;
-      break;
-    case PinKind::Discard:
-      if (ok) {
-        multi_ = false;
-        watching_ = false;
-      }
-      break;
-    case PinKind::Watch:
-      if (ok) watching_ = true;
-      break;
-    case PinKind::Unwatch:
-      if (ok && !multi_) watching_ = false;
-      break;
-    case PinKind::Monitor:
-      if (ok) monitor_ = true;
-      break;
-    case PinKind::TrackingOn:
-      if (ok) tracking_ = true;
-      break;
-    case PinKind::TrackingOff:
-      if (ok) tracking_ = false;
-      break;
-    case PinKind::Reset:
-      multi_ = watching_ = monitor_ = tracking_ = false;
-      channels_.clear();
-      patterns_.clear();
-      shard_channels_.clear();
-      pinned_db_ = 0;
-      break;
-    default:
-      break;
-  }
-}
-
-void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
-  if (closed_ || pinned_ == nullptr) return;
-  if (is_push(frame, kind) || pinned_requests_.empty()) {
-    if (!reply_off_) {
-      auto slot = std::find_if(pinned_requests_.begin(), pinned_requests_.end(),
-                               [](const PinnedRequest& r) { return r.seq != kNoSlot; });
-      if (slot != pinned_requests_.end()) {
-        replies_.add(slot->seq, frame);
-      } else {
-        replies_.append(frame);
-      }
-    }
-    wake_writer();
-    return;
-  }
-  PinnedRequest& request = pinned_requests_.front();
-  bool done = true;
-  std::string_view final_bytes = frame;
-  if (request.kind == PinKind::Internal) {
-    if (kind == resp::ReplyKind::Error) {
-      spdlog::warn("client {}: pinned connection refused SELECT: {}", id_, frame);
-    }
-    final_bytes = {};
-  } else if ((request.kind == PinKind::Subscribe || request.kind == PinKind::Unsubscribe) &&
-             kind != resp::ReplyKind::Error) {
-    track_subscription(frame);
-    if (request.remaining < 0) {
-      const auto& set = request.set == SubSet::Channels   ? channels_
-                        : request.set == SubSet::Patterns ? patterns_
-                                                          : shard_channels_;
-      done = set.empty();
-    } else {
-      done = --request.remaining <= 0;
-    }
-    if (!done) {
-      if (request.seq != kNoSlot) replies_.add(request.seq, frame);
-      final_bytes = {};
-    }
-  } else {
-    apply_pinned_state(request.kind, frame);
-  }
-  if (done) {
-    if (request.kind == PinKind::Subscribe || request.kind == PinKind::Unsubscribe) {
-      --subscribe_pending_;
-    }
-    if (request.seq != kNoSlot) replies_.complete(request.seq, final_bytes);
-    pinned_requests_.pop_front();
-  }
-  unpin_if_idle();
-  wake_writer();
-}
-
-void Session::unpin_if_idle() {
-  if (pinned_ == nullptr || !pinned_requests_.empty() || multi_ || multi_queued_ || watching_ ||
-      monitor_ || tracking_ || subscribe_mode()) {
-    return;
-  }
-  release_pinned(true);
-}
-
 void Session::on_stream_closed(const std::string& reason) {
   if (pinned_ == nullptr) return;
   worker_.shared().stats.pinned_lost.fetch_add(1, std::memory_order_relaxed);
   const bool had_state =
-      multi_ || multi_queued_ || watching_ || monitor_ || tracking_ || subscribe_mode();
+      state_.multi || state_.watching || state_.monitor || state_.tracking || state_.subscribed();
   const std::string error =
       resp::error_reply(fmt::format("ERR upstream connection lost ({})", reason));
-  for (const auto& request : pinned_requests_) {
-    if (request.seq != kNoSlot) replies_.complete(request.seq, error);
+  for (const std::uint64_t seq : pinned_requests_) {
+    if (seq != kInternal) conn_.complete(seq, conn_.context(seq).silent ? "" : error);
   }
   pinned_requests_.clear();
-  multi_ = multi_queued_ = watching_ = monitor_ = tracking_ = false;
-  subscribe_pending_ = 0;
-  channels_.clear();
-  patterns_.clear();
-  shard_channels_.clear();
+  end_transaction();
+  state_.monitor = state_.tracking = false;
+  state_.blocked = 0;
+  state_.channels.clear();
+  state_.patterns.clear();
+  state_.shard_channels.clear();
+  reset_pending_ = false;
   release_pinned(false);
-  if (had_state && !closed_) {
+  if (had_state) {
     // The connection state the client built (transaction, subscriptions) is gone upstream:
     // close the client connection, as a Redis restart would, once the errors are written.
     spdlog::warn("client {} ({}): dedicated upstream connection lost ({}); closing the client", id_,
-                 addr_, reason);
-    read_done_ = true;
-    read_signal_.cancel();
-    boost::system::error_code ignored;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_receive, ignored);
+                 addr(), reason);
+    conn_.stop_reading();
   }
-  wake_writer();
+  maybe_resume();
 }
 
 }  // namespace frontcache::proxy

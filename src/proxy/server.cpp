@@ -41,6 +41,7 @@ command::CommandInfo parse_command_entry(const redisReply* e) {
     if (f == "write") info.flags |= command::kWrite;
     if (f == "readonly") info.flags |= command::kReadonly;
     if (f == "movablekeys") info.flags |= command::kMovableKeys;
+    if (f == "admin") info.flags |= command::kAdmin;
   }
   info.first_key = integer(e->element[3]);
   info.last_key = integer(e->element[4]);
@@ -119,7 +120,6 @@ void probe_upstream(Shared& shared) {
         auto infos = parse_command_reply(r);
         spdlog::debug("command table: {} commands from the upstream's COMMAND", infos.size());
         shared.commands.merge(std::move(infos));
-        shared.commands_from_upstream = true;
       } else {
         spdlog::warn("upstream COMMAND failed; using the built-in command table");
       }

@@ -1,31 +1,41 @@
-// A client connection: read_loop parses requests and dispatches each one, taking a slot in
-// the ReplyQueue; write_loop writes every reply that is ready, in request order, in one write.
+// One client of the proxy. The session ties together what serving a Redis client takes, each
+// part in its own file:
 //
-//   socket ─► read_loop ─► RequestParser ─► dispatch ─┬─► local reply ───────────┐
-//                                                     └─► upstream::Connection ──┤ on_reply
-//   socket ◄─ write_loop ◄─ ReplyQueue (ordered slots) ◄─────────────────────────┘
+//   client_connection  socket I/O, parsing, reply ordering, output limits (no Redis knowledge)
+//   client_state       the model of the client's Redis state (db, MULTI, subscriptions, ...)
+//   router.cpp         the one place that decides: local | L1 | shared upstream | dedicated
+//   cached_read.cpp    L1 lookups, fills and single-flight, MGET
+//   writes.cpp         the one write path: invalidate, forward, invalidate again on the reply
+//   pinned.cpp         the dedicated upstream connection: hand-off, replies, confirmed state
+//   local_commands.cpp CLIENT, HELLO, AUTH, INFO, FRONTCACHE, SELECT... answered from the model
+//   client_admin.cpp   CLIENT LIST / KILL across workers
+//
+//   socket ─► ClientConnection ─► on_request ─► classify ─┬─► local reply ────────────────┐
+//                                                         ├─► L1 hit / fill ──────────────┤
+//                                                         ├─► shared upstream::Connection ┤ slot
+//                                                         └─► DedicatedConnection ────────┤
+//   socket ◄─ ClientConnection ◄─ Replies (ordered slots) ◄───────────────────────────────┘
 #pragma once
 
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
 #include <list>
 #include <memory>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "client_connection.hpp"
+#include "client_state.hpp"
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/cache/rules.hpp"
 #include "frontcache/command/command_table.hpp"
-#include "frontcache/proxy/reply_queue.hpp"
-#include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connection.hpp"
 #include "frontcache/upstream/dedicated.hpp"
+#include "request.hpp"
 
 namespace frontcache::proxy {
 
@@ -33,6 +43,7 @@ class Worker;
 
 class Session : public upstream::ReplyTarget,
                 public upstream::StreamTarget,
+                public ClientConnection::Handler,
                 public std::enable_shared_from_this<Session> {
  public:
   Session(Worker& worker, boost::asio::ip::tcp::socket socket);
@@ -41,217 +52,168 @@ class Session : public upstream::ReplyTarget,
   void start();
   // Closes the connection now; replies not yet written are dropped.
   void close();
-  // Graceful shutdown: reads no more requests, writes the replies to those already read, then
-  // closes (requests buffered but not yet parsed are not answered).
+  // Graceful shutdown: reads no more requests; requests in flight (a blocked BLPOP too) are
+  // answered if they complete before the server's shutdown_timeout, then the connection closes.
   void drain();
 
+  // upstream::ReplyTarget: a reply on a shared connection; `tag` is the request's slot.
   void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override;
-
-  // Frames of the session's dedicated (pinned) upstream connection (pinned.cpp).
+  // upstream::StreamTarget: frames of the session's dedicated connection (pinned.cpp).
   void on_frame(std::string_view frame, resp::ReplyKind kind) override;
   void on_stream_closed(const std::string& reason) override;
-
-  // For the L1 read path: a pinned session (on a dedicated connection: MULTI/WATCH, blocking
-  // command in flight, subscribed, MONITOR, CLIENT TRACKING) or an unauthenticated one is never
-  // served from the cache.
-  bool pinned() const { return pinned_ != nullptr; }
-  bool authenticated() const { return authenticated_; }
+  // ClientConnection::Handler (router.cpp). False: the request waits, unparsed, until the
+  // session stops holding.
+  bool on_request(std::span<const std::string_view> args, std::string_view raw) override;
+  bool holding() const override;
+  OutputClass output_class() const override {
+    return state_.subscribed() ? OutputClass::Pubsub : OutputClass::Normal;
+  }
+  void on_client_gone() override;
 
   std::uint64_t id() const { return id_; }
+  const std::string& addr() const { return conn_.addr(); }
+  const std::string& laddr() const { return conn_.laddr(); }
+  const std::string& user() const { return state_.user; }
+  std::size_t output_bytes() const { return conn_.buffered_bytes(); }
   // How long the client has sent nothing with nothing in flight (zero while it waits for us).
   std::chrono::steady_clock::duration idle_for(std::chrono::steady_clock::time_point now) const {
-    return replies_.in_flight() > 0 ? std::chrono::steady_clock::duration::zero()
-                                    : now - last_command_;
+    return conn_.in_flight() > 0 ? std::chrono::steady_clock::duration::zero()
+                                 : now - last_command_;
   }
-  const std::string& addr() const { return addr_; }
-  const std::string& laddr() const { return laddr_; }
-  const std::string& user() const { return user_; }
   // One line of CLIENT LIST / CLIENT INFO, without the trailing newline.
-  std::string describe() const;
+  std::string describe();
 
  private:
   using Args = std::span<const std::string_view>;
-  // Tag bits of forwarded requests whose replies need more than copying to the client.
-  static constexpr std::uint64_t kInfoFlag = 1ull << 63;    // append the `# frontcache` section
-  static constexpr std::uint64_t kWriteFlag = 1ull << 62;   // invalidate + publish written keys
-  static constexpr std::uint64_t kFlushFlag = 1ull << 61;   // invalidate + publish everything
-  static constexpr std::uint64_t kSilentFlag = 1ull << 60;  // no reply wanted (CLIENT REPLY)
-  static constexpr std::uint64_t kTagFlags = kInfoFlag | kWriteFlag | kFlushFlag | kSilentFlag;
-  static constexpr std::uint64_t kNoSlot = ~0ull;
-  // How a reply on the pinned connection changes what the session knows of its upstream state.
-  enum class PinKind : std::uint8_t {
-    Plain,
-    Internal,
-    Multi,
-    Exec,
-    Discard,
-    Watch,
-    Unwatch,
-    Subscribe,
-    Unsubscribe,
-    Monitor,
-    TrackingOn,
-    TrackingOff,
-    Reset
-  };
-  enum class SubSet : std::uint8_t { Channels, Patterns, Shard };
-  struct PinnedRequest {
-    std::uint64_t seq = kNoSlot;  // kNoSlot: no reply goes to the client
-    PinKind kind = PinKind::Plain;
-    int remaining = 1;  // reply frames still expected; <0: until `set` is empty
-    SubSet set = SubSet::Channels;
+  using Classified = command::Classified;
+
+  // A command queued in the transaction (its +QUEUED came back, or the proxy queued it),
+  // applied when EXEC's array confirms it ran.
+  struct QueuedCommand {
+    bool local = false;  // answered by the proxy at EXEC time (CLIENT SETNAME, AUTH...)
+    command::Op op = command::Op::None;
+    int db = -1;
+    bool write = false;
+    bool flush = false;
+    bool fence = false;
+    KeyList keys;
+    bool tracking_on = false;
+    std::vector<std::string> args;  // local commands: the request, evaluated at EXEC
   };
 
   static boost::asio::awaitable<void> run(std::shared_ptr<Session> self);
-  boost::asio::awaitable<void> read_loop();
-  boost::asio::awaitable<void> write_loop();
-  bool process_buffer();  // false: stop reading (protocol error or QUIT)
-  // Parses and dispatches the complete requests in data[begin, end), advancing `begin`;
-  // stops early while reading is paused. Same result as process_buffer().
-  bool process_input(const char* data, std::size_t& begin, std::size_t end);
-  void wake_writer();
-  void flush_replies();  // write ready replies now if the writer is idle, else wake it
-  void wake_reader();
-  bool reading_paused() const;
 
-  // frontcache_command.cpp
-  void handle_frontcache(Args args);
-
-  // dispatch.cpp
-  void dispatch(Args args, std::string_view raw);
-  void forward(std::string_view request, std::uint64_t flags);
-  void forward_into(std::uint64_t seq, std::string_view request, std::uint64_t flags);
-  upstream::Connection* upstream_connection();
-  std::string unavailable_error();
-
-  // cached_read.cpp: reads served from L1, fills, writes that invalidate.
-  void read_cached(const command::CommandInfo& info, Args args, std::string_view raw);
-  void read_mget(Args args, std::string_view raw);
-  void start_fill(std::uint64_t seq, const cache::Rule& rule, cache::FillTicket&& ticket, Args args,
-                  std::string_view raw);
-  void forward_write(const command::CommandInfo& info, Args args, std::string_view raw);
-  bool must_wait_for_joined(Args args) const;
-  void joined_resolved();
-  // One of this session's requests on the shared connections has been answered.
-  void upstream_reply_done();
-  void after_write(std::uint64_t flags);
-  Worker& worker() { return worker_; }
+  // router.cpp
+  void dispatch_shared(const Classified& c, Args args, std::string_view raw);
+  bool must_wait_for_joined(const Classified& c) const;
+  bool refused(const Classified& c, Args args, std::string& error) const;
+  bool answered_by_proxy(const Classified& c, Args args) const;
+  void maybe_resume();
+  // Replies known at dispatch time (local answers, refusals), honouring CLIENT REPLY.
   void reply(std::string_view bytes) {
-    if (!silent_) replies_.append(bytes);
+    if (!silent_) conn_.append(bytes);
   }
   void reply_error(std::string_view message);
-  void handle_local(const command::CommandInfo& info, Args args);
-  void reset_session_state();
-  void handle_ping(Args args);
-  void handle_hello(Args args);
-  void handle_select(Args args);
-  void handle_client(Args args);
-  void handle_info(Args args);
-  void handle_auth(Args args);
-  bool set_name(std::string_view name);  // false: invalid name, error already replied
-  bool admin_allowed(const command::CommandInfo& info, Args args) const;
+  std::uint64_t take_slot(bool silent);
 
-  // pinned.cpp: the dedicated upstream connection.
-  bool needs_pin(Args args) const;
-  void dispatch_pinned(const command::CommandInfo* info, command::Route route, Args args,
-                       std::string_view raw);
+  // Shared upstream connections (router.cpp).
+  void forward(std::string_view raw, Reply kind = Reply::Copy);
+  bool send_shared(std::uint64_t seq, std::string_view raw);
+  upstream::Connection* upstream_connection();
+  std::string unavailable_error();
+  void shared_reply_done();
+  void finish_shared(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind);
+
+  // cached_read.cpp
+  void read_cached(const Classified& c, Args args, std::string_view raw);
+  void read_mget(Args args, std::string_view raw);
+  void start_fill(std::uint64_t seq, Args args, std::string_view raw);
+  void fill_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind);
+  void mget_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind);
+  void finish_mget(std::uint64_t seq);
+  void joined_resolved();
+
+  // writes.cpp: the one write path for shared and dedicated connections alike.
+  // Records the keys `args` writes into `keys` and invalidates them now; returns whether
+  // the command writes at all (keys, everything, or keys the proxy cannot name).
+  bool before_write(const Classified& c, Args args, KeyList& keys, bool& flush, bool& fence);
+  // The write's reply is in: invalidate again, tell the other instances, fence if needed.
+  void after_write(const KeyList& keys, bool flush, bool fence);
+  void forward_write(const Classified& c, Args args, std::string_view raw);
+
+  // pinned.cpp
+  void dispatch_pinned(const Classified& c, Args args, std::string_view raw);
   bool pin();  // false: none available, error replied
-  // Every request a pinned session sends upstream goes through here.
-  void send_pinned(Args args, std::string_view raw);
+  void send_pinned(const Classified& c, Args args, std::string_view raw);
+  void send_internal(std::span<const std::string_view> args);
+  bool is_push(std::string_view frame, resp::ReplyKind kind) const;
+  void push_frame(std::string_view frame);
+  bool subscription_frame(std::uint64_t seq, std::string_view frame, resp::ReplyKind kind);
+  std::string confirm(RequestContext& ctx, std::string_view frame, resp::ReplyKind kind);
+  std::string exec_reply(std::string_view frame, resp::ReplyKind kind);
+  void apply_queued(QueuedCommand& q, std::string_view element, std::string& out);
+  void apply_result(command::Op op, std::string_view result, int db, bool tracking_on);
+  void end_transaction();
   void unpin_if_idle();
   void release_pinned(bool reusable);
-  bool subscribe_mode() const;
-  bool is_push(std::string_view frame, resp::ReplyKind kind) const;
-  void track_subscription(std::string_view frame);
-  void apply_pinned_state(PinKind kind, std::string_view frame);
-  // Invalidation hook: called with the whole command for every write a pinned session sends
-  // (MULTI-queued commands included) and for scripts/functions (EVAL/EVALSHA/FCALL, whose
-  // declared keys follow numkeys). No-op until the L1 lands; hooks.cpp.
-  void on_write_keys(Args command);
 
-  // auth.cpp
-  static bool allowed_before_auth(const command::CommandInfo* info);
+  // local_commands.cpp
+  // Answers a command the proxy owns, with Redis's checks in Redis's order; while the
+  // session is in MULTI (confirmed) it is queued instead, and run at EXEC.
+  void answer_locally(const Classified& c, Args args);
+  // The reply of a local command run now (or at EXEC), applying its effect on the model.
+  std::string run_local(const Classified& c, Args args);
+  std::string hello(Args args);
+  std::string select(Args args);
+  std::string client(const Classified& c, Args args);
+  std::string client_reply(Args args);
+  std::string auth(Args args);
+  std::string frontcache(Args args);
+  std::string info_section() const;
+  std::string l1_info() const;
+  std::string info_reply(std::string_view upstream_bulk) const;
   bool check_credentials(std::string_view user, std::string_view password) const;
-  void auth_succeeded(std::string_view user);
   void auth_failed();
+  static bool allowed_before_auth(const Classified& c);
 
-  // client_admin.cpp: CLIENT LIST / KILL over every worker, CLIENT REPLY.
+  // client_admin.cpp: CLIENT LIST / KILL over every worker.
   void client_list();
   void client_kill(Args args);
-  void client_reply(Args args);
-  std::string info_reply(std::string_view upstream_bulk) const;
-  std::string frontcache_info() const;
-  std::string l1_info() const;
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer write_signal_;
-  boost::asio::steady_timer read_signal_;
+  ClientConnection conn_;
   std::list<Session*>::iterator registration_;
+  ClientState state_;
   std::uint64_t id_;
-  std::string addr_;
-  std::string laddr_;
   std::chrono::steady_clock::time_point created_;
   std::chrono::steady_clock::time_point last_command_;
-  std::string last_command_name_;
+  bool silent_ = false;  // the request being dispatched gets no reply (CLIENT REPLY)
 
-  resp::RequestParser parser_;
-  std::vector<char> rbuf_;
-  std::size_t rbegin_ = 0;
-  std::size_t rend_ = 0;
-  std::string scratch_;  // re-encoded inline requests
-
-  ReplyQueue replies_;
-  std::string wbuf_;
-  bool writer_waiting_ = false;
-  bool reader_waiting_ = false;
-  bool read_done_ = false;  // EOF, error, QUIT or protocol error: no more requests
-  bool closed_ = false;
-
+  // Shared upstream connections.
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
-  std::size_t in_upstream_ = 0;
-  // When each request in flight upstream was dispatched (reply sequence, time), oldest first:
-  // replies come back in this order, so the front is the one being answered.
-  std::deque<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> forward_started_;
+  std::size_t in_upstream_ = 0;               // requests in flight on the shared connections
+  std::size_t joined_pending_ = 0;            // reads waiting on another session's fill
+  std::size_t writes_in_flight_ = 0;          // writes sent on the shared connections
+  std::string cache_key_;                     // scratch: the cache key being looked up
+  std::vector<std::string_view> keys_;        // scratch: keys of the request being dispatched
+  std::string encoded_;                       // scratch: requests the proxy encodes itself
 
-  std::size_t joined_pending_ = 0;        // reads waiting on another session's fill
-  bool holding_for_joined_ = false;       // a request that may write waits for them
-  std::string cache_key_;                 // scratch: the cache key being looked up
-  std::vector<std::string_view> keys_;    // scratch: keys of the write being dispatched
-  std::deque<std::string> written_keys_;  // per write in flight: its keys, length-prefixed
-  std::string multi_keys_;                // keys written by commands queued in MULTI
-
-  friend class FillRequest;
-  friend class MgetRequest;
-
-  int db_ = 0;
-  std::string name_;
-
-  // Pinning (pinned.cpp). State flags are learnt from the upstream's replies; multi_queued_ is
-  // what the session has sent (MULTI dispatched, EXEC/DISCARD not yet).
-  std::shared_ptr<upstream::DedicatedConnection> pinned_;
-  std::deque<PinnedRequest> pinned_requests_;
-  int pinned_db_ = -1;
-  bool pin_wait_ = false;  // a pinning command waits for shared requests in flight
-  bool multi_ = false;
-  bool multi_queued_ = false;
-  bool watching_ = false;
-  bool monitor_ = false;
-  bool tracking_ = false;
-  int subscribe_pending_ = 0;
-  std::set<std::string, std::less<>> channels_, patterns_, shard_channels_;
-
-  // Authentication (auth.cpp).
-  bool authenticated_ = true;
-  std::string user_ = "default";
-  unsigned auth_failures_ = 0;
-  bool auth_wait_ = false;  // reading paused after a wrong password
+  // Why requests wait (holding()).
+  bool holding_for_joined_ = false;  // a request that may write waits for joined reads
+  bool pin_wait_ = false;            // a pinning request waits for shared requests in flight
+  bool barrier_ = false;             // a local request waits for the dedicated connection's replies
+  bool reset_pending_ = false;       // RESET went upstream: everything waits for +RESET
+  bool auth_wait_ = false;           // reading paused after a wrong password
   boost::asio::steady_timer auth_timer_;
+  unsigned auth_failures_ = 0;
 
-  // CLIENT REPLY OFF / SKIP.
-  bool reply_off_ = false;
-  bool skip_next_ = false;
-  bool silent_ = false;  // the command being dispatched gets no reply
+  // The dedicated connection (pinned.cpp).
+  std::shared_ptr<upstream::DedicatedConnection> pinned_;
+  // Requests on the dedicated connection awaiting their replies, oldest first: reply slots,
+  // or kInternal for the proxy's own (the SELECT of a hand-off), whose +OK is checked.
+  static constexpr std::uint64_t kInternal = ~std::uint64_t{0};
+  std::deque<std::uint64_t> pinned_requests_;
+  std::vector<QueuedCommand> multi_queue_;
 };
 
 }  // namespace frontcache::proxy

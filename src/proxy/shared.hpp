@@ -28,13 +28,15 @@ struct ProxyStats {
   std::atomic<std::uint64_t> rejected_connections{0};  // over limits.max_clients
   std::atomic<std::uint64_t> total_commands{0};
   std::atomic<std::uint64_t> protocol_errors{0};
-  std::atomic<std::uint64_t> output_limit_disconnects{0};
-  std::atomic<std::uint64_t> idle_disconnects{0};  // limits.idle_timeout
-  std::atomic<std::uint64_t> refused_commands{0};  // stateful/admin/never commands refused
-  std::atomic<std::uint64_t> pinned_opened{0};     // dedicated upstream connections opened
-  std::atomic<std::uint64_t> pinned_refused{0};    // pinning refused: max_pinned_per_worker
-  std::atomic<std::uint64_t> pinned_lost{0};       // dedicated connections lost while in use
-  std::atomic<std::uint64_t> auth_failures{0};     // wrong passwords (AUTH / HELLO AUTH)
+  std::atomic<std::uint64_t> output_limit_disconnects{0};   // one client over its own limits
+  std::atomic<std::uint64_t> output_budget_disconnects{0};  // all clients over max_output_memory
+  std::atomic<std::uint64_t> idle_disconnects{0};           // limits.idle_timeout
+  std::atomic<std::uint64_t> refused_commands{0};           // stateful/admin/never commands refused
+  std::atomic<std::uint64_t> pinned_opened{0};              // dedicated upstream connections opened
+  std::atomic<std::uint64_t> pinned_refused{0};           // pinning refused: max_pinned_per_worker
+  std::atomic<std::uint64_t> pinned_lost{0};              // dedicated connections lost while in use
+  std::atomic<std::uint64_t> pinned_recycle_failures{0};  // RESET before reuse not as expected
+  std::atomic<std::uint64_t> auth_failures{0};            // wrong passwords (AUTH / HELLO AUTH)
 };
 
 // Outcome of SIGHUP reloads, for INFO and metrics.
@@ -75,13 +77,14 @@ struct Shared {
   int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   command::CommandTable commands;          // complete before the workers start; read-only after
-  bool commands_from_upstream = false;     // the table holds every upstream command (COMMAND read)
   std::unique_ptr<L1> l1;                  // null when the cache is off
   ProxyStats stats;
   ReloadStats reload;
   LatencyHistograms latency;
   MetricsSources metrics_sources;
   std::atomic<std::uint64_t> next_client_id{1};
+  // Reply bytes queued for every client of the process (limits.max_output_memory).
+  std::atomic<std::int64_t> output_bytes{0};
   // Every worker, set once before they start: CLIENT LIST / CLIENT KILL post to each one.
   std::vector<Worker*> all_workers;
 

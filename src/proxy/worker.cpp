@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "frontcache/invalidation/payload.hpp"
+#include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "session.hpp"
 
@@ -90,8 +91,10 @@ void Worker::stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     idle_timer_.cancel();
+    stopping_ = true;
     for (Session* s : std::list<Session*>(sessions_)) s->drain();
     for (auto& c : idle_pinned_) c->stop();
+    for (auto& c : std::vector(recycling_)) c->stop();  // their callbacks close them
     pinned_held_ -= idle_pinned_.size();
     idle_pinned_.clear();
     asio::co_spawn(io_, close_pool_when_drained(this), [index = index_](std::exception_ptr e) {
@@ -142,6 +145,7 @@ constexpr std::size_t kMaxIdlePinned = 16;  // dedicated connections kept for re
 }  // namespace
 
 void Worker::publish(std::span<const std::string_view> keys) {
+  if (config_->invalidation.tracking != config::TrackingMode::Off) return;
   for (auto k : keys) {
     fmt::format_to(std::back_inserter(publish_body_), "{}:", k.size());
     publish_body_ += k;
@@ -151,6 +155,7 @@ void Worker::publish(std::span<const std::string_view> keys) {
 }
 
 void Worker::publish_all() {
+  if (config_->invalidation.tracking != config::TrackingMode::Off) return;
   publish_all_ = true;
   schedule_publish();
 }
@@ -230,12 +235,72 @@ void Worker::release_pinned(std::shared_ptr<upstream::DedicatedConnection> conne
                             bool reusable) {
   if (!connection) return;
   connection->detach();
-  if (reusable && connection->alive() && idle_pinned_.size() < kMaxIdlePinned) {
-    idle_pinned_.push_back(std::move(connection));
+  if (!reusable || stopping_ || !connection->alive() ||
+      idle_pinned_.size() + recycling_.size() >= kMaxIdlePinned) {
+    connection->stop();
+    --pinned_held_;
     return;
   }
-  connection->stop();
-  --pinned_held_;
+  // Reused only once RESET (and our AUTH) came back as expected: a connection whose previous
+  // session was subscribed, monitoring or in a transaction is fresh again, or it is closed.
+  upstream::DedicatedConnection* raw = connection.get();
+  recycling_.push_back(std::move(connection));
+  raw->recycle([this, raw](bool clean) {
+    auto it = std::find_if(recycling_.begin(), recycling_.end(),
+                           [raw](const auto& c) { return c.get() == raw; });
+    if (it == recycling_.end()) return;
+    auto done = std::move(*it);
+    recycling_.erase(it);
+    if (clean && !stopping_ && idle_pinned_.size() < kMaxIdlePinned) {
+      idle_pinned_.push_back(std::move(done));
+      return;
+    }
+    if (!clean) shared_.stats.pinned_recycle_failures.fetch_add(1, std::memory_order_relaxed);
+    done->stop();
+    --pinned_held_;
+  });
+}
+
+void Worker::charge_output(std::size_t bytes) {
+  output_bytes_ += bytes;
+  shared_.output_bytes.fetch_add(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+}
+
+void Worker::release_output(std::size_t bytes) {
+  output_bytes_ -= bytes;
+  shared_.output_bytes.fetch_sub(static_cast<std::int64_t>(bytes), std::memory_order_relaxed);
+}
+
+bool Worker::output_over_budget() const {
+  const std::size_t budget = config_->limits.max_output_memory;
+  return budget > 0 &&
+         shared_.output_bytes.load(std::memory_order_relaxed) > static_cast<std::int64_t>(budget);
+}
+
+void Worker::shed_output() {
+  const std::size_t share = config_->limits.max_output_memory / shared_.workers;
+  while (output_over_budget() && output_bytes_ > share) {
+    Session* largest = nullptr;
+    for (Session* s : sessions_) {
+      if (largest == nullptr || s->output_bytes() > largest->output_bytes()) largest = s;
+    }
+    if (largest == nullptr || largest->output_bytes() == 0) break;
+    shared_.stats.output_budget_disconnects.fetch_add(1, std::memory_order_relaxed);
+    static metrics::LogLimit log_limit;
+    log_limit.warn(
+        "client {} ({}) closed: {} reply bytes pending while all clients together exceed "
+        "limits.max_output_memory",
+        largest->id(), largest->addr(), largest->output_bytes());
+    largest->close();
+  }
+  if (!output_over_budget() || shed_posted_) return;
+  // The bytes are on other workers: each sheds its own share.
+  shed_posted_ = true;
+  for (Worker* w : shared_.all_workers) {
+    if (w == this) continue;
+    asio::post(w->io_, [w] { w->shed_output(); });
+  }
+  asio::post(io_, [this] { shed_posted_ = false; });
 }
 
 asio::awaitable<void> Worker::accept_loop() {

@@ -58,14 +58,24 @@ class Worker {
   const std::list<Session*>& sessions() const { return sessions_; }
 
   // Keys written through this worker, published on the invalidation channel once per event
-  // loop turn (many writes, one PUBLISH).
+  // loop turn (many writes, one PUBLISH). Only with `invalidation.tracking: off`: with CLIENT
+  // TRACKING, Redis itself tells every instance about every write.
   void publish(std::span<const std::string_view> keys);
   void publish_all();
+  // Reply bytes queued for this worker's clients (ClientConnection::account), counted against
+  // limits.max_output_memory, the budget of all clients of the process together.
+  void charge_output(std::size_t bytes);
+  void release_output(std::size_t bytes);
+  bool output_over_budget() const;
+  // Over budget: closes this worker's client with the most pending bytes if this worker holds
+  // more than its share, else asks the other workers to do so.
+  void shed_output();
   // Dedicated upstream connections for pinned sessions: at most upstream.max_pinned_per_worker
   // held (in use or idle). Null when the limit is reached; the caller replies an error.
   std::shared_ptr<upstream::DedicatedConnection> acquire_pinned();
-  // Gives a connection back: kept idle for the next session when `reusable` (its upstream
-  // state is back to a fresh connection's), closed otherwise.
+  // Gives a connection back: when `reusable` (nothing in flight on it) it is RESET, logged in
+  // again and kept idle for the next session once every reply came back as expected; closed
+  // otherwise.
   void release_pinned(std::shared_ptr<upstream::DedicatedConnection> connection, bool reusable);
   std::size_t pinned_in_use() const { return pinned_held_ - idle_pinned_.size(); }
 
@@ -91,6 +101,10 @@ class Worker {
   upstream::Settings upstream_settings_;
   std::vector<std::shared_ptr<upstream::DedicatedConnection>> idle_pinned_;
   std::size_t pinned_held_ = 0;
+  std::vector<std::shared_ptr<upstream::DedicatedConnection>> recycling_;  // being RESET
+  std::size_t output_bytes_ = 0;  // this worker's share of Shared::output_bytes
+  bool shed_posted_ = false;
+  bool stopping_ = false;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 };

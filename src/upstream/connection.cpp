@@ -95,9 +95,10 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   asio::steady_timer timer_;   // connect deadline, backoff and timeout checks
   Settings settings_;
   std::size_t index_;
-  int db_ = 0;           // database the upstream is in, as of the last queued request
-  std::string out_;      // requests not yet handed to the socket
-  std::string writing_;  // requests being written
+  int db_ = 0;  // database the upstream is in, as of the last queued request
+  std::chrono::steady_clock::time_point last_read_{};  // when the upstream last sent bytes
+  std::string out_;                                    // requests not yet handed to the socket
+  std::string writing_;                                // requests being written
   bool writer_waiting_ = false;
   bool stopped_ = false;
   std::string failure_reply_;  // error for pending requests when the connection ends
@@ -338,6 +339,7 @@ awaitable<void> Connection::Impl::read_loop() {
       co_return;
     }
     rend_ += n;
+    last_read_ = std::chrono::steady_clock::now();
     maybe_readable = n == space;
   }
 }
@@ -380,8 +382,14 @@ awaitable<void> Connection::Impl::timeout_loop() {
     timer_.expires_after(tick);
     auto [ec] = co_await timer_.async_wait(kNoThrow);
     if (ec) co_return;
+    // Silence, not queueing time: a long pipeline of large replies keeps the upstream talking,
+    // and only an upstream that sent nothing while it owed replies is given up on.
+    // Bytes waiting in the socket are not silence either: this worker was busy elsewhere.
+    boost::system::error_code ignored;
     if (!pending_.empty() &&
-        std::chrono::steady_clock::now() - pending_.front().sent > settings_.command_timeout) {
+        std::chrono::steady_clock::now() - std::max(last_read_, pending_.front().sent) >
+            settings_.command_timeout &&
+        socket_.available(ignored) == 0) {
       last_error_ = fmt::format("no reply within {}ms", settings_.command_timeout.count());
       stats().timeouts.fetch_add(1, std::memory_order_relaxed);
       failure_reply_ = fmt::format("ERR upstream timeout (no reply within {}ms)",

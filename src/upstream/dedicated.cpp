@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <functional>
 #include <vector>
 
 #include "frontcache/resp/request_parser.hpp"
@@ -56,6 +57,21 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
     timer_.cancel();
   }
 
+  // RESET, then AUTH and CLIENT SETNAME again (RESET logs the connection back in as the
+  // default user and clears its name); `done` learns whether every reply was as expected.
+  void recycle(std::function<void(bool)> done) {
+    target_.reset();
+    recycle_done_ = std::move(done);
+    std::string request;
+    const std::string_view reset[] = {"RESET"};
+    resp::encode_command(request, reset);
+    recycle_oks_ = append_auth(request, settings_) + 1;
+    const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache-pinned"};
+    resp::encode_command(request, setname);
+    recycle_seen_reset_ = false;
+    send(request);
+  }
+
   void send(std::string_view request) {
     out_.append(request);
     if (writer_waiting_) {
@@ -65,6 +81,9 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   }
 
   std::weak_ptr<StreamTarget> target_;
+  std::function<void(bool)> recycle_done_;  // set while a recycle() waits for its replies
+  int recycle_oks_ = 0;
+  bool recycle_seen_reset_ = false;
   bool stopped_ = false;
   bool failed_ = false;
 
@@ -79,6 +98,11 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
     failed_ = true;
     const bool was_stopped = stopped_;
     stop();
+    if (recycle_done_) {
+      auto done = std::move(recycle_done_);
+      recycle_done_ = nullptr;
+      done(false);
+    }
     if (!was_stopped) {
       spdlog::debug("pinned upstream connection closed: {}", reason);
       if (auto t = target_.lock()) t->on_stream_closed(reason);
@@ -120,6 +144,13 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
           }
           continue;
         }
+        if (recycle_done_) {
+          if (!recycled_frame(frame, framer_.kind())) {
+            reason = "unexpected reply while recycling";
+            co_return;
+          }
+          continue;
+        }
         if (auto t = target_.lock()) t->on_frame(frame, framer_.kind());
         if (stopped_) co_return;
       }
@@ -143,6 +174,22 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
       }
       rend_ += got;
     }
+  }
+
+  // Frames before +RESET are what the last session left in flight (pub/sub messages, MONITOR
+  // lines): dropped. After it, exactly the +OKs of AUTH and CLIENT SETNAME.
+  bool recycled_frame(std::string_view frame, resp::ReplyKind kind) {
+    if (!recycle_seen_reset_) {
+      if (kind == resp::ReplyKind::Error) return false;
+      recycle_seen_reset_ = frame == "+RESET\r\n";
+      return true;
+    }
+    if (frame != "+OK\r\n") return false;
+    if (--recycle_oks_ > 0) return true;
+    auto done = std::move(recycle_done_);
+    recycle_done_ = nullptr;
+    done(true);
+    return true;
   }
 
   awaitable<void> write_loop(std::string& reason) {
@@ -196,5 +243,8 @@ void DedicatedConnection::detach() { impl_->target_.reset(); }
 void DedicatedConnection::stop() { impl_->stop(); }
 bool DedicatedConnection::alive() const { return !impl_->stopped_ && !impl_->failed_; }
 void DedicatedConnection::send(std::string_view request) { impl_->send(request); }
+void DedicatedConnection::recycle(std::function<void(bool)> done) {
+  impl_->recycle(std::move(done));
+}
 
 }  // namespace frontcache::upstream

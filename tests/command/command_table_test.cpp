@@ -43,9 +43,9 @@ TEST(CommandTable, FallbackWriteKeys) {
 
 TEST(CommandTable, MergeTakesUpstreamKeysButKeepsRoutes) {
   CommandTable t;
-  CommandInfo xgroup{"xgroup", Route::Forward, 0, -2, 0, 0, 0, {}};
-  xgroup.subcommands.push_back({"create", Route::Forward, kWrite, -5, 2, 2, 1, {}});
-  CommandInfo ping{"ping", Route::Forward, kReadonly, -1, 0, 0, 0, {}};
+  CommandInfo xgroup{"xgroup", Route::Forward, 0, -2, 0, 0, 0, {}, Op::None, ""};
+  xgroup.subcommands.push_back({"create", Route::Forward, kWrite, -5, 2, 2, 1, {}, Op::None, ""});
+  CommandInfo ping{"ping", Route::Forward, kReadonly, -1, 0, 0, 0, {}, Op::None, ""};
   t.merge({xgroup, ping});
   EXPECT_EQ(t.find("ping")->route, Route::Local);
   EXPECT_EQ(keys_of(t, {"XGROUP", "CREATE", "stream", "g", "$"}),

@@ -78,7 +78,16 @@ struct LimitsConfig {
   std::size_t max_arguments = 1048576;
   std::size_t max_inline_length = 64ull << 10;
   std::size_t max_pipeline = 1024;
+  // Pending reply bytes per client, as Redis's client-output-buffer-limit: normal clients are
+  // cut off past max_output_buffer; subscribers past pubsub_output_buffer, or past the soft
+  // limit for soft_seconds in a row. 0: no limit.
   std::size_t max_output_buffer = 64ull << 20;
+  std::size_t pubsub_output_buffer = 32ull << 20;
+  std::size_t pubsub_output_buffer_soft = 8ull << 20;
+  Duration pubsub_output_buffer_soft_seconds{60000};
+  // Pending reply bytes of all clients together (Redis 7's maxmemory-clients): past it, the
+  // client with the most is disconnected. 0: no limit.
+  std::size_t max_output_memory = 1ull << 30;
   Duration idle_timeout{0};  // 0: never
 
   bool operator==(const LimitsConfig&) const = default;

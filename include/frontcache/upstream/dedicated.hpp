@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,11 @@ class DedicatedConnection {
   bool alive() const;
   // Queues one complete RESP request.
   void send(std::string_view request);
+  // Makes the connection fit for another session (detaching the current target): sends RESET,
+  // then AUTH and CLIENT SETNAME again, and calls `done(true)` once all three were answered as
+  // expected; `done(false)` when anything else came back or the connection failed (it is then
+  // stopped). Frames that arrive before +RESET (pub/sub messages, MONITOR lines) are dropped.
+  void recycle(std::function<void(bool)> done);
 
  private:
   class Impl;

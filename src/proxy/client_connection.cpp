@@ -1,0 +1,365 @@
+#include "client_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "frontcache/metrics/log_limit.hpp"
+#include "frontcache/resp/errors.hpp"
+#include "worker.hpp"
+
+namespace frontcache::proxy {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;  // larger idle buffers are given back
+// Reading pauses while this many reply bytes wait for the client to read them, so a client
+// that pipelines without reading is slowed down by TCP rather than disconnected.
+constexpr std::size_t kSoftOutputBytes = 1 << 20;
+
+// Reads land here first; connections of one worker thread take turns, each parsing and
+// dispatching synchronously before the next one runs.
+std::vector<char>& read_scratch() {
+  thread_local std::vector<char> scratch(64 * 1024);
+  return scratch;
+}
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
+  if (e.address().is_v6()) return fmt::format("[{}]:{}", e.address().to_string(), e.port());
+  return fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, Handler& handler)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      handler_(handler),
+      write_signal_(worker.io()),
+      read_signal_(worker.io()),
+      parser_(resp::ParserLimits{worker.config().limits.max_bulk_length,
+                                 worker.config().limits.max_arguments,
+                                 worker.config().limits.max_inline_length}) {
+  boost::system::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) addr_ = endpoint_text(remote);
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) laddr_ = endpoint_text(local);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // reads and writes are tried before waiting for readiness
+}
+
+ClientConnection::~ClientConnection() { release_bytes(); }
+
+int ClientConnection::fd() { return socket_.is_open() ? socket_.native_handle() : -1; }
+
+awaitable<void> ClientConnection::run() { co_await (read_loop() && write_loop()); }
+
+void ClientConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  read_done_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  write_signal_.cancel();
+  read_signal_.cancel();
+  replies_.drop_bytes();
+  std::string().swap(wbuf_);
+  release_bytes();
+}
+
+void ClientConnection::stop_reading() {
+  if (closed_ || read_done_) return;
+  read_done_ = true;
+  // The pending readiness wait completes; a reader paused on a hold wakes and stops.
+  read_signal_.cancel();
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
+  wake_writer();
+}
+
+bool ClientConnection::paused() const {
+  return handler_.holding() || replies_.in_flight() >= worker_.config().limits.max_pipeline ||
+         replies_.buffered_bytes() > kSoftOutputBytes;
+}
+
+void ClientConnection::resume_reading() {
+  if (reader_waiting_ && (read_done_ || !paused())) {
+    reader_waiting_ = false;
+    read_signal_.cancel();
+  }
+}
+
+void ClientConnection::wake_writer() {
+  if (writer_waiting_) {
+    writer_waiting_ = false;
+    write_signal_.cancel();
+  }
+}
+
+void ClientConnection::complete(std::uint64_t seq, std::string_view bytes) {
+  if (closed_) bytes = {};
+  replies_.complete(seq, bytes);
+  if (closed_ || !account()) return;
+  wake_writer();
+  resume_reading();  // one more slot is answered: below the pipeline limit again?
+}
+
+void ClientConnection::add(std::uint64_t seq, std::string_view bytes) {
+  if (closed_) return;
+  replies_.add(seq, bytes);
+  if (!account()) return;
+  wake_writer();
+}
+
+// Reads wait for readiness, then take what is there with one non-blocking read. Asio's
+// async_read_some would first try a speculative read after every wake-up, which for a client
+// that waits for its reply is an EAGAIN: one wasted syscall per request. The edge-triggered
+// reactor only announces new bytes, so after any suspension other than the readiness wait
+// itself the socket is read before waiting (`maybe_readable`).
+awaitable<void> ClientConnection::read_loop() {
+  bool maybe_readable = true;
+  bool client_gone = false;
+  for (;;) {
+    if (!process(rbuf_.data(), rbegin_, rend_)) break;
+    flush();
+    if (read_done_ || closed_) break;
+    if (paused()) {
+      // Complete requests may be buffered: they wait for the hold to end, then go first.
+      reader_waiting_ = true;
+      read_signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await read_signal_.async_wait(kNoThrow);
+      reader_waiting_ = false;
+      maybe_readable = true;
+      continue;
+    }
+    // Not paused: process() stopped on an incomplete request (or an empty buffer).
+    if (!maybe_readable) {
+      auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, kNoThrow);
+      if (read_done_ || closed_) break;
+      if (wait_ec) {
+        client_gone = true;
+        break;
+      }
+    }
+    boost::system::error_code ec;
+    if (rbegin_ == rend_) {
+      // Nothing buffered: read into this thread's scratch buffer and dispatch from there;
+      // only an incomplete tail is copied into the connection's own buffer. An idle
+      // connection holds no read buffer.
+      rbegin_ = rend_ = 0;
+      if (rbuf_.size() > kKeepBufferBytes) std::vector<char>().swap(rbuf_);
+      std::vector<char>& scratch = read_scratch();
+      const std::size_t n = socket_.read_some(asio::buffer(scratch), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        maybe_readable = false;
+        continue;
+      }
+      if (ec) {
+        client_gone = true;
+        break;
+      }
+      maybe_readable = n == scratch.size();
+      std::size_t begin = 0;
+      const bool more = process(scratch.data(), begin, n);
+      if (begin < n && more) {
+        const std::size_t tail = n - begin;
+        if (rbuf_.size() < tail + kReadChunk / 2) rbuf_.resize(tail + kReadChunk);
+        std::copy(scratch.data() + begin, scratch.data() + n, rbuf_.data());
+        rend_ = tail;
+      }
+      if (!more) break;
+      continue;
+    }
+
+    // A partial request is buffered: compact, then grow when it does not fit.
+    if (rbegin_ > 0) {
+      std::copy(rbuf_.begin() + static_cast<long>(rbegin_),
+                rbuf_.begin() + static_cast<long>(rend_), rbuf_.begin());
+      rend_ -= rbegin_;
+      rbegin_ = 0;
+    }
+    if (rbuf_.size() - rend_ < kReadChunk / 2) {
+      rbuf_.resize(std::max(rbuf_.size() * 2, rend_ + kReadChunk));
+    }
+    const std::size_t space = rbuf_.size() - rend_;
+    const std::size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      maybe_readable = false;
+      continue;
+    }
+    if (ec) {
+      client_gone = true;
+      break;
+    }
+    rend_ += n;
+    maybe_readable = n == space;  // a full buffer may have left bytes in the socket
+  }
+  flush();
+  read_done_ = true;
+  if (client_gone && !closed_) handler_.on_client_gone();
+  wake_writer();
+}
+
+bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t end) {
+  while (end > begin && !paused() && !closed_ && !read_done_) {
+    std::string_view input(data + begin, end - begin);
+    switch (parser_.parse(input)) {
+      case resp::ParseStatus::NeedMore:
+        return true;
+      case resp::ParseStatus::Error:
+        worker_.shared().stats.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::debug("client {} protocol error: {}", addr_, parser_.error());
+        append(resp::error_reply(parser_.error()));
+        stop_reading();
+        return false;
+      case resp::ParseStatus::Complete:
+        break;
+    }
+    const std::size_t consumed = parser_.consumed();
+    const auto args = parser_.args();
+    if (!args.empty()) {
+      std::string_view raw = input.substr(0, consumed);
+      if (parser_.inline_request()) {
+        inline_request_.clear();
+        resp::encode_command(inline_request_, args);
+        raw = inline_request_;
+      }
+      if (!handler_.on_request(args, raw)) {
+        parser_.reset();  // parsed again when the hold ends
+        return true;
+      }
+    }
+    begin += consumed;
+  }
+  return !read_done_ && !closed_;
+}
+
+// After a batch of requests: when the writer is idle, write the replies that are ready (local
+// replies and L1 hits) here, in one write, and spare it a wake-up. Whatever the socket does
+// not take, and anything unusual, is left to the writer.
+void ClientConnection::flush() {
+  if (!replies_.has_ready()) return;
+  if (!writer_waiting_ || closed_) return wake_writer();
+  replies_.take_ready(wbuf_);
+  boost::system::error_code ec;
+  const std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);
+  if (!ec && sent == wbuf_.size()) {
+    if (wbuf_.capacity() > kKeepBufferBytes) {
+      std::string().swap(wbuf_);
+    } else {
+      wbuf_.clear();
+    }
+    account();
+    resume_reading();
+    return;
+  }
+  replies_.put_back(wbuf_, ec ? 0 : sent);  // the writer retries, or meets the error itself
+  account();
+  wake_writer();
+}
+
+awaitable<void> ClientConnection::write_loop() {
+  for (;;) {
+    if (!replies_.has_ready()) {
+      if (closed_ || (read_done_ && replies_.in_flight() == 0)) break;
+      writer_waiting_ = true;
+      write_signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await write_signal_.async_wait(kNoThrow);
+      writer_waiting_ = false;
+      continue;
+    }
+    replies_.take_ready(wbuf_);
+    // Replies nearly always fit in the socket buffer: write them now, without a trip through
+    // the scheduler and back into this coroutine; only what the socket does not take waits.
+    boost::system::error_code ec;
+    std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      sent = 0;
+    }
+    if (!ec && sent < wbuf_.size()) {
+      // The bytes being written still count against the limits until they are gone.
+      auto [write_ec, n] = co_await asio::async_write(
+          socket_, asio::buffer(wbuf_.data() + sent, wbuf_.size() - sent), kNoThrow);
+      ec = write_ec;
+    }
+    if (wbuf_.capacity() > kKeepBufferBytes) {
+      std::string().swap(wbuf_);
+    } else {
+      wbuf_.clear();
+    }
+    if (ec || closed_) break;
+    account();
+    resume_reading();
+  }
+  // Flushed (or failed): no more requests will be read or answered on this connection.
+  close();
+}
+
+void ClientConnection::release_bytes() {
+  if (accounted_ == 0) return;
+  worker_.release_output(accounted_);
+  accounted_ = 0;
+}
+
+bool ClientConnection::account() {
+  const std::size_t before = accounted_;
+  const std::size_t after = closed_ ? 0 : replies_.buffered_bytes() + wbuf_.size();
+  if (after == before) return !closed_;
+  accounted_ = after;
+  if (after < before) {
+    worker_.release_output(before - after);
+    largest_reply_ = std::min(largest_reply_, after);
+    return true;
+  }
+  worker_.charge_output(after - before);
+  largest_reply_ = std::max(largest_reply_, after - before);
+  if (over_limit(after - largest_reply_)) {
+    close();
+    return false;
+  }
+  if (worker_.output_over_budget()) worker_.shed_output();
+  return !closed_;
+}
+
+// Redis's client-output-buffer-limit semantics, per class: over the hard limit at once, or
+// over the soft limit for soft_seconds in a row. One difference, on purpose: the largest single
+// reply pending is not counted, so one reply larger than the limit is delivered (a single
+// 100 MB GET, as Redis delivers it to a normal client), and a client that stops reading is cut
+// off with at most the limit plus its largest reply pending. `pending` excludes that reply.
+bool ClientConnection::over_limit(std::size_t pending) {
+  const auto& limits = worker_.config().limits;
+  const bool pubsub = handler_.output_class() == OutputClass::Pubsub;
+  const std::size_t hard = pubsub ? limits.pubsub_output_buffer : limits.max_output_buffer;
+  const std::size_t soft = pubsub ? limits.pubsub_output_buffer_soft : 0;
+  const auto soft_for = limits.pubsub_output_buffer_soft_seconds;
+  const char* reason = nullptr;
+  if (hard > 0 && pending > hard) {
+    reason = pubsub ? "limits.pubsub_output_buffer" : "limits.max_output_buffer";
+  } else if (soft > 0 && pending > soft) {
+    const auto now = std::chrono::steady_clock::now();
+    if (soft_since_ == std::chrono::steady_clock::time_point{}) soft_since_ = now;
+    if (now - soft_since_ >= soft_for) reason = "limits.pubsub_output_buffer_soft";
+  } else {
+    soft_since_ = {};
+  }
+  if (reason == nullptr) return false;
+  worker_.shared().stats.output_limit_disconnects.fetch_add(1, std::memory_order_relaxed);
+  static metrics::LogLimit log_limit;
+  log_limit.warn("client {} closed: {} reply bytes pending exceed {}", addr_,
+                 pending + largest_reply_, reason);
+  return true;
+}
+
+}  // namespace frontcache::proxy

@@ -1,0 +1,133 @@
+// INFO: the `# frontcache` section (this instance's clients, upstream connections and L1),
+// appended to the upstream's INFO text, or alone for `INFO frontcache`.
+#include <fmt/format.h>
+
+#include "frontcache/resp/errors.hpp"
+#include "frontcache/upstream/stats.hpp"
+#include "reload.hpp"
+#include "session.hpp"
+#include "worker.hpp"
+
+namespace frontcache::proxy {
+
+std::string Session::info_section() const {
+  const auto& shared = worker_.shared();
+  const auto& stats = shared.stats;
+  const auto& up = upstream::stats();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - shared.started);
+  const auto& cfg = worker_.config();
+  const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
+  const std::size_t total = shared.workers * cfg.upstream.connections_per_worker;
+  const char* state =
+      ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
+  return fmt::format(
+             "# frontcache\r\n"
+             "frontcache_version:{}\r\n"
+             "uptime_in_seconds:{}\r\n"
+             "workers:{}\r\n"
+             "connected_clients:{}\r\n"
+             "total_connections_received:{}\r\n"
+             "rejected_connections:{}\r\n"
+             "total_commands_processed:{}\r\n"
+             "protocol_errors:{}\r\n"
+             "refused_commands:{}\r\n"
+             "output_limit_disconnects:{}\r\n"
+             "output_budget_disconnects:{}\r\n"
+             "client_output_bytes:{}\r\n"
+             "idle_disconnects:{}\r\n"
+             "auth_failures:{}\r\n"
+             "pinned_opened:{}\r\n"
+             "pinned_refused:{}\r\n"
+             "pinned_lost:{}\r\n"
+             "upstream_address:{}:{}\r\n"
+             "upstream_state:{}\r\n"
+             "upstream_connections:{}\r\n"
+             "upstream_connections_ready:{}\r\n"
+             "upstream_reconnects:{}\r\n"
+             "upstream_timeouts:{}\r\n"
+             "upstream_requests:{}\r\n"
+             "upstream_failed_requests:{}\r\n"
+             "upstream_unavailable_replies:{}\r\n",
+             FRONTCACHE_VERSION, uptime.count(), shared.workers,
+             stats.connected_clients.load(std::memory_order_relaxed),
+             stats.total_connections.load(std::memory_order_relaxed),
+             stats.rejected_connections.load(std::memory_order_relaxed),
+             stats.total_commands.load(std::memory_order_relaxed),
+             stats.protocol_errors.load(std::memory_order_relaxed),
+             stats.refused_commands.load(std::memory_order_relaxed),
+             stats.output_limit_disconnects.load(std::memory_order_relaxed),
+             stats.output_budget_disconnects.load(std::memory_order_relaxed),
+             shared.output_bytes.load(std::memory_order_relaxed),
+             stats.idle_disconnects.load(std::memory_order_relaxed),
+             stats.auth_failures.load(std::memory_order_relaxed),
+             stats.pinned_opened.load(std::memory_order_relaxed),
+             stats.pinned_refused.load(std::memory_order_relaxed),
+             stats.pinned_lost.load(std::memory_order_relaxed), cfg.upstream.address.host,
+             cfg.upstream.address.port, state, total, ready,
+             up.reconnects.load(std::memory_order_relaxed),
+             up.timeouts.load(std::memory_order_relaxed),
+             up.requests.load(std::memory_order_relaxed),
+             up.failed_requests.load(std::memory_order_relaxed),
+             up.unavailable_replies.load(std::memory_order_relaxed)) +
+         l1_info() + config_info_lines(shared);
+}
+
+// The L1 lines of the `# frontcache` section.
+std::string Session::l1_info() const {
+  const L1* l1 = worker_.shared().l1.get();
+  if (l1 == nullptr) return "l1_enabled:0\r\n";
+  auto& mutable_l1 = const_cast<L1&>(*l1);
+  const cache::CacheStats c = mutable_l1.cache().stats();
+  auto& s = mutable_l1.stats();
+  const auto lookups = c.hits + c.misses;
+  const double ratio =
+      lookups == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(lookups);
+  auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  return fmt::format(
+      "l1_enabled:1\r\n"
+      "l1_state:{}\r\n"
+      "l1_hits:{}\r\n"
+      "l1_misses:{}\r\n"
+      "l1_hit_ratio:{:.4f}\r\n"
+      "l1_entries:{}\r\n"
+      "l1_used_memory:{}\r\n"
+      "l1_max_memory:{}\r\n"
+      "l1_inserts:{}\r\n"
+      "l1_rejected:{}\r\n"
+      "l1_evictions:{}\r\n"
+      "l1_expirations:{}\r\n"
+      "l1_invalidated_entries:{}\r\n"
+      "l1_fills:{}\r\n"
+      "l1_coalesced_waits:{}\r\n"
+      "l1_waiters_refused:{}\r\n"
+      "l1_stale_fills_discarded:{}\r\n"
+      "l1_failed_fills:{}\r\n"
+      "invalidations_channel:{}\r\n"
+      "invalidations_tracking:{}\r\n"
+      "invalidations_local:{}\r\n"
+      "invalidation_flushes:{}\r\n"
+      "invalidation_bypass_events:{}\r\n"
+      "invalidation_published:{}\r\n"
+      "invalidation_publish_dropped:{}\r\n",
+      l1->armed() ? "armed" : "bypassed", c.hits, c.misses, ratio, c.entries, c.weighted_size,
+      worker_.config().cache.max_memory, c.inserts, c.rejected, c.evictions, c.expirations,
+      c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
+      c.stale_fills_discarded, c.fills_failed, load(s.invalidated_channel),
+      load(s.invalidated_tracking), load(s.invalidated_local), load(s.flushes),
+      load(s.bypass_events), load(s.published), load(s.publish_dropped));
+}
+
+// Appends our section to the upstream's INFO text (a bulk reply).
+std::string Session::info_reply(std::string_view upstream_bulk) const {
+  const auto header_end = upstream_bulk.find("\r\n");
+  std::string_view text = upstream_bulk.substr(header_end + 2);
+  text.remove_suffix(2);  // the bulk's trailing CRLF
+  std::string combined(text);
+  if (!combined.empty() && !combined.ends_with("\r\n")) combined += "\r\n";
+  if (!combined.empty()) combined += "\r\n";
+  combined += info_section();
+  return resp::bulk_reply(combined);
+}
+
+}  // namespace frontcache::proxy

@@ -1,0 +1,184 @@
+// The router: each request is classified once (command::CommandTable::classify) and sent to
+// exactly one of: a local answer, L1, a shared upstream connection, or the session's
+// dedicated connection. Error texts are Redis's own wherever Redis has one.
+#include <fmt/format.h>
+
+#include "frontcache/resp/errors.hpp"
+#include "frontcache/upstream/stats.hpp"
+#include "session.hpp"
+#include "worker.hpp"
+
+namespace frontcache::proxy {
+
+using command::Op;
+using command::Route;
+
+void Session::reply_error(std::string_view message) { reply(resp::error_reply(message)); }
+
+bool Session::on_request(Args args, std::string_view raw) {
+  const Classified c = worker_.shared().commands.classify(args);
+  // Holds that keep this request waiting, unparsed: a write behind reads joined to another
+  // session's fill; a pinning request behind shared requests still in flight (so that it runs
+  // after them upstream); a local answer behind the dedicated connection's pending replies
+  // (the state it reads must be confirmed first).
+  if (pinned_ == nullptr) {
+    if (must_wait_for_joined(c)) {
+      holding_for_joined_ = true;
+      return false;
+    }
+    if (c.pins() && (in_upstream_ > 0 || joined_pending_ > 0)) {
+      pin_wait_ = true;
+      return false;
+    }
+  } else if (!pinned_requests_.empty() && answered_by_proxy(c, args)) {
+    barrier_ = true;
+    return false;
+  }
+
+  auto& stats = worker_.shared().stats;
+  stats.total_commands.fetch_add(1, std::memory_order_relaxed);
+  last_command_ = std::chrono::steady_clock::now();
+  // CLIENT REPLY: OFF silences every reply, SKIP the next command's (as Redis's resetClient).
+  silent_ = state_.reply_mode != ReplyMode::On;
+  if (state_.reply_mode == ReplyMode::Skip) state_.reply_mode = ReplyMode::On;
+  if (c.spec != nullptr) state_.last_command = c.spec->fullname;
+
+  if (!state_.authenticated && !allowed_before_auth(c)) {
+    // Redis checks the name and the arity before authentication.
+    const std::string rejection = c.rejection(args);
+    return reply(rejection.empty() ? resp::error_reply("NOAUTH Authentication required.")
+                                   : rejection),
+           true;
+  }
+  if (pinned_ != nullptr || c.pins()) {
+    dispatch_pinned(c, args, raw);
+  } else {
+    dispatch_shared(c, args, raw);
+  }
+  return true;
+}
+
+// While pinned, what the proxy answers itself (it needs the state Redis would see, so it waits
+// for the dedicated connection's replies first). PING, ECHO, SELECT and INFO go upstream
+// then, RESET too, and QUIT needs no state.
+bool Session::answered_by_proxy(const Classified& c, Args args) const {
+  std::string error;
+  if (refused(c, args, error)) return true;
+  if (c.route != Route::Local) return false;
+  return c.op != Op::Quit && c.op != Op::Ping && c.op != Op::Echo && c.op != Op::Select &&
+         c.op != Op::Info && c.op != Op::Reset;
+}
+
+// Admin commands under `admin_commands: deny`, and commands never forwarded.
+bool Session::refused(const Classified& c, Args args, std::string& error) const {
+  if (c.route == Route::Never) {
+    error = fmt::format("ERR frontcache: '{}' is never forwarded to the shared upstream",
+                        c.spec != nullptr ? c.spec->fullname : c.info->name);
+    return true;
+  }
+  if (c.route != Route::Admin ||
+      worker_.config().admin_commands == config::AdminCommands::Forward) {
+    return false;
+  }
+  // CONFIG GET is read-only and clients (redis-benchmark) ask for it.
+  if (c.info->name == "config" && args.size() >= 2 && command::iequals(args[1], "GET")) {
+    return false;
+  }
+  error = fmt::format("ERR frontcache: '{}' is an admin command and admin_commands is 'deny'",
+                      c.spec != nullptr ? c.spec->fullname : c.info->name);
+  return true;
+}
+
+void Session::dispatch_shared(const Classified& c, Args args, std::string_view raw) {
+  if (c.route == Route::Local) return answer_locally(c, args);
+  std::string error;
+  if (refused(c, args, error)) {
+    worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    return reply_error(error);
+  }
+  if (!c.known() || worker_.shared().l1 == nullptr) return forward(raw);
+  if (c.has(command::kCacheable) && !silent_) return read_cached(c, args, raw);
+  if (c.has(command::kWrite) || c.route == Route::Script) return forward_write(c, args, raw);
+  forward(raw);
+}
+
+// A read that joined another session's fill runs upstream on that session's connection, in no
+// order with this session's own commands. A write this session sends after it must not
+// overtake it, or the read could return the write's value; so while joined reads are
+// outstanding, commands that may write wait. Reads (and local commands) go on.
+bool Session::must_wait_for_joined(const Classified& c) const {
+  if (joined_pending_ == 0) return false;
+  if (!c.known()) return true;
+  return !(c.has(command::kReadonly) || c.has(command::kCacheable) || c.route == Route::Local);
+}
+
+std::uint64_t Session::take_slot(bool silent) {
+  const std::uint64_t seq = conn_.push();
+  RequestContext& ctx = conn_.context(seq);
+  ctx.silent = silent;
+  ctx.started = std::chrono::steady_clock::now();
+  return seq;
+}
+
+void Session::forward(std::string_view raw, Reply kind) {
+  const std::uint64_t seq = take_slot(silent_);
+  conn_.context(seq).reply = kind;
+  if (!send_shared(seq, raw)) conn_.complete(seq, unavailable_error());
+}
+
+upstream::Connection* Session::upstream_connection() {
+  // A session keeps one connection while it has requests in flight, so the upstream runs its
+  // commands in the order it sent them; when idle it moves to the least loaded one.
+  if (in_upstream_ == 0 || upstream_ == nullptr) upstream_ = worker_.pool().least_loaded();
+  return upstream_;
+}
+
+bool Session::send_shared(std::uint64_t seq, std::string_view raw) {
+  upstream::Connection* conn = upstream_connection();
+  if (conn == nullptr || !conn->send(state_.db, raw, shared_from_this(), seq)) return false;
+  ++in_upstream_;
+  return true;
+}
+
+std::string Session::unavailable_error() {
+  upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
+  return resp::error_reply(
+      fmt::format("ERR upstream unavailable ({})", worker_.pool().unavailable_reason()));
+}
+
+// One of this session's requests on the shared connections has its whole answer.
+void Session::shared_reply_done() {
+  --in_upstream_;
+  if (pin_wait_) maybe_resume();
+}
+
+void Session::on_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind) {
+  if (!conn_.pending(seq)) return;
+  switch (conn_.context(seq).reply) {
+    case Reply::Fill:
+      return fill_reply(seq, reply, kind);
+    case Reply::Mget:
+      return mget_reply(seq, reply, kind);
+    case Reply::Copy:
+    case Reply::Info:
+      return finish_shared(seq, reply, kind);
+  }
+}
+
+void Session::finish_shared(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind) {
+  RequestContext& ctx = conn_.context(seq);
+  shared_reply_done();
+  if (ctx.write) {
+    after_write(ctx.written, ctx.flush, ctx.fence);
+    --writes_in_flight_;
+  }
+  worker_.shared().latency.forward.observe(worker_.index(),
+                                           std::chrono::steady_clock::now() - ctx.started);
+  if (ctx.silent) return conn_.complete(seq, {});
+  if (ctx.reply == Reply::Info && kind == resp::ReplyKind::Bulk) {
+    return conn_.complete(seq, info_reply(reply));
+  }
+  conn_.complete(seq, reply);
+}
+
+}  // namespace frontcache::proxy
