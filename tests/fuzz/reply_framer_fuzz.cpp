@@ -2,12 +2,15 @@
 //  - the framed replies and final status are the same whether the input arrives whole, split
 //    in two at a fuzzer-chosen offset, or one byte at a time, moved before every call;
 //  - consumed() is within the input and non-zero; a framed reply, framed again on its own, is
-//    Complete with the same length and kind.
+//    Complete with the same length, kind and attribute size;
+//  - the value after the attributes is a whole reply by itself, of that kind, and its first
+//    byte is the kind's type byte.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "frontcache/resp/reply_framer.hpp"
@@ -32,6 +35,28 @@ void check(bool ok, const char* what) {
   }
 }
 
+// The type byte a value of each ReplyKind starts with, in enumerator order.
+constexpr std::string_view kTypeBytes = "+-:$$**,#(_!=%~>";
+
+void check_alone(std::string_view reply, ReplyKind kind, std::size_t attribute_size) {
+  ReplyFramer alone;
+  check(alone.frame(reply) == FrameStatus::Complete, "reply frames alone");
+  check(alone.consumed() == reply.size(), "reply alone has the same length");
+  check(alone.kind() == kind, "reply alone has the same kind");
+  check(alone.attribute_size() == attribute_size, "reply alone has the same attributes");
+  check(attribute_size < reply.size(), "attributes precede a value");
+
+  const std::string_view value = reply.substr(attribute_size);
+  const auto index = static_cast<std::size_t>(kind);
+  check(index < kTypeBytes.size() && value[0] == kTypeBytes[index],
+        "kind matches the value's type byte");
+  if (attribute_size == 0) return;
+  ReplyFramer bare;
+  check(bare.frame(value) == FrameStatus::Complete, "value frames without its attributes");
+  check(bare.consumed() == value.size(), "value alone has its length");
+  check(bare.kind() == kind && bare.attribute_size() == 0, "value alone has the same kind");
+}
+
 Outcome feed(std::string_view input, const std::vector<std::size_t>& cuts) {
   ReplyFramer framer;
   Outcome out;
@@ -53,10 +78,7 @@ Outcome feed(std::string_view input, const std::vector<std::size_t>& cuts) {
       if (status == FrameStatus::NeedMore) break;
       check(framer.consumed() > 0 && framer.consumed() <= copy->size(), "consumed in range");
       const std::string reply = buffer.substr(0, framer.consumed());
-      ReplyFramer alone;
-      check(alone.frame(reply) == FrameStatus::Complete, "reply frames alone");
-      check(alone.consumed() == reply.size(), "reply alone has the same length");
-      check(alone.kind() == framer.kind(), "reply alone has the same kind");
+      check_alone(reply, framer.kind(), framer.attribute_size());
       out.replies.push_back(reply);
       out.kinds.push_back(framer.kind());
       buffer.erase(0, framer.consumed());
