@@ -237,8 +237,8 @@ ParseStatus RequestParser::parse_inline(std::string_view input) {
   return complete(input, nl + 1);
 }
 
-// sdssplitargs() over one line (which holds no NUL: find_terminator saw to that). Empty
-// arguments are dropped afterwards, as processInlineBuffer does.
+// sdssplitargs() over one line (which holds no NUL: find_terminator saw to that). Empty quoted
+// arguments ("" or '') are arguments, as in Redis 7's processInlineBuffer.
 bool RequestParser::split_inline(std::string_view line) {
   inline_count_ = 0;
   const auto at = [&](std::size_t i) { return i < line.size() ? line[i] : '\0'; };
@@ -323,7 +323,7 @@ bool RequestParser::split_inline(std::string_view line) {
       }
       if (p < line.size()) ++p;
     }
-    if (!current.empty()) ++inline_count_;
+    ++inline_count_;
   }
 }
 

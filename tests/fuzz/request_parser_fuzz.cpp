@@ -74,8 +74,6 @@ Outcome feed(std::string_view input, const std::vector<std::size_t>& cuts, Parse
           check(arg.data() >= copy->data() &&
                     arg.data() + arg.size() <= copy->data() + parser.consumed(),
                 "multibulk views point into the request");
-        } else {
-          check(!arg.empty(), "inline args are never empty");
         }
         args.emplace_back(arg);
       }

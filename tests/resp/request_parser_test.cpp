@@ -145,7 +145,7 @@ std::vector<Valid> valid_frames() {
       {"inline_hex_nul", "ECHO \"\\x00\"\n", {{"ECHO", "\0"s}}},
       {"inline_bad_hex", "ECHO \"\\xZZ\"\n", {{"ECHO", "xZZ"}}},
       {"inline_single_escape", "ECHO 'it\\'s' 'a\\nb'\n", {{"ECHO", "it's", "a\\nb"}}},
-      {"inline_empty_args_dropped", "SET k \"\" ''\r\n", {{"SET", "k"}}},
+      {"inline_empty_args_kept", "SET k \"\" ''\r\n", {{"SET", "k", "", ""}}},
       {"inline_quote_mid_token", "ECHO ab\"c d\"\n", {{"ECHO", "abc d"}}},
       {"inline_vtab_in_token", "ECHO a\vb\n", {{"ECHO", "a\vb"}}},
       {"inline_quote_then_vtab", "ECHO \"a\"\vb\n", {{"ECHO", "a", "b"}}},
