@@ -121,7 +121,8 @@ ValueRef Cache::lookup(std::string_view key) {
   return shard.lookup(key, hash, *clock_);
 }
 
-bool Cache::insert(std::string_view key, std::string_view owner, ValueRef value, Duration ttl) {
+bool Cache::insert(std::string_view key, std::optional<std::string_view> owner, ValueRef value,
+                   Duration ttl) {
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_for(hash);
   const TimePoint now = clock_->now();
@@ -145,8 +146,8 @@ void Cache::shed_elsewhere(const detail::Shard& inserted) {
   }
 }
 
-BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& on_done,
-                         bool count_lookup) {
+BeginResult Cache::begin(std::string_view key, std::optional<std::string_view> owner,
+                         Waiter&& on_done, bool count_lookup) {
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_for(hash);
   std::lock_guard lock(shard.mu);
@@ -165,7 +166,7 @@ BeginResult Cache::begin(std::string_view key, std::string_view owner, Waiter&& 
   }
   auto fill = std::make_shared<detail::Fill>();
   fill->key.assign(key);
-  fill->owner.assign(owner.empty() ? key : owner);
+  fill->owner.assign(owner ? *owner : key);
   fill->hash = hash;
   shard.fills.emplace(fill->key, fill);
   detail::bump(shard.counters.fills_started);
@@ -194,7 +195,7 @@ void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Dura
       if (stale) {
         detail::bump(shard.counters.stale_discarded);
       } else if (keep) {
-        const std::string_view owner = fill->owner;
+        const std::optional<std::string_view> owner = fill->owner;
         *cached = shard.insert(fill->key, owner, fill->hash, ValueRef(value),
                                deadline_for(now, ttl), now.count());
       }

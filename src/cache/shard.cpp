@@ -85,7 +85,8 @@ ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, const Clock& cl
   return n.value;
 }
 
-std::uint32_t Shard::allocate(std::string_view key, std::string_view owner, std::uint32_t hash) {
+std::uint32_t Shard::allocate(std::string_view key, std::optional<std::string_view> owned_by,
+                              std::uint32_t hash) {
   std::uint32_t i;
   if (free_head_ != kNil) {
     i = free_head_;
@@ -97,9 +98,11 @@ std::uint32_t Shard::allocate(std::string_view key, std::string_view owner, std:
     }
   }
   Node& n = node(i);
-  if (owner == key) owner = {};
-  const std::size_t at = owner.empty() ? 0 : key.find(owner);
-  const bool in_key = !owner.empty() && at <= Node::kMaxOwnerOffset;
+  const bool self = !owned_by || *owned_by == key;
+  const std::string_view owner = self ? std::string_view() : *owned_by;
+  // The empty owner (the empty Redis key) is "in the key" at offset 0 with length 0.
+  const std::size_t at = self || owner.empty() ? 0 : key.find(owner);
+  const bool in_key = !self && at <= Node::kMaxOwnerOffset;
   const std::size_t stored = key.size() + (in_key ? 0 : owner.size());
   n.bytes = new char[stored];
   std::memcpy(n.bytes, key.data(), key.size());
@@ -163,13 +166,13 @@ void Shard::unlink_owner(std::uint32_t i) noexcept {
   *link = node(i).owner_next;
 }
 
-bool Shard::insert(std::string_view key, std::string_view owner, std::uint64_t hash,
+bool Shard::insert(std::string_view key, std::optional<std::string_view> owner, std::uint64_t hash,
                    ValueRef&& value, std::int64_t expires_at, std::int64_t now) {
   const auto h32 = static_cast<std::uint32_t>(hash);
   const std::uint32_t existing = find(key, h32);
   if (existing != kNil) remove(existing, Removal::Replaced);
-  const std::uint64_t bytes =
-      key.size() + (owner == key ? 0 : owner.size()) + value.size() + Cache::kEntryOverhead;
+  const std::uint64_t bytes = key.size() + (!owner || *owner == key ? 0 : owner->size()) +
+                              value.size() + Cache::kEntryOverhead;
   const std::uint64_t weight = config_.count_entries ? 1 : bytes;
   if (bytes > config_.max_entry_weight || weight > config_.limit ||
       (config_.max_bytes != 0 && bytes > config_.max_bytes)) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,7 +35,7 @@ struct Node {
   std::int64_t idle_at = kNever;     // time-to-idle deadline
   std::uint32_t hash = 0;            // low half of hash_key(key)
   std::uint32_t key_len = 0;
-  std::uint32_t owner_len = 0;      // 0: the key owns itself
+  std::uint32_t owner_len = 0;      // 0: the key owns itself, or (owner in key) the empty owner
   std::uint32_t key_next = kNil;    // key chain; free list when Free
   std::uint32_t owner_next = kNil;  // owner chain
   std::uint32_t prev = kNil;        // access order within its queue
@@ -47,7 +48,7 @@ struct Node {
 
   [[nodiscard]] std::string_view key() const noexcept { return {bytes, key_len}; }
   [[nodiscard]] std::string_view owner() const noexcept {
-    if (owner_len == 0) return key();
+    if (owner_len == 0) return owner_in_key() ? std::string_view(bytes, 0) : key();
     return {bytes + (owner_in_key() ? owner_offset() : key_len), owner_len};
   }
   [[nodiscard]] Queue queue() const noexcept { return static_cast<Queue>(meta & 3U); }
@@ -134,8 +135,8 @@ class alignas(64) Shard {
   // Hit path: expiry check, policy access, handle copy. Null on miss.
   // `count`: false when the caller already counted this access (a lookup() just before).
   ValueRef lookup(std::string_view key, std::uint64_t hash, const Clock& clock, bool count = true);
-  bool insert(std::string_view key, std::string_view owner, std::uint64_t hash, ValueRef&& value,
-              std::int64_t expires_at, std::int64_t now);
+  bool insert(std::string_view key, std::optional<std::string_view> owner, std::uint64_t hash,
+              ValueRef&& value, std::int64_t expires_at, std::int64_t now);
   void remove(std::uint32_t index, Removal why);
   std::size_t invalidate_owner(std::string_view owner, std::uint32_t owner_hash);
   void clear();
@@ -153,7 +154,8 @@ class alignas(64) Shard {
 
  private:
   // storage (shard.cpp)
-  std::uint32_t allocate(std::string_view key, std::string_view owner, std::uint32_t hash);
+  std::uint32_t allocate(std::string_view key, std::optional<std::string_view> owner,
+                         std::uint32_t hash);
   void release(std::uint32_t index) noexcept;
   void link_tables(std::uint32_t index);
   void grow_tables();

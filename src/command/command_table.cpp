@@ -397,25 +397,33 @@ std::string Classified::rejection(std::span<const std::string_view> args) const 
   return "";
 }
 
-void CommandTable::write_keys(const CommandInfo& info, std::span<const std::string_view> args,
+bool CommandTable::write_keys(const CommandInfo& info, std::span<const std::string_view> args,
                               std::vector<std::string_view>& out) {
   const std::string_view name = info.name;
-  if (name == "eval" || name == "evalsha" || name == "fcall") return numkeys_at(args, 2, out);
-  if (name == "lmpop" || name == "zmpop") return numkeys_at(args, 1, out);
+  if (name == "eval" || name == "evalsha" || name == "fcall") {
+    numkeys_at(args, 2, out);
+    return true;  // the declared keys; what a script writes beyond them is the caller's matter
+  }
+  if (name == "lmpop" || name == "zmpop") {
+    numkeys_at(args, 1, out);
+    return true;
+  }
   if (name == "sort") {
     if (args.size() > 1) out.push_back(args[1]);
     for (std::size_t i = 2; i + 1 < args.size(); ++i) {
       if (iequals(args[i], "STORE")) out.push_back(args[i + 1]);
     }
-    return;
+    return true;
   }
-  if (info.first_key <= 0 || info.key_step <= 0) return;
-  const auto n = static_cast<long long>(args.size());
-  long long last = info.last_key >= 0 ? info.last_key : n + info.last_key;
-  if (last >= n) last = n - 1;
-  for (long long i = info.first_key; i <= last; i += info.key_step) {
-    out.push_back(args[static_cast<std::size_t>(i)]);
+  if (info.first_key > 0 && info.key_step > 0) {
+    const auto n = static_cast<long long>(args.size());
+    long long last = info.last_key >= 0 ? info.last_key : n + info.last_key;
+    if (last >= n) last = n - 1;
+    for (long long i = info.first_key; i <= last; i += info.key_step) {
+      out.push_back(args[static_cast<std::size_t>(i)]);
+    }
   }
+  return !info.has(kMovableKeys);
 }
 
 bool iequals(std::string_view a, std::string_view upper) {

@@ -205,6 +205,7 @@ void read_invalidation(YamlReader& r, const YAML::Node& root, InvalidationConfig
                          {{"bcast", TrackingMode::Bcast}, {"off", TrackingMode::Off}},
                          inv.tracking);
   r.duration(node, path, "ping_interval", inv.ping_interval, Duration{1});
+  r.duration(node, path, "max_staleness", inv.max_staleness, Duration{4});
 }
 
 void read_limits(YamlReader& r, const YAML::Node& root, LimitsConfig& limits) {

@@ -7,7 +7,7 @@
 namespace frontcache::config {
 namespace {
 
-constexpr std::array<std::string_view, 53> kKnownKeys{
+constexpr std::array<std::string_view, 54> kKnownKeys{
     "listen",
     "workers",
     "upstream",
@@ -34,6 +34,7 @@ constexpr std::array<std::string_view, 53> kKnownKeys{
     "invalidation.channel",
     "invalidation.tracking",
     "invalidation.ping_interval",
+    "invalidation.max_staleness",
     "limits",
     "limits.max_clients",
     "limits.max_bulk_length",

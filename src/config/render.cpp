@@ -73,6 +73,7 @@ std::string to_yaml(const Config& c) {
   line(fmt::format("  tracking: {}",
                    c.invalidation.tracking == TrackingMode::Bcast ? "bcast" : "off"));
   line(fmt::format("  ping_interval: {}", format_duration(c.invalidation.ping_interval)));
+  line(fmt::format("  max_staleness: {}", format_duration(c.invalidation.max_staleness)));
   line("limits:");
   line(fmt::format("  max_clients: {}", c.limits.max_clients));
   line(fmt::format("  max_bulk_length: {}", format_size(c.limits.max_bulk_length)));

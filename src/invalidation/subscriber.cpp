@@ -10,11 +10,13 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "frontcache/invalidation/payload.hpp"
+#include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connect.hpp"
 
@@ -59,7 +61,7 @@ struct Link {
   tcp::socket socket;
   std::unique_ptr<redisReader, ReaderDeleter> reader;
   std::array<char, 16 * 1024> buf{};
-  Clock::time_point last_pong{};
+  bool ponged = false;  // the current fence round's PING was answered
 
   void reset() {
     boost::system::error_code ignored;
@@ -107,6 +109,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     sub_.reset();
     tracker_.reset();
     timer_.cancel();
+    round_timer_.cancel();
   }
 
  private:
@@ -169,11 +172,9 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     sink_.set_armed(true, "");
     spdlog::info("invalidation armed: channel {}{}", settings_.channel,
                  settings_.tracking ? ", CLIENT TRACKING BCAST" : "");
-    const auto now = Clock::now();
-    sub_.last_pong = tracker_.last_pong = now;
     std::string reason;
     co_await (read_loop(sub_, true, reason) || read_loop(tracker_, false, reason) ||
-              ping_loop(reason));
+              fence_loop(reason));
     co_return reason;
   }
 
@@ -231,7 +232,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         if (subscriber) {
           handle_message(r.get());
         } else if (str(r.get()) == "PONG") {
-          link.last_pong = Clock::now();
+          pong(tracker_);
         }
       }
     } catch (const std::exception& e) {
@@ -239,11 +240,21 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     }
   }
 
-  awaitable<void> ping_loop(std::string& reason) {
+  // Fence rounds: PING on the tracker and the subscriber connection at the same moment T, and
+  // wait for both PONGs. The tracker's proves tracking was still on at T (it never comes back on
+  // a connection once lost), so every write Redis ran before T had its invalidation queued to
+  // the subscriber before the subscriber's PING; that PONG arriving after those messages, a
+  // completed round proves L1 holds nothing that Redis changed before T: the sink learns
+  // set_current(T). Rounds start every fence_interval, or at once when one is requested; a round
+  // that is not answered within ping_interval ends the connections.
+  awaitable<void> fence_loop(std::string& reason) {
     const std::string ping = command({"PING"});
-    asio::steady_timer timer(io_);
+    asio::steady_timer& timer = round_timer_;
     for (;;) {
-      const auto sent = Clock::now();
+      const auto started = Clock::now();
+      fence_requested_.store(false, std::memory_order_relaxed);
+      sub_.ponged = false;
+      tracker_.ponged = !settings_.tracking;
       try {
         co_await write(sub_, ping);
         if (settings_.tracking) co_await write(tracker_, ping);
@@ -251,21 +262,42 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         reason = fmt::format("PING failed: {}", e.what());
         co_return;
       }
-      timer.expires_after(settings_.ping_interval);
-      auto [ec] = co_await timer.async_wait(kNoThrow);
-      if (ec) co_return;
-      if (sub_.last_pong < sent || (settings_.tracking && tracker_.last_pong < sent)) {
+      const auto deadline = started + settings_.ping_interval;
+      while (!(sub_.ponged && tracker_.ponged) && Clock::now() < deadline) {
+        timer.expires_at(deadline);
+        co_await timer.async_wait(kNoThrow);
+      }
+      if (!(sub_.ponged && tracker_.ponged)) {
         reason = fmt::format("no PONG within {}ms", settings_.ping_interval.count());
         co_return;
+      }
+      sink_.set_current(started);
+      const auto next = started + settings_.fence_interval;
+      while (!fence_requested_.load(std::memory_order_relaxed) && Clock::now() < next) {
+        timer.expires_at(next);
+        co_await timer.async_wait(kNoThrow);
       }
     }
   }
 
+  void pong(Link& link) {
+    link.ponged = true;
+    if (sub_.ponged && tracker_.ponged) round_timer_.cancel();
+  }
+
+ public:
+  // Any thread: starts a fence round now if none is under way (else right after it).
+  void request_fence() {
+    if (fence_requested_.exchange(true, std::memory_order_relaxed)) return;
+    asio::post(io_, [self = shared_from_this()] { self->round_timer_.cancel(); });
+  }
+
+ private:
   void handle_message(const redisReply* r) {
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
     const std::string_view kind = str(r->element[0]);
     if (kind == "pong") {
-      sub_.last_pong = Clock::now();
+      pong(sub_);
       return;
     }
     if (kind != "message" || r->elements != 3) return;
@@ -297,7 +329,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       case PayloadKind::Own:
         break;
       case PayloadKind::Malformed:
-        spdlog::warn("invalidation channel {}: malformed fc1 payload ignored", settings_.channel);
+        malformed_log_.warn("invalidation channel {}: malformed fc1 payload ignored",
+                            settings_.channel);
         break;
     }
   }
@@ -308,6 +341,9 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   Link sub_;
   Link tracker_;
   asio::steady_timer timer_;
+  asio::steady_timer round_timer_{io_};
+  std::atomic<bool> fence_requested_{false};
+  metrics::LogLimit malformed_log_;
   bool stopped_ = false;
   bool armed_ = false;
   std::string last_reason_;
@@ -321,6 +357,7 @@ Subscriber::~Subscriber() { impl_->stop(); }
 
 void Subscriber::start() { impl_->start(); }
 void Subscriber::stop() { impl_->stop(); }
+void Subscriber::request_fence() { impl_->request_fence(); }
 void Subscriber::set_prefixes(std::vector<std::string> prefixes) {
   impl_->set_prefixes(std::move(prefixes));
 }

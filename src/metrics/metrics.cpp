@@ -25,7 +25,11 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
     {"frontcache_refused_commands_total", Counter,
      "Commands refused by the proxy (unsupported stateful, denied admin, never-forwarded)."},
     {"frontcache_output_limit_disconnects_total", Counter,
-     "Clients disconnected because pending replies exceeded limits.max_output_buffer."},
+     "Clients disconnected because their pending replies exceeded their class's limit "
+     "(limits.max_output_buffer, limits.pubsub_output_buffer[_soft])."},
+    {"frontcache_output_budget_disconnects_total", Counter,
+     "Clients disconnected because all clients' pending replies together exceeded "
+     "limits.max_output_memory (the client with the most pending bytes goes first)."},
     {"frontcache_idle_disconnects_total", Counter,
      "Clients closed after limits.idle_timeout without a command."},
     {"frontcache_auth_failures_total", Counter,
@@ -36,6 +40,9 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "Commands refused because upstream.max_pinned_per_worker dedicated connections were taken."},
     {"frontcache_pinned_lost_total", Counter,
      "Dedicated upstream connections lost while a session was using them."},
+    {"frontcache_pinned_recycle_failures_total", Counter,
+     "Dedicated upstream connections closed instead of reused because RESET (and AUTH) did not "
+     "come back as expected."},
     {"frontcache_upstream_connections", Gauge,
      "Shared upstream connections by state: ready (serving) or connecting (down, retrying)."},
     {"frontcache_upstream_reconnects_total", Counter,
@@ -72,6 +79,13 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
     {"frontcache_l1_bypass", Gauge,
      "1 while the local cache is cleared and bypassed because invalidation is not confirmed "
      "alive; 0 otherwise."},
+    {"frontcache_l1_bypassed_reads_total", Counter,
+     "Cacheable reads sent upstream without an L1 lookup, by cause: not_current (no fence round "
+     "within invalidation.max_staleness), own_write (the client's own write in flight or not yet "
+     "fenced)."},
+    {"frontcache_invalidation_age_seconds", Gauge,
+     "How long ago the last completed invalidation fence round started: L1 answers only while "
+     "this is under invalidation.max_staleness."},
     {"frontcache_config_reloads_total", Counter,
      "Configuration reloads attempted (SIGHUP), successful or not."},
     {"frontcache_config_reload_failures_total", Counter,

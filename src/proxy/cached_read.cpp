@@ -63,7 +63,16 @@ void encode_pttl(std::string& out, std::string_view key) {
 void Session::read_cached(const Classified& c, Args args, std::string_view raw) {
   L1& l1 = *worker_.shared().l1;
   const cache::Rule* rule = args.size() >= 2 ? worker_.rules()->match(args[1]) : nullptr;
-  if (rule == nullptr || !rule->cache || !l1.usable() || writes_in_flight_ > 0) {
+  if (rule == nullptr || !rule->cache) return forward(raw);
+  const auto started = std::chrono::steady_clock::now();
+  if (!l1.fresh(started)) {
+    if (l1.usable()) l1.stats().bypass_not_current.fetch_add(1, std::memory_order_relaxed);
+    return forward(raw);
+  }
+  // Read-your-writes: while the session's own write is in flight, or a write whose keys the
+  // proxy cannot name has not been fenced yet, its reads go to Redis, in order.
+  if (writes_in_flight_ > 0 || l1.current_as_of() < fence_after_) {
+    l1.stats().bypass_own_write.fetch_add(1, std::memory_order_relaxed);
     return forward(raw);
   }
   if (c.op == command::Op::Mget) return read_mget(args, raw);
@@ -73,7 +82,6 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   cache_key_.clear();
   build_cache_key(cache_key_, state_.db, c.spec->name, args.subspan(1));
   // The hit path: one lookup, one copy into the reply buffer.
-  const auto started = std::chrono::steady_clock::now();
   if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
     reply(hit.bytes());
     worker_.shared().latency.hit.observe(worker_.index(),

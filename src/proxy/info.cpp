@@ -84,6 +84,13 @@ std::string Session::l1_info() const {
   const double ratio =
       lookups == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(lookups);
   auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  // How long ago the last completed fence round started (-1: none since armed).
+  const auto as_of = l1->current_as_of();
+  const long long current_age_ms = as_of.time_since_epoch().count() == 0
+                                       ? -1
+                                       : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - as_of)
+                                             .count();
   return fmt::format(
       "l1_enabled:1\r\n"
       "l1_state:{}\r\n"
@@ -109,13 +116,19 @@ std::string Session::l1_info() const {
       "invalidation_flushes:{}\r\n"
       "invalidation_bypass_events:{}\r\n"
       "invalidation_published:{}\r\n"
-      "invalidation_publish_dropped:{}\r\n",
+      "invalidation_publish_dropped:{}\r\n"
+      "invalidation_max_staleness_ms:{}\r\n"
+      "invalidation_current_age_ms:{}\r\n"
+      "l1_bypass_not_current:{}\r\n"
+      "l1_bypass_own_write:{}\r\n",
       l1->armed() ? "armed" : "bypassed", c.hits, c.misses, ratio, c.entries, c.weighted_size,
       worker_.config().cache.max_memory, c.inserts, c.rejected, c.evictions, c.expirations,
       c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
       c.stale_fills_discarded, c.fills_failed, load(s.invalidated_channel),
       load(s.invalidated_tracking), load(s.invalidated_local), load(s.flushes),
-      load(s.bypass_events), load(s.published), load(s.publish_dropped));
+      load(s.bypass_events), load(s.published), load(s.publish_dropped),
+      l1->max_staleness().count(), current_age_ms, load(s.bypass_not_current),
+      load(s.bypass_own_write));
 }
 
 // Appends our section to the upstream's INFO text (a bulk reply).

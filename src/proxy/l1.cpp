@@ -26,11 +26,13 @@ void append_length(std::string& out, std::size_t n) {
 
 }  // namespace
 
-L1::L1(const config::CacheConfig& config, std::uint64_t instance)
+L1::L1(const config::CacheConfig& config, std::uint64_t instance,
+       std::chrono::milliseconds max_staleness)
     : enabled_(config.enabled && config.max_memory > 0),
       instance_(instance),
       cache_(cache_config(config)),
-      rules_(std::make_shared<const cache::RuleSet>(rules_from(config), config.max_ttl)) {}
+      rules_(std::make_shared<const cache::RuleSet>(rules_from(config), config.max_ttl)),
+      max_staleness_(max_staleness) {}
 
 std::shared_ptr<const cache::RuleSet> L1::rules() const {
   std::lock_guard lock(rules_mu_);
@@ -77,9 +79,15 @@ void L1::set_armed(bool armed, std::string_view) {
     cache_.clear();
     return;
   }
-  // Anything filled while bypassed (a read that raced the switch) goes before arming.
+  // Anything filled while bypassed (a read that raced the switch) goes before arming; fresh()
+  // waits for the first fence round of the new connections.
   cache_.clear();
+  current_as_of_.store(0, std::memory_order_release);
   armed_.store(true, std::memory_order_release);
+}
+
+void L1::set_current(std::chrono::steady_clock::time_point as_of) {
+  current_as_of_.store(as_of.time_since_epoch().count(), std::memory_order_release);
 }
 
 void build_cache_key(std::string& out, int db, std::string_view command,

@@ -1,11 +1,14 @@
 // The proxy's side of the L1: the process-wide cache, the rules, and whether it may be used.
 // It is the invalidation sink: the subscriber thread, local writes and the channel all end in
-// invalidate()/invalidate_all(). While invalidation is not armed the cache is empty and
-// bypassed (usable() is false), so staleness is bounded by what the subscriber confirms.
+// invalidate()/invalidate_all(). L1 answers only while the invalidation stream is provably
+// current: a fence round that started within invalidation.max_staleness has come back
+// (fresh()). While invalidation is not armed the cache is empty and bypassed.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -27,15 +30,36 @@ struct L1Stats {
   std::atomic<std::uint64_t> bypass_events{0};         // times L1 was cleared for lost invalidation
   std::atomic<std::uint64_t> published{0};             // PUBLISH messages sent
   std::atomic<std::uint64_t> publish_dropped{0};       // batches not sent: no upstream ready
+  // Cacheable reads sent upstream instead of being looked up in L1, by cause:
+  std::atomic<std::uint64_t> bypass_not_current{0};  // no fence round within max_staleness
+  std::atomic<std::uint64_t> bypass_own_write{0};    // the session's own write in flight / fence
 };
 
 class L1 final : public invalidation::Sink {
  public:
-  explicit L1(const config::CacheConfig& config, std::uint64_t instance);
+  L1(const config::CacheConfig& config, std::uint64_t instance,
+     std::chrono::milliseconds max_staleness);
 
   bool enabled() const { return enabled_; }
   // Enabled and invalidation armed: reads may be served from and inserted into the cache.
   bool usable() const { return enabled_ && armed_.load(std::memory_order_acquire); }
+  // Usable, and every invalidation of writes older than max_staleness is known applied.
+  bool fresh(std::chrono::steady_clock::time_point now) const {
+    return usable() && now - current_as_of() <= max_staleness_;
+  }
+  // The start of the last completed fence round (see invalidation::Subscriber).
+  std::chrono::steady_clock::time_point current_as_of() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(current_as_of_.load(std::memory_order_acquire)));
+  }
+  std::chrono::milliseconds max_staleness() const { return max_staleness_; }
+  // Any thread: a fence round as soon as possible (set by the server; empty in unit tests).
+  void request_fence() {
+    if (fence_requester_) fence_requester_();
+  }
+  void set_fence_requester(std::function<void()> requester) {
+    fence_requester_ = std::move(requester);
+  }
   bool armed() const { return armed_.load(std::memory_order_acquire); }
   cache::Cache& cache() { return cache_; }
   // The rules in effect. Sessions read their worker's copy (Worker::rules()), refreshed on
@@ -55,6 +79,7 @@ class L1 final : public invalidation::Sink {
   void invalidate(std::span<const std::string_view> keys, invalidation::Source source) override;
   void invalidate_all(invalidation::Source source) override;
   void set_armed(bool armed, std::string_view reason) override;
+  void set_current(std::chrono::steady_clock::time_point as_of) override;
 
  private:
   bool enabled_;
@@ -63,6 +88,9 @@ class L1 final : public invalidation::Sink {
   mutable std::mutex rules_mu_;
   std::shared_ptr<const cache::RuleSet> rules_;
   std::atomic<bool> armed_{false};
+  std::atomic<std::chrono::steady_clock::rep> current_as_of_{0};
+  std::chrono::milliseconds max_staleness_;
+  std::function<void()> fence_requester_;
   L1Stats stats_;
 };
 

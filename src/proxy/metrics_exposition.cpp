@@ -37,6 +37,16 @@ void add_cache(metrics::Exposition& out, const Shared& shared, const config::Con
           static_cast<std::uint64_t>(cfg.cache.enabled ? cfg.cache.max_memory : 0));
   const bool bypassed = sources.l1_bypassed && sources.l1_bypassed();
   out.set(Metric::L1Bypass, static_cast<std::uint64_t>(bypassed ? 1 : 0));
+  if (const L1* l1 = shared.l1.get()) {
+    auto& st = const_cast<L1*>(l1)->stats();
+    out.set(Metric::L1BypassedReads, "cause=\"not_current\"", get(st.bypass_not_current));
+    out.set(Metric::L1BypassedReads, "cause=\"own_write\"", get(st.bypass_own_write));
+    const auto as_of = l1->current_as_of();
+    if (as_of.time_since_epoch().count() != 0) {
+      out.set(Metric::InvalidationAge,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - as_of).count());
+    }
+  }
 }
 
 }  // namespace
@@ -58,11 +68,13 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::ProtocolErrors, get(stats.protocol_errors));
   out.set(Metric::RefusedCommands, get(stats.refused_commands));
   out.set(Metric::OutputLimitDisconnects, get(stats.output_limit_disconnects));
+  out.set(Metric::OutputBudgetDisconnects, get(stats.output_budget_disconnects));
   out.set(Metric::IdleDisconnects, get(stats.idle_disconnects));
   out.set(Metric::AuthFailures, get(stats.auth_failures));
   out.set(Metric::PinnedOpened, get(stats.pinned_opened));
   out.set(Metric::PinnedRefused, get(stats.pinned_refused));
   out.set(Metric::PinnedLost, get(stats.pinned_lost));
+  out.set(Metric::PinnedRecycleFailures, get(stats.pinned_recycle_failures));
 
   const auto configured = shared.workers * cfg->upstream.connections_per_worker;
   const auto ready = static_cast<std::size_t>(

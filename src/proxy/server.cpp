@@ -168,6 +168,10 @@ struct Server::Impl {
   config::CommandLine overrides;
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<metrics::HttpServer> metrics;
+  // The invalidation subscriber and L1 maintenance have a thread of their own: a busy worker
+  // must not hold invalidations back from the others.
+  asio::io_context invalidation_io{1};
+  std::thread invalidation_thread;
   std::unique_ptr<invalidation::Subscriber> subscriber;
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
@@ -225,7 +229,7 @@ void Server::reload() {
     // Other keys are cacheable now: CLIENT TRACKING must cover their prefixes. Re-arming
     // clears L1 and registers the new prefixes.
     auto prefixes = shared.l1->rules()->tracking_prefixes();
-    asio::post(impl_->workers.front()->io(), [this, prefixes = std::move(prefixes)]() mutable {
+    asio::post(impl_->invalidation_io, [this, prefixes = std::move(prefixes)]() mutable {
       impl_->subscriber->set_prefixes(std::move(prefixes));
     });
   }
@@ -275,7 +279,8 @@ void Server::run() {
   }
   shared.commands.set_cacheable(cacheable);
   if (cfg.cache.enabled && cfg.cache.max_memory > 0) {
-    shared.l1 = std::make_unique<L1>(cfg.cache, random_instance_id());
+    shared.l1 =
+        std::make_unique<L1>(cfg.cache, random_instance_id(), cfg.invalidation.max_staleness);
     invalidation::SubscriberSettings settings;
     const auto& up = cfg.upstream;
     settings.upstream = {up.address.host, up.address.port,    up.username,
@@ -284,10 +289,13 @@ void Server::run() {
     settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
     settings.prefixes = shared.l1->rules()->tracking_prefixes();
     settings.ping_interval = cfg.invalidation.ping_interval;
+    settings.fence_interval =
+        std::max(std::chrono::milliseconds(1), cfg.invalidation.max_staleness / 4);
     settings.instance = shared.l1->instance();
-    auto& io = impl_->workers.front()->io();
+    auto& io = impl_->invalidation_io;
     impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
     impl_->subscriber->start();
+    shared.l1->set_fence_requester([s = impl_->subscriber.get()] { s->request_fence(); });
     impl_->maintenance = std::make_unique<asio::steady_timer>(io);
     asio::co_spawn(io, maintenance_loop(*shared.l1, *impl_->maintenance), [](std::exception_ptr e) {
       if (e) spdlog::error("L1 maintenance loop ended by an exception");
@@ -298,6 +306,15 @@ void Server::run() {
     auto& sources = shared.metrics_sources;
     if (!sources.cache_stats) sources.cache_stats = [l1] { return l1->cache().stats(); };
     if (!sources.l1_bypassed) sources.l1_bypassed = [l1] { return !l1->armed(); };
+  }
+  if (impl_->subscriber) {
+    impl_->invalidation_thread = std::thread([this] {
+      try {
+        impl_->invalidation_io.run();
+      } catch (const std::exception& e) {
+        spdlog::critical("invalidation thread stopped by an exception: {}", e.what());
+      }
+    });
   }
   for (auto& w : impl_->workers) w->start();
   if (impl_->metrics) impl_->metrics->start();
@@ -323,13 +340,17 @@ void Server::run() {
     spdlog::warn("shutdown_timeout ({}) passed with requests still in flight; closed them",
                  config::format_duration(grace));
   }
+  if (impl_->invalidation_thread.joinable()) {
+    impl_->invalidation_io.stop();
+    impl_->invalidation_thread.join();
+  }
   if (impl_->metrics) impl_->metrics->stop();
   spdlog::info("frontcache stopped");
 }
 
 void Server::stop() {
   if (impl_->subscriber) {
-    asio::post(impl_->workers.front()->io(), [this] {
+    asio::post(impl_->invalidation_io, [this] {
       impl_->subscriber->stop();
       impl_->maintenance->cancel();
     });

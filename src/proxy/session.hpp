@@ -194,9 +194,11 @@ class Session : public upstream::ReplyTarget,
   std::size_t in_upstream_ = 0;               // requests in flight on the shared connections
   std::size_t joined_pending_ = 0;            // reads waiting on another session's fill
   std::size_t writes_in_flight_ = 0;          // writes sent on the shared connections
-  std::string cache_key_;                     // scratch: the cache key being looked up
-  std::vector<std::string_view> keys_;        // scratch: keys of the request being dispatched
-  std::string encoded_;                       // scratch: requests the proxy encodes itself
+  // Reads bypass L1 until a fence round started after this (a write of unnamed keys).
+  std::chrono::steady_clock::time_point fence_after_{};
+  std::string cache_key_;               // scratch: the cache key being looked up
+  std::vector<std::string_view> keys_;  // scratch: keys of the request being dispatched
+  std::string encoded_;                 // scratch: requests the proxy encodes itself
 
   // Why requests wait (holding()).
   bool holding_for_joined_ = false;  // a request that may write waits for joined reads

@@ -40,9 +40,10 @@ bool Session::before_write(const Classified& c, Args args, KeyList& keys, bool& 
   const bool script = c.route == command::Route::Script;
   if (!c.has(command::kWrite) && !script) return false;
   keys_.clear();
-  command::CommandTable::write_keys(*c.spec, args, keys_);
-  // A script may write keys it does not declare.
-  fence = fence || script;
+  const bool named = command::CommandTable::write_keys(*c.spec, args, keys_);
+  // A script may write keys it does not declare; a movable-key write the table cannot read
+  // (GEORADIUS ... STORE, MIGRATE, ...) may write keys beyond those found.
+  fence = fence || script || !named;
   l1->invalidate_local(keys_);
   keys.add_all(keys_);
   return true;
@@ -62,7 +63,12 @@ void Session::after_write(const KeyList& keys, bool flush, bool fence) {
     l1->invalidate_local(keys_);
     worker_.publish(keys_);
   }
-  (void)fence;
+  if (fence) {
+    // Keys written that the proxy could not name reach L1 through CLIENT TRACKING only: this
+    // session reads from Redis until a fence round started after this reply has come back.
+    fence_after_ = std::chrono::steady_clock::now();
+    l1->request_fence();
+  }
 }
 
 void Session::forward_write(const Classified& c, Args args, std::string_view raw) {

@@ -217,6 +217,29 @@ TEST(Invalidate, OwnerDropsEveryEntryItOwns) {
   EXPECT_EQ(f.cache->stats().invalidations, 4U);
 }
 
+// The empty Redis key is a key like any other: entries it owns, and fills in flight for it,
+// are dropped when it is invalidated (it used to be taken for "the key owns itself").
+TEST(Invalidate, EmptyOwnerIsTheEmptyKey) {
+  CacheConfig c;
+  c.shards = 4;
+  Fixture f(c);
+  f.cache->insert("0GET ", std::string_view(""), v("a"), {});
+  f.cache->insert("0HGETALL ", std::string_view(""), v("b"), {});
+  f.cache->insert("0GET x", "x", v("c"), {});
+  BeginResult fill = f.cache->begin("0STRLEN ", std::string_view(""), [](FillOutcome) {});
+  ASSERT_EQ(fill.kind, BeginKind::Leader);
+  EXPECT_EQ(f.cache->invalidate(std::string_view("")), 2U);
+  EXPECT_FALSE(f.cache->lookup("0GET "));
+  EXPECT_FALSE(f.cache->lookup("0HGETALL "));
+  EXPECT_TRUE(f.cache->lookup("0GET x"));
+  EXPECT_TRUE(fill.ticket.stale());
+  EXPECT_FALSE(f.cache->complete(std::move(fill.ticket), v("old"), {}));
+  // Self-owned entries are not the empty key's.
+  f.cache->insert("self", {}, v("s"), {});
+  EXPECT_EQ(f.cache->invalidate(std::string_view("")), 0U);
+  EXPECT_EQ(f.cache->invalidate("self"), 1U);
+}
+
 TEST(Invalidate, SetOfOwnersEntryAndClear) {
   CacheConfig c;
   c.shards = 4;

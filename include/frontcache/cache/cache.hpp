@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -126,14 +127,16 @@ class Cache {
   // Hit: a handle to the value (no allocation, no copy). Miss or expired: null.
   [[nodiscard]] ValueRef lookup(std::string_view key);
 
-  // Caches `value` under `key`, owned by `owner` (empty = the key owns itself), replacing any
-  // previous value. ttl <= 0 means no deadline. Returns false when the entry is too heavy.
-  bool insert(std::string_view key, std::string_view owner, ValueRef value, Duration ttl);
+  // Caches `value` under `key`, owned by `owner` (none: the key owns itself; an empty owner is
+  // the empty key, a real one), replacing any previous value. ttl <= 0 means no deadline.
+  // Returns false when the entry is too heavy.
+  bool insert(std::string_view key, std::optional<std::string_view> owner, ValueRef value,
+              Duration ttl);
 
   // Single-flight read. See BeginKind. `owner` is recorded so invalidate(owner) can stale it.
   // `count_lookup`: false when the caller has just counted this access with lookup() (a miss
   // there would otherwise be counted twice).
-  BeginResult begin(std::string_view key, std::string_view owner, Waiter&& on_done,
+  BeginResult begin(std::string_view key, std::optional<std::string_view> owner, Waiter&& on_done,
                     bool count_lookup = true);
   // Resolves every waiter with `value` and caches it unless the fill went stale.
   // Returns true when the value was cached.

@@ -144,8 +144,10 @@ class CommandTable {
   static const CommandInfo& resolve(const CommandInfo& info,
                                     std::span<const std::string_view> args);
   // Appends the keys a write command touches (every key it names, for movable-key commands
-  // too: EVAL's declared keys, SORT ... STORE, LMPOP/ZMPOP).
-  static void write_keys(const CommandInfo& info, std::span<const std::string_view> args,
+  // too: EVAL's declared keys, SORT ... STORE, LMPOP/ZMPOP). Returns false when the command
+  // may write keys beyond those appended (a movable-key command the table cannot read, such as
+  // GEORADIUS ... STORE): the caller must not rely on the list being complete.
+  static bool write_keys(const CommandInfo& info, std::span<const std::string_view> args,
                          std::vector<std::string_view>& out);
   std::size_t size() const { return map_.size(); }
 

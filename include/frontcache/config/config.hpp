@@ -67,7 +67,10 @@ enum class TrackingMode { Bcast, Off };
 struct InvalidationConfig {
   std::string channel = "frontcache:invalidate";
   TrackingMode tracking = TrackingMode::Bcast;
-  Duration ping_interval{1000};
+  Duration ping_interval{1000};  // a fence round unanswered this long: invalidation lost
+  // L1 answers only while a fence round started this recently has come back: the bound on how
+  // long a write made elsewhere can go unseen, whatever fails.
+  Duration max_staleness{100};
 
   bool operator==(const InvalidationConfig&) const = default;
 };

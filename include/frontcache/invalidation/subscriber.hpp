@@ -3,9 +3,11 @@
 //   subscriber: CLIENT ID, SUBSCRIBE __redis__:invalidate <channel>   (receives both streams)
 //   tracker:    CLIENT TRACKING on REDIRECT <subscriber id> BCAST [PREFIX p ...]
 //
-// Both are PINGed every ping_interval with a deadline. While either is down or silent the sink
-// is told "not armed" (the proxy clears L1 and bypasses it); once both are up again it is told
-// "armed". Messages are decoded with hiredis's redisReader; Asio does the I/O.
+// Fence rounds (a PING on both at once, every fence_interval or on request) prove the stream
+// current: when both PONGs are back, every write Redis ran before the round started has been
+// applied, and the sink learns set_current(start). A round unanswered within ping_interval, or
+// either connection lost, tells the sink "not armed" (the proxy clears L1 and bypasses it) until
+// both are up again. Messages are decoded with hiredis's redisReader; Asio does the I/O.
 #pragma once
 
 #include <chrono>
@@ -30,14 +32,17 @@ class Sink {
   virtual void invalidate_all(Source source) = 0;
   // armed == false: L1 must be cleared and bypassed until armed again.
   virtual void set_armed(bool armed, std::string_view reason) = 0;
+  // Every invalidation for writes Redis ran before `as_of` has been delivered.
+  virtual void set_current(std::chrono::steady_clock::time_point as_of) = 0;
 };
 
 struct SubscriberSettings {
   upstream::Settings upstream;
   std::string channel = "frontcache:invalidate";
   bool tracking = true;
-  std::vector<std::string> prefixes;  // empty: track every key
-  std::chrono::milliseconds ping_interval{1000};
+  std::vector<std::string> prefixes;              // empty: track every key
+  std::chrono::milliseconds ping_interval{1000};  // a fence round unanswered this long: lost
+  std::chrono::milliseconds fence_interval{25};   // a fence round at least this often
   std::uint64_t instance = 0;  // our id in channel payloads (own messages are ignored)
 };
 
@@ -53,6 +58,9 @@ class Subscriber {
   // New CLIENT TRACKING prefixes (after a reload): the connections are re-established with
   // them, which disarms and re-arms (clearing L1). Call on the subscriber's io_context.
   void set_prefixes(std::vector<std::string> prefixes);
+  // Any thread: a fence round now (a write whose keys the proxy cannot name wants proof that
+  // its invalidations are in).
+  void request_fence();
 
  private:
   class Impl;

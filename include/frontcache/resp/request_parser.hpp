@@ -45,8 +45,8 @@ enum class ParseStatus {
 // the byte after a header's '\r' and the two bytes after a bulk payload are skipped unchecked;
 // a NUL byte in a header or inline line hides the line's end, as Redis's strchr() does, so the
 // line fails once it exceeds max_inline_length; inline lines may end in "\n" alone; empty
-// quoted inline arguments ("" or '') are kept (Redis 7.0). One deliberate difference: a complete inline or
-// header line longer than max_inline_length is an error even when it arrives in one read
+// quoted inline arguments ("" or '') are kept (Redis 7.0). One deliberate difference: a complete
+// inline or header line longer than max_inline_length is an error even when it arrives in one read
 // (Redis only checks while the line end is missing), so the result never depends on how the
 // bytes were split.
 class RequestParser {
