@@ -82,6 +82,15 @@ void Session::answer_locally(const Classified& c, Args args) {
       encoded_.clear();
       resp::encode_command(encoded_, args);
       return forward(encoded_, Reply::Info);
+    case Op::ClientInfo:
+      if (pinned_ != nullptr) {
+        // The dedicated connection's flags are the client's (d: a WATCHed key was touched...);
+        // the rest of the line is the client's own.
+        encoded_.clear();
+        resp::encode_command(encoded_, args);
+        return send_pinned(c, args, std::string(encoded_));
+      }
+      break;
     case Op::ClientList:
       return client_list();
     case Op::ClientKill:

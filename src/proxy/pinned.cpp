@@ -16,6 +16,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/resp/request_parser.hpp"
@@ -83,6 +84,8 @@ void Session::dispatch_pinned(const Classified& c, Args args, std::string_view r
     return;
   }
   if (answered_by_proxy(c, args)) return answer_locally(c, args);
+  // Redis ignores MONITOR from a client that is monitoring already: no reply at all.
+  if (c.op == Op::Monitor && state_.monitor && !state_.multi) return;
   if (pinned_ == nullptr && !pin()) return;
   send_pinned(c, args, raw);
 }
@@ -124,6 +127,7 @@ void Session::send_pinned(const Classified& c, Args args, std::string_view raw) 
     if (ec == std::errc() && p == args[1].data() + args[1].size()) ctx.db = db;
   }
   if (c.op == Op::Info) ctx.reply = Reply::Info;
+  if (c.op == Op::ClientInfo) ctx.reply = Reply::ClientInfo;
   if (is_subscription_op(c.op)) ctx.frames = static_cast<int>(args.size()) - 1;
   if (c.op == Op::ClientTracking && args.size() >= 3) {
     ctx.tracking_on = command::iequals(args[2], "ON");
@@ -264,6 +268,9 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
     case Op::Info:
       if (kind == resp::ReplyKind::Bulk) return info_reply(frame);
       break;
+    case Op::ClientInfo:
+      if (kind == resp::ReplyKind::Bulk) return client_info_merged(frame);
+      break;
     default:
       apply_result(ctx.op, frame, ctx.db, ctx.tracking_on);
       break;
@@ -276,6 +283,8 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
 // proxy answers itself run here, at their place, and their results are spliced in.
 std::string Session::exec_reply(std::string_view frame, resp::ReplyKind kind) {
   if (!state_.multi) return {};  // EXEC without MULTI: an error, nothing changes
+  // While EXEC runs, the client's last command is EXEC (CLIENT INFO inside it says so).
+  const std::string dispatched_last = std::exchange(state_.last_command, "exec");
   std::string out;
   if (kind == resp::ReplyKind::Array) {
     std::string_view rest = frame.substr(frame.find("\r\n") + 2);
@@ -297,6 +306,7 @@ std::string Session::exec_reply(std::string_view frame, resp::ReplyKind kind) {
     }
     if (matched) out = fmt::format("*{}\r\n{}{}", multi_queue_.size(), elements, rest);
   }
+  state_.last_command = dispatched_last;
   end_transaction();
   return out;
 }
@@ -345,6 +355,21 @@ void Session::apply_result(Op op, std::string_view result, int db, bool tracking
       }
       break;
   }
+}
+
+// CLIENT INFO through the dedicated connection: our line, with the connection's flags (what Redis
+// knows of the client's state: d for a touched WATCH...) and last command.
+std::string Session::client_info_merged(std::string_view bulk) {
+  std::string line = describe();
+  for (const std::string_view field : {" flags=", " cmd="}) {
+    const std::size_t at = bulk.find(field);
+    const std::size_t ours = line.find(field);
+    if (at == std::string_view::npos || ours == std::string::npos) continue;
+    const std::size_t end = bulk.find(' ', at + 1);
+    const std::size_t our_end = line.find(' ', ours + 1);
+    line.replace(ours, our_end - ours, bulk.substr(at, end - at));
+  }
+  return resp::bulk_reply(line + "\n");
 }
 
 void Session::end_transaction() {

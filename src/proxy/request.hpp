@@ -26,6 +26,7 @@ enum class Reply : std::uint8_t {
   Info,  // INFO: the `# frontcache` section is appended
   Fill,  // an L1 fill: the read, then PTTL of its key
   Mget,  // MGET served partly from L1: the upstream MGET of the missing keys, then a PTTL each
+  ClientInfo,  // CLIENT INFO on the dedicated connection: its flags, our identity
 };
 
 // Keys of one request, each length-prefixed, in one reusable buffer.

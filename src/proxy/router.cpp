@@ -30,7 +30,8 @@ bool Session::on_request(Args args, std::string_view raw) {
       pin_wait_ = true;
       return false;
     }
-  } else if (!pinned_requests_.empty() && answered_by_proxy(c, args)) {
+  } else if (!pinned_requests_.empty() && (answered_by_proxy(c, args) || c.op == Op::Monitor)) {
+    // (MONITOR too: Redis does not answer it at all when the client is monitoring already.)
     barrier_ = true;
     return false;
   }
@@ -41,6 +42,9 @@ bool Session::on_request(Args args, std::string_view raw) {
   // CLIENT REPLY: OFF silences every reply, SKIP the next command's (as Redis's resetClient).
   silent_ = state_.reply_mode != ReplyMode::On;
   if (state_.reply_mode == ReplyMode::Skip) state_.reply_mode = ReplyMode::On;
+  if (silent_ && c.op == Op::Reset && state_.reply_mode == ReplyMode::Off) {
+    silent_ = false;  // RESET turns CLIENT REPLY OFF off before it answers
+  }
   if (c.spec != nullptr) state_.last_command = c.spec->fullname;
 
   if (!state_.authenticated && !allowed_before_auth(c)) {
@@ -161,6 +165,7 @@ void Session::on_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKin
       return mget_reply(seq, reply, kind);
     case Reply::Copy:
     case Reply::Info:
+    case Reply::ClientInfo:
       return finish_shared(seq, reply, kind);
   }
 }

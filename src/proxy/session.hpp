@@ -154,6 +154,7 @@ class Session : public upstream::ReplyTarget,
   void apply_queued(QueuedCommand& q, std::string_view element, std::string& out);
   void apply_result(command::Op op, std::string_view result, int db, bool tracking_on);
   void end_transaction();
+  std::string client_info_merged(std::string_view bulk);
   void unpin_if_idle();
   void release_pinned(bool reusable);
 
