@@ -77,16 +77,13 @@ TEST_F(BasicCommands, Hello3) {
   ASSERT_TRUE(c.send(encode_command({"HELLO", "3"})));
   auto reply = c.read_reply();
   ASSERT_TRUE(reply) << "no reply to HELLO 3; got: " << c.received();
-  if (target().is_proxy()) {
-    // frontcache speaks RESP2 to clients (DESIGN.md §1: replies are the upstream's RESP2 bytes).
-    EXPECT_EQ(reply->rfind("-NOPROTO", 0), 0u) << *reply;
-    ASSERT_TRUE(c.send(encode_command({"PING"})));
-    EXPECT_EQ(c.read_reply().value_or("<none>"), "+PONG\r\n") << "still RESP2 after -NOPROTO";
-  } else {
-    EXPECT_EQ(reply->front(), '%') << *reply;  // Redis 7: a RESP3 map
-    ASSERT_TRUE(c.send(encode_command({"HELLO", "2"})));
-    EXPECT_EQ(c.read_reply().value_or("<none>").front(), '*');
-  }
+  EXPECT_EQ(reply->front(), '%') << *reply;  // Redis 7: a RESP3 map
+  ASSERT_TRUE(c.send(encode_command({"GET", "nokey"})));
+  EXPECT_EQ(c.read_reply().value_or("<none>"), "_\r\n");  // RESP3 null
+  ASSERT_TRUE(c.send(encode_command({"HELLO", "2"})));
+  EXPECT_EQ(c.read_reply().value_or("<none>").front(), '*');
+  ASSERT_TRUE(c.send(encode_command({"GET", "nokey"})));
+  EXPECT_EQ(c.read_reply().value_or("<none>"), "$-1\r\n");
 }
 
 TEST_F(BasicCommands, HelloWithUnsupportedVersion) {

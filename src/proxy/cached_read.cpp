@@ -38,10 +38,8 @@ std::chrono::milliseconds fill_ttl(const cache::Rule& rule, resp::ReplyKind kind
                                    std::string_view pttl_reply, resp::ReplyKind pttl_kind,
                                    std::chrono::steady_clock::time_point pttl_sent) {
   using std::chrono::milliseconds;
-  if (kind == resp::ReplyKind::Error || pttl_kind != resp::ReplyKind::Integer) {
-    return milliseconds(0);
-  }
-  const bool nil = kind == resp::ReplyKind::NullBulk || kind == resp::ReplyKind::NullArray;
+  if (resp::is_error(kind) || pttl_kind != resp::ReplyKind::Integer) return milliseconds(0);
+  const bool nil = resp::is_null(kind);
   milliseconds ttl = nil ? rule.negative_ttl : rule.ttl;
   const long long pttl = parse_pttl(pttl_reply);
   if (pttl >= 0) {  // -1: no expiry; -2: no key
@@ -80,7 +78,7 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   if (c.spec->last_key != c.spec->first_key && args.size() != 2) return forward(raw);
 
   cache_key_.clear();
-  build_cache_key(cache_key_, state_.db, c.spec->name, args.subspan(1));
+  build_cache_key(cache_key_, state_.db, state_.resp, c.spec->name, args.subspan(1));
   // The hit path: one lookup, one copy into the reply buffer.
   if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
     reply(hit.bytes());
@@ -196,7 +194,7 @@ void Session::read_mget(Args args, std::string_view raw) {
     MgetState::Missing missing{i, rule, {}, {}, {}};
     if (rule != nullptr && rule->cache) {
       cache_key_.clear();
-      build_cache_key(cache_key_, state_.db, "get", args.subspan(i + 1, 1));
+      build_cache_key(cache_key_, state_.db, state_.resp, "get", args.subspan(i + 1, 1));
       cache::BeginResult begun = l1.cache().begin(cache_key_, key, [](cache::FillOutcome) {});
       if (begun.kind == cache::BeginKind::Hit) {
         m.hits[i] = std::move(begun.value);

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <optional>
 
+#include "frontcache/resp/encode.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "session.hpp"
 #include "worker.hpp"
@@ -64,7 +65,9 @@ void Session::client_list() {
         if (!self) return;
         std::string all;
         for (const auto& part : gather->parts) all += part;
-        self->conn_.complete(seq, self->conn_.context(seq).silent ? "" : resp::bulk_reply(all));
+        self->conn_.complete(seq, self->conn_.context(seq).silent
+                                      ? ""
+                                      : resp::verbatim_reply(all, "txt", self->protocol()));
       });
     });
   }

@@ -2,6 +2,7 @@
 // appended to the upstream's INFO text, or alone for `INFO frontcache`.
 #include <fmt/format.h>
 
+#include "frontcache/resp/encode.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/upstream/stats.hpp"
 #include "reload.hpp"
@@ -18,7 +19,9 @@ std::string Session::info_section() const {
       std::chrono::steady_clock::now() - shared.started);
   const auto& cfg = worker_.config();
   const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
-  const std::size_t total = shared.workers * cfg.upstream.connections_per_worker;
+  // Each worker has a set of shared connections per protocol the upstream speaks.
+  const std::size_t total =
+      shared.workers * cfg.upstream.connections_per_worker * (shared.resp3 ? 2 : 1);
   const char* state =
       ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
   return fmt::format(
@@ -131,16 +134,20 @@ std::string Session::l1_info() const {
       load(s.bypass_own_write));
 }
 
-// Appends our section to the upstream's INFO text (a bulk reply).
+// Appends our section to the upstream's INFO text: a bulk string (RESP2) or a verbatim string
+// (RESP3, "=<n>\r\ntxt:<text>\r\n"), answered in the same form.
 std::string Session::info_reply(std::string_view upstream_bulk) const {
   const auto header_end = upstream_bulk.find("\r\n");
   std::string_view text = upstream_bulk.substr(header_end + 2);
-  text.remove_suffix(2);  // the bulk's trailing CRLF
+  text.remove_suffix(2);  // the value's trailing CRLF
+  const bool verbatim = upstream_bulk.starts_with("=");
+  if (verbatim) text.remove_prefix(4);  // "txt:"
   std::string combined(text);
   if (!combined.empty() && !combined.ends_with("\r\n")) combined += "\r\n";
   if (!combined.empty()) combined += "\r\n";
   combined += info_section();
-  return resp::bulk_reply(combined);
+  return verbatim ? resp::verbatim_reply(combined, "txt", resp::Protocol::Resp3)
+                  : resp::bulk_reply(combined);
 }
 
 }  // namespace frontcache::proxy

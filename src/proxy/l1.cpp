@@ -90,9 +90,9 @@ void L1::set_current(std::chrono::steady_clock::time_point as_of) {
   current_as_of_.store(as_of.time_since_epoch().count(), std::memory_order_release);
 }
 
-void build_cache_key(std::string& out, int db, std::string_view command,
+void build_cache_key(std::string& out, int db, int protocol, std::string_view command,
                      std::span<const std::string_view> args) {
-  append_length(out, static_cast<std::size_t>(db));
+  append_length(out, static_cast<std::size_t>(db) | static_cast<std::size_t>(protocol) << 24);
   for (char c : command) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   out += '\0';
   for (auto a : args) {

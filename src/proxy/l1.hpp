@@ -94,9 +94,10 @@ class L1 final : public invalidation::Sink {
   L1Stats stats_;
 };
 
-// The cache key of one read: database, command name (lower case) and arguments, each
-// length-prefixed so that no two different requests share a key. Appends to `out`.
-void build_cache_key(std::string& out, int db, std::string_view command,
+// The cache key of one read: database, protocol (RESP2 and RESP3 replies differ), command name
+// (lower case) and arguments, each length-prefixed so that no two different requests share a
+// key. Appends to `out`.
+void build_cache_key(std::string& out, int db, int protocol, std::string_view command,
                      std::span<const std::string_view> args);
 
 }  // namespace frontcache::proxy

@@ -58,6 +58,11 @@ void Session::answer_locally(const Classified& c, Args args) {
         c.spec->fullname));
   }
   if (state_.multi) {
+    if (switches_protocol(c, args)) {
+      // The dedicated connection would switch in the middle of EXEC's reply.
+      state_.multi_failed = true;
+      return reply_error("ERR frontcache: HELLO switching protocols cannot be queued in MULTI");
+    }
     if (c.op == Op::ClientList || c.op == Op::ClientKill) {
       // Their answer gathers every worker's sessions, which EXEC cannot wait for.
       state_.multi_failed = true;
@@ -77,7 +82,7 @@ void Session::answer_locally(const Classified& c, Args args) {
     case Op::Info:
       // The upstream's INFO with our section appended; `INFO frontcache` alone is ours only.
       if (args.size() == 2 && iequals(args[1], "FRONTCACHE")) {
-        return reply(resp::bulk_reply(info_section()));
+        return reply(resp::verbatim_reply(info_section(), "txt", protocol()));
       }
       encoded_.clear();
       resp::encode_command(encoded_, args);
@@ -125,21 +130,24 @@ std::string Session::run_local(const Classified& c, Args args) {
     case Op::Frontcache:
       return frontcache(args);
     case Op::Info:
-      return resp::bulk_reply(info_section());
+      return resp::verbatim_reply(info_section(), "txt", protocol());
     default:
       return client(c, args);
   }
 }
 
 // HELLO [protover [AUTH username password] [SETNAME clientname]]: options applied in order,
-// as Redis does. RESP2 only for now: HELLO 3 gets NOPROTO, so clients fall back to RESP2.
+// as Redis does; the reply is in the protocol switched to. HELLO 3 gets NOPROTO only when the
+// upstream does not speak RESP3 (Redis < 6).
 std::string Session::hello(Args args) {
   long long version = 0;
   if (args.size() >= 2) {
     if (!parse_ll(args[1], version)) {
       return resp::error_reply("ERR Protocol version is not an integer or out of range");
     }
-    if (version != 2) return resp::error_reply("NOPROTO unsupported protocol version");
+    if (version < 2 || version > 3 || (version == 3 && !worker_.shared().resp3)) {
+      return resp::error_reply("NOPROTO unsupported protocol version");
+    }
   }
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::size_t more = args.size() - 1 - i;
@@ -166,8 +174,21 @@ std::string Session::hello(Args args) {
         "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
         "protocol version at the same time");
   }
+  if (version != 0 && version != state_.resp) {
+    state_.resp = static_cast<int>(version);
+    if (pinned_ != nullptr) {
+      // The dedicated connection mirrors the client: it switches too (nothing is in flight on
+      // it: HELLO waited for every reply).
+      const std::string v = std::to_string(version);
+      const std::string_view request[] = {"HELLO", v};
+      encoded_.clear();
+      resp::encode_command(encoded_, request);
+      pinned_requests_.push_back(kInternalHello);
+      pinned_->send(encoded_);
+    }
+  }
   const auto& shared = worker_.shared();
-  std::string out = "*14\r\n";
+  std::string out = resp::map_header(7, protocol());
   out += resp::bulk_reply("server") + resp::bulk_reply("redis");
   out += resp::bulk_reply("version") + resp::bulk_reply(shared.upstream_version);
   out += resp::bulk_reply("proto") + resp::integer_reply(state_.resp);
@@ -197,13 +218,14 @@ std::string Session::client(const Classified& c, Args args) {
     case Op::ClientId:
       return resp::integer_reply(static_cast<long long>(id_));
     case Op::ClientGetname:
-      return state_.name.empty() ? std::string(resp::kNullBulk) : resp::bulk_reply(state_.name);
+      return state_.name.empty() ? std::string(resp::null_reply(protocol()))
+                                 : resp::bulk_reply(state_.name);
     case Op::ClientSetname:
       if (!valid_name(args[2])) return resp::error_reply(kBadName);
       state_.name.assign(args[2]);
       return std::string(resp::kOk);
     case Op::ClientInfo:
-      return resp::bulk_reply(describe() + "\n");
+      return resp::verbatim_reply(describe() + "\n", "txt", protocol());
     case Op::ClientReply:
       return client_reply(args);
     case Op::ClientNoEvict:

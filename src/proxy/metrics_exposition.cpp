@@ -76,7 +76,8 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::PinnedLost, get(stats.pinned_lost));
   out.set(Metric::PinnedRecycleFailures, get(stats.pinned_recycle_failures));
 
-  const auto configured = shared.workers * cfg->upstream.connections_per_worker;
+  const auto configured =
+      shared.workers * cfg->upstream.connections_per_worker * (shared.resp3 ? 2 : 1);
   const auto ready = static_cast<std::size_t>(
       std::max<std::int64_t>(0, up.connections_ready.load(std::memory_order_relaxed)));
   out.set(Metric::UpstreamConnections, "state=\"ready\"", std::uint64_t{ready});

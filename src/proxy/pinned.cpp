@@ -33,11 +33,17 @@ constexpr std::string_view kQueued = "+QUEUED\r\n";
 constexpr std::string_view kExecAbort =
     "-EXECABORT Transaction discarded because of previous errors.\r\n";
 
-// Reads the first two elements of a RESP2 pub/sub reply `*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1`
-// (the channel may be a null bulk). False when the frame does not have that shape.
+// Reads the first two elements of a pub/sub reply `*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1`
+// (RESP3: `>3` instead of `*3`; the channel may be a null). False when the frame does not have
+// that shape.
 bool parse_subscription(std::string_view frame, std::string_view& type,
                         std::optional<std::string_view>& channel) {
   auto read_bulk = [&frame](std::optional<std::string_view>& out) {
+    if (frame.starts_with("_\r\n")) {  // RESP3 null
+      frame.remove_prefix(3);
+      out.reset();
+      return true;
+    }
     if (frame.empty() || frame[0] != '$') return false;
     const auto eol = frame.find("\r\n");
     if (eol == std::string_view::npos) return false;
@@ -54,7 +60,7 @@ bool parse_subscription(std::string_view frame, std::string_view& type,
     frame.remove_prefix(static_cast<std::size_t>(len) + 2);
     return true;
   };
-  if (!frame.starts_with("*3\r\n")) return false;
+  if (!frame.starts_with("*3\r\n") && !frame.starts_with(">3\r\n")) return false;
   frame.remove_prefix(4);
   std::optional<std::string_view> first;
   if (!read_bulk(first) || !first) return false;
@@ -104,15 +110,19 @@ bool Session::pin() {
   if (state_.db != 0) {
     const std::string db = std::to_string(state_.db);
     const std::string_view select[] = {"SELECT", db};
-    send_internal(select);
+    send_internal(select, kInternal);
+  }
+  if (state_.resp == 3) {
+    const std::string_view hello[] = {"HELLO", "3"};
+    send_internal(hello, kInternalHello);
   }
   return true;
 }
 
-void Session::send_internal(std::span<const std::string_view> args) {
+void Session::send_internal(std::span<const std::string_view> args, std::uint64_t kind) {
   encoded_.clear();
   resp::encode_command(encoded_, args);
-  pinned_requests_.push_back(kInternal);
+  pinned_requests_.push_back(kind);
   pinned_->send(encoded_);
 }
 
@@ -149,6 +159,13 @@ void Session::send_pinned(const Classified& c, Args args, std::string_view raw) 
 }
 
 bool Session::is_push(std::string_view frame, resp::ReplyKind kind) const {
+  if (kind == resp::ReplyKind::Push) {
+    // RESP3: everything out of band is a push, and so are the subscription replies, which
+    // answer a request.
+    std::string_view type;
+    std::optional<std::string_view> channel;
+    return !(parse_subscription(frame, type, channel) && type.ends_with("subscribe"));
+  }
   if (kind == resp::ReplyKind::Array && state_.subscribed()) {
     return frame.starts_with("*3\r\n$7\r\nmessage\r\n") ||
            frame.starts_with("*4\r\n$8\r\npmessage\r\n") ||
@@ -162,7 +179,7 @@ bool Session::is_push(std::string_view frame, resp::ReplyKind kind) const {
 // MONITOR line does not.
 void Session::push_frame(std::string_view frame) {
   if (frame[0] == '+' && state_.reply_mode == ReplyMode::Off) return;
-  if (!pinned_requests_.empty() && pinned_requests_.front() != kInternal) {
+  if (!pinned_requests_.empty() && pinned_requests_.front() < kInternalHello) {
     conn_.add(pinned_requests_.front(), frame);
   } else if (!conn_.reading_stopped()) {
     conn_.append(frame);
@@ -173,6 +190,16 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
   if (conn_.closed() || pinned_ == nullptr) return;
   if (is_push(frame, kind) || pinned_requests_.empty()) return push_frame(frame);
   const std::uint64_t seq = pinned_requests_.front();
+  if (seq == kInternalHello) {
+    pinned_requests_.pop_front();
+    if (resp::is_error(kind)) {
+      spdlog::warn("client {}: dedicated connection refused HELLO: {}", id_,
+                   frame.substr(0, frame.size() - 2));
+      conn_.append(resp::error_reply("ERR frontcache: dedicated connection refused HELLO"));
+      return close();
+    }
+    return maybe_resume();
+  }
   if (seq == kInternal) {
     pinned_requests_.pop_front();
     if (frame != resp::kOk) {
@@ -188,7 +215,8 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
   if (is_subscription_op(ctx.op) && !subscription_frame(seq, frame, kind)) return;
   std::string rewritten;
   std::string_view out = frame;
-  if (is_subscription_op(ctx.op) && kind == resp::ReplyKind::Array) {
+  if (is_subscription_op(ctx.op) &&
+      (kind == resp::ReplyKind::Array || kind == resp::ReplyKind::Push)) {
     out = {};  // every confirmation was added to the slot as it came
   } else {
     rewritten = confirm(ctx, frame, kind);
@@ -206,7 +234,10 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
 bool Session::subscription_frame(std::uint64_t seq, std::string_view frame, resp::ReplyKind kind) {
   std::string_view type;
   std::optional<std::string_view> channel;
-  if (kind != resp::ReplyKind::Array || !parse_subscription(frame, type, channel)) return true;
+  if ((kind != resp::ReplyKind::Array && kind != resp::ReplyKind::Push) ||
+      !parse_subscription(frame, type, channel)) {
+    return true;
+  }
   RequestContext& ctx = conn_.context(seq);
   if (ctx.frames <= 0) {
     // UNSUBSCRIBE with no argument: one reply per subscription it ends, or one with a null
@@ -266,10 +297,14 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
       reset_pending_ = false;
       break;
     case Op::Info:
-      if (kind == resp::ReplyKind::Bulk) return info_reply(frame);
+      if (kind == resp::ReplyKind::Bulk || kind == resp::ReplyKind::Verbatim) {
+        return info_reply(frame);
+      }
       break;
     case Op::ClientInfo:
-      if (kind == resp::ReplyKind::Bulk) return client_info_merged(frame);
+      if (kind == resp::ReplyKind::Bulk || kind == resp::ReplyKind::Verbatim) {
+        return client_info_merged(frame);
+      }
       break;
     default:
       apply_result(ctx.op, frame, ctx.db, ctx.tracking_on);
@@ -369,7 +404,7 @@ std::string Session::client_info_merged(std::string_view bulk) {
     const std::size_t our_end = line.find(' ', ours + 1);
     line.replace(ours, our_end - ours, bulk.substr(at, end - at));
   }
-  return resp::bulk_reply(line + "\n");
+  return resp::verbatim_reply(line + "\n", "txt", protocol());
 }
 
 void Session::end_transaction() {
@@ -399,7 +434,7 @@ void Session::on_stream_closed(const std::string& reason) {
   const std::string error =
       resp::error_reply(fmt::format("ERR upstream connection lost ({})", reason));
   for (const std::uint64_t seq : pinned_requests_) {
-    if (seq != kInternal) conn_.complete(seq, conn_.context(seq).silent ? "" : error);
+    if (seq < kInternalHello) conn_.complete(seq, conn_.context(seq).silent ? "" : error);
   }
   pinned_requests_.clear();
   end_transaction();

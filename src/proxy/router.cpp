@@ -26,7 +26,8 @@ bool Session::on_request(Args args, std::string_view raw) {
       holding_for_joined_ = true;
       return false;
     }
-    if (c.pins() && (in_upstream_ > 0 || joined_pending_ > 0)) {
+    // (A protocol switch moves the session to other shared connections: the same wait.)
+    if ((c.pins() || switches_protocol(c, args)) && (in_upstream_ > 0 || joined_pending_ > 0)) {
       pin_wait_ = true;
       return false;
     }
@@ -71,6 +72,13 @@ bool Session::answered_by_proxy(const Classified& c, Args args) const {
   if (c.route != Route::Local) return false;
   return c.op != Op::Quit && c.op != Op::Ping && c.op != Op::Echo && c.op != Op::Select &&
          c.op != Op::Info && c.op != Op::Reset;
+}
+
+// HELLO naming the other protocol than the session's, or RESET of a RESP3 session.
+bool Session::switches_protocol(const Classified& c, Args args) const {
+  if (c.op == Op::Reset) return state_.resp != 2;
+  if (c.op != Op::Hello || args.size() < 2) return false;
+  return (args[1] == "2" && state_.resp != 2) || (args[1] == "3" && state_.resp != 3);
 }
 
 // Admin commands under `admin_commands: deny`, and commands never forwarded.
@@ -133,7 +141,9 @@ void Session::forward(std::string_view raw, Reply kind) {
 upstream::Connection* Session::upstream_connection() {
   // A session keeps one connection while it has requests in flight, so the upstream runs its
   // commands in the order it sent them; when idle it moves to the least loaded one.
-  if (in_upstream_ == 0 || upstream_ == nullptr) upstream_ = worker_.pool().least_loaded();
+  if (in_upstream_ == 0 || upstream_ == nullptr) {
+    upstream_ = worker_.pool(state_.resp).least_loaded();
+  }
   return upstream_;
 }
 
@@ -147,7 +157,7 @@ bool Session::send_shared(std::uint64_t seq, std::string_view raw) {
 std::string Session::unavailable_error() {
   upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
   return resp::error_reply(
-      fmt::format("ERR upstream unavailable ({})", worker_.pool().unavailable_reason()));
+      fmt::format("ERR upstream unavailable ({})", worker_.pool(state_.resp).unavailable_reason()));
 }
 
 // One of this session's requests on the shared connections has its whole answer.
@@ -180,7 +190,8 @@ void Session::finish_shared(std::uint64_t seq, std::string_view reply, resp::Rep
   worker_.shared().latency.forward.observe(worker_.index(),
                                            std::chrono::steady_clock::now() - ctx.started);
   if (ctx.silent) return conn_.complete(seq, {});
-  if (ctx.reply == Reply::Info && kind == resp::ReplyKind::Bulk) {
+  if (ctx.reply == Reply::Info &&
+      (kind == resp::ReplyKind::Bulk || kind == resp::ReplyKind::Verbatim)) {
     return conn_.complete(seq, info_reply(reply));
   }
   conn_.complete(seq, reply);

@@ -133,6 +133,7 @@ void probe_upstream(Shared& shared) {
           auto end = text.find("\r\n", pos);
           shared.upstream_version =
               std::string(text.substr(pos + kKey.size(), end - pos - kKey.size()));
+          shared.resp3 = std::atoi(shared.upstream_version.c_str()) >= 6;
         }
       }
       freeReplyObject(r);

@@ -33,6 +33,7 @@
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/cache/rules.hpp"
 #include "frontcache/command/command_table.hpp"
+#include "frontcache/resp/encode.hpp"
 #include "frontcache/upstream/connection.hpp"
 #include "frontcache/upstream/dedicated.hpp"
 #include "request.hpp"
@@ -108,6 +109,10 @@ class Session : public upstream::ReplyTarget,
   bool must_wait_for_joined(const Classified& c) const;
   bool refused(const Classified& c, Args args, std::string& error) const;
   bool answered_by_proxy(const Classified& c, Args args) const;
+  bool switches_protocol(const Classified& c, Args args) const;
+  resp::Protocol protocol() const {
+    return state_.resp == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
+  }
   void maybe_resume();
   // Replies known at dispatch time (local answers, refusals), honouring CLIENT REPLY.
   void reply(std::string_view bytes) {
@@ -145,7 +150,7 @@ class Session : public upstream::ReplyTarget,
   void dispatch_pinned(const Classified& c, Args args, std::string_view raw);
   bool pin();  // false: none available, error replied
   void send_pinned(const Classified& c, Args args, std::string_view raw);
-  void send_internal(std::span<const std::string_view> args);
+  void send_internal(std::span<const std::string_view> args, std::uint64_t kind);
   bool is_push(std::string_view frame, resp::ReplyKind kind) const;
   void push_frame(std::string_view frame);
   bool subscription_frame(std::uint64_t seq, std::string_view frame, resp::ReplyKind kind);
@@ -214,7 +219,8 @@ class Session : public upstream::ReplyTarget,
   std::shared_ptr<upstream::DedicatedConnection> pinned_;
   // Requests on the dedicated connection awaiting their replies, oldest first: reply slots,
   // or kInternal for the proxy's own (the SELECT of a hand-off), whose +OK is checked.
-  static constexpr std::uint64_t kInternal = ~std::uint64_t{0};
+  static constexpr std::uint64_t kInternal = ~std::uint64_t{0};   // SELECT: +OK expected
+  static constexpr std::uint64_t kInternalHello = kInternal - 1;  // HELLO: a map expected
   std::deque<std::uint64_t> pinned_requests_;
   std::vector<QueuedCommand> multi_queue_;
 };

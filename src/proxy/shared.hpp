@@ -76,6 +76,7 @@ struct Shared {
   std::string config_path;                 // the file SIGHUP re-reads; empty: built-in defaults
   int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
+  bool resp3 = true;                       // the upstream speaks RESP3 (HELLO 3: Redis >= 6)
   command::CommandTable commands;          // complete before the workers start; read-only after
   std::unique_ptr<L1> l1;                  // null when the cache is off
   ProxyStats stats;

@@ -24,7 +24,7 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-upstream::Settings upstream_settings(const config::Config& c) {
+upstream::Settings upstream_settings(const config::Config& c, int protocol = 2) {
   upstream::Settings s;
   s.host = c.upstream.address.host;
   s.port = c.upstream.address.port;
@@ -32,6 +32,7 @@ upstream::Settings upstream_settings(const config::Config& c) {
   s.password = c.upstream.password;
   s.connect_timeout = c.upstream.connect_timeout;
   s.command_timeout = c.upstream.command_timeout;
+  s.protocol = protocol;
   return s;
 }
 
@@ -45,6 +46,7 @@ Worker::Worker(Shared& shared, std::size_t index)
       acceptor_(io_),
       idle_timer_(io_),
       pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker),
+      pool3_(io_, upstream_settings(*config_, 3), config_->upstream.connections_per_worker),
       upstream_settings_(upstream_settings(*config_)) {}
 
 Worker::~Worker() { join(); }
@@ -65,6 +67,7 @@ void Worker::bind(const tcp::endpoint& endpoint) {
 void Worker::start() {
   if (shared_.l1) rules_ = shared_.l1->rules();
   pool_.start();
+  if (shared_.resp3) pool3_.start();
   asio::co_spawn(io_, idle_loop(), [index = index_](std::exception_ptr e) {
     if (e) spdlog::error("worker {}: idle sweep ended by an exception", index);
   });
@@ -119,6 +122,7 @@ asio::awaitable<void> Worker::close_pool_when_drained(Worker* self) {
     co_await poll.async_wait(kNoThrow);
   }
   self->pool_.stop();
+  self->pool3_.stop();
 }
 
 void Worker::join() {

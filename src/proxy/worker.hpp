@@ -49,7 +49,10 @@ class Worker {
   void apply_config(std::shared_ptr<const config::Config> config);
   // The L1 rules in effect on this worker (null without an L1).
   const std::shared_ptr<const cache::RuleSet>& rules() const { return rules_; }
-  upstream::Pool& pool() { return pool_; }
+  // The shared upstream connections of a protocol: RESP2 clients' requests go over RESP2
+  // connections, RESP3 clients' over connections that said HELLO 3, so that every reply is the
+  // one Redis gives that client.
+  upstream::Pool& pool(int protocol = 2) { return protocol == 3 ? pool3_ : pool_; }
   std::size_t index() const { return index_; }
 
   // Sessions of this worker, for CLIENT LIST and shutdown. Returns the position for remove().
@@ -94,6 +97,7 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer idle_timer_;
   upstream::Pool pool_;
+  upstream::Pool pool3_;
   std::list<Session*> sessions_;
   std::string publish_body_;  // <len>:<key>... of the keys waiting to be published
   bool publish_all_ = false;

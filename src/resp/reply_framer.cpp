@@ -206,15 +206,15 @@ FrameStatus ReplyFramer::frame(std::string_view input) {
 
 // Called at the start of every element but an attribute. The first one found while nothing but
 // the top-level slot is open (remaining_ == 1: any attribute before it is fully read) is the
-// top-level value. Push frames are out-of-band replies: Redis never nests them.
+// top-level value. A push may be nested: Redis puts the (RESP3, push-typed) replies of SUBSCRIBE
+// commands queued in MULTI inside EXEC's array.
 bool ReplyFramer::enter(ReplyKind kind) {
   if (!value_started_ && remaining_ == 1) {
     value_started_ = true;
     value_offset_ = pos_;
     kind_ = kind;
-    return true;
   }
-  return kind != ReplyKind::Push;
+  return true;
 }
 
 bool ReplyFramer::line(char type, std::string_view body) {

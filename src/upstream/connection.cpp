@@ -223,7 +223,13 @@ awaitable<bool> Connection::Impl::connect() {
 // sessions: a refused AUTH must not turn into a stream of NOAUTH replies to clients.
 awaitable<bool> Connection::Impl::handshake() {
   std::string request;
-  const std::size_t expected = 1 + static_cast<std::size_t>(append_auth(request, settings_));
+  const std::size_t auth = static_cast<std::size_t>(append_auth(request, settings_));
+  std::size_t expected = auth + 1;
+  if (settings_.protocol == 3) {
+    const std::string_view hello[] = {"HELLO", "3"};
+    resp::encode_command(request, hello);
+    ++expected;
+  }
   const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache"};
   resp::encode_command(request, setname);
 
@@ -237,10 +243,14 @@ awaitable<bool> Connection::Impl::handshake() {
     resp::ReplyKind kind{};
     const bool got = co_await read_reply(reply, kind);
     if (!got) co_return false;
-    const bool is_auth = !settings_.password.empty() && i == 0;
-    if (kind == resp::ReplyKind::Error && is_auth) {
+    if (!resp::is_error(kind)) continue;
+    if (i < auth) {
       last_error_ = fmt::format("AUTH refused: {}", reply.substr(1, reply.size() - 3));
       spdlog::error("upstream {}:{}: {}", settings_.host, settings_.port, last_error_);
+      co_return false;
+    }
+    if (i == auth && settings_.protocol == 3) {
+      last_error_ = fmt::format("HELLO 3 refused: {}", reply.substr(1, reply.size() - 3));
       co_return false;
     }
   }
@@ -410,7 +420,7 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
   if (!p.target) {
     // Our own SELECT: if it failed, later requests were written for the wrong database, so the
     // connection cannot be trusted; close it and fail what is queued.
-    if (kind == resp::ReplyKind::Error) {
+    if (resp::is_error(kind)) {
       last_error_ = fmt::format("SELECT refused: {}", reply.substr(1, reply.size() - 3));
       failure_reply_ = "ERR upstream refused SELECT";
       return false;

@@ -158,6 +158,9 @@ std::vector<Valid> valid_replies() {
       {"push", ">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n", ReplyKind::Push},
       {"push_invalidate", ">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nfoo\r\n", ReplyKind::Push},
       {"push_invalidate_flush", ">2\r\n$10\r\ninvalidate\r\n_\r\n", ReplyKind::Push},
+      // EXEC's array holds the push-typed reply of a SUBSCRIBE queued in MULTI (RESP3).
+      {"exec_with_push", "*2\r\n>3\r\n$10\r\npsubscribe\r\n$3\r\nch*\r\n:1\r\n+OK\r\n",
+       ReplyKind::Array},
       {"map_of_arrays_of_sets",
        "%2\r\n+a\r\n*2\r\n~2\r\n:1\r\n,2.5\r\n~0\r\n$1\r\nb\r\n*1\r\n~1\r\n_\r\n", ReplyKind::Map},
       {"map_with_aggregate_keys", "%1\r\n*1\r\n:1\r\n%1\r\n~1\r\n#t\r\n=5\r\ntxt:x\r\n",
@@ -243,10 +246,7 @@ INSTANTIATE_TEST_SUITE_P(
         "%x\r\n", "~\r\n", ">01\r\n", "|1 \r\n", "%" + std::string(40, '1'),
         "~" + std::string(40, '1'), "%2305843009213693952\r\n", "|2305843009213693952\r\n",
         "~4611686018427387904\r\n", ">4611686018427387904\r\n",
-        "*1\r\n%2305843009213693951\r\n:1\r\n%2305843009213693951\r\n",
-        // Push is a top-level reply only.
-        "*1\r\n>1\r\n:1\r\n", "%1\r\n>0\r\n:1\r\n", "~1\r\n>0\r\n", "|1\r\n>0\r\n:1\r\n:1\r\n",
-        ">1\r\n>0\r\n"));
+        "*1\r\n%2305843009213693951\r\n:1\r\n%2305843009213693951\r\n"));
 
 TEST(ReplyFramer, IncompleteNeedsMore) {
   for (const std::string input : {"+OK",

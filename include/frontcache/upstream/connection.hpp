@@ -35,6 +35,7 @@ struct Settings {
   std::string password;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{2000};
+  int protocol = 2;  // 3: HELLO 3 in the handshake, replies in RESP3 (for RESP3 clients)
 };
 
 enum class State { Connecting, Ready, Closed };
