@@ -32,7 +32,6 @@ struct ClientState {
   bool watching = false;      // WATCH confirmed, not yet cleared
   bool monitor = false;
   bool tracking = false;
-  int blocked = 0;  // blocking commands sent and not yet answered
   std::set<std::string, std::less<>> channels, patterns, shard_channels;
   std::string last_command = "NULL";  // full name of the last command run (CLIENT LIST cmd=)
 
@@ -42,9 +41,7 @@ struct ClientState {
   // RESP2 subscriber: Redis allows only the SUBSCRIBE family, PING, QUIT and RESET.
   bool subscribe_context() const { return resp == 2 && subscribed(); }
   // State that lives in a Redis connection, so the session needs its dedicated one.
-  bool needs_dedicated() const {
-    return multi || watching || monitor || tracking || subscribed() || blocked > 0;
-  }
+  bool needs_dedicated() const { return multi || watching || monitor || tracking || subscribed(); }
 
   // RESET, as Redis's clearClientConnectionState(): everything but the connection itself;
   // authentication goes back to the default user (who needs a password when one is required).
@@ -73,13 +70,14 @@ struct ClientState {
     if (kind == "sunsubscribe") shard_channels.erase(name_copy);
   }
 
-  // The `flags=` letters of CLIENT LIST, in Redis's order.
-  std::string flags() const {
+  // The `flags=` letters of CLIENT LIST, in Redis's order. `blocked`: Redis is running a
+  // blocking command of the client's now (the oldest it has not answered).
+  std::string flags(bool blocked) const {
     std::string f;
     if (monitor) f += 'O';
     if (subscribed()) f += 'P';
     if (multi) f += 'x';
-    if (blocked > 0) f += 'b';
+    if (blocked) f += 'b';
     if (tracking) f += 't';
     if (f.empty()) f = "N";
     return f;

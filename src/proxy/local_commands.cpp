@@ -293,7 +293,7 @@ std::string Session::describe() {
       "multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} "
       "tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
       id_, addr(), laddr(), conn_.fd(), state_.name, duration_cast<seconds>(now - created_).count(),
-      duration_cast<seconds>(now - last_command_).count(), state_.flags(), state_.db,
+      duration_cast<seconds>(now - last_command_).count(), state_.flags(blocked()), state_.db,
       state_.channels.size(), state_.patterns.size(), state_.shard_channels.size(),
       state_.multi ? state_.queued : -1, conn_.query_buffer(), conn_.query_buffer_free(), obuf,
       obuf + conn_.query_buffer() + conn_.query_buffer_free(), state_.last_command, state_.user,

@@ -143,7 +143,6 @@ void Session::send_pinned(const Classified& c, Args args, std::string_view raw) 
     ctx.tracking_on = command::iequals(args[2], "ON");
   }
   if (c.op == Op::Reset) reset_pending_ = true;
-  if (ctx.blocking) ++state_.blocked;
   ctx.write = before_write(c, args, ctx.written, ctx.flush, ctx.fence);
   pinned_requests_.push_back(seq);
   if (c.op == Op::Exec && state_.multi_failed) {
@@ -255,7 +254,6 @@ bool Session::subscription_frame(std::uint64_t seq, std::string_view frame, resp
 // What a reply confirms, applied to the model; returns the bytes for the client when they
 // differ from the frame (EXEC with commands the proxy answers, INFO), else empty.
 std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::ReplyKind kind) {
-  if (ctx.blocking) --state_.blocked;
   if (ctx.exec_abort) {
     end_transaction();
     return std::string(kExecAbort);
@@ -439,7 +437,6 @@ void Session::on_stream_closed(const std::string& reason) {
   pinned_requests_.clear();
   end_transaction();
   state_.monitor = state_.tracking = false;
-  state_.blocked = 0;
   state_.channels.clear();
   state_.patterns.clear();
   state_.shard_channels.clear();

@@ -73,7 +73,7 @@ struct RequestContext {
   command::Op op = command::Op::None;
   int db = -1;               // SELECT's argument
   int frames = 1;            // subscription replies still expected; 0: counted on the first one
-  bool blocking = false;     // counted in ClientState::blocked until answered
+  bool blocking = false;     // BLPOP & co.: the client is blocked while it is the oldest
   bool tracking_on = false;  // CLIENT TRACKING ON (else OFF)
   bool exec_abort = false;   // EXEC of a transaction the proxy refused a command of: DISCARD
 

@@ -159,6 +159,11 @@ class Session : public upstream::ReplyTarget,
   void apply_queued(QueuedCommand& q, std::string_view element, std::string& out);
   void apply_result(command::Op op, std::string_view result, int db, bool tracking_on);
   void end_transaction();
+  // Redis is running a blocking command of this client's: the oldest it has not answered.
+  bool blocked() {
+    return !pinned_requests_.empty() && pinned_requests_.front() < kInternalHello &&
+           conn_.context(pinned_requests_.front()).blocking;
+  }
   std::string client_info_merged(std::string_view bulk);
   void unpin_if_idle();
   void release_pinned(bool reusable);
