@@ -104,11 +104,11 @@ constexpr std::array kClientSubcommands = {
     SubEntry{"reply", 3, Route::Local, Op::ClientReply},
     SubEntry{"no-evict", 3, Route::Local, Op::ClientNoEvict},
     SubEntry{"help", 2, Route::Local, Op::ClientHelp},
-    // Tracking lives on the client's own upstream connection: CLIENT TRACKING pins.
-    SubEntry{"tracking", -3, Route::Stateful, Op::ClientTracking},
-    SubEntry{"trackinginfo", 2, Route::Forward, Op::ClientTrackinginfo},
-    SubEntry{"getredir", 2, Route::Forward, Op::ClientGetredir},
-    SubEntry{"caching", 3, Route::Forward, Op::ClientCaching},
+    // Client-side caching is served by the proxy from its own invalidations.
+    SubEntry{"tracking", -3, Route::Local, Op::ClientTracking},
+    SubEntry{"trackinginfo", 2, Route::Local, Op::ClientTrackinginfo},
+    SubEntry{"getredir", 2, Route::Local, Op::ClientGetredir},
+    SubEntry{"caching", 3, Route::Local, Op::ClientCaching},
     // Pausing acts on the whole shared upstream.
     SubEntry{"pause", -3, Route::Admin, Op::ClientPause},
     SubEntry{"unpause", 2, Route::Admin, Op::ClientUnpause},

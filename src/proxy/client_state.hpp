@@ -1,6 +1,7 @@
 // The model of one client's Redis connection state: what Redis keeps per client in
 // networking.c (database, transaction, WATCH, subscriptions, MONITOR, CLIENT REPLY, tracking,
-// protocol, name, user). Nothing else in the session holds any of it.
+// protocol, name, user). Nothing else in the session holds any of it. (Tracking is served by
+// the proxy, never by the dedicated connection: see tracking.hpp.)
 //
 // Who may change it: while the session runs on the shared upstream connections the proxy is
 // the authority (SELECT, CLIENT SETNAME, AUTH... are answered here and take effect at once).
@@ -14,10 +15,24 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace frontcache::proxy {
 
 enum class ReplyMode : std::uint8_t { On, Off, Skip };
+
+// CLIENT TRACKING, served by the proxy (tracking.hpp); Redis's client flags.
+struct TrackingState {
+  bool on = false;
+  bool bcast = false;
+  bool optin = false;
+  bool optout = false;
+  bool noloop = false;
+  bool caching = false;  // CLIENT CACHING yes (OPTIN) / no (OPTOUT) for the next command
+  bool broken_redirect = false;
+  std::uint64_t redirect = 0;  // a proxy client id; 0: none
+  std::vector<std::string> prefixes;
+};
 
 struct ClientState {
   int db = 0;
@@ -31,7 +46,7 @@ struct ClientState {
   int queued = 0;             // commands queued in the transaction (CLIENT LIST multi=)
   bool watching = false;      // WATCH confirmed, not yet cleared
   bool monitor = false;
-  bool tracking = false;
+  TrackingState tracking;  // served by the proxy
   std::set<std::string, std::less<>> channels, patterns, shard_channels;
   std::string last_command = "NULL";  // full name of the last command run (CLIENT LIST cmd=)
 
@@ -41,7 +56,7 @@ struct ClientState {
   // RESP2 subscriber: Redis allows only the SUBSCRIBE family, PING, QUIT and RESET.
   bool subscribe_context() const { return resp == 2 && subscribed(); }
   // State that lives in a Redis connection, so the session needs its dedicated one.
-  bool needs_dedicated() const { return multi || watching || monitor || tracking || subscribed(); }
+  bool needs_dedicated() const { return multi || watching || monitor || subscribed(); }
 
   // RESET, as Redis's clearClientConnectionState(): everything but the connection itself;
   // authentication goes back to the default user (who needs a password when one is required).
@@ -52,7 +67,8 @@ struct ClientState {
     user = "default";
     authenticated = !auth_required;
     reply_mode = ReplyMode::On;
-    multi = multi_failed = watching = monitor = tracking = false;
+    multi = multi_failed = watching = monitor = false;
+    tracking = {};
     queued = 0;
     channels.clear();
     patterns.clear();
@@ -78,7 +94,9 @@ struct ClientState {
     if (subscribed()) f += 'P';
     if (multi) f += 'x';
     if (blocked) f += 'b';
-    if (tracking) f += 't';
+    if (tracking.on) f += 't';
+    if (tracking.broken_redirect) f += 'R';
+    if (tracking.bcast) f += 'B';
     if (f.empty()) f = "N";
     return f;
   }

@@ -47,14 +47,17 @@ bool L1::set_rules(const config::CacheConfig& config) {
   return prefixes_changed;
 }
 
-void L1::invalidate_local(std::span<const std::string_view> keys) {
+void L1::invalidate_local(std::span<const std::string_view> keys, bool replied,
+                          std::uint64_t origin) {
   stats_.invalidated_local.fetch_add(keys.size(), std::memory_order_relaxed);
   cache_.invalidate(keys);
+  if (replied && tracking_ != nullptr) tracking_->invalidate_local(keys, origin);
 }
 
-void L1::invalidate_all_local() {
+void L1::invalidate_all_local(bool replied) {
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
   cache_.clear();
+  if (replied && tracking_ != nullptr) tracking_->invalidate_all_local();
 }
 
 void L1::invalidate(std::span<const std::string_view> keys, invalidation::Source source) {
@@ -62,11 +65,13 @@ void L1::invalidate(std::span<const std::string_view> keys, invalidation::Source
                                                           : stats_.invalidated_tracking;
   counter.fetch_add(keys.size(), std::memory_order_relaxed);
   cache_.invalidate(keys);
+  if (tracking_ != nullptr) tracking_->invalidate(keys);
 }
 
 void L1::invalidate_all(invalidation::Source) {
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
   cache_.clear();
+  if (tracking_ != nullptr) tracking_->invalidate_all(/*from_stream=*/true);
 }
 
 void L1::set_armed(bool armed, std::string_view) {
@@ -77,6 +82,8 @@ void L1::set_armed(bool armed, std::string_view) {
       stats_.bypass_events.fetch_add(1, std::memory_order_relaxed);
     }
     cache_.clear();
+    // Writes may go unreported from now on: tracking clients drop what they hold.
+    if (tracking_ != nullptr) tracking_->invalidate_all();
     return;
   }
   // Anything filled while bypassed (a read that raced the switch) goes before arming; fresh()
@@ -84,10 +91,13 @@ void L1::set_armed(bool armed, std::string_view) {
   cache_.clear();
   current_as_of_.store(0, std::memory_order_release);
   armed_.store(true, std::memory_order_release);
+  // What tracking clients read while the stream was down went unwatched.
+  if (tracking_ != nullptr) tracking_->invalidate_all();
 }
 
 void L1::set_current(std::chrono::steady_clock::time_point as_of) {
   current_as_of_.store(as_of.time_since_epoch().count(), std::memory_order_release);
+  if (tracking_ != nullptr) tracking_->settled(as_of);
 }
 
 void build_cache_key(std::string& out, int db, int protocol, std::string_view command,

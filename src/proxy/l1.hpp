@@ -19,6 +19,7 @@
 #include "frontcache/cache/rules.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
+#include "tracking.hpp"
 
 namespace frontcache::proxy {
 
@@ -71,9 +72,13 @@ class L1 final : public invalidation::Sink {
   std::uint64_t instance() const { return instance_; }
   L1Stats& stats() { return stats_; }
 
-  // Writes seen by this instance, before they are forwarded and again after their reply.
-  void invalidate_local(std::span<const std::string_view> keys);
-  void invalidate_all_local();
+  // Writes seen by this instance, before they are forwarded and again after their reply
+  // (`replied`: then tracking clients are told, `origin` being the client that wrote them).
+  void invalidate_local(std::span<const std::string_view> keys, bool replied = false,
+                        std::uint64_t origin = 0);
+  void invalidate_all_local(bool replied = false);
+  // Clients tracking keys through the proxy hear of every invalidation L1 applies.
+  void set_tracking(TrackingTable* tracking) { tracking_ = tracking; }
 
   // invalidation::Sink
   void invalidate(std::span<const std::string_view> keys, invalidation::Source source) override;
@@ -91,6 +96,7 @@ class L1 final : public invalidation::Sink {
   std::atomic<std::chrono::steady_clock::rep> current_as_of_{0};
   std::chrono::milliseconds max_staleness_;
   std::function<void()> fence_requester_;
+  TrackingTable* tracking_ = nullptr;
   L1Stats stats_;
 };
 

@@ -124,6 +124,7 @@ std::string Session::run_local(const Classified& c, Args args) {
     case Op::Auth:
       return auth(args);
     case Op::Reset:
+      if (state_.tracking.on) worker_.shared().tracking.disable(id_);
       state_.reset(worker_.config().auth.required());
       conn_.parser_.set_authenticated(state_.authenticated);
       return "+RESET\r\n";
@@ -228,6 +229,15 @@ std::string Session::client(const Classified& c, Args args) {
       return resp::verbatim_reply(describe() + "\n", "txt", protocol());
     case Op::ClientReply:
       return client_reply(args);
+    case Op::ClientTracking:
+      return client_tracking(args);
+    case Op::ClientCaching:
+      return client_caching(args);
+    case Op::ClientGetredir:
+      return resp::integer_reply(
+          state_.tracking.on ? static_cast<long long>(state_.tracking.redirect) : -1);
+    case Op::ClientTrackinginfo:
+      return tracking_info();
     case Op::ClientNoEvict:
       if (!iequals(args[2], "ON") && !iequals(args[2], "OFF")) {
         return resp::error_reply("ERR syntax error");
@@ -291,13 +301,13 @@ std::string Session::describe() {
   return fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} "
       "multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={} "
-      "tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+      "tot-mem={} events=r cmd={} user={} redir={} resp={}",
       id_, addr(), laddr(), conn_.fd(), state_.name, duration_cast<seconds>(now - created_).count(),
       duration_cast<seconds>(now - last_command_).count(), state_.flags(blocked()), state_.db,
       state_.channels.size(), state_.patterns.size(), state_.shard_channels.size(),
       state_.multi ? state_.queued : -1, conn_.query_buffer(), conn_.query_buffer_free(), obuf,
       obuf + conn_.query_buffer() + conn_.query_buffer_free(), state_.last_command, state_.user,
-      state_.resp);
+      state_.tracking.on ? static_cast<long long>(state_.tracking.redirect) : -1, state_.resp);
 }
 
 }  // namespace frontcache::proxy

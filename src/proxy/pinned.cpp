@@ -139,9 +139,6 @@ void Session::send_pinned(const Classified& c, Args args, std::string_view raw) 
   if (c.op == Op::Info) ctx.reply = Reply::Info;
   if (c.op == Op::ClientInfo) ctx.reply = Reply::ClientInfo;
   if (is_subscription_op(c.op)) ctx.frames = static_cast<int>(args.size()) - 1;
-  if (c.op == Op::ClientTracking && args.size() >= 3) {
-    ctx.tracking_on = command::iequals(args[2], "ON");
-  }
   if (c.op == Op::Reset) reset_pending_ = true;
   ctx.write = before_write(c, args, ctx.written, ctx.flush, ctx.fence);
   pinned_requests_.push_back(seq);
@@ -266,7 +263,6 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
     q.flush = ctx.flush;
     q.fence = ctx.fence;
     q.keys = std::move(ctx.written);
-    q.tracking_on = ctx.tracking_on;
     ++state_.queued;
     return {};
   }
@@ -288,6 +284,7 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
       break;
     case Op::Reset:
       if (frame == "+RESET\r\n") {
+        if (state_.tracking.on) worker_.shared().tracking.disable(id_);
         state_.reset(worker_.config().auth.required());
         conn_.parser_.set_authenticated(state_.authenticated);
         multi_queue_.clear();
@@ -305,7 +302,7 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
       }
       break;
     default:
-      apply_result(ctx.op, frame, ctx.db, ctx.tracking_on);
+      apply_result(ctx.op, frame, ctx.db);
       break;
   }
   return {};
@@ -356,11 +353,11 @@ void Session::apply_queued(QueuedCommand& q, std::string_view element, std::stri
   }
   if (q.write) after_write(q.keys, q.flush, q.fence);
   out += element;
-  apply_result(q.op, element, q.db, q.tracking_on);
+  apply_result(q.op, element, q.db);
 }
 
 // The state change a command's result confirms, alone or inside EXEC's array.
-void Session::apply_result(Op op, std::string_view result, int db, bool tracking_on) {
+void Session::apply_result(Op op, std::string_view result, int db) {
   const bool ok = result == resp::kOk;
   switch (op) {
     case Op::Select:
@@ -374,9 +371,6 @@ void Session::apply_result(Op op, std::string_view result, int db, bool tracking
       break;
     case Op::Monitor:
       if (ok) state_.monitor = true;
-      break;
-    case Op::ClientTracking:
-      if (ok) state_.tracking = tracking_on;
       break;
     default:
       if (is_subscription_op(op)) {
@@ -427,8 +421,7 @@ void Session::release_pinned(bool reusable) {
 void Session::on_stream_closed(const std::string& reason) {
   if (pinned_ == nullptr) return;
   worker_.shared().stats.pinned_lost.fetch_add(1, std::memory_order_relaxed);
-  const bool had_state =
-      state_.multi || state_.watching || state_.monitor || state_.tracking || state_.subscribed();
+  const bool had_state = state_.multi || state_.watching || state_.monitor || state_.subscribed();
   const std::string error =
       resp::error_reply(fmt::format("ERR upstream connection lost ({})", reason));
   for (const std::uint64_t seq : pinned_requests_) {
@@ -436,7 +429,7 @@ void Session::on_stream_closed(const std::string& reason) {
   }
   pinned_requests_.clear();
   end_transaction();
-  state_.monitor = state_.tracking = false;
+  state_.monitor = false;
   state_.channels.clear();
   state_.patterns.clear();
   state_.shard_channels.clear();

@@ -71,11 +71,10 @@ struct RequestContext {
 
   // On the dedicated connection: what the reply confirms (pinned.cpp).
   command::Op op = command::Op::None;
-  int db = -1;               // SELECT's argument
-  int frames = 1;            // subscription replies still expected; 0: counted on the first one
-  bool blocking = false;     // BLPOP & co.: the client is blocked while it is the oldest
-  bool tracking_on = false;  // CLIENT TRACKING ON (else OFF)
-  bool exec_abort = false;   // EXEC of a transaction the proxy refused a command of: DISCARD
+  int db = -1;              // SELECT's argument
+  int frames = 1;           // subscription replies still expected; 0: counted on the first one
+  bool blocking = false;    // BLPOP & co.: the client is blocked while it is the oldest
+  bool exec_abort = false;  // EXEC of a transaction the proxy refused a command of: DISCARD
 
   // Fill (Reply::Fill): the single-flight ticket and what the read returned.
   cache::FillTicket ticket;
@@ -94,7 +93,7 @@ struct RequestContext {
     op = command::Op::None;
     db = -1;
     frames = 1;
-    blocking = tracking_on = exec_abort = false;
+    blocking = exec_abort = false;
     if (ticket) ticket = cache::FillTicket();  // unresolved: abandoned, its waiters retry
     rule = nullptr;
     if (rules) rules.reset();

@@ -55,10 +55,19 @@ bool Session::on_request(Args args, std::string_view raw) {
                                    : rejection),
            true;
   }
+  // CLIENT CACHING applies to the next command only (its own reply is not "the next").
+  const bool was_caching = state_.tracking.caching;
+  if (state_.tracking.on && !state_.tracking.bcast && c.has(command::kReadonly)) {
+    remember_tracked(c, args);
+  }
   if (pinned_ != nullptr || c.pins()) {
     dispatch_pinned(c, args, raw);
   } else {
     dispatch_shared(c, args, raw);
+  }
+  if (was_caching && !state_.multi && c.op != Op::ClientCaching && c.info != nullptr &&
+      c.info->op != Op::Client) {
+    state_.tracking.caching = false;
   }
   return true;
 }

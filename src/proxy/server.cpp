@@ -147,14 +147,27 @@ std::uint64_t random_instance_id() {
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-// Reclaims expired L1 entries without waiting for lookups to find them, until the timer is
-// cancelled at shutdown.
-asio::awaitable<void> maintenance_loop(L1& l1, asio::steady_timer& timer) {
+// Reclaims expired L1 entries without waiting for lookups to find them, and tells clients that
+// track keys through the proxy to drop everything when L1 stops being provably current (no
+// fence round within max_staleness): they must not keep a value L1 itself would no longer
+// serve. Runs until the timer is cancelled at shutdown.
+asio::awaitable<void> maintenance_loop(L1& l1, TrackingTable& tracking, asio::steady_timer& timer) {
+  const auto tick = std::clamp<std::chrono::milliseconds>(
+      l1.max_staleness() / 4, std::chrono::milliseconds(1), std::chrono::milliseconds(100));
+  auto last_expiry = std::chrono::steady_clock::now();
+  bool was_fresh = false;
   for (;;) {
-    timer.expires_after(std::chrono::milliseconds(100));
+    timer.expires_after(tick);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
-    l1.cache().run_maintenance();
+    const auto now = std::chrono::steady_clock::now();
+    const bool fresh = l1.fresh(now);
+    if (was_fresh && !fresh) tracking.invalidate_all();
+    was_fresh = fresh;
+    if (now - last_expiry >= std::chrono::milliseconds(100)) {
+      l1.cache().run_maintenance();
+      last_expiry = now;
+    }
   }
 }
 
@@ -297,10 +310,16 @@ void Server::run() {
     impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
     impl_->subscriber->start();
     shared.l1->set_fence_requester([s = impl_->subscriber.get()] { s->request_fence(); });
+    shared.l1->set_tracking(&shared.tracking);
+    shared.tracking.set_deliver(
+        [&shared](std::size_t worker, std::uint64_t client, std::shared_ptr<Invalidation> m) {
+          shared.all_workers[worker]->deliver_tracking(client, std::move(m));
+        });
     impl_->maintenance = std::make_unique<asio::steady_timer>(io);
-    asio::co_spawn(io, maintenance_loop(*shared.l1, *impl_->maintenance), [](std::exception_ptr e) {
-      if (e) spdlog::error("L1 maintenance loop ended by an exception");
-    });
+    asio::co_spawn(io, maintenance_loop(*shared.l1, shared.tracking, *impl_->maintenance),
+                   [](std::exception_ptr e) {
+                     if (e) spdlog::error("L1 maintenance loop ended by an exception");
+                   });
   }
   if (shared.l1 != nullptr) {
     L1* l1 = shared.l1.get();

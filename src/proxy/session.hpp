@@ -37,6 +37,7 @@
 #include "frontcache/upstream/connection.hpp"
 #include "frontcache/upstream/dedicated.hpp"
 #include "request.hpp"
+#include "tracking.hpp"
 
 namespace frontcache::proxy {
 
@@ -70,6 +71,9 @@ class Session : public upstream::ReplyTarget,
     return state_.subscribed() ? OutputClass::Pubsub : OutputClass::Normal;
   }
   void on_client_gone() override;
+  // An invalidation for this client (tracking.cpp via its worker); `redirected`: it comes from
+  // a client that REDIRECTs its messages here.
+  void on_tracking(const Invalidation& message, bool redirected);
 
   std::uint64_t id() const { return id_; }
   const std::string& addr() const { return conn_.addr(); }
@@ -98,7 +102,6 @@ class Session : public upstream::ReplyTarget,
     bool flush = false;
     bool fence = false;
     KeyList keys;
-    bool tracking_on = false;
     std::vector<std::string> args;  // local commands: the request, evaluated at EXEC
   };
 
@@ -157,7 +160,7 @@ class Session : public upstream::ReplyTarget,
   std::string confirm(RequestContext& ctx, std::string_view frame, resp::ReplyKind kind);
   std::string exec_reply(std::string_view frame, resp::ReplyKind kind);
   void apply_queued(QueuedCommand& q, std::string_view element, std::string& out);
-  void apply_result(command::Op op, std::string_view result, int db, bool tracking_on);
+  void apply_result(command::Op op, std::string_view result, int db);
   void end_transaction();
   // Redis is running a blocking command of this client's: the oldest it has not answered.
   bool blocked() {
@@ -178,6 +181,10 @@ class Session : public upstream::ReplyTarget,
   std::string select(Args args);
   std::string client(const Classified& c, Args args);
   std::string client_reply(Args args);
+  std::string client_tracking(Args args);
+  std::string client_caching(Args args);
+  std::string tracking_info();
+  void remember_tracked(const Classified& c, Args args);
   std::string auth(Args args);
   std::string frontcache(Args args);
   std::string info_section() const;

@@ -17,6 +17,7 @@
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
 #include "l1.hpp"
+#include "tracking.hpp"
 
 namespace frontcache::proxy {
 
@@ -79,6 +80,7 @@ struct Shared {
   bool resp3 = true;                       // the upstream speaks RESP3 (HELLO 3: Redis >= 6)
   command::CommandTable commands;          // complete before the workers start; read-only after
   std::unique_ptr<L1> l1;                  // null when the cache is off
+  TrackingTable tracking;                  // CLIENT TRACKING served by the proxy (needs the L1)
   ProxyStats stats;
   ReloadStats reload;
   LatencyHistograms latency;

@@ -130,10 +130,27 @@ void Worker::join() {
 }
 
 std::list<Session*>::iterator Worker::add(Session* session) {
+  by_id_[session->id()] = session;
+  shared_.tracking.add_client(session->id(), index_);
   return sessions_.insert(sessions_.end(), session);
 }
 
-void Worker::remove(std::list<Session*>::iterator it) { sessions_.erase(it); }
+void Worker::remove(std::list<Session*>::iterator it) {
+  by_id_.erase((*it)->id());
+  shared_.tracking.remove_client((*it)->id());
+  sessions_.erase(it);
+}
+
+Session* Worker::find(std::uint64_t id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+void Worker::deliver_tracking(std::uint64_t id, std::shared_ptr<Invalidation> message) {
+  asio::post(io_, [this, id, message = std::move(message)] {
+    if (Session* s = find(id)) s->on_tracking(*message, /*redirected=*/false);
+  });
+}
 
 namespace {
 

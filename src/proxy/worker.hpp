@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "frontcache/cache/rules.hpp"
@@ -59,6 +60,9 @@ class Worker {
   std::list<Session*>::iterator add(Session* session);
   void remove(std::list<Session*>::iterator it);
   const std::list<Session*>& sessions() const { return sessions_; }
+  // Thread-safe: hands a tracking message to client `id` of this worker (on its thread).
+  void deliver_tracking(std::uint64_t id, std::shared_ptr<Invalidation> message);
+  Session* find(std::uint64_t id) const;
 
   // Keys written through this worker, published on the invalidation channel once per event
   // loop turn (many writes, one PUBLISH). Only with `invalidation.tracking: off`: with CLIENT
@@ -99,6 +103,7 @@ class Worker {
   upstream::Pool pool_;
   upstream::Pool pool3_;
   std::list<Session*> sessions_;
+  std::unordered_map<std::uint64_t, Session*> by_id_;
   std::string publish_body_;  // <len>:<key>... of the keys waiting to be published
   bool publish_all_ = false;
   bool publish_scheduled_ = false;

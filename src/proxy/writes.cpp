@@ -53,14 +53,14 @@ void Session::after_write(const KeyList& keys, bool flush, bool fence) {
   L1* l1 = worker_.shared().l1.get();
   if (l1 == nullptr) return;
   if (flush) {
-    l1->invalidate_all_local();
+    l1->invalidate_all_local(/*replied=*/true);
     worker_.publish_all();
     return;
   }
   keys_.clear();
   keys.read(keys_);
   if (!keys_.empty()) {
-    l1->invalidate_local(keys_);
+    l1->invalidate_local(keys_, /*replied=*/true, id_);
     worker_.publish(keys_);
   }
   if (fence) {
