@@ -79,8 +79,8 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
          << "workers: " << options_.workers << "\n"
          << "upstream:\n"
          << "  address: 127.0.0.1:" << options_.upstream_port << "\n"
-         << "  connections_per_worker: 2\n"
-         << "  command_timeout: 2s\n"
+         << "  connections_per_worker: " << options_.connections_per_worker << "\n"
+         << "  command_timeout: " << options_.command_timeout << "\n"
          << options_.upstream_yaml << "log:\n"
          << "  level: info\n"
          << options_.extra_yaml;
@@ -105,6 +105,15 @@ std::optional<int> Frontcache::stop(std::chrono::milliseconds grace) {
 }
 
 std::string Frontcache::log() const { return read_file(dir_ + "/frontcache.log"); }
+
+bool Frontcache::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 long Frontcache::rss_kb() const {
   std::ifstream in("/proc/" + std::to_string(process_.pid()) + "/status");

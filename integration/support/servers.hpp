@@ -45,6 +45,10 @@ struct FrontcacheOptions {
   int workers = 2;
   std::string extra_yaml;     // appended to the generated config as is
   std::string upstream_yaml;  // more `upstream:` keys, each line indented by two spaces
+  // upstream.command_timeout: tests that hold requests upstream on purpose raise it, so that
+  // a slow machine cannot turn their wait into a timeout.
+  std::string command_timeout = "2s";
+  int connections_per_worker = 2;  // upstream.connections_per_worker
 };
 
 // `frontcache --config DIR/frontcache.yaml`, stderr captured to DIR/frontcache.log.
@@ -62,6 +66,14 @@ class Frontcache {
   long rss_kb() const;
   // SIGTERM, SIGKILL after `grace`; returns the exit code.
   std::optional<int> stop(std::chrono::milliseconds grace = 5s);
+  // Sends `sig` to the process (and returns at once).
+  void signal(int sig) const { process_.signal(sig); }
+  // Waits up to `timeout` for the process to exit on its own; its exit code, or nullopt.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    return process_.wait_for(timeout);
+  }
+  // Waits until the log (stderr) contains `text`; false after `timeout`.
+  bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = 30s) const;
 
  private:
   std::string dir_;
