@@ -49,6 +49,10 @@ struct FrontcacheOptions {
   // a slow machine cannot turn their wait into a timeout.
   std::string command_timeout = "2s";
   int connections_per_worker = 2;  // upstream.connections_per_worker
+  // Prepended to the command line (e.g. {"taskset", "-c", "0"}); workers 0 writes `auto`.
+  std::vector<std::string> launcher;
+  // Extra environment variables for the process ("NAME=value").
+  std::vector<std::string> environment;
 };
 
 // `frontcache --config DIR/frontcache.yaml`, stderr captured to DIR/frontcache.log.

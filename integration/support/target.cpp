@@ -49,10 +49,15 @@ Target::Target(TargetOptions options) : kind_(target_kind()) {
       throw std::runtime_error("FRONTCACHE_TARGET=proxy but no frontcache binary at '" + bin +
                                "' (set FRONTCACHE_BIN)");
     }
-    proxy_ = std::make_unique<Frontcache>(
-        dir_.path(), FrontcacheOptions{bin, redis_->port(), options.workers,
-                                       options.frontcache_yaml, options.upstream_yaml,
-                                       options.command_timeout, options.connections_per_worker});
+    FrontcacheOptions fc;
+    fc.binary = bin;
+    fc.upstream_port = redis_->port();
+    fc.workers = options.workers;
+    fc.extra_yaml = options.frontcache_yaml;
+    fc.upstream_yaml = options.upstream_yaml;
+    fc.command_timeout = options.command_timeout;
+    fc.connections_per_worker = options.connections_per_worker;
+    proxy_ = std::make_unique<Frontcache>(dir_.path(), fc);
   }
 }
 

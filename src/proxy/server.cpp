@@ -141,6 +141,25 @@ void probe_upstream(Shared& shared) {
   redisFree(c);
 }
 
+// The workers bind with SO_REUSEPORT, which would let a second frontcache on the same address
+// start and silently take half the clients. A plain bind first (no SO_REUSEPORT; SO_REUSEADDR
+// only passes TIME_WAIT) fails while anything listens there, as redis-server and nutcracker
+// refuse. The probe is closed before the workers bind.
+void refuse_address_in_use(const asio::ip::tcp::endpoint& endpoint) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    throw std::runtime_error(fmt::format(
+        "listen {}:{}: address already in use (another frontcache, or another server, is "
+        "listening there); not starting",
+        endpoint.address().to_string(), endpoint.port()));
+  }
+}
+
 std::uint64_t random_instance_id() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -243,6 +262,7 @@ void Server::bind() {
         fmt::format("listen {}:{}: cannot resolve: {}", listen.host, listen.port, ec.message()));
   }
   const auto endpoint = results.begin()->endpoint();
+  refuse_address_in_use(endpoint);
   for (auto& w : impl_->workers) w->bind(endpoint);
   if (config->metrics.listen) {
     const Shared* shared = &impl_->shared;
