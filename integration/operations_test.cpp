@@ -299,6 +299,53 @@ TEST_F(Operations, SighupWithInvalidFileKeepsTheRunningConfig) {
   EXPECT_EQ(info_field(info_text, "config_restart_pending"), "1");
 }
 
+// /healthz answers while the process lives; /readyz only while an upstream connection is ready
+// and invalidation is armed, and not once draining has begun. Each change is waited for.
+TEST_F(Operations, HealthzAndReadyzFollowTheUpstreamAndShutdown) {
+  SKIP_UNLESS_PROXY();
+  const uint16_t metrics_port = free_port();
+  TargetOptions options;
+  options.command_timeout = "300s";  // the held request must not time out, however slow we are
+  ASSERT_NO_FATAL_FAILURE(start("metrics:\n  listen: 127.0.0.1:" + std::to_string(metrics_port) +
+                                    "\nshutdown_timeout: 300s\n",
+                                options));
+  Frontcache& fc = *target_->proxy();
+  std::string ready;
+  const auto readyz = [&](const char* status) {
+    return wait_until([&] {
+      ready = http_get(metrics_port, "/readyz");
+      return ready.starts_with(std::string("HTTP/1.1 ") + status);
+    });
+  };
+  ASSERT_TRUE(readyz("200")) << ready;
+  EXPECT_EQ(http_body(ready), "ready\n");
+  const std::string health = http_get(metrics_port, "/healthz");
+  EXPECT_TRUE(health.starts_with("HTTP/1.1 200")) << health;
+  EXPECT_EQ(http_body(health), "ok\n");
+
+  target_->redis().kill();
+  ASSERT_TRUE(readyz("503")) << ready;
+  EXPECT_TRUE(http_body(ready).starts_with("not ready: ")) << ready;
+  EXPECT_TRUE(http_get(metrics_port, "/healthz").starts_with("HTTP/1.1 200"))
+      << "liveness must not follow the upstream";
+  target_->redis().restart();
+  ASSERT_TRUE(readyz("200")) << ready;
+
+  // Draining: not ready any more while the process still finishes what it holds.
+  auto direct = target_->direct_client();
+  ASSERT_EQ(direct("CLIENT", "PAUSE", "300000", "WRITE").to_string(), "+OK");
+  RawClient held("127.0.0.1", target_->port(), 300s);
+  ASSERT_TRUE(held.send("*3\r\n$3\r\nSET\r\n$4\r\nheld\r\n$1\r\n1\r\n"));
+  ASSERT_TRUE(wait_until([&] { return blocked_clients(direct) >= 1; }));
+  fc.signal(SIGTERM);
+  ASSERT_TRUE(readyz("503")) << ready;
+  EXPECT_EQ(http_body(ready), "not ready: draining (shutting down)\n");
+  EXPECT_TRUE(http_get(metrics_port, "/healthz").starts_with("HTTP/1.1 200"));
+  ASSERT_EQ(direct("CLIENT", "UNPAUSE").to_string(), "+OK");
+  EXPECT_EQ(held.read_reply(30s).value_or("<none>"), "+OK\r\n");
+  EXPECT_EQ(fc.wait_exit(300s), 0);
+}
+
 // The requests in flight when SIGTERM arrives are held upstream on purpose, with CLIENT PAUSE
 // WRITE on Redis: SETs and EVAL wait inside Redis, while the reads the test itself needs (INFO,
 // CLIENT LIST, CLIENT UNPAUSE) still run. Each step waits for the event it needs (the load is

@@ -90,4 +90,15 @@ std::string render_metrics(const Shared& shared) {
   return out.text();
 }
 
+metrics::Readiness readiness(const Shared& shared) {
+  if (shared.draining.load()) return {false, "draining (shutting down)"};
+  if (upstream::stats().connections_ready.load(std::memory_order_relaxed) <= 0) {
+    return {false, "no upstream connection is ready"};
+  }
+  if (shared.l1 != nullptr && !shared.l1->armed()) {
+    return {false, "invalidation not armed (L1 bypassed)"};
+  }
+  return {};
+}
+
 }  // namespace frontcache::proxy

@@ -268,7 +268,7 @@ void Server::bind() {
     const Shared* shared = &impl_->shared;
     impl_->metrics = std::make_unique<metrics::HttpServer>(
         config->metrics.listen->host, config->metrics.listen->port,
-        [shared] { return render_metrics(*shared); });
+        [shared] { return render_metrics(*shared); }, [shared] { return readiness(*shared); });
     impl_->metrics->bind();
   }
 }
@@ -282,8 +282,8 @@ void Server::run() {
                  cfg->listen.host, cfg->listen.port, cfg->upstream.address.host,
                  cfg->upstream.address.port, shared.workers);
     if (impl_->metrics) {
-      spdlog::info("metrics on http://{}:{}/metrics", cfg->metrics.listen->host,
-                   impl_->metrics->port());
+      spdlog::info("metrics on http://{}:{}/metrics (and /healthz, /readyz)",
+                   cfg->metrics.listen->host, impl_->metrics->port());
     }
   }
   const auto config = shared.config();
@@ -348,6 +348,7 @@ void Server::run() {
 }
 
 void Server::stop() {
+  impl_->shared.draining = true;
   if (impl_->subscriber) {
     asio::post(impl_->workers.front()->io(), [this] {
       impl_->subscriber->stop();
