@@ -184,6 +184,16 @@ TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
   EXPECT_NE(text.find("frontcache_upstream_connections{state=\"ready\"} 4\n"), std::string::npos)
       << text;
 
+  // The standard process metrics, as every Prometheus client exports them.
+  EXPECT_GT(metric(text, "process_resident_memory_bytes"), 0) << text;
+  EXPECT_GE(metric(text, "process_virtual_memory_bytes"),
+            metric(text, "process_resident_memory_bytes"));
+  EXPECT_GE(metric(text, "process_cpu_seconds_total"), 0) << text;
+  // At least the listeners, this client and the upstream connections.
+  EXPECT_GE(metric(text, "process_open_fds"), 2 + 1 + 4) << text;
+  EXPECT_GT(metric(text, "process_max_fds"), metric(text, "process_open_fds"));
+  EXPECT_GT(metric(text, "process_start_time_seconds"), 1000000000) << text;
+
   EXPECT_NE(http_get(metrics_port, "/nope").find("HTTP/1.1 404"), std::string::npos);
 }
 
