@@ -3,9 +3,14 @@
 // scripts' questions about its config (--print), and it tells systemd when it is ready.
 // Proxy mode only.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
 
 #include "target.hpp"
 
@@ -77,6 +82,89 @@ TEST(Startup, PrintShowsTheResolvedUpstreamOfAQuotedAddress) {
                   60s);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+}
+
+// A unix datagram socket the test owns, as systemd's notify socket (a path, or '@name' in the
+// abstract namespace).
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& name) : name_(name) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, name.data(), name.size());
+    if (name[0] == '@') addr.sun_path[0] = '\0';
+    const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), size) == 0;
+  }
+  ~NotifySocket() { ::close(fd_); }
+  bool ok() const { return ok_; }
+  const std::string& name() const { return name_; }
+  // The next datagram, or "" after `timeout` (a hang guard).
+  std::string receive(std::chrono::milliseconds timeout = 60s) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(timeout.count())) != 1) return "";
+    char buf[4096];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+  }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+// Type=notify: READY=1 comes once the proxy serves with Redis reachable and invalidation armed,
+// STOPPING=1 when SIGTERM begins the drain.
+TEST(Startup, TellsSystemdWhenReadyAndWhenStopping) {
+  SKIP_UNLESS_PROXY();
+  TempDir dir;
+  for (const std::string& name :
+       {dir.file("notify.sock"), "@frontcache-it-" + std::to_string(::getpid())}) {
+    SCOPED_TRACE(name);
+    NotifySocket notify(name);
+    ASSERT_TRUE(notify.ok());
+    RedisServer redis(dir.path());
+    FrontcacheOptions options;
+    options.binary = frontcache_binary();
+    options.upstream_port = redis.port();
+    options.environment = {"NOTIFY_SOCKET=" + name};
+    Frontcache fc(dir.path(), options);
+    const std::string ready = notify.receive();
+    ASSERT_TRUE(ready.starts_with("READY=1\n")) << "got '" << ready << "'\n" << fc.log();
+    EXPECT_NE(ready.find("STATUS=serving: upstream ready, invalidation armed"), std::string::npos)
+        << ready;
+    // Ready means serving: a forwarded command works at once, L1 is armed.
+    RedisClient c("127.0.0.1", fc.port());
+    EXPECT_EQ(c("SET", "k", "v").to_string(), "+OK");
+    EXPECT_EQ(info_field(c("INFO", "frontcache").str, "l1_state"), "armed");
+    fc.signal(SIGTERM);
+    const std::string stopping = notify.receive();
+    EXPECT_TRUE(stopping.starts_with("STOPPING=1")) << stopping;
+    EXPECT_EQ(fc.wait_exit(60s), 0);
+  }
+}
+
+// With Redis down at startup the wait is bounded: READY=1 still comes, saying why it is not ready.
+TEST(Startup, ReadinessWaitIsBoundedWhenRedisIsDown) {
+  SKIP_UNLESS_PROXY();
+  TempDir dir;
+  NotifySocket notify(dir.file("notify.sock"));
+  ASSERT_TRUE(notify.ok());
+  const uint16_t nobody = free_port();
+  const uint16_t port = free_port();
+  write_file(dir.file("fc.yaml"), "listen: 127.0.0.1:" + std::to_string(port) +
+                                      "\nupstream:\n  address: 127.0.0.1:" +
+                                      std::to_string(nobody) + "\n  connect_timeout: 100ms\n");
+  SpawnOptions spawn;
+  spawn.argv = {frontcache_binary(), "--config", dir.file("fc.yaml")};
+  spawn.stderr_path = dir.file("fc.log");
+  spawn.environment = {"NOTIFY_SOCKET=" + notify.name()};
+  Process fc(spawn);
+  const std::string ready = notify.receive();
+  EXPECT_TRUE(ready.starts_with("READY=1\nSTATUS=serving, not ready yet: ")) << ready;
+  fc.terminate(60s);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -10,7 +13,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -158,6 +166,44 @@ void refuse_address_in_use(const asio::ip::tcp::endpoint& endpoint) {
         "listening there); not starting",
         endpoint.address().to_string(), endpoint.port()));
   }
+}
+
+// systemd's readiness protocol (sd_notify(3)) without libsystemd: one datagram to the unix socket
+// $NOTIFY_SOCKET names (a path, or '@' for the abstract namespace). Nothing when it is unset, as
+// outside a Type=notify unit.
+void sd_notify(const std::string& state) {
+  const char* socket_path = std::getenv("NOTIFY_SOCKET");
+  if (socket_path == nullptr || (socket_path[0] != '/' && socket_path[0] != '@')) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::size_t len = std::strlen(socket_path);
+  if (len >= sizeof addr.sun_path) return;
+  std::memcpy(addr.sun_path, socket_path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+               size) < 0) {
+    spdlog::warn("sd_notify to {} failed: {}", socket_path, std::strerror(errno));
+  }
+  ::close(fd);
+}
+
+// READY=1 once the listeners accept and /readyz would say ready (an upstream connection up,
+// invalidation armed), or once `bound` has passed: a Redis that is down at startup must not keep
+// systemd waiting (the proxy serves errors, then recovers, as /readyz shows).
+asio::awaitable<void> notify_when_ready(const Shared& shared, std::chrono::milliseconds bound) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!readiness(shared).ready && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  const auto state = readiness(shared);
+  if (!state.ready) spdlog::warn("serving before ready: {}", state.reason);
+  sd_notify(state.ready ? "READY=1\nSTATUS=serving: upstream ready, invalidation armed"
+                        : "READY=1\nSTATUS=serving, not ready yet: " + state.reason);
 }
 
 std::uint64_t random_instance_id() {
@@ -321,6 +367,12 @@ void Server::run() {
   }
   for (auto& w : impl_->workers) w->start();
   if (impl_->metrics) impl_->metrics->start();
+  asio::co_spawn(
+      impl_->signals_io,
+      notify_when_ready(shared, cfg.upstream.connect_timeout + cfg.upstream.command_timeout),
+      [](std::exception_ptr e) {
+        if (e) spdlog::error("readiness notification ended by an exception");
+      });
 
   impl_->wait_for_signal(this);
   impl_->signals_io.run();
@@ -349,6 +401,7 @@ void Server::run() {
 
 void Server::stop() {
   impl_->shared.draining = true;
+  sd_notify("STOPPING=1\nSTATUS=draining");
   if (impl_->subscriber) {
     asio::post(impl_->workers.front()->io(), [this] {
       impl_->subscriber->stop();

@@ -9,8 +9,10 @@
 #   5. the runtime stage carries nothing but those libraries (no build or test tooling), runs as
 #      a numeric non-root UID, keeps --config in its ENTRYPOINT, and its HEALTHCHECK (the same
 #      command as docker-compose.yml's) asks GET /readyz on the metrics port the container
-#      config listens on.
-# integration/deploy_test.cpp runs that HEALTHCHECK command against a live frontcache.
+#      config listens on;
+#   6. deploy/systemd/frontcache.service is Type=notify and passes `systemd-analyze verify`.
+# integration/deploy_test.cpp runs that HEALTHCHECK command against a live frontcache, and
+# integration/startup_test.cpp checks the READY=1 / STOPPING=1 notifications.
 # Usage: check_deploy.sh SOURCE_DIR FRONTCACHE_BINARY
 set -euo pipefail
 src="$1"
@@ -86,4 +88,22 @@ done
 
 "$bin" --config "$src/config/frontcache.docker.yaml" --check-config >/dev/null ||
   fail "config/frontcache.docker.yaml does not load"
+
+# The systemd unit: Type=notify, starts the binary with the shipped config, and passes
+# `systemd-analyze verify` (any warning fails) with the paths pointed at this build.
+unit="$src/deploy/systemd/frontcache.service"
+grep -qx 'Type=notify' "$unit" || fail "$unit is not Type=notify"
+grep -q '^ExecStart=/usr/local/bin/frontcache --config /etc/frontcache/frontcache.yaml$' "$unit" ||
+  fail "$unit does not start /usr/local/bin/frontcache with /etc/frontcache/frontcache.yaml"
+if command -v systemd-analyze >/dev/null; then
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  sed -e "s|/usr/local/bin/frontcache|$(readlink -f "$bin")|" \
+      -e "s|/etc/frontcache/frontcache.yaml|$src/config/frontcache.yaml|" "$unit" >"$tmp/frontcache.service"
+  out="$(systemd-analyze verify --man=no "$tmp/frontcache.service" 2>&1)" ||
+    fail "systemd-analyze verify: $out"
+  [[ -z "$out" ]] || fail "systemd-analyze verify: $out"
+else
+  echo "check_deploy: systemd-analyze not installed; the unit's syntax is not verified"
+fi
 echo "check_deploy: ok"
