@@ -5,6 +5,7 @@
 // another connection must stay unaffected all along.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "bystander.hpp"
@@ -252,6 +253,13 @@ TEST_F(StatefulCommands, MonitorSeesOtherClientsCommands) {
 // __redis__:invalidate, the tracking connection redirects to it, and a write by another client
 // to a key the tracking connection read must arrive there as an invalidation message.
 TEST_F(StatefulCommands, ClientTracking) {
+  if (target().is_proxy() && std::getenv("FRONTCACHE_IT_TRACKING_REDIRECT") == nullptr) {
+    // The proxy forwards REDIRECT with the client id of its own session, which names no Redis
+    // client, or by coincidence another one (even one of the proxy's own connections): tracking
+    // redirection through the proxy (and RESP3 push tracking) is issue 14. Set
+    // FRONTCACHE_IT_TRACKING_REDIRECT=1 to run it through a proxy anyway.
+    GTEST_SKIP() << "CLIENT TRACKING REDIRECT through the proxy is not supported yet (issue 14)";
+  }
   RawClient subscriber(target().host(), target().port());
   ASSERT_TRUE(subscriber.send(encode_command({"CLIENT", "ID"})));
   const std::string id_reply = subscriber.read_reply().value_or("");
@@ -261,21 +269,22 @@ TEST_F(StatefulCommands, ClientTracking) {
   ASSERT_EQ(subscriber.read_reply().value_or(""),
             "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n");
 
-  const std::string tracking = call({"CLIENT", "TRACKING", "on", "REDIRECT", id});
-  if (target().is_proxy() && tracking != "+OK\r\n") {
-    // The proxy forwards REDIRECT with the id of its own session, which Redis does not know:
-    // tracking redirection through the proxy (and RESP3 push tracking) is issue 14.
-    GTEST_SKIP() << "CLIENT TRACKING REDIRECT through the proxy is not supported yet (issue 14): "
-                 << tracking;
-  }
-  ASSERT_EQ(tracking, "+OK\r\n");
+  ASSERT_EQ(call({"CLIENT", "TRACKING", "on", "REDIRECT", id}), "+OK\r\n");
   EXPECT_EQ(call({"SET", "tracked", "1"}), "+OK\r\n");
   EXPECT_EQ(call({"GET", "tracked"}), "$1\r\n1\r\n");
   auto other = target().client();
   ASSERT_EQ(other("SET", "tracked", "2").to_string(), "+OK");
-  const auto message = subscriber.read_reply(30s);
-  EXPECT_EQ(message.value_or("<no invalidation message>"),
+  EXPECT_EQ(subscriber.read_reply(30s).value_or("<no invalidation message>"),
             "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$7\r\ntracked\r\n");
+  EXPECT_EQ(call({"CLIENT", "TRACKING", "off"}), "+OK\r\n");
+  expect_usable();
+}
+
+// What the proxy supports today: tracking on/off pins, and the replies are Redis's.
+TEST_F(StatefulCommands, ClientTrackingRepliesMatchRedis) {
+  EXPECT_EQ(call({"CLIENT", "TRACKING", "on"}), "+OK\r\n");
+  EXPECT_EQ(call({"SET", "tracked", "1"}), "+OK\r\n");
+  EXPECT_EQ(call({"GET", "tracked"}), "$1\r\n1\r\n");
   EXPECT_EQ(call({"CLIENT", "TRACKING", "off"}), "+OK\r\n");
   expect_usable();
   expect_same_as_redis({{"CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a"},
