@@ -45,6 +45,8 @@ TEST(HitPath, GetHitAllocatesNothing) {
   cfg.upstream.address = {"127.0.0.1", redis.port()};
   cfg.workers = 1;
   cfg.log_level = "warn";
+  // A busy machine must not miss an invalidation PONG mid-measurement (L1 would be bypassed).
+  cfg.invalidation.ping_interval = std::chrono::seconds(60);
   proxy::Server server(cfg);
   server.bind();
   std::thread runner([&] { server.run(); });  // not a client thread: counted

@@ -198,7 +198,7 @@ TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
 }
 
 constexpr const char* kRulesYaml =
-    "invalidation:\n  tracking: off\n"
+    "invalidation:\n  tracking: off\n  ping_interval: 60s\n"
     "cache:\n  rules:\n"
     "    - match: \"ttl:*\"\n      ttl: 45s\n"
     "    - match: \"*\"\n      ttl: 30s\n"
