@@ -99,8 +99,8 @@ std::string render_metrics(const Shared& shared) {
   return out.text();
 }
 
-metrics::Readiness readiness(const Shared& shared) {
-  if (shared.draining.load()) return {false, "draining (shutting down)"};
+metrics::Readiness readiness(const Shared& shared, bool draining) {
+  if (draining) return {false, "draining (shutting down)"};
   if (upstream::stats().connections_ready.load(std::memory_order_relaxed) <= 0) {
     return {false, "no upstream connection is ready"};
   }

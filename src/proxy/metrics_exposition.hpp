@@ -13,8 +13,8 @@ namespace frontcache::proxy {
 std::string render_metrics(const Shared& shared);
 
 // GET /readyz: ready while at least one shared upstream connection is ready, invalidation is
-// armed (or the cache is off, so there is none to arm), and the process is not draining.
+// armed (or the cache is off, so there is none to arm), and the process is not `draining`.
 // Thread-safe.
-metrics::Readiness readiness(const Shared& shared);
+metrics::Readiness readiness(const Shared& shared, bool draining);
 
 }  // namespace frontcache::proxy

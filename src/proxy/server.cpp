@@ -196,11 +196,11 @@ void sd_notify(const std::string& state) {
 asio::awaitable<void> notify_when_ready(const Shared& shared, std::chrono::milliseconds bound) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!readiness(shared).ready && std::chrono::steady_clock::now() < deadline) {
+  while (!readiness(shared, false).ready && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(std::chrono::milliseconds(5));
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  const auto state = readiness(shared);
+  const auto state = readiness(shared, false);
   if (!state.ready) spdlog::warn("serving before ready: {}", state.reason);
   sd_notify(state.ready ? "READY=1\nSTATUS=serving: upstream ready, invalidation armed"
                         : "READY=1\nSTATUS=serving, not ready yet: " + state.reason);
@@ -237,6 +237,7 @@ struct Server::Impl {
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
   asio::signal_set signals{signals_io, SIGINT, SIGTERM};
+  std::atomic<bool> draining{false};  // stop() was called: /readyz turns 503
 };
 
 // SIGHUP reloads and waits again; SIGINT/SIGTERM begin the shutdown.
@@ -312,9 +313,11 @@ void Server::bind() {
   for (auto& w : impl_->workers) w->bind(endpoint);
   if (config->metrics.listen) {
     const Shared* shared = &impl_->shared;
+    const std::atomic<bool>* draining = &impl_->draining;
     impl_->metrics = std::make_unique<metrics::HttpServer>(
         config->metrics.listen->host, config->metrics.listen->port,
-        [shared] { return render_metrics(*shared); }, [shared] { return readiness(*shared); });
+        [shared] { return render_metrics(*shared); },
+        [shared, draining] { return readiness(*shared, draining->load()); });
     impl_->metrics->bind();
   }
 }
@@ -400,7 +403,7 @@ void Server::run() {
 }
 
 void Server::stop() {
-  impl_->shared.draining = true;
+  impl_->draining = true;
   sd_notify("STOPPING=1\nSTATUS=draining");
   if (impl_->subscriber) {
     asio::post(impl_->workers.front()->io(), [this] {

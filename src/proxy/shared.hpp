@@ -82,7 +82,6 @@ struct Shared {
   LatencyHistograms latency;
   MetricsSources metrics_sources;
   std::atomic<std::uint64_t> next_client_id{1};
-  std::atomic<bool> draining{false};  // SIGTERM received: /readyz turns 503
   // Every worker, set once before they start: CLIENT LIST / CLIENT KILL post to each one.
   std::vector<Worker*> all_workers;
 
