@@ -50,9 +50,9 @@ struct FrontcacheOptions {
   std::string command_timeout = "2s";
   int connections_per_worker = 2;  // upstream.connections_per_worker
   // Prepended to the command line (e.g. {"taskset", "-c", "0"}); workers 0 writes `auto`.
-  std::vector<std::string> launcher;
+  std::vector<std::string> launcher{};
   // Extra environment variables for the process ("NAME=value").
-  std::vector<std::string> environment;
+  std::vector<std::string> environment{};
 };
 
 // `frontcache --config DIR/frontcache.yaml`, stderr captured to DIR/frontcache.log.
@@ -68,10 +68,9 @@ class Frontcache {
   std::string config_path() const { return dir_ + "/frontcache.yaml"; }
   // VmRSS from /proc/<pid>/status, in kB (0 when unreadable).
   long rss_kb() const;
+  void signal(int sig) const { process_.signal(sig); }
   // SIGTERM, SIGKILL after `grace`; returns the exit code.
   std::optional<int> stop(std::chrono::milliseconds grace = 5s);
-  // Sends `sig` to the process (and returns at once).
-  void signal(int sig) const { process_.signal(sig); }
   // Waits up to `timeout` for the process to exit on its own; its exit code, or nullopt.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
     return process_.wait_for(timeout);
