@@ -87,14 +87,15 @@ def main():
           " (replication goes to Redis directly), `client unblock` (see `client`). Admin commands"
           " are refused unless `admin_commands: forward`.\n")
     print("Known differences: `CLIENT TRACKING ... REDIRECT <id>` takes upstream ids;"
-          " HELLO 3 is refused (RESP2 only). MONITOR through the proxy is Redis's MONITOR on a"
-          " dedicated upstream connection: it shows the traffic that reaches Redis (misses,"
-          " writes, forwarded commands, and the proxy's own fills and invalidation traffic), not"
-          " the reads frontcache answers from L1, which never leave the proxy. To see every"
-          " command a client sent, including L1 hits, look at the proxy's `INFO frontcache`"
-          " counters and `/metrics`, or capture client traffic in front of the proxy.\n")
+          " HELLO 3 is refused (RESP2 only).\n")
     print("| command | handling | notes |\n| --- | --- | --- |")
     print("\n".join(rows))
+    print("\n**MONITOR** through the proxy is Redis's MONITOR on a dedicated upstream connection:"
+          " it shows the traffic that reaches Redis (misses, writes, forwarded commands, and the"
+          " proxy's own fills and invalidation traffic), not the reads frontcache answers from"
+          " L1, which never leave the proxy. To see every command a client sent, including L1"
+          " hits, look at the proxy's `INFO frontcache` counters and `/metrics`, or capture"
+          " client traffic in front of the proxy.")
 
 if __name__ == "__main__":
     main()
