@@ -378,15 +378,17 @@ TEST_F(Operations, SigtermUnderLoadDrainsAndExitsZero) {
   ASSERT_EQ(slow.read_reply().value_or(""), "+OK\r\n");
   ASSERT_EQ(direct("CLIENT", "PAUSE", "300000", "WRITE").to_string(), "+OK");
   ASSERT_TRUE(slow.send("*3\r\n$4\r\nEVAL\r\n$8\r\nreturn 7\r\n$1\r\n0\r\n"));
-  // The proxy's own CLIENT LIST (answered locally) shows the EVAL waiting for its reply.
+  // The proxy's own CLIENT LIST (answered locally) shows the EVAL taken from the socket and
+  // dispatched: its reply slot waiting (oll=1), or, since the session rewrite, cmd=eval.
   auto observer = target_->client();
   std::string clients;
   ASSERT_TRUE(wait_until([&] {
     clients = observer("CLIENT", "LIST").str;
-    const auto line = clients.find(" name=slow ");
-    return line != std::string::npos &&
-           clients.substr(line, clients.find('\n', line) - line).find(" oll=1 ") !=
-               std::string::npos;
+    const auto at = clients.find(" name=slow ");
+    if (at == std::string::npos) return false;
+    const std::string line = clients.substr(at, clients.find('\n', at) - at);
+    return line.find(" oll=1 ") != std::string::npos ||
+           line.find(" cmd=eval ") != std::string::npos;
   })) << "the EVAL was never forwarded: "
       << clients;
 
