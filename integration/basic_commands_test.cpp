@@ -140,12 +140,19 @@ TEST_F(IdleTimeout, IdleClientIsClosedBusyClientIsNot) {
   auto busy = target().client();
   ASSERT_TRUE(idle.send(encode_command({"PING"})));
   ASSERT_TRUE(idle.read_reply(2s).has_value());
-  const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < 3500ms) {
-    ASSERT_EQ(busy("PING").to_string(), "+PONG");
-    std::this_thread::sleep_for(200ms);
-  }
-  EXPECT_TRUE(idle.read_until_closed(3s)) << "the idle client was not closed";
+  // The busy client keeps talking until the idle one has been closed (at least idle_timeout):
+  // it must be served all along, and stay open.
+  int pings = 0;
+  const bool idle_closed = wait_until(
+      [&] {
+        EXPECT_EQ(busy("PING").to_string(), "+PONG") << "ping " << pings;
+        ++pings;
+        idle.read_available();
+        return idle.closed_by_peer();
+      },
+      30s, 20ms);
+  EXPECT_TRUE(idle_closed) << "the idle client was not closed";
+  EXPECT_EQ(busy("PING").to_string(), "+PONG") << "the busy client was closed too";
 }
 
 // upstream.username / upstream.password: every upstream connection the proxy opens (shared,
@@ -168,14 +175,9 @@ TEST_F(UpstreamAuth, EveryUpstreamConnectionAuthenticates) {
   ASSERT_EQ(c("MULTI").to_string(), "+OK");  // a dedicated connection authenticates too
   ASSERT_EQ(c("INCR", "n").to_string(), "+QUEUED");
   ASSERT_EQ(c("EXEC").to_string(), "[:1]");
-  std::string state;
-  for (int i = 0; i < 300 && state != "armed"; ++i) {
-    const std::string info = c("INFO", "frontcache").str;
-    const auto pos = info.find("l1_state:");
-    state = pos == std::string::npos ? "" : info.substr(pos + 9, info.find("\r\n", pos) - pos - 9);
-    if (state != "armed") std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_EQ(state, "armed") << "the invalidation connections could not authenticate";
+  EXPECT_TRUE(wait_until([&] {
+    return info_field(c("INFO", "frontcache").str, "l1_state") == "armed";
+  })) << "the invalidation connections could not authenticate";
   // Every connection the proxy holds upstream is user fc.
   auto d = target().direct_client();
   const std::string clients = d("CLIENT", "LIST").str;

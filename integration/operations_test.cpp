@@ -15,53 +15,10 @@
 namespace frontcache::integration {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 #define SKIP_UNLESS_PROXY()                                      \
   if (target_kind() != TargetKind::Proxy) {                      \
     GTEST_SKIP() << "needs the proxy (FRONTCACHE_TARGET=proxy)"; \
   }
-
-std::string http_get(uint16_t port, const std::string& path) {
-  RawClient c("127.0.0.1", port);
-  if (!c.connected()) return {};
-  c.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  c.read_until_closed(5s);
-  return c.received();
-}
-
-std::string http_body(const std::string& response) {
-  const auto at = response.find("\r\n\r\n");
-  return at == std::string::npos ? std::string() : response.substr(at + 4);
-}
-
-// The value of `name value` (a sample line without labels); -1 when absent.
-long long metric(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with(name + " ")) {
-      return static_cast<long long>(std::stod(line.substr(name.size() + 1)));
-    }
-  }
-  return -1;
-}
-
-// `field:value` from INFO text; empty when absent.
-std::string info_field(const std::string& info, const std::string& field) {
-  const auto at = info.find("\r\n" + field + ":");
-  if (at == std::string::npos) return {};
-  const auto start = at + field.size() + 3;
-  return info.substr(start, info.find("\r\n", start) - start);
-}
-
-bool wait_for_log(Frontcache& fc, const std::string& text, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (fc.log().find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
@@ -147,16 +104,11 @@ class Load {
 
 class Operations : public ::testing::Test {
  protected:
-  void start(const std::string& yaml) {
-    TargetOptions options;
+  void start(const std::string& yaml, TargetOptions options = {}) {
     options.frontcache_yaml = yaml;
     target_ = std::make_unique<Target>(options);
     // PING is answered by the proxy itself: wait until a forwarded command works too.
-    auto c = target_->client();
-    const auto deadline = Clock::now() + 5s;
-    while (c("EXISTS", "warmup").is_error() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(20ms);
-    }
+    ASSERT_TRUE(wait_for_upstream(*target_));
   }
   void TearDown() override {
     if (target_ && HasFailure()) std::cerr << target_->logs() << std::endl;
@@ -172,13 +124,16 @@ class Operations : public ::testing::Test {
 TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
   SKIP_UNLESS_PROXY();
   const uint16_t metrics_port = free_port();
-  start("metrics:\n  listen: 127.0.0.1:" + std::to_string(metrics_port) + "\n");
+  ASSERT_NO_FATAL_FAILURE(
+      start("metrics:\n  listen: 127.0.0.1:" + std::to_string(metrics_port) + "\n"));
   const std::string scrape_file = target_->dir().file("scrape.txt");
 
   {
     Load load(*target_, 8, 20);
     for (int i = 0; i < 5; ++i) {
-      std::this_thread::sleep_for(200ms);
+      // Each scrape happens while the load is running: after it has made progress since the last.
+      const long seen = load.answered;
+      ASSERT_TRUE(wait_until([&] { return load.answered > seen; })) << load.first_problem();
       const std::string response = http_get(metrics_port, "/metrics");
       ASSERT_NE(response.find("HTTP/1.1 200"), std::string::npos) << response;
       ASSERT_NE(response.find("text/plain; version=0.0.4"), std::string::npos) << response;
@@ -197,11 +152,11 @@ TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
   auto client = target_->client();
   ASSERT_EQ(client("PING").str, "PONG");
   // The load's connections close asynchronously: wait until only this client is left.
-  std::string text = http_body(http_get(metrics_port, "/metrics"));
-  for (int i = 0; i < 100 && metric(text, "frontcache_connected_clients") != 1; ++i) {
-    std::this_thread::sleep_for(20ms);
+  std::string text;
+  ASSERT_TRUE(wait_until([&] {
     text = http_body(http_get(metrics_port, "/metrics"));
-  }
+    return metric(text, "frontcache_connected_clients") == 1;
+  })) << text;
   const std::string info_text = client("INFO", "frontcache").str;
   EXPECT_EQ(metric(text, "frontcache_commands_processed_total") + 1,
             std::stoll(info_field(info_text, "total_commands_processed")));
@@ -230,11 +185,21 @@ TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
   EXPECT_NE(text.find("frontcache_upstream_connections{state=\"ready\"} 8\n"), std::string::npos)
       << text;
 
+  // The standard process metrics, as every Prometheus client exports them.
+  EXPECT_GT(metric(text, "process_resident_memory_bytes"), 0) << text;
+  EXPECT_GE(metric(text, "process_virtual_memory_bytes"),
+            metric(text, "process_resident_memory_bytes"));
+  EXPECT_GE(metric(text, "process_cpu_seconds_total"), 0) << text;
+  // At least the listeners, this client and the upstream connections.
+  EXPECT_GE(metric(text, "process_open_fds"), 2 + 1 + 4) << text;
+  EXPECT_GT(metric(text, "process_max_fds"), metric(text, "process_open_fds"));
+  EXPECT_GT(metric(text, "process_start_time_seconds"), 1000000000) << text;
+
   EXPECT_NE(http_get(metrics_port, "/nope").find("HTTP/1.1 404"), std::string::npos);
 }
 
 constexpr const char* kRulesYaml =
-    "invalidation:\n  tracking: off\n"
+    "invalidation:\n  tracking: off\n  ping_interval: 60s\n  max_staleness: 60s\n"
     "cache:\n  rules:\n"
     "    - match: \"ttl:*\"\n      ttl: 45s\n"
     "    - match: \"*\"\n      ttl: 30s\n"
@@ -242,24 +207,36 @@ constexpr const char* kRulesYaml =
 
 TEST_F(Operations, SighupReloadsUnderPipelinedLoadWithoutErrors) {
   SKIP_UNLESS_PROXY();
-  start(kRulesYaml);
+  ASSERT_NO_FATAL_FAILURE(start(kRulesYaml));
   Frontcache& fc = *target_->proxy();
-  const std::string before = target_->client()("FRONTCACHE", "CONFIG").str;
+  auto client = target_->client();
+  const std::string before = client("FRONTCACHE", "CONFIG").str;
   ASSERT_NE(before.find("match: \"ttl:*\"\n      cache: true\n      ttl: 45s"), std::string::npos)
       << before;
 
+  // Before the reload, `ttl:*` keys are cached. Tracking is off in this config, so a write made
+  // directly on Redis stays invisible while the entry lives.
+  auto direct = target_->direct_client();
+  ASSERT_TRUE(wait_until([&] {
+    return info_field(client("INFO", "frontcache").str, "l1_state") == "armed";
+  })) << "invalidation never armed";
+  ASSERT_EQ(direct("SET", "ttl:reload", "old").to_string(), "+OK");
+  ASSERT_EQ(client("GET", "ttl:reload").to_string(), "\"old\"");
+  ASSERT_EQ(direct("SET", "ttl:reload", "new").to_string(), "+OK");
+  ASSERT_EQ(client("GET", "ttl:reload").to_string(), "\"old\"") << "the read should be cached";
+
   Load load(*target_, 50, 10);
-  std::this_thread::sleep_for(700ms);
+  // Every client has had a full pipeline answered before the reload.
+  ASSERT_TRUE(wait_until([&] { return load.answered >= 50 * 10 * 2; })) << load.first_problem();
   std::string yaml = read_file(fc.config_path());
-  replace_all(yaml, "ttl: 45s", "ttl: 1s");
+  replace_all(yaml, "ttl: 45s", "cache: false");
   replace_all(yaml, "level: info", "level: debug");
   write_file(fc.config_path(), yaml);
   ASSERT_EQ(::kill(fc.pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for_log(fc, "config reloaded from " + fc.config_path(), 5s)) << fc.log();
+  ASSERT_TRUE(fc.wait_for_log("config reloaded from " + fc.config_path())) << fc.log();
   load.mark = true;
-  const auto deadline = Clock::now() + 10s;
-  while (load.rounds_after_mark < 100 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
-  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(wait_until([&] { return load.rounds_after_mark >= 100 || load.disconnects > 0; }))
+      << "clients stalled after the reload";
   load.stop();
 
   EXPECT_EQ(load.first_problem(), "");
@@ -269,10 +246,13 @@ TEST_F(Operations, SighupReloadsUnderPipelinedLoadWithoutErrors) {
   EXPECT_GE(load.rounds_after_mark, 100) << "clients stalled after the reload";
   EXPECT_TRUE(fc.running());
 
-  auto client = target_->client();
-  const std::string after = client("FRONTCACHE", "CONFIG").str;
-  EXPECT_NE(after.find("match: \"ttl:*\"\n      cache: true\n      ttl: 1s"), std::string::npos)
-      << after;
+  // Each worker switches to the new config between two requests, after the log line: this
+  // client's worker has once FRONTCACHE CONFIG shows it.
+  std::string after;
+  EXPECT_TRUE(wait_until([&] {
+    after = client("FRONTCACHE", "CONFIG").str;
+    return after.find("match: \"ttl:*\"\n      cache: false") != std::string::npos;
+  })) << after;
   EXPECT_NE(after.find("level: debug"), std::string::npos);
   const std::string info_text = client("INFO", "frontcache").str;
   EXPECT_EQ(info_field(info_text, "config_reloads"), "1");
@@ -280,31 +260,16 @@ TEST_F(Operations, SighupReloadsUnderPipelinedLoadWithoutErrors) {
   EXPECT_EQ(info_field(info_text, "config_last_reload"), "ok");
   EXPECT_EQ(info_field(info_text, "config_file"), fc.config_path());
 
-  // The new TTL applies to cached reads. Tracking is off in this config, so a write made
-  // directly on Redis is seen only when the entry expires: within the new 1 s rule, where the
-  // old one would keep the stale value for 45 s.
-  auto direct = target_->direct_client();
-  ASSERT_EQ(direct("SET", "ttl:reload", "old").to_string(), "+OK");
-  for (int i = 0; i < 200 && info_field(client("INFO", "frontcache").str, "l1_state") != "armed";
-       ++i) {
-    std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_EQ(client("GET", "ttl:reload").to_string(), "\"old\"");
-  ASSERT_EQ(direct("SET", "ttl:reload", "new").to_string(), "+OK");
-  const auto written = Clock::now();
-  std::string got = client("GET", "ttl:reload").to_string();
-  EXPECT_EQ(got, "\"old\"") << "the read should have been cached";
-  while (got != "\"new\"" && Clock::now() - written < 10s) {
-    std::this_thread::sleep_for(50ms);
-    got = client("GET", "ttl:reload").to_string();
-  }
-  EXPECT_EQ(got, "\"new\"");
-  EXPECT_LT(Clock::now() - written, 10s) << "the reloaded 1 s TTL did not apply";
+  // The reloaded rule applies to reads at once: `ttl:*` is not cached any more, so the read goes
+  // upstream and sees the direct write the cached entry hid.
+  EXPECT_EQ(client("GET", "ttl:reload").to_string(), "\"new\"");
+  ASSERT_EQ(direct("SET", "ttl:reload", "newer").to_string(), "+OK");
+  EXPECT_EQ(client("GET", "ttl:reload").to_string(), "\"newer\"");
 }
 
 TEST_F(Operations, SighupWithInvalidFileKeepsTheRunningConfig) {
   SKIP_UNLESS_PROXY();
-  start(kRulesYaml);
+  ASSERT_NO_FATAL_FAILURE(start(kRulesYaml));
   Frontcache& fc = *target_->proxy();
   auto client = target_->client();
   const std::string before = client("FRONTCACHE", "CONFIG").str;
@@ -314,7 +279,7 @@ TEST_F(Operations, SighupWithInvalidFileKeepsTheRunningConfig) {
   replace_all(bad, "ttl: 45s", "ttl: banana");
   write_file(fc.config_path(), bad);
   ASSERT_EQ(::kill(fc.pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for_log(fc, "rejected", 5s)) << fc.log();
+  ASSERT_TRUE(fc.wait_for_log("rejected")) << fc.log();
   const std::string log = fc.log();
   EXPECT_NE(log.find(fc.config_path() + ":"), std::string::npos) << log;
   EXPECT_NE(log.find("cache.rules[0].ttl"), std::string::npos) << log;
@@ -331,8 +296,13 @@ TEST_F(Operations, SighupWithInvalidFileKeepsTheRunningConfig) {
   replace_all(moved, "ttl: 45s", "ttl: 2s");
   write_file(fc.config_path(), moved);
   ASSERT_EQ(::kill(fc.pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for_log(fc, "only apply after a restart", 5s)) << fc.log();
-  const std::string after = client("FRONTCACHE", "CONFIG").str;
+  ASSERT_TRUE(fc.wait_for_log("only apply after a restart")) << fc.log();
+  // Each worker switches to the new config between two requests, after the log line.
+  std::string after;
+  ASSERT_TRUE(wait_until([&] {
+    after = client("FRONTCACHE", "CONFIG").str;
+    return after.find("ttl: 2s") != std::string::npos;
+  })) << after;
   EXPECT_NE(after.find("workers: 2\n"), std::string::npos) << after;
   EXPECT_NE(after.find("ttl: 2s"), std::string::npos) << after;
   info_text = client("INFO", "frontcache").str;
@@ -340,32 +310,105 @@ TEST_F(Operations, SighupWithInvalidFileKeepsTheRunningConfig) {
   EXPECT_EQ(info_field(info_text, "config_restart_pending"), "1");
 }
 
+// /healthz answers while the process lives; /readyz only while an upstream connection is ready
+// and invalidation is armed, and not once draining has begun. Each change is waited for.
+TEST_F(Operations, HealthzAndReadyzFollowTheUpstreamAndShutdown) {
+  SKIP_UNLESS_PROXY();
+  const uint16_t metrics_port = free_port();
+  TargetOptions options;
+  options.command_timeout = "300s";  // the held request must not time out, however slow we are
+  ASSERT_NO_FATAL_FAILURE(start("metrics:\n  listen: 127.0.0.1:" + std::to_string(metrics_port) +
+                                    "\nshutdown_timeout: 300s\n",
+                                options));
+  Frontcache& fc = *target_->proxy();
+  std::string ready;
+  const auto readyz = [&](const char* status) {
+    return wait_until([&] {
+      ready = http_get(metrics_port, "/readyz");
+      return ready.starts_with(std::string("HTTP/1.1 ") + status);
+    });
+  };
+  ASSERT_TRUE(readyz("200")) << ready;
+  EXPECT_EQ(http_body(ready), "ready\n");
+  const std::string health = http_get(metrics_port, "/healthz");
+  EXPECT_TRUE(health.starts_with("HTTP/1.1 200")) << health;
+  EXPECT_EQ(http_body(health), "ok\n");
+
+  target_->redis().kill();
+  ASSERT_TRUE(readyz("503")) << ready;
+  EXPECT_TRUE(http_body(ready).starts_with("not ready: ")) << ready;
+  EXPECT_TRUE(http_get(metrics_port, "/healthz").starts_with("HTTP/1.1 200"))
+      << "liveness must not follow the upstream";
+  target_->redis().restart();
+  ASSERT_TRUE(readyz("200")) << ready;
+
+  // Draining: not ready any more while the process still finishes what it holds.
+  auto direct = target_->direct_client();
+  ASSERT_EQ(direct("CLIENT", "PAUSE", "300000", "WRITE").to_string(), "+OK");
+  RawClient held("127.0.0.1", target_->port(), 300s);
+  ASSERT_TRUE(held.send("*3\r\n$3\r\nSET\r\n$4\r\nheld\r\n$1\r\n1\r\n"));
+  ASSERT_TRUE(wait_until([&] { return blocked_clients(direct) >= 1; }));
+  fc.signal(SIGTERM);
+  ASSERT_TRUE(readyz("503")) << ready;
+  EXPECT_EQ(http_body(ready), "not ready: draining (shutting down)\n");
+  EXPECT_TRUE(http_get(metrics_port, "/healthz").starts_with("HTTP/1.1 200"));
+  ASSERT_EQ(direct("CLIENT", "UNPAUSE").to_string(), "+OK");
+  EXPECT_EQ(held.read_reply(30s).value_or("<none>"), "+OK\r\n");
+  EXPECT_EQ(fc.wait_exit(300s), 0);
+}
+
+// The requests in flight when SIGTERM arrives are held upstream on purpose, with CLIENT PAUSE
+// WRITE on Redis: SETs and EVAL wait inside Redis, while the reads the test itself needs (INFO,
+// CLIENT LIST, CLIENT UNPAUSE) still run. Each step waits for the event it needs (the load is
+// running, the EVAL is held in Redis, the proxy has begun draining), so no amount of machine
+// slowness changes what is tested.
 TEST_F(Operations, SigtermUnderLoadDrainsAndExitsZero) {
   SKIP_UNLESS_PROXY();
-  start("shutdown_timeout: 3s\n");
+  TargetOptions options;
+  options.command_timeout = "300s";  // the held requests must not time out, however slow we are
+  ASSERT_NO_FATAL_FAILURE(start("shutdown_timeout: 300s\n", options));
   Frontcache& fc = *target_->proxy();
-
-  // A request that is still running upstream when SIGTERM arrives is answered.
-  RawClient slow("127.0.0.1", target_->port());
-  const std::string script = "local i = 0 while i < 20000000 do i = i + 1 end return 7";
-  ASSERT_TRUE(slow.send("*3\r\n$4\r\nEVAL\r\n$" + std::to_string(script.size()) + "\r\n" + script +
-                        "\r\n$1\r\n0\r\n"));
+  auto direct = target_->direct_client();
 
   Load load(*target_, 20, 20);
   load.tolerate_disconnect = true;
-  std::this_thread::sleep_for(500ms);
-  ASSERT_GT(load.answered, 0);
-  const auto signalled = Clock::now();
-  const auto code = fc.stop(10s);  // SIGTERM, then waits (SIGKILL only after 10 s)
-  const auto took = Clock::now() - signalled;
-  load.stop();
+  ASSERT_TRUE(wait_until([&] { return load.answered > 0; })) << load.first_problem();
 
+  RawClient slow("127.0.0.1", target_->port(), 300s);
+  ASSERT_TRUE(slow.send("*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n$4\r\nslow\r\n"));
+  ASSERT_EQ(slow.read_reply().value_or(""), "+OK\r\n");
+  ASSERT_EQ(direct("CLIENT", "PAUSE", "300000", "WRITE").to_string(), "+OK");
+  ASSERT_TRUE(slow.send("*3\r\n$4\r\nEVAL\r\n$8\r\nreturn 7\r\n$1\r\n0\r\n"));
+  // The proxy's own CLIENT LIST (answered locally) shows the EVAL taken from the socket and
+  // dispatched: its reply slot waiting (oll=1), or, since the session rewrite, cmd=eval.
+  auto observer = target_->client();
+  std::string clients;
+  ASSERT_TRUE(wait_until([&] {
+    clients = observer("CLIENT", "LIST").str;
+    const auto at = clients.find(" name=slow ");
+    if (at == std::string::npos) return false;
+    const std::string line = clients.substr(at, clients.find('\n', at) - at);
+    return line.find(" oll=1 ") != std::string::npos ||
+           line.find(" cmd=eval ") != std::string::npos;
+  })) << "the EVAL was never forwarded: "
+      << clients;
+
+  fc.signal(SIGTERM);
+  // Draining has begun on every worker once none of them accepts connections any more.
+  ASSERT_TRUE(wait_until([&] { return !RawClient("127.0.0.1", target_->port()).connected(); }))
+      << fc.log();
+  EXPECT_TRUE(fc.running()) << "exited with requests still held upstream";
+  ASSERT_EQ(direct("CLIENT", "UNPAUSE").to_string(), "+OK");
+
+  const auto code = fc.wait_exit(300s);
+  load.stop();
   EXPECT_EQ(code, 0) << fc.log();
-  EXPECT_LT(took, 3s + 1s) << "exceeded shutdown_timeout";
+  EXPECT_EQ(fc.log().find("passed with requests still in flight"), std::string::npos)
+      << "requests were cut off instead of drained: " << fc.log();
   EXPECT_EQ(load.first_problem(), "") << "a reply was wrong";
   EXPECT_EQ(load.error_replies, 0);
   EXPECT_EQ(load.wrong_replies, 0);
-  const auto reply = slow.read_reply(1s);
+  const auto reply = slow.read_reply(30s);
   ASSERT_TRUE(reply.has_value()) << "the in-flight EVAL was not answered: " << slow.received();
   EXPECT_EQ(*reply, ":7\r\n");
   EXPECT_NE(fc.log().find("frontcache stopped"), std::string::npos);

@@ -5,6 +5,7 @@
 // another connection must stay unaffected all along.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "bystander.hpp"
@@ -47,14 +48,12 @@ class StatefulCommands : public TargetTest {
     EXPECT_EQ(call({"PING"}), "+PONG\r\n") << "connection unusable afterwards";
   }
 
-  // Sends `commands` pipelined on a fresh connection to `port` and returns every byte received
-  // within `settle` (for scenarios whose reply count is not one per command).
-  static std::string play(uint16_t port, const Commands& commands,
-                          std::chrono::milliseconds settle = 400ms) {
-    RawClient c("127.0.0.1", port);
-    c.send(encode_commands(commands));
-    c.read_for(settle);
-    return c.received();
+  // Sends `commands` pipelined on a fresh connection to `port`, then a sentinel PING, and
+  // returns every byte received before the sentinel's reply (for scenarios whose reply count is
+  // not one per command). Replies come in order, so the sentinel's reply proves every earlier
+  // one has arrived: no time window is guessed.
+  static std::string play(uint16_t port, const Commands& commands) {
+    return play_until_sentinel(port, commands);
   }
   // Deletes every key the commands may have touched (any argument, in databases 0-2), but not
   // the bystander's: FLUSHALL would pull its key away between its SET and its GET.
@@ -72,11 +71,11 @@ class StatefulCommands : public TargetTest {
     }
   }
   // The same pipeline through the target and directly, from the same starting data.
-  void expect_same_as_redis(const Commands& commands, std::chrono::milliseconds settle = 400ms) {
+  void expect_same_as_redis(const Commands& commands) {
     clean(commands);
-    const std::string through = play(target().port(), commands, settle);
+    const std::string through = play(target().port(), commands);
     clean(commands);
-    const std::string reference = play(target().redis_port(), commands, settle);
+    const std::string reference = play(target().redis_port(), commands);
     EXPECT_EQ(through, reference) << "replies differ from Redis's for "
                                   << encode_commands(commands);
     EXPECT_FALSE(reference.empty());
@@ -153,8 +152,11 @@ TEST_F(StatefulCommands, WriteBeforeMultiRunsFirst) {
 }
 
 TEST_F(StatefulCommands, BlpopWaitsForPush) {
-  ASSERT_TRUE(raw_->send(encode_command({"BLPOP", "queue", "10"})));
-  EXPECT_FALSE(raw_->read_reply(300ms)) << "BLPOP on an empty list must block";
+  ASSERT_TRUE(raw_->send(encode_command({"BLPOP", "queue", "0"})));
+  auto direct = target().direct_client();
+  ASSERT_TRUE(wait_until([&] { return blocked_clients(direct) == 1; }))
+      << "the BLPOP never blocked in Redis";
+  EXPECT_EQ(raw_->read_available(), "") << "BLPOP on an empty list must block";
   auto other = target().client();
   EXPECT_EQ(other("RPUSH", "queue", "job").to_string(), ":1");
   EXPECT_EQ(raw_->read_reply(3s).value_or("<no reply>"), "*2\r\n$5\r\nqueue\r\n$3\r\njob\r\n");
@@ -166,8 +168,7 @@ TEST_F(StatefulCommands, BlockingCommandsMatchRedis) {
                         {"BLPOP", "l", "1"},
                         {"BRPOP", "l", "1"},
                         {"BLPOP", "l", "0.1"},
-                        {"PING"}},
-                       700ms);
+                        {"PING"}});
   expect_same_as_redis({{"RPUSH", "l", "a", "b"},
                         {"BLMOVE", "l", "m", "LEFT", "RIGHT", "1"},
                         {"BRPOPLPUSH", "l", "m", "1"},
@@ -177,14 +178,12 @@ TEST_F(StatefulCommands, BlockingCommandsMatchRedis) {
                         {"BZPOPMIN", "z", "1"},
                         {"BZPOPMAX", "z", "1"},
                         {"BZMPOP", "1", "1", "z", "MIN"},
-                        {"BZPOPMIN", "z", "0.1"}},
-                       700ms);
+                        {"BZPOPMIN", "z", "0.1"}});
   expect_same_as_redis({{"XADD", "s", "1-1", "f", "v"},
                         {"XREAD", "BLOCK", "100", "STREAMS", "s", "0"},
                         {"XREAD", "BLOCK", "100", "STREAMS", "s", "$"},
                         {"WAIT", "0", "100"},
-                        {"GET", "after"}},
-                       700ms);
+                        {"GET", "after"}});
   expect_same_as_redis({{"BLPOP", "l"}, {"BLPOP", "l", "x"}, {"WAIT", "0"}});
 }
 
@@ -250,7 +249,32 @@ TEST_F(StatefulCommands, MonitorSeesOtherClientsCommands) {
   expect_usable();
 }
 
+// RESP2 client-side caching as Redis documents it: a second connection subscribes to
+// __redis__:invalidate, the tracking connection redirects to it, and a write by another client
+// to a key the tracking connection read must arrive there as an invalidation message.
 TEST_F(StatefulCommands, ClientTracking) {
+  RawClient subscriber(target().host(), target().port());
+  ASSERT_TRUE(subscriber.send(encode_command({"CLIENT", "ID"})));
+  const std::string id_reply = subscriber.read_reply().value_or("");
+  ASSERT_TRUE(id_reply.starts_with(":")) << id_reply;
+  const std::string id = id_reply.substr(1, id_reply.size() - 3);
+  ASSERT_TRUE(subscriber.send(encode_command({"SUBSCRIBE", "__redis__:invalidate"})));
+  ASSERT_EQ(subscriber.read_reply().value_or(""),
+            "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n");
+
+  ASSERT_EQ(call({"CLIENT", "TRACKING", "on", "REDIRECT", id}), "+OK\r\n");
+  EXPECT_EQ(call({"SET", "tracked", "1"}), "+OK\r\n");
+  EXPECT_EQ(call({"GET", "tracked"}), "$1\r\n1\r\n");
+  auto other = target().client();
+  ASSERT_EQ(other("SET", "tracked", "2").to_string(), "+OK");
+  EXPECT_EQ(subscriber.read_reply(30s).value_or("<no invalidation message>"),
+            "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$7\r\ntracked\r\n");
+  EXPECT_EQ(call({"CLIENT", "TRACKING", "off"}), "+OK\r\n");
+  expect_usable();
+}
+
+// The tracking commands' replies are Redis's.
+TEST_F(StatefulCommands, ClientTrackingRepliesMatchRedis) {
   EXPECT_EQ(call({"CLIENT", "TRACKING", "on"}), "+OK\r\n");
   EXPECT_EQ(call({"SET", "tracked", "1"}), "+OK\r\n");
   EXPECT_EQ(call({"GET", "tracked"}), "$1\r\n1\r\n");

@@ -25,6 +25,17 @@ expect() {  # expect want host:port args...
     exit 1
   fi
 }
+eventually() {  # eventually want host:port args...: until the invalidation has arrived (30 s guard)
+  local want="$1"; shift
+  local got=""
+  for _ in $(seq 1500); do
+    got="$(cli "$@")"
+    [[ "$got" == "$want" ]] && return 0
+    sleep 0.02
+  done
+  echo "compose-integration: $* -> '$got', still not '$want' after 30 s" >&2
+  exit 1
+}
 
 key="compose:$$:$RANDOM"
 for p in "${proxies[@]}"; do expect PONG "$p" PING; done
@@ -32,11 +43,9 @@ expect OK "${proxies[0]}" SET "$key" one
 for p in "${proxies[@]}"; do expect one "$p" GET "$key"; done   # now cached in both
 expect one "$redis" GET "$key"
 expect OK "${proxies[1]}" SET "$key" two                          # invalidates the first's L1
-sleep 0.2
-for p in "${proxies[@]}"; do expect two "$p" GET "$key"; done
+for p in "${proxies[@]}"; do eventually two "$p" GET "$key"; done
 expect OK "$redis" SET "$key" three                               # behind every frontcache
-sleep 0.2
-for p in "${proxies[@]}"; do expect three "$p" GET "$key"; done
+for p in "${proxies[@]}"; do eventually three "$p" GET "$key"; done
 cli "$redis" DEL "$key" >/dev/null
 echo "compose-integration: cross-instance checks passed (${proxies[*]} over $redis)"
 

@@ -19,23 +19,19 @@ int main(int argc, char** argv) {
     std::cout << "frontcache " << FRONTCACHE_VERSION << "\n";
     return 0;
   }
-  if (!cli.errors.empty()) {
-    for (const auto& e : cli.errors) std::cerr << "frontcache: " << e << "\n";
-    std::cerr << "Try 'frontcache --help'.\n";
-    return 2;
-  }
-
-  config::LoadResult loaded = cli.config_path.empty() ? config::load_from_string("", "<defaults>")
-                                                      : config::load_from_file(cli.config_path);
-  std::vector<std::string> errors = std::move(loaded.errors);
-  if (loaded.config) {
-    auto override_errors = config::apply_overrides(*loaded.config, cli);
-    errors.insert(errors.end(), override_errors.begin(), override_errors.end());
-  }
-  if (!errors.empty() || !loaded.config) {
-    for (const auto& e : errors) std::cerr << "frontcache: " << e << "\n";
+  // Every mistake at once: the command line's, the file's, the flag values'.
+  config::LoadResult loaded = config::load_with_command_line(cli);
+  if (!loaded.errors.empty() || !loaded.config) {
+    for (const auto& e : loaded.errors) std::cerr << "frontcache: " << e << "\n";
+    if (!cli.errors.empty()) std::cerr << "Try 'frontcache --help'.\n";
     std::cerr << "frontcache: configuration invalid, not starting\n";
-    return 1;
+    return cli.errors.empty() ? 1 : 2;
+  }
+  if (cli.print) {
+    std::string value = config::print_value(*loaded.config, *cli.print);
+    if (!value.empty() && value.back() == '\n') value.pop_back();
+    std::cout << value << "\n";
+    return 0;
   }
   if (cli.check_config) {
     std::cout << "frontcache: configuration OK\n";

@@ -371,6 +371,13 @@ bool RawClient::read_until_closed(std::chrono::milliseconds timeout) {
 
 void RawClient::read_for(std::chrono::milliseconds duration) { read_until_closed(duration); }
 
+const std::string& RawClient::read_available() {
+  // read_some polls with the deadline already passed: it takes what is there and never waits.
+  while (read_some(std::chrono::steady_clock::now())) {
+  }
+  return buffer_;
+}
+
 size_t resp_value_length(std::string_view data) { return value_end(data, 0); }
 
 }  // namespace frontcache::integration

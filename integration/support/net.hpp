@@ -91,6 +91,8 @@ class RawClient {
   bool read_until_closed(std::chrono::milliseconds timeout);
   // Reads for `duration` whatever arrives (for "nothing must arrive" checks).
   void read_for(std::chrono::milliseconds duration);
+  // Reads whatever has already arrived, without waiting. Returns everything received so far.
+  const std::string& read_available();
 
   const std::string& received() const { return buffer_; }
   bool closed_by_peer() const { return peer_closed_; }

@@ -40,6 +40,17 @@ Process::Process(const SpawnOptions& options) {
   std::vector<char*> argv;
   for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The child's environment, built before fork (only async-signal-safe calls after it).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (const auto& e : options.environment) {
+    const auto name = e.substr(0, e.find('=') + 1);
+    std::erase_if(env_strings, [&](const std::string& s) { return s.starts_with(name); });
+    env_strings.push_back(e);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
 
   pid_t pid = ::fork();
@@ -58,7 +69,7 @@ Process::Process(const SpawnOptions& options) {
     } else {
       redirect(options.stderr_path, STDERR_FILENO, out_flags);
     }
-    ::execvp(argv[0], argv.data());
+    ::execvpe(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   pid_ = pid;
@@ -133,7 +144,11 @@ RunResult run_command(const std::vector<std::string>& argv, const std::string& w
                       std::chrono::milliseconds timeout, const std::string& stdin_path) {
   static std::atomic<int> counter{0};
   const std::string base = work_dir + "/run" + std::to_string(++counter);
-  SpawnOptions options{argv, stdin_path, base + ".out", base + ".err"};
+  SpawnOptions options;
+  options.argv = argv;
+  options.stdin_path = stdin_path;
+  options.stdout_path = base + ".out";
+  options.stderr_path = base + ".err";
   Process p(options);
   RunResult result;
   if (auto code = p.wait_for(timeout)) {

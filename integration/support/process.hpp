@@ -13,11 +13,12 @@
 namespace frontcache::integration {
 
 struct SpawnOptions {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
-  std::string stdin_path;         // empty: /dev/null
-  std::string stdout_path;        // empty: /dev/null
-  std::string stderr_path;        // empty: /dev/null
-  bool append = false;            // append to the output files instead of truncating them
+  std::vector<std::string> argv;           // argv[0] is looked up in PATH when it has no '/'
+  std::string stdin_path;                  // empty: /dev/null
+  std::string stdout_path;                 // empty: /dev/null
+  std::string stderr_path;                 // empty: /dev/null
+  bool append = false;                     // append to the output files instead of truncating them
+  std::vector<std::string> environment{};  // "NAME=value" set in the child on top of ours
 };
 
 // Owns one child process. Movable, not copyable; the destructor SIGKILLs and reaps it.

@@ -2,6 +2,7 @@
 // of raw replies.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,37 @@ inline std::vector<std::string> raw_pipeline(uint16_t port,
     replies.push_back(r ? *r : "<missing>");
   }
   return replies;
+}
+
+// Sends `commands` pipelined on a fresh connection, followed by a sentinel `PING <token>`, and
+// returns every byte received before the sentinel's reply: the whole conversation, however
+// many replies the commands produce (pub/sub confirmations, CLIENT REPLY OFF, blocking
+// timeouts). Replies come in order, so the sentinel's reply proves that every earlier one has
+// arrived. The sentinel is answered in normal and in subscribe mode (RESP2 `*2 pong <token>`);
+// the scenario must not leave the connection in MULTI or CLIENT REPLY OFF. When the peer closes
+// the connection (QUIT) the bytes received until then are returned; when `timeout` passes,
+// they are returned followed by "<sentinel missing>".
+inline std::string play_until_sentinel(uint16_t port,
+                                       const std::vector<std::vector<std::string>>& commands,
+                                       std::chrono::milliseconds timeout = 30s) {
+  static std::atomic<int> counter{0};
+  const std::string token = "frontcache-sentinel-" + std::to_string(++counter);
+  const std::string bulk = "$" + std::to_string(token.size()) + "\r\n" + token + "\r\n";
+  const std::string in_subscribe_mode = "*2\r\n$4\r\npong\r\n" + bulk;
+  RawClient c("127.0.0.1", port, timeout);
+  std::string conversation;
+  if (!c.connected() || !c.send(encode_commands(commands) + encode_command({"PING", token}))) {
+    return "<send failed>";
+  }
+  for (;;) {
+    auto reply = c.read_reply(timeout);
+    if (!reply) {
+      if (c.closed_by_peer()) return conversation;
+      return conversation + "<sentinel missing>";
+    }
+    if (*reply == bulk || *reply == in_subscribe_mode) return conversation;
+    conversation += *reply;
+  }
 }
 
 }  // namespace frontcache::integration

@@ -50,7 +50,11 @@ bool RedisServer::start_on(uint16_t port, std::chrono::milliseconds ready_timeou
                                    ""};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   const std::string log_path = dir_ + "/redis-" + std::to_string(port) + ".log";
-  process_ = Process(SpawnOptions{argv, "", log_path, log_path, /*append=*/true});
+  SpawnOptions spawn;
+  spawn.argv = argv;
+  spawn.stdout_path = spawn.stderr_path = log_path;
+  spawn.append = true;
+  process_ = Process(spawn);
   if (wait_for_pong(port, ready_timeout, &process_)) return true;
   process_.kill();
   return false;
@@ -76,21 +80,26 @@ Frontcache::Frontcache(std::string dir, FrontcacheOptions options)
     port_ = free_port();
     std::ostringstream yaml;
     yaml << "listen: 127.0.0.1:" << port_ << "\n"
-         << "workers: " << options_.workers << "\n"
+         << "workers: "
+         << (options_.workers == 0 ? std::string("auto") : std::to_string(options_.workers)) << "\n"
          << "upstream:\n"
          << "  address: 127.0.0.1:" << options_.upstream_port << "\n"
-         << "  connections_per_worker: 2\n"
+         << "  connections_per_worker: " << options_.connections_per_worker << "\n"
          << (options_.upstream_yaml.find("command_timeout:") == std::string::npos
-                 ? "  command_timeout: 2s\n"
-                 : "")
+                 ? "  command_timeout: " + options_.command_timeout + "\n"
+                 : std::string())
          << options_.upstream_yaml << "log:\n"
          << "  level: info\n"
          << options_.extra_yaml;
     write_file(config_path(), yaml.str());
-    process_ = Process(SpawnOptions{{options_.binary, "--config", config_path()},
-                                    "",
-                                    dir_ + "/frontcache.stdout.log",
-                                    dir_ + "/frontcache.log"});
+    std::vector<std::string> argv = options_.launcher;
+    argv.insert(argv.end(), {options_.binary, "--config", config_path()});
+    SpawnOptions spawn;
+    spawn.argv = argv;
+    spawn.stdout_path = dir_ + "/frontcache.stdout.log";
+    spawn.stderr_path = dir_ + "/frontcache.log";
+    spawn.environment = options_.environment;
+    process_ = Process(spawn);
     if (wait_for_pong(port_, 15s, &process_)) return;
     // Exited: maybe the port was taken in between; anything else repeats and is reported.
     process_.kill();
@@ -107,6 +116,15 @@ std::optional<int> Frontcache::stop(std::chrono::milliseconds grace) {
 }
 
 std::string Frontcache::log() const { return read_file(dir_ + "/frontcache.log"); }
+
+bool Frontcache::wait_for_log(const std::string& text, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 long Frontcache::rss_kb() const {
   std::ifstream in("/proc/" + std::to_string(process_.pid()) + "/status");

@@ -45,6 +45,14 @@ struct FrontcacheOptions {
   int workers = 2;
   std::string extra_yaml;     // appended to the generated config as is
   std::string upstream_yaml;  // more `upstream:` keys, each line indented by two spaces
+  // upstream.command_timeout: tests that hold requests upstream on purpose raise it, so that
+  // a slow machine cannot turn their wait into a timeout.
+  std::string command_timeout = "2s";
+  int connections_per_worker = 2;  // upstream.connections_per_worker
+  // Prepended to the command line (e.g. {"taskset", "-c", "0"}); workers 0 writes `auto`.
+  std::vector<std::string> launcher{};
+  // Extra environment variables for the process ("NAME=value").
+  std::vector<std::string> environment{};
 };
 
 // `frontcache --config DIR/frontcache.yaml`, stderr captured to DIR/frontcache.log.
@@ -63,6 +71,12 @@ class Frontcache {
   void signal(int sig) const { process_.signal(sig); }
   // SIGTERM, SIGKILL after `grace`; returns the exit code.
   std::optional<int> stop(std::chrono::milliseconds grace = 5s);
+  // Waits up to `timeout` for the process to exit on its own; its exit code, or nullopt.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    return process_.wait_for(timeout);
+  }
+  // Waits until the log (stderr) contains `text`; false after `timeout`.
+  bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = 30s) const;
 
  private:
   std::string dir_;

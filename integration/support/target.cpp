@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -48,9 +49,15 @@ Target::Target(TargetOptions options) : kind_(target_kind()) {
       throw std::runtime_error("FRONTCACHE_TARGET=proxy but no frontcache binary at '" + bin +
                                "' (set FRONTCACHE_BIN)");
     }
-    proxy_ = std::make_unique<Frontcache>(
-        dir_.path(), FrontcacheOptions{bin, redis_->port(), options.workers,
-                                       options.frontcache_yaml, options.upstream_yaml});
+    FrontcacheOptions fc;
+    fc.binary = bin;
+    fc.upstream_port = redis_->port();
+    fc.workers = options.workers;
+    fc.extra_yaml = options.frontcache_yaml;
+    fc.upstream_yaml = options.upstream_yaml;
+    fc.command_timeout = options.command_timeout;
+    fc.connections_per_worker = options.connections_per_worker;
+    proxy_ = std::make_unique<Frontcache>(dir_.path(), fc);
   }
 }
 
@@ -80,15 +87,75 @@ void TargetTest::TearDown() {
   target_.reset();
 }
 
-void wait_for_upstream(const Target& target) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
+bool wait_for_upstream(const Target& target, const std::string& password) {
   auto c = target.client();
-  while (std::chrono::steady_clock::now() < deadline) {
-    Reply r = c("EXISTS", "frontcache-it-ready");
-    if (r.type == Reply::Type::Integer) return;
-    if (r.is_io_error()) c.reconnect();
-    std::this_thread::sleep_for(20ms);
+  Reply last;
+  bool authenticated = password.empty();
+  const bool ready = wait_until(
+      [&] {
+        if (!authenticated) authenticated = c("AUTH", password).to_string() == "+OK";
+        last = c("EXISTS", "frontcache-it-ready");
+        if (last.is_io_error()) {
+          c.reconnect();
+          authenticated = password.empty();
+        }
+        return last.type == Reply::Type::Integer;
+      },
+      30s, 20ms);
+  if (!ready) {
+    ADD_FAILURE() << "a forwarded command still fails after 30 s (the upstream is not reachable "
+                     "through the target); last reply: "
+                  << last;
   }
+  return ready;
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(step);
+  }
+  return true;
+}
+
+std::string info_field(const std::string& info, const std::string& field) {
+  const std::string key = field + ":";
+  std::size_t at = info.starts_with(key) ? 0 : info.find("\n" + key);
+  if (at == std::string::npos) return {};
+  if (at != 0) ++at;
+  const auto start = at + key.size();
+  const auto end = info.find_first_of("\r\n", start);
+  return info.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+long long blocked_clients(RedisClient& direct) {
+  const std::string value = info_field(direct("INFO", "clients").str, "blocked_clients");
+  return value.empty() ? -1 : std::stoll(value);
+}
+
+std::string http_get(uint16_t port, const std::string& path) {
+  RawClient c("127.0.0.1", port);
+  if (!c.connected()) return {};
+  c.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  c.read_until_closed(30s);
+  return c.received();
+}
+
+std::string http_body(const std::string& response) {
+  const auto at = response.find("\r\n\r\n");
+  return at == std::string::npos ? std::string() : response.substr(at + 4);
+}
+
+long long metric(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(name + " ")) {
+      return static_cast<long long>(std::stod(line.substr(name.size() + 1)));
+    }
+  }
+  return -1;
 }
 
 }  // namespace frontcache::integration

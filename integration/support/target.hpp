@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,8 @@ struct TargetOptions {
   std::string frontcache_yaml;  // extra YAML for the proxy config
   std::string upstream_yaml;    // extra `upstream:` keys for the proxy config ("  key: value\n")
   int workers = 2;
+  std::string command_timeout = "2s";  // upstream.command_timeout of the proxy
+  int connections_per_worker = 2;      // upstream.connections_per_worker of the proxy
 };
 
 // One redis-server, plus a frontcache in front of it in proxy mode, in a private temp dir.
@@ -66,9 +69,30 @@ class Target {
   std::unique_ptr<Frontcache> proxy_;
 };
 
-// Waits (up to 5 s) until a command forwarded through the target gets a non-error reply: the
-// proxy answers PING before its upstream connections are ready.
-void wait_for_upstream(const Target& target);
+// Waits until a command forwarded through the target gets a non-error reply: the proxy answers
+// PING before its upstream connections are ready. Records a test failure (and returns false)
+// when that does not happen within 30 s, so a test never goes on against a proxy that cannot
+// reach its upstream. `password`: AUTH first (a proxy with `auth:` answers NOAUTH itself).
+bool wait_for_upstream(const Target& target, const std::string& password = "");
+
+// Polls `done` (every `step`) until it returns true; false when `timeout` passes first. The
+// timeout only guards against a hang: tests wait for an event, never for an amount of time.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 30s,
+                std::chrono::milliseconds step = 5ms);
+
+// `field:value` from INFO text; empty when absent.
+std::string info_field(const std::string& info, const std::string& field);
+
+// One HTTP/1.1 GET on 127.0.0.1:port (Connection: close); the raw response, empty when the
+// connection failed.
+std::string http_get(uint16_t port, const std::string& path);
+// The body of a raw HTTP response.
+std::string http_body(const std::string& response);
+// The value of `name value` in Prometheus text (a sample without labels); -1 when absent.
+long long metric(const std::string& text, const std::string& name);
+
+// Clients blocked in the redis-server (INFO clients blocked_clients), or -1 when unreadable.
+long long blocked_clients(RedisClient& direct);
 
 // Base fixture: builds a Target in SetUp (override target_options() to change it) and prints
 // the process logs when the test failed.

@@ -32,13 +32,14 @@ SPECIAL = {
     "reset": "answered by the proxy; also run upstream when pinned, which unpins",
     "readonly": "forwarded (cluster mode is the upstream's business)",
     "readwrite": "forwarded",
-    "monitor": "pinned: its own upstream connection until RESET/QUIT",
+    "monitor": "pinned: its own upstream connection until RESET/QUIT; shows only what reaches"
+               " Redis (reads answered from L1 never do)",
     "quit": "answered by the proxy",
 }
 
 def routes():
     text = open(os.path.join(ROOT, "src/command/command_table.cpp")).read()
-    return dict(re.findall(r'CommandInfo\{"([a-z\-_|]+)", Route::(\w+)\}', text))
+    return dict(re.findall(r'(?:CommandInfo|RouteEntry)\{"([a-z\-_|]+)", Route::(\w+)\}', text))
 
 def command_list(port):
     out = subprocess.run(["redis-cli", "-p", str(port), "COMMAND", "LIST"], capture_output=True,
@@ -89,6 +90,12 @@ def main():
           " HELLO 3 is refused (RESP2 only).\n")
     print("| command | handling | notes |\n| --- | --- | --- |")
     print("\n".join(rows))
+    print("\n**MONITOR** through the proxy is Redis's MONITOR on a dedicated upstream connection:"
+          " it shows the traffic that reaches Redis (misses, writes, forwarded commands, and the"
+          " proxy's own fills and invalidation traffic), not the reads frontcache answers from"
+          " L1, which never leave the proxy. To see every command a client sent, including L1"
+          " hits, look at the proxy's `INFO frontcache` counters and `/metrics`, or capture"
+          " client traffic in front of the proxy.")
 
 if __name__ == "__main__":
     main()

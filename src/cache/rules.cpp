@@ -1,89 +1,96 @@
 #include "frontcache/cache/rules.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace frontcache::cache {
 
 namespace {
 
-// Matches one [...] class at pattern[p] against c; advances p past the closing ']'.
-bool match_class(std::string_view pattern, std::size_t& p, char c) {
-  ++p;  // '['
-  bool negate = false;
-  if (p < pattern.size() && pattern[p] == '^') {
-    negate = true;
-    ++p;
-  }
-  bool matched = false;
-  while (p < pattern.size() && pattern[p] != ']') {
-    if (pattern[p] == '\\' && p + 1 < pattern.size()) {
-      ++p;
-      matched |= pattern[p] == c;
-    } else if (p + 2 < pattern.size() && pattern[p + 1] == '-' && pattern[p + 2] != ']') {
-      char lo = pattern[p];
-      char hi = pattern[p + 2];
-      if (lo > hi) std::swap(lo, hi);
-      matched |= c >= lo && c <= hi;
-      p += 2;
-    } else {
-      matched |= pattern[p] == c;
+// A port of Redis 7's stringmatchlen_impl (src/util.c), case-sensitive, byte for byte in its
+// semantics, quirks included, because rules promise "Redis pattern syntax" and must select
+// exactly the keys KEYS would:
+//   - `\` escapes the next byte, also inside a class; a trailing `\` is a literal backslash;
+//   - `[^...]` negates; `a-z` ranges may be reversed (`[z-a]` = `[a-z]`) and compare bytes as
+//     plain `char` (signed on x86-64, unsigned on arm64), as Redis built for the same platform;
+//   - a `-` range consumes the byte after it even when that is `]` (`[a-]` is the range `]`..`a`
+//     and the class goes on past that `]`);
+//   - an unterminated `[` ends the class at the end of the pattern;
+//   - reads one past the end see a NUL byte, as Redis reads the sds terminator.
+// `skip_longer` is Redis's optimisation: once the rest of the pattern failed to match anywhere
+// in the rest of the text, no earlier `*` needs to try a longer match.
+bool match_impl(std::string_view pat, std::size_t p, std::string_view str, std::size_t s,
+                bool& skip_longer) {
+  const auto at = [&pat](std::size_t i) { return i < pat.size() ? pat[i] : '\0'; };
+  while (p < pat.size() && s < str.size()) {
+    switch (pat[p]) {
+      case '*':
+        while (at(p + 1) == '*') ++p;
+        if (pat.size() - p == 1) return true;
+        while (s < str.size()) {
+          if (match_impl(pat, p + 1, str, s, skip_longer)) return true;
+          if (skip_longer) return false;
+          ++s;
+        }
+        skip_longer = true;
+        return false;
+      case '?':
+        ++s;
+        break;
+      case '[': {
+        ++p;
+        const bool negate = at(p) == '^';
+        if (negate) ++p;
+        bool matched = false;
+        for (;;) {
+          const std::size_t left = pat.size() - p;
+          if (at(p) == '\\' && left >= 2) {
+            ++p;
+            if (pat[p] == str[s]) matched = true;
+          } else if (at(p) == ']') {
+            break;
+          } else if (left == 0) {
+            --p;  // back onto the last byte; the increment below ends the pattern
+            break;
+          } else if (left >= 3 && pat[p + 1] == '-') {
+            int start = pat[p];
+            int end = pat[p + 2];
+            const int c = str[s];
+            if (start > end) std::swap(start, end);
+            p += 2;
+            if (c >= start && c <= end) matched = true;
+          } else if (pat[p] == str[s]) {
+            matched = true;
+          }
+          ++p;
+        }
+        if (negate) matched = !matched;
+        if (!matched) return false;
+        ++s;
+        break;
+      }
+      case '\\':
+        if (pat.size() - p >= 2) ++p;
+        [[fallthrough]];
+      default:
+        if (pat[p] != str[s]) return false;
+        ++s;
+        break;
     }
     ++p;
+    if (s == str.size()) {
+      while (at(p) == '*') ++p;
+      break;
+    }
   }
-  // p is at ']' (or the end, which Redis treats as closing the class).
-  return negate ? !matched : matched;
+  return p == pat.size() && s == str.size();
 }
 
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view text) {
-  std::size_t p = 0;
-  std::size_t t = 0;
-  // Position to resume from when a '*' has to absorb one more character.
-  std::size_t star_p = std::string_view::npos;
-  std::size_t star_t = 0;
-  while (t < text.size()) {
-    if (p < pattern.size()) {
-      const char pc = pattern[p];
-      if (pc == '*') {
-        while (p < pattern.size() && pattern[p] == '*') ++p;
-        if (p == pattern.size()) return true;
-        star_p = p;
-        star_t = t;
-        continue;
-      }
-      if (pc == '?') {
-        ++p;
-        ++t;
-        continue;
-      }
-      if (pc == '[') {
-        std::size_t q = p;
-        if (match_class(pattern, q, text[t])) {
-          p = q < pattern.size() ? q + 1 : q;
-          ++t;
-          continue;
-        }
-      } else {
-        char literal = pc;
-        std::size_t next = p + 1;
-        if (pc == '\\' && p + 1 < pattern.size()) {
-          literal = pattern[p + 1];
-          next = p + 2;
-        }
-        if (literal == text[t]) {
-          p = next;
-          ++t;
-          continue;
-        }
-      }
-    }
-    if (star_p == std::string_view::npos) return false;
-    p = star_p;
-    t = ++star_t;
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  bool skip_longer = false;
+  return match_impl(pattern, 0, text, 0, skip_longer);
 }
 
 RuleSet::RuleSet(std::vector<Rule> rules, std::chrono::milliseconds max_ttl)

@@ -1,7 +1,9 @@
 // Command-line flags: parse_command_line checks their shape only; apply_overrides checks the
 // values with the same rules (and words) as the file, naming the flag instead of a YAML path.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <array>
 
 #include "frontcache/config/config.hpp"
@@ -10,7 +12,7 @@
 namespace frontcache::config {
 namespace {
 
-enum class Flag { Config, CheckConfig, Help, Version, Listen, Upstream, Workers, LogLevel };
+enum class Flag { Config, CheckConfig, Print, Help, Version, Listen, Upstream, Workers, LogLevel };
 
 struct FlagSpec {
   std::string_view long_name;
@@ -19,9 +21,10 @@ struct FlagSpec {
   bool takes_value;
 };
 
-constexpr std::array<FlagSpec, 8> kFlags{{
+constexpr std::array<FlagSpec, 9> kFlags{{
     {"--config", "-c", Flag::Config, true},
     {"--check-config", "", Flag::CheckConfig, false},
+    {"--print", "", Flag::Print, true},
     {"--help", "-h", Flag::Help, false},
     {"--version", "-v", Flag::Version, false},
     {"--listen", "", Flag::Listen, true},
@@ -46,6 +49,9 @@ void store(CommandLine& cli, Flag flag, std::string value) {
       break;
     case Flag::CheckConfig:
       cli.check_config = true;
+      break;
+    case Flag::Print:
+      cli.print = std::move(value);
       break;
     case Flag::Help:
       cli.help = true;
@@ -106,6 +112,13 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     }
     store(cli, spec->flag, std::move(value));
   }
+  if (cli.print) {
+    const auto targets = print_targets();
+    if (std::find(targets.begin(), targets.end(), *cli.print) == targets.end()) {
+      cli.errors.push_back(fmt::format("--print: expected one of {}, got {}",
+                                       fmt::join(targets, ", "), detail::quoted(*cli.print)));
+    }
+  }
   return cli;
 }
 
@@ -118,6 +131,8 @@ std::string usage_text() {
          "Options:\n"
          "  -c, --config FILE     read settings from FILE (see docs/configuration.md)\n"
          "      --check-config    validate the settings, print every error, and exit\n"
+         "      --print WHAT      validate, then print one resolved setting and exit:\n"
+         "                        listen, upstream, metrics, workers or config\n"
          "      --listen ADDR     client address, host:port (file key: listen)\n"
          "      --upstream ADDR   upstream Redis, host:port (file key: upstream.address)\n"
          "      --workers N       worker threads, a number or auto (file key: workers)\n"
@@ -163,6 +178,20 @@ std::vector<std::string> apply_overrides(Config& config, const CommandLine& cli)
     }
   }
   return errors;
+}
+
+LoadResult load_with_command_line(const CommandLine& cli) {
+  LoadResult result = cli.config_path.empty() ? load_from_string("", "<defaults>")
+                                              : load_from_file(cli.config_path);
+  std::vector<std::string> errors = cli.errors;
+  errors.insert(errors.end(), result.errors.begin(), result.errors.end());
+  // Flag values are checked even when the file failed: against a scratch config then.
+  Config scratch;
+  auto more = apply_overrides(result.config ? *result.config : scratch, cli);
+  errors.insert(errors.end(), more.begin(), more.end());
+  result.errors = std::move(errors);
+  if (!result.errors.empty()) result.config.reset();
+  return result;
 }
 
 }  // namespace frontcache::config

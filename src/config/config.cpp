@@ -6,9 +6,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -21,6 +23,62 @@ namespace {
 using detail::YamlReader;
 
 constexpr std::size_t kMaxConnectionsPerWorker = 256;
+
+// What `cache.commands` may list: read-only commands on one key whose reply depends only on
+// that key's value (no cursor, no randomness, no clock), so that invalidating the key is enough.
+// Anything else (a write such as SET, KEYS, an unknown name) is an error, not silently ignored.
+constexpr std::array<std::string_view, 47> kCacheableCommands{"GET",
+                                                              "GETRANGE",
+                                                              "SUBSTR",
+                                                              "STRLEN",
+                                                              "GETBIT",
+                                                              "BITCOUNT",
+                                                              "BITPOS",
+                                                              "EXISTS",
+                                                              "TYPE",
+                                                              "HGET",
+                                                              "HMGET",
+                                                              "HGETALL",
+                                                              "HEXISTS",
+                                                              "HLEN",
+                                                              "HKEYS",
+                                                              "HVALS",
+                                                              "HSTRLEN",
+                                                              "LRANGE",
+                                                              "LLEN",
+                                                              "LINDEX",
+                                                              "LPOS",
+                                                              "SMEMBERS",
+                                                              "SISMEMBER",
+                                                              "SMISMEMBER",
+                                                              "SCARD",
+                                                              "ZRANGE",
+                                                              "ZRANGEBYSCORE",
+                                                              "ZRANGEBYLEX",
+                                                              "ZREVRANGE",
+                                                              "ZREVRANGEBYSCORE",
+                                                              "ZREVRANGEBYLEX",
+                                                              "ZSCORE",
+                                                              "ZMSCORE",
+                                                              "ZCARD",
+                                                              "ZCOUNT",
+                                                              "ZLEXCOUNT",
+                                                              "ZRANK",
+                                                              "ZREVRANK",
+                                                              "XLEN",
+                                                              "XRANGE",
+                                                              "XREVRANGE",
+                                                              "GEOPOS",
+                                                              "GEODIST",
+                                                              "GEOHASH",
+                                                              "GEOSEARCH",
+                                                              "GEORADIUS_RO",
+                                                              "GEORADIUSBYMEMBER_RO"};
+
+bool cacheable(std::string_view name) {
+  return std::find(kCacheableCommands.begin(), kCacheableCommands.end(), name) !=
+         kCacheableCommands.end();
+}
 
 void read_workers(YamlReader& r, const YAML::Node& root, Config& config) {
   std::string text;
@@ -90,13 +148,20 @@ std::vector<RuleTtlsRead> read_rules(YamlReader& r, const YAML::Node& cache_node
   return read;
 }
 
+// A value as the file wrote it (`60s` stays `60s`), or "the default 60s" when it is not there.
+std::string as_written(const YAML::Node& node, const std::string& default_text) {
+  if (node.IsDefined() && node.IsScalar()) return node.Scalar();
+  return "the default " + default_text;
+}
+
 // Rule checks that need max_ttl and the earlier rules. A TTL above max_ttl is an error rather
 // than silently capped: the file should say what the proxy will do (docs/configuration.md).
 void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig& cache,
                  const std::vector<RuleTtlsRead>& read) {
   const YAML::Node rules = cache_node["rules"];
   if (!rules.IsDefined() || !rules.IsSequence()) return;
-  const std::string max_ttl = detail::format_duration(cache.max_ttl);
+  const std::string max_ttl =
+      as_written(cache_node["max_ttl"], detail::format_duration(cache.max_ttl));
   for (std::size_t i = 0; i < read.size() && i < rules.size(); ++i) {
     const CacheRule& rule = cache.rules[i];
     const YAML::Node node = rules[i];
@@ -120,13 +185,15 @@ void check_rules(YamlReader& r, const YAML::Node& cache_node, const CacheConfig&
     if (read[i].ttl && rule.ttl > cache.max_ttl) {
       r.error(node["ttl"].IsDefined() ? node["ttl"] : node, rule_path + ".ttl",
               fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
-                          detail::format_duration(rule.ttl), max_ttl));
+                          as_written(node["ttl"], detail::format_duration(rule.ttl)), max_ttl));
     }
     if (read[i].negative_ttl && rule.negative_ttl > cache.max_ttl) {
-      r.error(node["negative_ttl"].IsDefined() ? node["negative_ttl"] : node,
-              rule_path + ".negative_ttl",
-              fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
-                          detail::format_duration(rule.negative_ttl), max_ttl));
+      r.error(
+          node["negative_ttl"].IsDefined() ? node["negative_ttl"] : node,
+          rule_path + ".negative_ttl",
+          fmt::format("{} is above cache.max_ttl ({}); lower it or raise max_ttl",
+                      as_written(node["negative_ttl"], detail::format_duration(rule.negative_ttl)),
+                      max_ttl));
     }
   }
 }
@@ -156,6 +223,13 @@ void read_commands(YamlReader& r, const YAML::Node& cache_node, CacheConfig& cac
     }
     if (!valid) {
       r.bad_value(item, item_path, "expected a command name like GET", item.Scalar());
+    } else if (name == "MGET") {
+      r.error(item, item_path, "MGET is served from GET's entries: list GET instead");
+    } else if (!cacheable(name)) {
+      r.error(item, item_path,
+              fmt::format("{} cannot be cached: only read-only commands on a single key whose "
+                          "reply depends on nothing else can (see docs/configuration.md)",
+                          name));
     } else if (std::find(commands.begin(), commands.end(), name) != commands.end()) {
       r.error(item, item_path, fmt::format("{} is listed twice", name));
     } else {
@@ -191,8 +265,9 @@ void read_cache(YamlReader& r, const YAML::Node& root, CacheConfig& cache) {
   if (memory_ok && value_size_ok && cache.max_value_size > cache.max_memory) {
     r.error(
         node["max_value_size"].IsDefined() ? node["max_value_size"] : node, "cache.max_value_size",
-        fmt::format("{} is above cache.max_memory ({})", detail::format_size(cache.max_value_size),
-                    detail::format_size(cache.max_memory)));
+        fmt::format("{} is above cache.max_memory ({})",
+                    as_written(node["max_value_size"], detail::format_size(cache.max_value_size)),
+                    as_written(node["max_memory"], detail::format_size(cache.max_memory))));
   }
 }
 
@@ -326,11 +401,20 @@ LoadResult load(const std::string& yaml, const std::string& source, const std::s
 
 }  // namespace
 
+std::span<const std::string_view> cacheable_commands() { return kCacheableCommands; }
+
 LoadResult load_from_string(const std::string& yaml, const std::string& source) {
   return load(yaml, source, "");
 }
 
 LoadResult load_from_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    LoadResult result;
+    result.errors.push_back(fmt::format(
+        "{}: is a directory; --config takes a YAML file (e.g. {}/frontcache.yaml)", path, path));
+    return result;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     LoadResult result;

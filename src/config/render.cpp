@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <array>
 #include <iterator>
 
 #include "frontcache/config/config.hpp"
@@ -106,6 +107,30 @@ std::string to_yaml(const Config& c) {
   line("log:");
   line(fmt::format("  level: {}", c.log_level));
   return out;
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 5> kPrintTargets{"listen", "upstream", "metrics", "workers",
+                                                        "config"};
+
+// host:port, IPv6 hosts in brackets, unquoted (for scripts).
+std::string address(const Endpoint& e) {
+  if (e.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", e.host, e.port);
+  return fmt::format("{}:{}", e.host, e.port);
+}
+
+}  // namespace
+
+std::span<const std::string_view> print_targets() { return kPrintTargets; }
+
+std::string print_value(const Config& c, std::string_view what) {
+  if (what == "listen") return address(c.listen);
+  if (what == "upstream") return address(c.upstream.address);
+  if (what == "metrics") return c.metrics.listen ? address(*c.metrics.listen) : std::string();
+  if (what == "workers") return std::to_string(resolved_workers(c));
+  if (what == "config") return to_yaml(c);
+  return {};
 }
 
 }  // namespace frontcache::config

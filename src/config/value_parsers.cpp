@@ -161,11 +161,12 @@ bool is_log_level(std::string_view text) {
   return false;
 }
 
+// Seconds or milliseconds only, as the shipped file and the docs write every default: a value
+// written `60s` must never come back as `1m` (error messages quote the file's own text where
+// there is one; this spells the rest).
 std::string format_duration(Duration d) {
   const auto ms = d.count();
   if (ms == 0) return "0";
-  if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
-  if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
   if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
   return fmt::format("{}ms", ms);
 }

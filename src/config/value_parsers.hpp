@@ -30,7 +30,8 @@ std::optional<std::size_t> parse_workers(std::string_view text);
 std::optional<std::size_t> parse_uint(std::string_view text);
 bool is_log_level(std::string_view text);
 
-// Renders values back in the units a user writes, for messages ("300s", "256mb").
+// Renders values back in the units a user writes, for messages ("300s", "1500ms", "256mb").
+// Durations use s or ms only, never m or h.
 std::string format_duration(Duration d);
 std::string format_size(std::size_t bytes);
 

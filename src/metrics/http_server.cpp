@@ -29,23 +29,36 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr std::size_t kMaxRequestBytes = 16 * 1024;
 
+bool is_path(std::string_view target, std::string_view path) {
+  return target == path || (target.starts_with(path) && target[path.size()] == '?');
+}
+
 http::response<http::string_body> respond(const http::request<http::string_body>& request,
-                                          const HttpServer::Render& render) {
+                                          const HttpServer::Render& render,
+                                          const HttpServer::Ready& ready) {
   http::response<http::string_body> response;
   response.version(request.version());
   response.keep_alive(request.keep_alive());
   response.set(http::field::server, "frontcache");
-  const auto target = request.target();
-  const bool metrics_path = target == "/metrics" || target.starts_with("/metrics?");
-  if (!metrics_path) {
+  response.set(http::field::content_type, "text/plain");
+  const std::string_view target(request.target().data(), request.target().size());
+  const bool metrics_path = is_path(target, "/metrics");
+  const bool health_path = is_path(target, "/healthz");
+  const bool ready_path = is_path(target, "/readyz");
+  if (!metrics_path && !health_path && !ready_path) {
     response.result(http::status::not_found);
-    response.set(http::field::content_type, "text/plain");
-    response.body() = "not found; try /metrics\n";
+    response.body() = "not found; try /metrics, /healthz or /readyz\n";
   } else if (request.method() != http::verb::get && request.method() != http::verb::head) {
     response.result(http::status::method_not_allowed);
     response.set(http::field::allow, "GET, HEAD");
-    response.set(http::field::content_type, "text/plain");
     response.body() = "method not allowed\n";
+  } else if (health_path) {
+    response.result(http::status::ok);
+    response.body() = "ok\n";
+  } else if (ready_path) {
+    const Readiness r = ready ? ready() : Readiness{};
+    response.result(r.ready ? http::status::ok : http::status::service_unavailable);
+    response.body() = r.ready ? "ready\n" : "not ready: " + r.reason + "\n";
   } else {
     response.result(http::status::ok);
     response.set(http::field::content_type, kContentType);
@@ -59,8 +72,8 @@ http::response<http::string_body> respond(const http::request<http::string_body>
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(std::string h, std::uint16_t p, Render r)
-      : host(std::move(h)), port(p), render(std::move(r)), acceptor(io) {}
+  Impl(std::string h, std::uint16_t p, Render r, Ready y)
+      : host(std::move(h)), port(p), render(std::move(r)), ready(std::move(y)), acceptor(io) {}
 
   static asio::awaitable<void> accept_loop(Impl* self);
   static asio::awaitable<void> serve(Impl* self, tcp::socket socket);
@@ -68,6 +81,7 @@ struct HttpServer::Impl {
   std::string host;
   std::uint16_t port;
   Render render;
+  Ready ready;
   asio::io_context io{1};
   tcp::acceptor acceptor;
   std::thread thread;
@@ -104,7 +118,7 @@ asio::awaitable<void> HttpServer::Impl::serve(Impl* self, tcp::socket socket) {
     parser.body_limit(kMaxRequestBytes);
     auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
     if (rec) break;
-    auto response = respond(parser.get(), self->render);
+    auto response = respond(parser.get(), self->render, self->ready);
     const bool keep_alive = response.keep_alive();
     stream.expires_after(kRequestTimeout);
     auto [wec, wn] = co_await http::async_write(stream, response, kNoThrow);
@@ -114,8 +128,8 @@ asio::awaitable<void> HttpServer::Impl::serve(Impl* self, tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-HttpServer::HttpServer(std::string host, std::uint16_t port, Render render)
-    : impl_(std::make_unique<Impl>(std::move(host), port, std::move(render))) {}
+HttpServer::HttpServer(std::string host, std::uint16_t port, Render render, Ready ready)
+    : impl_(std::make_unique<Impl>(std::move(host), port, std::move(render), std::move(ready))) {}
 
 HttpServer::~HttpServer() { stop(); }
 

@@ -101,6 +101,13 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "Time from dispatch to reply for cacheable reads that missed the local cache."},
     {"frontcache_forward_duration_seconds", Histogram,
      "Time from dispatch to upstream reply for forwarded commands."},
+    // The standard process metrics, named as every Prometheus client library names them.
+    {"process_cpu_seconds_total", Counter, "Total user and system CPU time spent in seconds."},
+    {"process_resident_memory_bytes", Gauge, "Resident memory size in bytes."},
+    {"process_virtual_memory_bytes", Gauge, "Virtual memory size in bytes."},
+    {"process_open_fds", Gauge, "Number of open file descriptors."},
+    {"process_max_fds", Gauge, "Maximum number of open file descriptors."},
+    {"process_start_time_seconds", Gauge, "Start time of the process since unix epoch in seconds."},
 }};
 
 const char* type_name(Type type) {

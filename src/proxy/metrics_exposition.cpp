@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "frontcache/metrics/metrics.hpp"
+#include "frontcache/metrics/process.hpp"
 #include "frontcache/upstream/stats.hpp"
 
 namespace frontcache::proxy {
@@ -100,7 +101,26 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::HitDuration, shared.latency.hit.snapshot());
   out.set(Metric::MissDuration, shared.latency.miss.snapshot());
   out.set(Metric::ForwardDuration, shared.latency.forward.snapshot());
+
+  const metrics::ProcessStats process = metrics::read_process_stats();
+  if (process.cpu_seconds) out.set(Metric::ProcessCpuSeconds, *process.cpu_seconds);
+  if (process.resident_bytes) out.set(Metric::ProcessResidentMemory, *process.resident_bytes);
+  if (process.virtual_bytes) out.set(Metric::ProcessVirtualMemory, *process.virtual_bytes);
+  if (process.open_fds) out.set(Metric::ProcessOpenFds, *process.open_fds);
+  if (process.max_fds) out.set(Metric::ProcessMaxFds, *process.max_fds);
+  if (process.start_time_seconds) out.set(Metric::ProcessStartTime, *process.start_time_seconds);
   return out.text();
+}
+
+metrics::Readiness readiness(const Shared& shared, bool draining) {
+  if (draining) return {false, "draining (shutting down)"};
+  if (upstream::stats().connections_ready.load(std::memory_order_relaxed) <= 0) {
+    return {false, "no upstream connection is ready"};
+  }
+  if (shared.l1 != nullptr && !shared.l1->armed()) {
+    return {false, "invalidation not armed (L1 bypassed)"};
+  }
+  return {};
 }
 
 }  // namespace frontcache::proxy

@@ -4,11 +4,17 @@
 
 #include <string>
 
+#include "frontcache/metrics/http_server.hpp"
 #include "shared.hpp"
 
 namespace frontcache::proxy {
 
 // Prometheus text for GET /metrics. Thread-safe: reads atomics and the config snapshot only.
 std::string render_metrics(const Shared& shared);
+
+// GET /readyz: ready while at least one shared upstream connection is ready, invalidation is
+// armed (or the cache is off, so there is none to arm), and the process is not `draining`.
+// Thread-safe.
+metrics::Readiness readiness(const Shared& shared, bool draining);
 
 }  // namespace frontcache::proxy

@@ -2,6 +2,9 @@
 
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -10,7 +13,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -142,6 +150,63 @@ void probe_upstream(Shared& shared) {
   redisFree(c);
 }
 
+// The workers bind with SO_REUSEPORT, which would let a second frontcache on the same address
+// start and silently take half the clients. A plain bind first (no SO_REUSEPORT; SO_REUSEADDR
+// only passes TIME_WAIT) fails while anything listens there, as redis-server and nutcracker
+// refuse. The probe is closed before the workers bind.
+void refuse_address_in_use(const asio::ip::tcp::endpoint& endpoint) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec == asio::error::address_in_use) {
+    throw std::runtime_error(fmt::format(
+        "listen {}:{}: address already in use (another frontcache, or another server, is "
+        "listening there); not starting",
+        endpoint.address().to_string(), endpoint.port()));
+  }
+}
+
+// systemd's readiness protocol (sd_notify(3)) without libsystemd: one datagram to the unix socket
+// $NOTIFY_SOCKET names (a path, or '@' for the abstract namespace). Nothing when it is unset, as
+// outside a Type=notify unit.
+void sd_notify(const std::string& state) {
+  const char* socket_path = std::getenv("NOTIFY_SOCKET");
+  if (socket_path == nullptr || (socket_path[0] != '/' && socket_path[0] != '@')) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::size_t len = std::strlen(socket_path);
+  if (len >= sizeof addr.sun_path) return;
+  std::memcpy(addr.sun_path, socket_path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+               size) < 0) {
+    spdlog::warn("sd_notify to {} failed: {}", socket_path, std::strerror(errno));
+  }
+  ::close(fd);
+}
+
+// READY=1 once the listeners accept and /readyz would say ready (an upstream connection up,
+// invalidation armed), or once `bound` has passed: a Redis that is down at startup must not keep
+// systemd waiting (the proxy serves errors, then recovers, as /readyz shows).
+asio::awaitable<void> notify_when_ready(const Shared& shared, std::chrono::milliseconds bound) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!readiness(shared, false).ready && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  const auto state = readiness(shared, false);
+  if (!state.ready) spdlog::warn("serving before ready: {}", state.reason);
+  sd_notify(state.ready ? "READY=1\nSTATUS=serving: upstream ready, invalidation armed"
+                        : "READY=1\nSTATUS=serving, not ready yet: " + state.reason);
+}
+
 std::uint64_t random_instance_id() {
   std::random_device rd;
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -190,6 +255,7 @@ struct Server::Impl {
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
   asio::signal_set signals{signals_io, SIGINT, SIGTERM};
+  std::atomic<bool> draining{false};  // stop() was called: /readyz turns 503
 };
 
 // SIGHUP reloads and waits again; SIGINT/SIGTERM begin the shutdown.
@@ -261,12 +327,15 @@ void Server::bind() {
         fmt::format("listen {}:{}: cannot resolve: {}", listen.host, listen.port, ec.message()));
   }
   const auto endpoint = results.begin()->endpoint();
+  refuse_address_in_use(endpoint);
   for (auto& w : impl_->workers) w->bind(endpoint);
   if (config->metrics.listen) {
     const Shared* shared = &impl_->shared;
+    const std::atomic<bool>* draining = &impl_->draining;
     impl_->metrics = std::make_unique<metrics::HttpServer>(
         config->metrics.listen->host, config->metrics.listen->port,
-        [shared] { return render_metrics(*shared); });
+        [shared] { return render_metrics(*shared); },
+        [shared, draining] { return readiness(*shared, draining->load()); });
     impl_->metrics->bind();
   }
 }
@@ -280,8 +349,8 @@ void Server::run() {
                  cfg->listen.host, cfg->listen.port, cfg->upstream.address.host,
                  cfg->upstream.address.port, shared.workers);
     if (impl_->metrics) {
-      spdlog::info("metrics on http://{}:{}/metrics", cfg->metrics.listen->host,
-                   impl_->metrics->port());
+      spdlog::info("metrics on http://{}:{}/metrics (and /healthz, /readyz)",
+                   cfg->metrics.listen->host, impl_->metrics->port());
     }
   }
   const auto config = shared.config();
@@ -338,6 +407,12 @@ void Server::run() {
   }
   for (auto& w : impl_->workers) w->start();
   if (impl_->metrics) impl_->metrics->start();
+  asio::co_spawn(
+      impl_->signals_io,
+      notify_when_ready(shared, cfg.upstream.connect_timeout + cfg.upstream.command_timeout),
+      [](std::exception_ptr e) {
+        if (e) spdlog::error("readiness notification ended by an exception");
+      });
 
   impl_->wait_for_signal(this);
   impl_->signals_io.run();
@@ -369,6 +444,8 @@ void Server::run() {
 }
 
 void Server::stop() {
+  impl_->draining = true;
+  sd_notify("STOPPING=1\nSTATUS=draining");
   if (impl_->subscriber) {
     asio::post(impl_->invalidation_io, [this] {
       impl_->subscriber->stop();

@@ -1,15 +1,12 @@
 #include "shared.hpp"
 
-#include <algorithm>
-#include <thread>
-
 namespace frontcache::proxy {
 
 namespace {
 
-std::size_t worker_count(const config::Config& c) {
-  return c.workers != 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
-}
+// `workers: auto` counts the CPUs the process may use (affinity, cgroup quota), not hardware
+// threads.
+std::size_t worker_count(const config::Config& c) { return config::resolved_workers(c); }
 
 }  // namespace
 

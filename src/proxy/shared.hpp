@@ -73,7 +73,7 @@ struct Shared {
   void set_config(std::shared_ptr<const config::Config> c);
 
   const std::chrono::steady_clock::time_point started;
-  const std::size_t workers;               // config.workers, or hardware threads for `auto`
+  const std::size_t workers;               // config.workers, or usable CPUs for `auto`
   std::string config_path;                 // the file SIGHUP re-reads; empty: built-in defaults
   int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup

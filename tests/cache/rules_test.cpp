@@ -14,7 +14,9 @@ TEST(GlobMatch, RedisPatterns) {
     bool match;
   };
   const Case cases[] = {
-      {"*", "", true},
+      // stringmatchlen("*", "") is false; KEYS and SCAN treat the pattern "*" apart (every
+      // key), and so does RuleSet::match.
+      {"*", "", false},
       {"*", "anything", true},
       {"user:*", "user:1", true},
       {"user:*", "users:1", false},
@@ -35,6 +37,50 @@ TEST(GlobMatch, RedisPatterns) {
       {"abc", "abcd", false},
       {"abc*", "abc", true},
       {"[", "a", false},
+      // Exactly Redis's stringmatchlen, quirks included (src/util.c).
+      {"[a-]", "a", true},  // the range ']'..'a' (reversed): ] ^ _ ` a
+      {"[a-]", "]", true},
+      {"[a-]", "^", true},
+      {"[a-]", "`", true},
+      {"[a-]", "-", false},
+      {"[a-]", "b", false},
+      {"x[a-]y", "x]", true},  // the class went on past ']' and took 'y' in, unterminated
+      {"x[a-]y", "xy", true},
+      {"x[a-]y", "x]y", false},
+      {"[z-a]", "m", true},  // reversed range
+      {"[z-a]", "A", false},
+      {"[^a-c]", "d", true},
+      {"[^a-c]", "b", false},
+      {"[\\]]", "]", true},  // escaped ']' inside a class
+      {"[\\]]", "\\", false},
+      {"[\\-]", "-", true},
+      {"[a\\-z]", "m", false},  // escaped '-' is no range
+      {"[a\\-z]", "-", true},
+      {"[]a]", "a", false},  // ']' right after '[' closes an empty class
+      {"[]a]", "]", false},
+      {"[]", "x", false},
+      {"[^]", "x", true},  // an empty negated class matches any byte
+      {"[^", "x", true},   // unterminated: the class ends with the pattern
+      {"[ab", "a", true},
+      {"[ab", "b", true},
+      {"[ab", "c", false},
+      {"a[bc", "ab", true},
+      {"[a-", "a", true},
+      {"[a-", "-", true},
+      {"[a-", "b", false},
+      {"a\\", "a\\", true},  // a trailing backslash is literal
+      {"\\a", "a", true},
+      {"\\?", "?", true},
+      {"\\?", "x", false},
+      {"*\\*", "ab*", true},
+      {"[*]", "*", true},
+      {"[?]", "x", false},
+      {"?", "", false},
+      {"", "", true},
+      {"", "a", false},
+      {"a*", "a", true},
+      {"*a*b*c*", "xaybzc", true},
+      {"*a*b*c*", "xaybz", false},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(glob_match(c.pattern, c.text), c.match) << c.pattern << " vs " << c.text;
@@ -51,6 +97,11 @@ TEST(RuleSet, FirstMatchWinsAndTtlsAreCapped) {
   EXPECT_EQ(rules.match("user:7")->ttl, milliseconds(30000));
   EXPECT_EQ(rules.match("other")->ttl, milliseconds(300000));
   EXPECT_TRUE(rules.tracking_prefixes().empty()) << "a catch-all rule needs every key tracked";
+}
+
+TEST(RuleSet, StarMatchesTheEmptyKeyAsKeysDoes) {
+  RuleSet rules({{"*", true, milliseconds(1000), milliseconds(0)}}, milliseconds(5000));
+  EXPECT_NE(rules.match(""), nullptr);
 }
 
 TEST(RuleSet, NoMatchMeansNotCached) {

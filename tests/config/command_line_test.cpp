@@ -1,6 +1,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -13,6 +16,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::StartsWith;
 
 CommandLine parse(std::initializer_list<const char*> args) {
   std::vector<const char*> argv{"frontcache"};
@@ -109,7 +113,7 @@ TEST(CommandLine, CollectsEveryError) {
 
 TEST(CommandLine, UsageMentionsEveryFlag) {
   const std::string usage = usage_text();
-  for (const char* flag : {"--config", "-c,", "--check-config", "--listen", "--upstream",
+  for (const char* flag : {"--config", "-c,", "--check-config", "--print", "--listen", "--upstream",
                            "--workers", "--log-level", "--help", "-h,", "--version", "-v,"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
@@ -165,6 +169,69 @@ TEST(ApplyOverrides, WorkersRange) {
     Config config;
     EXPECT_THAT(apply_overrides(config, parse({"--workers", good})), IsEmpty()) << good;
   }
+}
+
+TEST(CommandLine, PrintTakesAKnownTarget) {
+  EXPECT_EQ(parse({"--print", "upstream"}).print, "upstream");
+  EXPECT_THAT(parse({"--print=config"}).errors, IsEmpty());
+  EXPECT_THAT(parse({"--print", "address"}).errors,
+              ElementsAre("--print: expected one of listen, upstream, metrics, workers, config, "
+                          "got \"address\""));
+}
+
+// A config file in a fresh temp dir, removed afterwards.
+class ConfigFile {
+ public:
+  explicit ConfigFile(const std::string& yaml) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "fc-cli-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+    std::ofstream(path()) << yaml;
+  }
+  ~ConfigFile() { std::filesystem::remove_all(dir_); }
+  std::string dir() const { return dir_; }
+  std::string path() const { return dir_ + "/frontcache.yaml"; }
+
+ private:
+  std::string dir_;
+};
+
+TEST(LoadWithCommandLine, FlagsOverrideTheFile) {
+  const ConfigFile file("workers: 2\nupstream: {address: \"127.0.0.1:7000\"}\n");
+  const std::string path = file.path();
+  const auto result = load_with_command_line(parse({"--config", path.c_str(), "--workers", "5"}));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->workers, 5u);
+  EXPECT_EQ(result.config->upstream.address.port, 7000);
+}
+
+TEST(LoadWithCommandLine, ReportsFlagAndFileErrorsTogether) {
+  const ConfigFile file("workers: none\ncache: {commands: [SET]}\n");
+  const std::string path = file.path();
+  const auto result = load_with_command_line(
+      parse({"--config", path.c_str(), "--bogus", "--listen", "nope", "--workers", "0"}));
+  EXPECT_FALSE(result.config.has_value());
+  EXPECT_THAT(result.errors, ElementsAre("unknown option --bogus (see --help)",
+                                         StartsWith(path + ":1:10: workers: expected auto"),
+                                         StartsWith(path + ":2:20: cache.commands[0]: SET"),
+                                         HasSubstr("--listen: expected host:port"),
+                                         StartsWith("--workers: expected auto")));
+}
+
+TEST(LoadWithCommandLine, ConfigThatIsADirectoryIsAnError) {
+  const ConfigFile file("workers: 2\n");
+  const std::string dir = file.dir();
+  const auto result = load_with_command_line(parse({"--config", dir.c_str()}));
+  EXPECT_FALSE(result.config.has_value());
+  EXPECT_THAT(result.errors,
+              ElementsAre(dir + ": is a directory; --config takes a YAML file (e.g. " + dir +
+                          "/frontcache.yaml)"));
+}
+
+TEST(LoadWithCommandLine, NoFileMeansDefaults) {
+  const auto result = load_with_command_line(parse({"--upstream", "redis:6379"}));
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->upstream.address.host, "redis");
+  EXPECT_EQ(result.config->listen.port, 6380);
 }
 
 }  // namespace

@@ -372,6 +372,18 @@ TEST(ShippedConfig, MentionsEveryKey) {
   }
 }
 
+// Every command cache.commands accepts is listed in the reference.
+TEST(Docs, EveryCacheableCommandIsDocumented) {
+  const std::string docs = read_text(kSourceDir + "/docs/configuration.md");
+  const auto row = docs.find("| `cache.commands` |");
+  ASSERT_NE(row, std::string::npos);
+  const std::string text = docs.substr(row, docs.find('\n', row) - row);
+  for (std::string_view name : cacheable_commands()) {
+    EXPECT_NE(text.find(" " + std::string(name) + " "), std::string::npos)
+        << name << " is accepted in cache.commands but not listed in docs/configuration.md";
+  }
+}
+
 // The docs drift test: an accepted key missing from the reference fails here.
 TEST(Docs, EveryKnownKeyIsDocumented) {
   const std::string docs = read_text(kSourceDir + "/docs/configuration.md");

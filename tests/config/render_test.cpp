@@ -30,6 +30,22 @@ TEST(Render, ChangedValuesRoundTrip) {
   EXPECT_NE(text.find("listen: \"[::1]:7000\""), std::string::npos);
 }
 
+TEST(PrintValue, ResolvedSettingsForScripts) {
+  auto loaded = load(
+      "listen: '[::1]:7000'\nworkers: 3\nupstream: {address: \"redis.example:6400\"}\n"
+      "metrics: {listen: 127.0.0.1:9200}\n");
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors.front();
+  const Config& c = *loaded.config;
+  EXPECT_EQ(print_value(c, "listen"), "[::1]:7000");
+  EXPECT_EQ(print_value(c, "upstream"), "redis.example:6400");
+  EXPECT_EQ(print_value(c, "metrics"), "127.0.0.1:9200");
+  EXPECT_EQ(print_value(c, "workers"), "3");
+  EXPECT_EQ(print_value(c, "config"), to_yaml(c));
+  EXPECT_EQ(print_value(Config{}, "metrics"), "") << "metrics off";
+  EXPECT_EQ(print_value(Config{}, "upstream"), "127.0.0.1:6379");
+  EXPECT_NE(print_value(Config{}, "workers"), "0") << "auto is resolved";
+}
+
 TEST(Render, HidesSecrets) {
   Config c;
   c.upstream.password = "hunter2";
@@ -46,8 +62,10 @@ TEST(Render, Units) {
   EXPECT_EQ(format_duration(Duration{0}), "0");
   EXPECT_EQ(format_duration(Duration{1500}), "1500ms");
   EXPECT_EQ(format_duration(Duration{30000}), "30s");
-  EXPECT_EQ(format_duration(Duration{300000}), "5m");
-  EXPECT_EQ(format_duration(Duration{7200000}), "2h");
+  // Never minutes or hours: 60s written in a file must not come back as 1m.
+  EXPECT_EQ(format_duration(Duration{60000}), "60s");
+  EXPECT_EQ(format_duration(Duration{300000}), "300s");
+  EXPECT_EQ(format_duration(Duration{7200000}), "7200s");
   EXPECT_EQ(format_size(100), "100");
   EXPECT_EQ(format_size(64 * 1024), "64kb");
   EXPECT_EQ(format_size(256u << 20), "256mb");

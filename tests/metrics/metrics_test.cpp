@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "frontcache/metrics/histogram.hpp"
+#include "frontcache/metrics/process.hpp"
 
 namespace frontcache::metrics {
 namespace {
@@ -21,7 +22,7 @@ TEST(MetricTable, NamesFollowPrometheusConventions) {
   std::set<std::string_view> names;
   for (const auto& m : metric_table()) {
     SCOPED_TRACE(std::string(m.name));
-    EXPECT_TRUE(m.name.starts_with("frontcache_"));
+    EXPECT_TRUE(m.name.starts_with("frontcache_") || m.name.starts_with("process_"));
     EXPECT_TRUE(names.insert(m.name).second) << "duplicate";
     EXPECT_FALSE(m.help.empty());
     for (char c : m.name) {
@@ -45,6 +46,40 @@ TEST(MetricTable, EnumMatchesTableOrder) {
   EXPECT_EQ(info(Metric::HitDuration).name, "frontcache_hit_duration_seconds");
   EXPECT_EQ(info(Metric::MissDuration).name, "frontcache_miss_duration_seconds");
   EXPECT_EQ(info(Metric::ForwardDuration).name, "frontcache_forward_duration_seconds");
+  EXPECT_EQ(info(Metric::ProcessCpuSeconds).name, "process_cpu_seconds_total");
+  EXPECT_EQ(info(Metric::ProcessStartTime).name, "process_start_time_seconds");
+}
+
+TEST(ProcessStats, ParsesProcStatWithAnAwkwardCommandName) {
+  // pid (comm) state ppid ... : the command name holds spaces and a ')'.
+  const std::string stat =
+      "4242 (front cache) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 3 0 "
+      "123456 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+  ProcessStats s;
+  ASSERT_TRUE(parse_proc_stat(stat, 100, 4096, 1700000000, s));
+  EXPECT_DOUBLE_EQ(*s.cpu_seconds, 3.0);  // (250 + 50) / 100
+  EXPECT_DOUBLE_EQ(*s.start_time_seconds, 1700000000 + 1234.56);
+  EXPECT_EQ(*s.virtual_bytes, 104857600u);
+  EXPECT_EQ(*s.resident_bytes, 2560u * 4096u);
+  ProcessStats bad;
+  EXPECT_FALSE(parse_proc_stat("not a stat line", 100, 4096, 0, bad));
+  EXPECT_FALSE(parse_proc_stat("1 (x) S 1 2", 100, 4096, 0, bad));
+  EXPECT_EQ(parse_boot_time("cpu  1 2 3\nbtime 1700000000\nprocesses 5\n"), 1700000000u);
+  EXPECT_EQ(parse_boot_time("cpu 1\n"), std::nullopt);
+}
+
+TEST(ProcessStats, ThisProcess) {
+  const ProcessStats s = read_process_stats();
+  ASSERT_TRUE(s.cpu_seconds && s.resident_bytes && s.virtual_bytes && s.open_fds && s.max_fds &&
+              s.start_time_seconds);
+  EXPECT_GT(*s.resident_bytes, 0u);
+  EXPECT_GE(*s.virtual_bytes, *s.resident_bytes);
+  EXPECT_GE(*s.open_fds, 3u);  // stdin, stdout, stderr
+  EXPECT_GE(*s.max_fds, *s.open_fds);
+  EXPECT_GT(*s.start_time_seconds, 1e9);
+  EXPECT_LE(
+      *s.start_time_seconds,
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 // The operator's reference cannot drift: every metric of the table has a row there.

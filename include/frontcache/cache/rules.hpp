@@ -10,7 +10,9 @@
 
 namespace frontcache::cache {
 
-// Redis's glob syntax (KEYS, SCAN MATCH): * ? [abc] [^a] [a-z] and \ escapes.
+// Redis's glob syntax (KEYS, SCAN MATCH): * ? [abc] [^a] [a-z] and \ escapes, with exactly the
+// semantics of Redis's stringmatchlen (its quirks too: reversed ranges, `[a-]`, an unterminated
+// `[`), checked against KEYS by integration/glob_differential_test.cpp.
 bool glob_match(std::string_view pattern, std::string_view text);
 
 struct Rule {

@@ -121,7 +121,7 @@ struct MetricsConfig {
 
 struct Config {
   Endpoint listen{"127.0.0.1", 6380};
-  std::size_t workers = 0;  // 0 = auto (hardware threads)
+  std::size_t workers = 0;  // 0 = auto (the CPUs the process may use: resolved_workers())
   UpstreamConfig upstream;
   CacheConfig cache;
   InvalidationConfig invalidation;
@@ -150,18 +150,24 @@ std::optional<Duration> parse_duration(const std::string& text);  // "500ms", "3
 std::optional<std::size_t> parse_size(const std::string& text);   // "64kb", "256mb", "1gb", "100"
 std::optional<Endpoint> parse_endpoint(const std::string& text);  // "127.0.0.1:6379", "[::1]:6379"
 
+// The commands `cache.commands` may list (upper case): read-only, one key, a reply that depends
+// only on that key's value.
+std::span<const std::string_view> cacheable_commands();
+
 // Every key path the loader accepts, sequences written `[]` (`cache.rules[].ttl`). The loader's
 // unknown-key check reads this table, and a test checks each entry is in docs/configuration.md.
 std::span<const std::string_view> known_keys();
 
 // Command-line options (`--listen`, `--upstream`, `--workers`, `--log-level`, `--config`,
-// `--check-config`, `--help`, `--version`).
+// `--check-config`, `--print`, `--help`, `--version`).
 struct CommandLine {
   std::string config_path;  // empty: built-in defaults
   bool check_config = false;
   bool help = false;
   bool version = false;
   std::optional<std::string> listen, upstream, workers, log_level;
+  // --print WHAT: validate like --check-config, then print one resolved value (print_value()).
+  std::optional<std::string> print;
   std::vector<std::string> errors;
 };
 CommandLine parse_command_line(int argc, const char* const* argv);
@@ -170,10 +176,39 @@ std::string usage_text();
 // Applies command-line overrides onto a loaded config; errors name the flag.
 std::vector<std::string> apply_overrides(Config& config, const CommandLine& cli);
 
+// The config the program runs with: the --config file (or the built-in defaults) with the flags
+// applied on top. Every error is reported together: the command line's own, the file's, and the
+// flag values' (checked even when the file has errors).
+LoadResult load_with_command_line(const CommandLine& cli);
+
+// What --print can show, and the text it prints for `what` (one of print_targets()): `listen`,
+// `upstream` (upstream.address) and `metrics` (metrics.listen, empty when off) as host:port
+// with IPv6 hosts in brackets, `workers` as the number of worker threads (auto resolved), and
+// `config` as FRONTCACHE CONFIG shows it.
+std::span<const std::string_view> print_targets();
+std::string print_value(const Config& config, std::string_view what);
+
+// The CPUs this process may use (for `workers: auto`): the affinity mask, capped by a cgroup v2
+// CPU quota when there is one.
+struct CpuBudget {
+  std::size_t cpus = 1;              // min(affinity, quota), at least 1
+  std::size_t affinity = 1;          // CPUs in sched_getaffinity's mask
+  std::optional<std::size_t> quota;  // cpu.max quota / period, rounded up; unset: no quota
+};
+CpuBudget available_cpus();
+// Worker threads for `config`: its `workers`, or available_cpus().cpus for auto (at most 1024).
+std::size_t resolved_workers(const Config& config);
+// Parses a cgroup v2 `cpu.max` ("150000 100000" -> 2, "max 100000" -> nullopt).
+std::optional<std::size_t> cpus_from_cpu_max(std::string_view text);
+// The tightest cpu.max quota on the way from the cgroup named in `proc_self_cgroup` (the text
+// of /proc/self/cgroup) up to `cgroup_root` (/sys/fs/cgroup); nullopt when none is set.
+std::optional<std::size_t> cgroup_cpu_limit(const std::string& cgroup_root,
+                                            const std::string& proc_self_cgroup);
+
 // The config as YAML in the shipped file's layout (every key, units spelled out), secrets
 // replaced by "(set)". What `FRONTCACHE CONFIG` shows.
 std::string to_yaml(const Config& config);
-std::string format_duration(Duration duration);  // "1500ms", "30s", "5m", "0"
+std::string format_duration(Duration duration);  // "1500ms", "30s", "300s", "0" (never m or h)
 std::string format_size(std::size_t bytes);      // "64kb", "256mb", "100"
 
 }  // namespace frontcache::config

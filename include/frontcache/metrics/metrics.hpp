@@ -18,7 +18,9 @@ namespace frontcache::metrics {
 enum class Type { Counter, Gauge, Histogram };
 
 struct MetricInfo {
-  std::string_view name;  // `frontcache_` prefix, base units, counters end in `_total`
+  // `frontcache_` prefix (or the standard `process_` names every client library exports), base
+  // units, counters end in `_total`.
+  std::string_view name;
   Type type;
   std::string_view help;
 };
@@ -73,6 +75,12 @@ enum class Metric : std::size_t {
   HitDuration,
   MissDuration,
   ForwardDuration,
+  ProcessCpuSeconds,
+  ProcessResidentMemory,
+  ProcessVirtualMemory,
+  ProcessOpenFds,
+  ProcessMaxFds,
+  ProcessStartTime,
   Count
 };
 

@@ -1,0 +1,337 @@
+// upstream::Connection against a scripted fake Redis: the handshake, pipelining and reply order,
+// SELECT, command_timeout, reconnecting after a loss, AUTH refused.
+#include "frontcache/upstream/connection.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "fake_upstream.hpp"
+#include "frontcache/upstream/pool.hpp"
+#include "frontcache/upstream/stats.hpp"
+
+namespace frontcache::upstream {
+namespace {
+
+using namespace frontcache::testing;
+using Args = std::vector<std::string>;
+using namespace std::chrono_literals;
+
+// Records every reply, in the order they arrive.
+class Recorder final : public ReplyTarget {
+ public:
+  struct Got {
+    std::uint64_t tag;
+    std::string reply;
+    resp::ReplyKind kind;
+  };
+  void on_reply(std::uint64_t tag, std::string_view reply, resp::ReplyKind kind) override {
+    std::lock_guard lock(mu_);
+    got_.push_back({tag, std::string(reply), kind});
+  }
+  bool wait_for(std::size_t n) {
+    return wait_until([&] {
+      std::lock_guard lock(mu_);
+      return got_.size() >= n;
+    });
+  }
+  std::vector<Got> got() {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Got> got_;
+};
+
+Settings settings_for(const FakeUpstream& fake) {
+  Settings s;
+  s.host = "127.0.0.1";
+  s.port = fake.port();
+  s.connect_timeout = 10s;
+  s.command_timeout = 30s;
+  return s;
+}
+
+// Reads and answers the handshake a fresh connection sends (CLIENT SETNAME frontcache).
+void handshake(FakeConnection& c) {
+  EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache"}));
+  c.write("+OK\r\n");
+}
+
+std::string command(const Args& args) { return resp_array(args); }
+
+// Drives one Connection on its own io thread.
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void open(const Settings& settings) {
+    io_.call([&] {
+      connection_ = std::make_unique<Connection>(io_.io(), settings, 0);
+      connection_->start();
+    });
+  }
+  void TearDown() override {
+    io_.call([&] { connection_.reset(); });
+  }
+  bool wait_ready() {
+    return wait_until([&] { return io_.call([&] { return connection_->ready(); }); });
+  }
+  bool send(int db, const Args& args, std::uint64_t tag) {
+    return io_.call([&] { return connection_->send(db, command(args), recorder_, tag); });
+  }
+
+  IoThread io_;
+  std::unique_ptr<Connection> connection_;
+  std::shared_ptr<Recorder> recorder_ = std::make_shared<Recorder>();
+};
+
+TEST_F(ConnectionTest, PipelinesRequestsAndDeliversRepliesInOrder) {
+  Notification may_reply;
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    // All three requests arrive before any reply is written: they were pipelined.
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "b"}));
+    EXPECT_EQ(c.read_command(), (Args{"INCR", "n"}));
+    ASSERT_TRUE(may_reply.wait());
+    c.write("$1\r\nA\r\n$-1\r\n:7\r\n");
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  EXPECT_TRUE(send(0, {"GET", "a"}, 1));
+  EXPECT_TRUE(send(0, {"GET", "b"}, 2));
+  EXPECT_TRUE(send(0, {"INCR", "n"}, 3));
+  EXPECT_EQ(io_.call([&] { return connection_->pending(); }), 3u);
+  may_reply.notify();
+  ASSERT_TRUE(recorder_->wait_for(3));
+  const auto got = recorder_->got();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].tag, 1u);
+  EXPECT_EQ(got[0].reply, "$1\r\nA\r\n");
+  EXPECT_EQ(got[0].kind, resp::ReplyKind::Bulk);
+  EXPECT_EQ(got[1].tag, 2u);
+  EXPECT_EQ(got[1].reply, "$-1\r\n");
+  EXPECT_EQ(got[1].kind, resp::ReplyKind::NullBulk);
+  EXPECT_EQ(got[2].tag, 3u);
+  EXPECT_EQ(got[2].reply, ":7\r\n");
+  EXPECT_EQ(io_.call([&] { return connection_->pending(); }), 0u);
+}
+
+TEST_F(ConnectionTest, SelectsTheDatabaseOfEachRequestAndHidesSelectReplies) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"SELECT", "2"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    EXPECT_EQ(c.read_command(), (Args{"PUBLISH", "ch", "m"}));  // db -1: no SELECT
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));            // still in 2: no SELECT
+    EXPECT_EQ(c.read_command(), (Args{"SELECT", "0"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    c.write("+OK\r\n$2\r\nin\r\n:0\r\n$2\r\nin\r\n+OK\r\n$3\r\nout\r\n");
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  send(2, {"GET", "k"}, 1);
+  send(-1, {"PUBLISH", "ch", "m"}, 2);
+  send(2, {"GET", "k"}, 3);
+  send(0, {"GET", "k"}, 4);
+  ASSERT_TRUE(recorder_->wait_for(4));
+  const auto got = recorder_->got();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].reply, "$2\r\nin\r\n");
+  EXPECT_EQ(got[1].reply, ":0\r\n");
+  EXPECT_EQ(got[2].reply, "$2\r\nin\r\n");
+  EXPECT_EQ(got[3].reply, "$3\r\nout\r\n");
+}
+
+TEST_F(ConnectionTest, RefusedSelectClosesTheConnectionAndFailsWhatWasQueued) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    if (c.index() > 0) return;  // the reconnect: left connecting
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"SELECT", "9"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    c.write("-ERR DB index is out of range\r\n");
+    EXPECT_TRUE(c.wait_closed());
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  send(9, {"GET", "k"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(recorder_->got()[0].reply, "-ERR upstream refused SELECT\r\n");
+  EXPECT_EQ(recorder_->got()[0].kind, resp::ReplyKind::Error);
+}
+
+TEST_F(ConnectionTest, TimeoutFailsThePendingRequestsClosesAndReconnects) {
+  Notification closed;
+  FakeUpstream fake([&](FakeConnection& c) {
+    // Any connection: the module may also give up on a handshake slower than 100 ms and retry.
+    const auto setname = c.read_command();
+    if (!setname) return;
+    EXPECT_EQ(setname, (Args{"CLIENT", "SETNAME", "frontcache"}));
+    c.write("+OK\r\n");
+    bool holding = false;
+    while (auto cmd = c.read_command(30s)) {
+      if (cmd == Args{"GET", "again"}) {
+        c.write("$2\r\nok\r\n");
+      } else {
+        holding = true;  // GET slow, GET behind: never answered
+      }
+    }
+    // The module closed the connection that held them (it does not wait for a late reply).
+    if (holding) closed.notify();
+  });
+  Settings settings = settings_for(fake);
+  settings.command_timeout = 100ms;
+  const auto timeouts_before = stats().timeouts.load();
+  open(settings);
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "slow"}, 1);
+  send(0, {"GET", "behind"}, 2);
+  ASSERT_TRUE(recorder_->wait_for(2));
+  for (const auto& got : recorder_->got()) {
+    EXPECT_EQ(got.reply, "-ERR upstream timeout (no reply within 100ms)\r\n");
+    EXPECT_EQ(got.kind, resp::ReplyKind::Error);
+  }
+  EXPECT_TRUE(closed.wait());
+  EXPECT_GT(stats().timeouts.load(), timeouts_before);
+  // A fresh connection, never the timed-out one resynchronised.
+  ASSERT_TRUE(fake.wait_accepted(2));
+  ASSERT_TRUE(wait_ready());
+  EXPECT_GE(io_.call([&] { return connection_->reconnects(); }), 1u);
+  send(0, {"GET", "again"}, 3);
+  ASSERT_TRUE(recorder_->wait_for(3));
+  EXPECT_EQ(recorder_->got()[2].reply, "$2\r\nok\r\n");
+}
+
+TEST_F(ConnectionTest, LostConnectionFailsPendingThenReconnects) {
+  Notification lost;
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    if (c.index() == 0) {
+      EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+      c.close();  // as when Redis dies
+      lost.notify();
+      return;
+    }
+    EXPECT_EQ(c.read_command(), (Args{"GET", "b"}));
+    c.write("$1\r\nB\r\n");
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "a"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  const auto failed = recorder_->got()[0];
+  EXPECT_EQ(failed.kind, resp::ReplyKind::Error);
+  EXPECT_TRUE(failed.reply.starts_with("-ERR upstream connection lost (")) << failed.reply;
+  // Not ready meanwhile: send() refuses instead of queueing into a dead connection.
+  ASSERT_TRUE(lost.wait());
+  ASSERT_TRUE(fake.wait_accepted(2));
+  ASSERT_TRUE(wait_ready());
+  EXPECT_TRUE(send(0, {"GET", "b"}, 2));
+  ASSERT_TRUE(recorder_->wait_for(2));
+  EXPECT_EQ(recorder_->got()[1].reply, "$1\r\nB\r\n");
+}
+
+TEST_F(ConnectionTest, RefusedAuthIsNeverReadyAndRetries) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    if (c.index() > 1) return;  // the test waits for two refusals and a third attempt
+    EXPECT_EQ(c.read_command(), (Args{"AUTH", "app", "wrong"}));
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache"}));
+    c.write("-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n");
+    EXPECT_TRUE(c.wait_closed());
+  });
+  Settings settings = settings_for(fake);
+  settings.username = "app";
+  settings.password = "wrong";
+  open(settings);
+  // It tries again (with backoff), each time with AUTH first, and never becomes ready.
+  ASSERT_TRUE(fake.wait_accepted(3));
+  EXPECT_FALSE(io_.call([&] { return connection_->ready(); }));
+  EXPECT_FALSE(send(0, {"GET", "k"}, 1)) << "a request was queued on an unauthenticated connection";
+  EXPECT_EQ(io_.call([&] { return connection_->last_error(); }),
+            "AUTH refused: WRONGPASS invalid username-password pair or user is disabled.");
+}
+
+TEST_F(ConnectionTest, AcceptedAuthThenServes) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    EXPECT_EQ(c.read_command(), (Args{"AUTH", "secret"}));
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache"}));
+    c.write("+OK\r\n+OK\r\n");
+    EXPECT_EQ(c.read_command(), (Args{"PING"}));
+    c.write("+PONG\r\n");
+  });
+  Settings settings = settings_for(fake);
+  settings.password = "secret";
+  open(settings);
+  ASSERT_TRUE(wait_ready());
+  send(-1, {"PING"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(recorder_->got()[0].reply, "+PONG\r\n");
+}
+
+TEST_F(ConnectionTest, ReplyWithoutARequestClosesTheConnection) {
+  Notification closed;
+  FakeUpstream fake([&](FakeConnection& c) {
+    if (c.index() > 0) return;  // the reconnect
+    handshake(c);
+    c.write("+SURPRISE\r\n");
+    EXPECT_TRUE(c.wait_closed());
+    closed.notify();
+  });
+  open(settings_for(fake));
+  EXPECT_TRUE(closed.wait());
+  EXPECT_TRUE(fake.wait_accepted(2)) << "no reconnect after the protocol error";
+}
+
+TEST_F(ConnectionTest, StopFailsPendingAndStopsReconnecting) {
+  Notification got_request;
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    got_request.notify();
+    EXPECT_TRUE(c.wait_closed());
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "k"}, 1);
+  ASSERT_TRUE(got_request.wait());
+  io_.call([&] { connection_->stop(); });
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(recorder_->got()[0].kind, resp::ReplyKind::Error);
+  EXPECT_TRUE(
+      wait_until([&] { return io_.call([&] { return connection_->state() == State::Closed; }); }));
+  EXPECT_EQ(fake.accepted(), 1);
+}
+
+TEST(PoolTest, LeastLoadedPicksAReadyConnectionWithFewestPending) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    while (c.read_command(30s)) {
+      // Holds every request unanswered.
+    }
+  });
+  IoThread io;
+  auto settings = settings_for(fake);
+  auto pool = io.call([&] {
+    auto p = std::make_unique<Pool>(io.io(), settings, 2);
+    EXPECT_EQ(p->least_loaded(), nullptr) << "no connection is ready yet";
+    EXPECT_EQ(p->unavailable_reason(), "not connected yet");
+    p->start();
+    return p;
+  });
+  ASSERT_TRUE(wait_until([&] { return io.call([&] { return pool->ready_count() == 2; }); }));
+  auto target = std::make_shared<Recorder>();
+  io.call([&] {
+    Connection* first = pool->least_loaded();
+    EXPECT_TRUE(first->send(0, command({"GET", "x"}), target, 1));
+    Connection* second = pool->least_loaded();
+    EXPECT_NE(first, second) << "the loaded connection was picked again";
+    EXPECT_TRUE(second->send(0, command({"GET", "y"}), target, 2));
+    pool->stop();
+  });
+  ASSERT_TRUE(target->wait_for(2));  // both failed by stop()
+  io.call([&] { pool.reset(); });
+}
+
+}  // namespace
+}  // namespace frontcache::upstream
