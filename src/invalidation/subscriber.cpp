@@ -236,7 +236,10 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         }
       }
     } catch (const std::exception& e) {
-      reason = fmt::format("{} connection: {}", subscriber ? "subscriber" : "tracker", e.what());
+      // The first loop to end says why; the others end because it did (cancelled).
+      if (reason.empty()) {
+        reason = fmt::format("{} connection: {}", subscriber ? "subscriber" : "tracker", e.what());
+      }
     }
   }
 
@@ -259,7 +262,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         co_await write(sub_, ping);
         if (settings_.tracking) co_await write(tracker_, ping);
       } catch (const std::exception& e) {
-        reason = fmt::format("PING failed: {}", e.what());
+        if (reason.empty()) reason = fmt::format("PING failed: {}", e.what());
         co_return;
       }
       const auto deadline = started + settings_.ping_interval;
@@ -268,7 +271,9 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         co_await timer.async_wait(kNoThrow);
       }
       if (!(sub_.ponged && tracker_.ponged)) {
-        reason = fmt::format("no PONG within {}ms", settings_.ping_interval.count());
+        if (reason.empty()) {
+          reason = fmt::format("no PONG within {}ms", settings_.ping_interval.count());
+        }
         co_return;
       }
       sink_.set_current(started);

@@ -269,7 +269,7 @@ TEST_F(SubscriberTest, UnansweredPingDisarms) {
 // its reason, the cancelled siblings catch "Operation canceled" and overwrite it. Every loss then
 // reads "tracker connection: Operation canceled": here instead of "no PONG within 50ms" and of
 // "subscriber connection: closed by upstream". Enable once each loop keeps its own reason.
-TEST_F(SubscriberTest, DISABLED_DisarmReasonNamesTheCause) {
+TEST_F(SubscriberTest, DisarmReasonNamesTheCause) {
   ping_interval_ = 50ms;
   FakeRedis redis;
   redis.on_tracker = [&](FakeConnection& c) {
@@ -282,7 +282,7 @@ TEST_F(SubscriberTest, DISABLED_DisarmReasonNamesTheCause) {
   EXPECT_EQ(sink_.wait_for_prefix("disarmed: "), "disarmed: no PONG within 50ms");
 }
 
-TEST_F(SubscriberTest, DISABLED_DisarmReasonNamesTheLostConnection) {
+TEST_F(SubscriberTest, DisarmReasonNamesTheLostConnection) {
   FakeRedis redis;
   redis.on_subscriber = [&](FakeConnection& c) { c.close(); };
   FakeUpstream fake(std::ref(redis));
