@@ -237,7 +237,8 @@ constexpr const char* kRulesYaml =
     "cache:\n  rules:\n"
     "    - match: \"ttl:*\"\n      ttl: 45s\n"
     "    - match: \"*\"\n      ttl: 30s\n"
-    "shutdown_timeout: 3s\n";
+    "shutdown_timeout: 3s\n"
+    "admin_commands: forward\n";  // FRONTCACHE CONFIG is @admin
 
 TEST_F(Operations, SighupReloadsUnderPipelinedLoadWithoutErrors) {
   SKIP_UNLESS_PROXY();

@@ -67,19 +67,6 @@ constexpr std::array kRoutes = {
     OpEntry{"eval", Route::Script, Op::None},
     OpEntry{"evalsha", Route::Script, Op::None},
     OpEntry{"fcall", Route::Script, Op::None},
-    // Administration of the shared upstream.
-    OpEntry{"config", Route::Admin, Op::None},
-    OpEntry{"debug", Route::Admin, Op::None},
-    OpEntry{"replicaof", Route::Admin, Op::None},
-    OpEntry{"slaveof", Route::Admin, Op::None},
-    OpEntry{"failover", Route::Admin, Op::None},
-    OpEntry{"module", Route::Admin, Op::None},
-    OpEntry{"acl", Route::Admin, Op::None},
-    OpEntry{"save", Route::Admin, Op::None},
-    OpEntry{"bgsave", Route::Admin, Op::None},
-    OpEntry{"bgrewriteaof", Route::Admin, Op::None},
-    OpEntry{"slowlog", Route::Admin, Op::None},
-    OpEntry{"latency", Route::Admin, Op::None},
     // Never forwarded.
     OpEntry{"shutdown", Route::Never, Op::None},
     OpEntry{"sync", Route::Never, Op::None},
@@ -111,11 +98,15 @@ constexpr std::array kSubcommands = {
     SubEntry{"client", "trackinginfo", 2, Route::Forward, Op::ClientTrackinginfo},
     SubEntry{"client", "getredir", 2, Route::Forward, Op::ClientGetredir},
     SubEntry{"client", "caching", 3, Route::Forward, Op::ClientCaching},
-    // Pausing acts on the whole shared upstream.
-    SubEntry{"client", "pause", -3, Route::Admin, Op::ClientPause},
-    SubEntry{"client", "unpause", 2, Route::Admin, Op::ClientUnpause},
+    // Pausing acts on the whole shared upstream (@admin: for users granted it).
+    SubEntry{"client", "pause", -3, Route::Forward, Op::ClientPause},
+    SubEntry{"client", "unpause", 2, Route::Forward, Op::ClientUnpause},
     // Blocked clients run on dedicated connections whose ids are not the proxy's.
     SubEntry{"client", "unblock", -3, Route::Never, Op::ClientUnblock},
+    // Upstream, it would name the proxy's own upstream account.
+    SubEntry{"acl", "whoami", 2, Route::Local, Op::AclWhoami},
+    // Forwarded; its harmless parameters need no permission (proxy/permissions.cpp).
+    SubEntry{"config", "get", -3, Route::Forward, Op::ConfigGet},
 };
 
 struct KeyEntry {

@@ -50,6 +50,7 @@ std::string Session::auth(Args args) {
   }
   state_.authenticated = true;
   state_.user.assign(user);
+  user_changed();
   conn_.parser_.set_authenticated(true);
   return std::string(resp::kOk);
 }

@@ -37,6 +37,7 @@ std::string Session::info_section() const {
              "client_output_bytes:{}\r\n"
              "idle_disconnects:{}\r\n"
              "auth_failures:{}\r\n"
+             "permission_denials:{}\r\n"
              "pinned_opened:{}\r\n"
              "pinned_refused:{}\r\n"
              "pinned_lost:{}\r\n"
@@ -61,6 +62,7 @@ std::string Session::info_section() const {
              shared.output_bytes.load(std::memory_order_relaxed),
              stats.idle_disconnects.load(std::memory_order_relaxed),
              stats.auth_failures.load(std::memory_order_relaxed),
+             stats.permission_denials.load(std::memory_order_relaxed),
              stats.pinned_opened.load(std::memory_order_relaxed),
              stats.pinned_refused.load(std::memory_order_relaxed),
              stats.pinned_lost.load(std::memory_order_relaxed), cfg.upstream.address.host,

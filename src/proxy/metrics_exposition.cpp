@@ -71,6 +71,7 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::OutputBudgetDisconnects, get(stats.output_budget_disconnects));
   out.set(Metric::IdleDisconnects, get(stats.idle_disconnects));
   out.set(Metric::AuthFailures, get(stats.auth_failures));
+  out.set(Metric::PermissionDenials, get(stats.permission_denials));
   out.set(Metric::PinnedOpened, get(stats.pinned_opened));
   out.set(Metric::PinnedRefused, get(stats.pinned_refused));
   out.set(Metric::PinnedLost, get(stats.pinned_lost));

@@ -260,6 +260,7 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
     case Op::Reset:
       if (frame == "+RESET\r\n") {
         state_.reset(worker_.config().auth.required());
+        user_changed();
         conn_.parser_.set_authenticated(state_.authenticated);
         multi_queue_.clear();
       }

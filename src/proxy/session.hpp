@@ -35,6 +35,7 @@
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/upstream/connection.hpp"
 #include "frontcache/upstream/dedicated.hpp"
+#include "permissions.hpp"
 #include "request.hpp"
 
 namespace frontcache::proxy {
@@ -107,7 +108,12 @@ class Session : public upstream::ReplyTarget,
   void dispatch_shared(const Classified& c, Args args, std::string_view raw);
   bool must_wait_for_joined(const Classified& c) const;
   bool refused(const Classified& c, Args args, std::string& error) const;
+  void count_refusal();
   bool answered_by_proxy(const Classified& c, Args args) const;
+  // The permissions of the session's user under the worker's config (re-read after a reload).
+  const Permissions& permissions();
+  // The session's user changed (AUTH, HELLO AUTH, RESET): its permissions are looked up again.
+  void user_changed() { permissions_ = nullptr; }
   void maybe_resume();
   // Replies known at dispatch time (local answers, refusals), honouring CLIENT REPLY.
   void reply(std::string_view bytes) {
@@ -188,7 +194,10 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t id_;
   std::chrono::steady_clock::time_point created_;
   std::chrono::steady_clock::time_point last_command_;
-  bool silent_ = false;  // the request being dispatched gets no reply (CLIENT REPLY)
+  bool silent_ = false;              // the request being dispatched gets no reply (CLIENT REPLY)
+  Access access_ = Access::Allowed;  // the request being dispatched, under the user's permissions
+  const Permissions* permissions_ = nullptr;
+  std::uint64_t permissions_generation_ = 0;
 
   // Shared upstream connections.
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight

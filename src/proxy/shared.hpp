@@ -17,6 +17,7 @@
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
 #include "l1.hpp"
+#include "permissions.hpp"
 
 namespace frontcache::proxy {
 
@@ -37,6 +38,7 @@ struct ProxyStats {
   std::atomic<std::uint64_t> pinned_lost{0};              // dedicated connections lost while in use
   std::atomic<std::uint64_t> pinned_recycle_failures{0};  // RESET before reuse not as expected
   std::atomic<std::uint64_t> auth_failures{0};            // wrong passwords (AUTH / HELLO AUTH)
+  std::atomic<std::uint64_t> permission_denials{0};       // NOPERM replies (auth.*permissions)
 };
 
 // Outcome of SIGHUP reloads, for INFO and metrics.
@@ -70,6 +72,10 @@ struct Shared {
   // copy through Worker::config(), which is updated on the worker's thread.
   std::shared_ptr<const config::Config> config() const;
   void set_config(std::shared_ptr<const config::Config> c);
+  // The users' permissions under `c`, compiled against `commands` on the first call for that
+  // config (its warnings logged then) and shared by every worker. Call once the command table
+  // is complete (workers start after the upstream probe).
+  std::shared_ptr<const AccessControl> access_for(const std::shared_ptr<const config::Config>& c);
 
   const std::chrono::steady_clock::time_point started;
   const std::size_t workers;               // config.workers, or hardware threads for `auto`
@@ -91,6 +97,9 @@ struct Shared {
  private:
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Config> config_;
+  std::mutex access_mutex_;
+  std::shared_ptr<const config::Config> access_config_;  // what access_ was compiled for
+  std::shared_ptr<const AccessControl> access_;
 };
 
 }  // namespace frontcache::proxy

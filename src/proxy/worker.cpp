@@ -64,6 +64,7 @@ void Worker::bind(const tcp::endpoint& endpoint) {
 
 void Worker::start() {
   if (shared_.l1) rules_ = shared_.l1->rules();
+  access_ = shared_.access_for(config_);
   pool_.start();
   asio::co_spawn(io_, idle_loop(), [index = index_](std::exception_ptr e) {
     if (e) spdlog::error("worker {}: idle sweep ended by an exception", index);
@@ -106,6 +107,7 @@ void Worker::stop() {
 void Worker::apply_config(std::shared_ptr<const config::Config> config) {
   asio::post(io_, [this, config = std::move(config)]() mutable {
     config_ = std::move(config);
+    access_ = shared_.access_for(config_);
     if (shared_.l1) rules_ = shared_.l1->rules();
   });
 }

@@ -33,7 +33,9 @@ TEST(CommandTable, LookupIsCaseInsensitiveAndRoutesAreOurs) {
   EXPECT_EQ(t.find("PING")->route, Route::Local);
   EXPECT_EQ(t.find("multi")->route, Route::Stateful);
   EXPECT_EQ(t.find("shutdown")->route, Route::Never);
-  EXPECT_EQ(t.find("config")->route, Route::Admin);
+  EXPECT_EQ(t.find("config")->route, Route::Forward);
+  EXPECT_EQ(t.classify(std::vector<std::string_view>{"ACL", "WHOAMI"}).route, Route::Local);
+  EXPECT_EQ(t.classify(std::vector<std::string_view>{"config", "get", "x"}).op, Op::ConfigGet);
   EXPECT_EQ(t.find("nosuchcommand"), nullptr);
   EXPECT_EQ(t.find(std::string(100, 'x')), nullptr);
 }

@@ -30,6 +30,18 @@ TEST(Render, ChangedValuesRoundTrip) {
   EXPECT_NE(text.find("listen: \"[::1]:7000\""), std::string::npos);
 }
 
+TEST(Render, PermissionsRoundTrip) {
+  auto loaded = load(
+      "auth:\n  permissions: \"+@read ~a:*\"\n  users:\n"
+      "    - {name: ops, password: x, permissions: \"+@all\"}\n");
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors.front();
+  const std::string text = to_yaml(*loaded.config);
+  auto back = load(text);
+  ASSERT_TRUE(back.errors.empty()) << back.errors.front() << "\n" << text;
+  EXPECT_EQ(back.config->auth.permissions, loaded.config->auth.permissions) << text;
+  EXPECT_EQ(back.config->auth.users[0].permissions.text, "+@all") << text;
+}
+
 TEST(Render, HidesSecrets) {
   Config c;
   c.upstream.password = "hunter2";

@@ -20,7 +20,6 @@ enum class Route : std::uint8_t {
   Forward,   // over a shared upstream connection (L1 first for cacheable reads)
   Local,     // answered by the proxy (PING, HELLO, SELECT, CLIENT, ...)
   Stateful,  // changes the connection's state upstream: needs a dedicated connection
-  Admin,     // forwarded or refused by `admin_commands`
   Never,     // never forwarded (SHUTDOWN): it would act on the shared upstream
   Script,    // forwarded like Forward, but may write keys it does not declare (EVAL, FCALL)
 };
@@ -56,6 +55,8 @@ enum class Op : std::uint8_t {
   ClientUnpause,
   ClientUnblock,
   ClientHelp,
+  AclWhoami,  // the session's user, not the proxy's upstream account
+  ConfigGet,  // forwarded; save/appendonly/databases need no permission
   // Connection state upstream (dedicated connection).
   Multi,
   Exec,

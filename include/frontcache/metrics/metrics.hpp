@@ -38,6 +38,7 @@ enum class Metric : std::size_t {
   OutputBudgetDisconnects,
   IdleDisconnects,
   AuthFailures,
+  PermissionDenials,
   PinnedOpened,
   PinnedRefused,
   PinnedLost,
