@@ -98,6 +98,7 @@ void Session::answer_locally(const Classified& c, Args args) {
     default:
       break;
   }
+  if (checks_password(c, args)) return answer_auth(c, args);
   const std::string out = run_local(c, args);
   if (!out.empty()) reply(out);
 }

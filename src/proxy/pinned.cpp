@@ -316,7 +316,8 @@ void Session::apply_queued(QueuedCommand& q, std::string_view element, std::stri
   if (q.local) {
     std::vector<std::string_view> args(q.args.begin(), q.args.end());
     const Classified c = worker_.shared().commands.classify(args);
-    const std::string result = run_local(c, args);
+    const std::string result =
+        checks_password(c, args) ? run_queued_auth(c, args) : run_local(c, args);
     // CLIENT REPLY OFF/SKIP inside EXEC: Redis cuts its own array short there; the proxy
     // keeps the array whole.
     out += result.empty() ? std::string(resp::kOk) : result;

@@ -23,11 +23,13 @@
 #include <deque>
 #include <list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "auth_limiter.hpp"
 #include "client_connection.hpp"
 #include "client_state.hpp"
 #include "frontcache/cache/cache.hpp"
@@ -182,6 +184,11 @@ class Session : public upstream::ReplyTarget,
   bool check_credentials(std::string_view user, std::string_view password) const;
   void auth_failed();
   static bool allowed_before_auth(const Classified& c);
+  // AUTH, or HELLO with an AUTH option.
+  static bool checks_password(const Classified& c, Args args);
+  AuthLimiter::Turn auth_turn();
+  void answer_auth(const Classified& c, Args args);
+  std::string run_queued_auth(const Classified& c, Args args);
 
   // client_admin.cpp: CLIENT LIST / KILL over every worker.
   void client_list();
@@ -215,9 +222,9 @@ class Session : public upstream::ReplyTarget,
   bool pin_wait_ = false;            // a pinning request waits for shared requests in flight
   bool barrier_ = false;             // a local request waits for the dedicated connection's replies
   bool reset_pending_ = false;       // RESET went upstream: everything waits for +RESET
-  bool auth_wait_ = false;           // reading paused after a wrong password
+  bool auth_wait_ = false;           // reading paused until the address's AUTH turn
   boost::asio::steady_timer auth_timer_;
-  unsigned auth_failures_ = 0;
+  std::optional<AuthLimiter::Key> peer_key_;  // the client's address, as AuthLimiter counts it
 
   // The dedicated connection (pinned.cpp).
   std::shared_ptr<upstream::DedicatedConnection> pinned_;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "auth_limiter.hpp"
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
@@ -39,6 +40,8 @@ struct ProxyStats {
   std::atomic<std::uint64_t> pinned_recycle_failures{0};  // RESET before reuse not as expected
   std::atomic<std::uint64_t> auth_failures{0};            // wrong passwords (AUTH / HELLO AUTH)
   std::atomic<std::uint64_t> permission_denials{0};       // NOPERM replies (auth.*permissions)
+  std::atomic<std::uint64_t> auth_delayed{0};  // AUTH replies held for their address's turn
+  std::atomic<std::uint64_t> auth_refused{0};  // AUTH refused unchecked (AuthLimiter)
 };
 
 // Outcome of SIGHUP reloads, for INFO and metrics.
@@ -83,6 +86,7 @@ struct Shared {
   int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   command::CommandTable commands;          // complete before the workers start; read-only after
+  AuthLimiter auth_limiter;                // wrong passwords per client address, all workers
   std::unique_ptr<L1> l1;                  // null when the cache is off
   ProxyStats stats;
   ReloadStats reload;
