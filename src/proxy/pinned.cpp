@@ -18,6 +18,7 @@
 #include <charconv>
 #include <utility>
 
+#include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "session.hpp"
@@ -177,8 +178,9 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
     pinned_requests_.pop_front();
     if (frame != resp::kOk) {
       // The hand-off SELECT failed: the connection is not in the client's database.
-      spdlog::warn("client {}: dedicated connection refused SELECT {}: {}", id_, state_.db,
-                   frame.substr(0, frame.size() - 2));
+      static metrics::LogLimit log_limit;
+      log_limit.warn("client {}: dedicated connection refused SELECT {}: {}", id_, state_.db,
+                     frame.substr(0, frame.size() - 2));
       conn_.append(resp::error_reply("ERR frontcache: dedicated connection refused SELECT"));
       return close();
     }
@@ -415,8 +417,10 @@ void Session::on_stream_closed(const std::string& reason) {
   if (had_state) {
     // The connection state the client built (transaction, subscriptions) is gone upstream:
     // close the client connection, as a Redis restart would, once the errors are written.
-    spdlog::warn("client {} ({}): dedicated upstream connection lost ({}); closing the client", id_,
-                 addr(), reason);
+    // A client can cause this (a subscriber that does not read hits Redis's output limit).
+    static metrics::LogLimit log_limit;
+    log_limit.warn("client {} ({}): dedicated upstream connection lost ({}); closing the client",
+                   id_, addr(), reason);
     conn_.stop_reading();
   }
   maybe_resume();
