@@ -3,8 +3,6 @@
 // Wrong passwords get Redis's WRONGPASS and count against the client's address
 // (AuthLimiter): once an address has failed a few times, its attempts take turns, further apart
 // with each failure, however many connections it opens.
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 
