@@ -11,7 +11,16 @@
 namespace frontcache::integration {
 namespace {
 
-class ConnectionState : public TwinTest {};
+// The plain Redis's default user may run everything; so may the proxy's here (MONITOR, CLIENT
+// LIST and KILL are @admin, which the proxy's default permissions leave out).
+class ConnectionState : public TwinTest {
+ protected:
+  TwinOptions twin_options() const override {
+    TwinOptions o;
+    o.frontcache_yaml = "admin_commands: forward\n";
+    return o;
+  }
+};
 
 // The same steps on both sides, each step on one of several connections per side; the replies
 // of every step are compared.

@@ -176,7 +176,7 @@ class Drain : public TargetTest {
  protected:
   TargetOptions target_options() const override {
     TargetOptions o;
-    o.frontcache_yaml = "shutdown_timeout: 10s\n";
+    o.frontcache_yaml = "shutdown_timeout: 60s\n";
     o.workers = 1;
     return o;
   }
@@ -190,23 +190,23 @@ TEST_F(Drain, BlockedClientIsAnsweredDuringTheDrain) {
   // Wait until Redis has it blocked.
   auto direct = target().direct_client();
   bool is_blocked = false;
-  for (int i = 0; i < 1000 && !is_blocked; ++i) {
+  for (int i = 0; i < 6000 && !is_blocked; ++i) {
     is_blocked = direct("CLIENT", "LIST").str.find("cmd=blpop") != std::string::npos;
     if (!is_blocked) std::this_thread::sleep_for(10ms);
   }
   ASSERT_TRUE(is_blocked);
   target().proxy()->signal(SIGTERM);
   // Once the proxy has stopped accepting, the value arrives.
-  for (int i = 0; i < 1000; ++i) {
-    RawClient probe("127.0.0.1", target().port(), 200ms);
+  for (int i = 0; i < 6000; ++i) {
+    RawClient probe("127.0.0.1", target().port(), 5s);
     if (!probe.connected()) break;
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(direct("RPUSH", "queue", "job").integer, 1);
-  auto reply = blocked.read_reply(10s);
-  ASSERT_TRUE(reply);
+  auto reply = blocked.read_reply(60s);
+  ASSERT_TRUE(reply) << target().logs();
   EXPECT_EQ(*reply, cmd({"queue", "job"}));
-  EXPECT_EQ(target().proxy()->stop(15s), 0);
+  EXPECT_EQ(target().proxy()->stop(60s), 0) << target().logs();
 }
 
 }  // namespace

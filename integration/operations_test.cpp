@@ -203,7 +203,8 @@ constexpr const char* kRulesYaml =
     "cache:\n  rules:\n"
     "    - match: \"ttl:*\"\n      ttl: 45s\n"
     "    - match: \"*\"\n      ttl: 30s\n"
-    "shutdown_timeout: 3s\n";
+    "shutdown_timeout: 3s\n"
+    "admin_commands: forward\n";  // FRONTCACHE CONFIG is @admin
 
 TEST_F(Operations, SighupReloadsUnderPipelinedLoadWithoutErrors) {
   SKIP_UNLESS_PROXY();
@@ -366,7 +367,8 @@ TEST_F(Operations, SigtermUnderLoadDrainsAndExitsZero) {
   SKIP_UNLESS_PROXY();
   TargetOptions options;
   options.command_timeout = "300s";  // the held requests must not time out, however slow we are
-  ASSERT_NO_FATAL_FAILURE(start("shutdown_timeout: 300s\n", options));
+  // (admin_commands: forward: the test reads the proxy's CLIENT LIST.)
+  ASSERT_NO_FATAL_FAILURE(start("shutdown_timeout: 300s\nadmin_commands: forward\n", options));
   Frontcache& fc = *target_->proxy();
   auto direct = target_->direct_client();
 

@@ -58,7 +58,7 @@ TEST_F(Resp3, OneCommandOfEveryFamilyIsRedisBytes) {
       cmd({"TYPE", "h"}),
       cmd({"INCRBYFLOAT", "f", "1.5"}),
       cmd({"EVAL", "return {1, 'a', {true}}", "0"}),
-      cmd({"CONFIG", "GET", "maxmemory"}),
+      cmd({"CONFIG", "GET", "databases"}),
       cmd({"XADD", "x", "1-1", "k", "v"}),
       cmd({"XRANGE", "x", "-", "+"}),
       cmd({"CLIENT", "GETNAME"}),

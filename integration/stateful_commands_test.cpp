@@ -19,6 +19,12 @@ using Commands = std::vector<std::vector<std::string>>;
 
 class StatefulCommands : public TargetTest {
  protected:
+  // MONITOR is @admin: granted here, as Redis's default user has it.
+  TargetOptions target_options() const override {
+    TargetOptions o;
+    o.frontcache_yaml = "admin_commands: forward\n";
+    return o;
+  }
   void SetUp() override {
     TargetTest::SetUp();
     if (HasFatalFailure()) return;

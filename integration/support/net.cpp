@@ -261,9 +261,19 @@ std::vector<Reply> RedisClient::pipeline(const std::vector<std::vector<std::stri
   return replies;
 }
 
-RawClient::RawClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout) {
+RawClient::RawClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+                     const std::string& source) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) return;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close();
+      return;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

@@ -72,7 +72,10 @@ class RedisClient {
 // A plain TCP connection for sending arbitrary bytes and reading raw replies.
 class RawClient {
  public:
-  RawClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout = 5s);
+  // `source`: the local IPv4 address to connect from (any of 127.0.0.0/8 on loopback), or ""
+  // for the kernel's choice.
+  RawClient(const std::string& host, uint16_t port, std::chrono::milliseconds timeout = 5s,
+            const std::string& source = "");
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
   ~RawClient();

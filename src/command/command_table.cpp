@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "builtin_commands.hpp"
 #include "frontcache/resp/errors.hpp"
 
 namespace frontcache::command {
@@ -66,54 +67,46 @@ constexpr std::array kRoutes = {
     OpEntry{"eval", Route::Script, Op::None},
     OpEntry{"evalsha", Route::Script, Op::None},
     OpEntry{"fcall", Route::Script, Op::None},
-    // Administration of the shared upstream.
-    OpEntry{"config", Route::Admin, Op::None},
-    OpEntry{"debug", Route::Admin, Op::None},
-    OpEntry{"replicaof", Route::Admin, Op::None},
-    OpEntry{"slaveof", Route::Admin, Op::None},
-    OpEntry{"failover", Route::Admin, Op::None},
-    OpEntry{"module", Route::Admin, Op::None},
-    OpEntry{"acl", Route::Admin, Op::None},
-    OpEntry{"save", Route::Admin, Op::None},
-    OpEntry{"bgsave", Route::Admin, Op::None},
-    OpEntry{"bgrewriteaof", Route::Admin, Op::None},
-    OpEntry{"slowlog", Route::Admin, Op::None},
-    OpEntry{"latency", Route::Admin, Op::None},
     // Never forwarded.
     OpEntry{"shutdown", Route::Never, Op::None},
     OpEntry{"sync", Route::Never, Op::None},
     OpEntry{"psync", Route::Never, Op::None},
 };
 
-// CLIENT's subcommands (Redis 7.0): arity, and what the proxy does with each. The upstream's
-// COMMAND replaces the arities; the routes and ops stay.
+// Subcommands the proxy treats one by one (Redis 7.0): arity, and what the proxy does with
+// each. The upstream's COMMAND replaces the arities; the routes and ops stay.
 struct SubEntry {
+  std::string_view container;
   std::string_view name;
   int arity;
   Route route;
   Op op;
 };
 
-constexpr std::array kClientSubcommands = {
-    SubEntry{"id", 2, Route::Local, Op::ClientId},
-    SubEntry{"getname", 2, Route::Local, Op::ClientGetname},
-    SubEntry{"setname", 3, Route::Local, Op::ClientSetname},
-    SubEntry{"info", 2, Route::Local, Op::ClientInfo},
-    SubEntry{"list", -2, Route::Local, Op::ClientList},
-    SubEntry{"kill", -3, Route::Local, Op::ClientKill},
-    SubEntry{"reply", 3, Route::Local, Op::ClientReply},
-    SubEntry{"no-evict", 3, Route::Local, Op::ClientNoEvict},
-    SubEntry{"help", 2, Route::Local, Op::ClientHelp},
+constexpr std::array kSubcommands = {
+    SubEntry{"client", "id", 2, Route::Local, Op::ClientId},
+    SubEntry{"client", "getname", 2, Route::Local, Op::ClientGetname},
+    SubEntry{"client", "setname", 3, Route::Local, Op::ClientSetname},
+    SubEntry{"client", "info", 2, Route::Local, Op::ClientInfo},
+    SubEntry{"client", "list", -2, Route::Local, Op::ClientList},
+    SubEntry{"client", "kill", -3, Route::Local, Op::ClientKill},
+    SubEntry{"client", "reply", 3, Route::Local, Op::ClientReply},
+    SubEntry{"client", "no-evict", 3, Route::Local, Op::ClientNoEvict},
+    SubEntry{"client", "help", 2, Route::Local, Op::ClientHelp},
     // Client-side caching is served by the proxy from its own invalidations.
-    SubEntry{"tracking", -3, Route::Local, Op::ClientTracking},
-    SubEntry{"trackinginfo", 2, Route::Local, Op::ClientTrackinginfo},
-    SubEntry{"getredir", 2, Route::Local, Op::ClientGetredir},
-    SubEntry{"caching", 3, Route::Local, Op::ClientCaching},
-    // Pausing acts on the whole shared upstream.
-    SubEntry{"pause", -3, Route::Admin, Op::ClientPause},
-    SubEntry{"unpause", 2, Route::Admin, Op::ClientUnpause},
+    SubEntry{"client", "tracking", -3, Route::Local, Op::ClientTracking},
+    SubEntry{"client", "trackinginfo", 2, Route::Local, Op::ClientTrackinginfo},
+    SubEntry{"client", "getredir", 2, Route::Local, Op::ClientGetredir},
+    SubEntry{"client", "caching", 3, Route::Local, Op::ClientCaching},
+    // Pausing acts on the whole shared upstream (@admin: for users granted it).
+    SubEntry{"client", "pause", -3, Route::Forward, Op::ClientPause},
+    SubEntry{"client", "unpause", 2, Route::Forward, Op::ClientUnpause},
     // Blocked clients run on dedicated connections whose ids are not the proxy's.
-    SubEntry{"unblock", -3, Route::Never, Op::ClientUnblock},
+    SubEntry{"client", "unblock", -3, Route::Never, Op::ClientUnblock},
+    // Upstream, it would name the proxy's own upstream account.
+    SubEntry{"acl", "whoami", 2, Route::Local, Op::AclWhoami},
+    // Forwarded; its harmless parameters need no permission (proxy/permissions.cpp).
+    SubEntry{"config", "get", -3, Route::Forward, Op::ConfigGet},
 };
 
 struct KeyEntry {
@@ -236,7 +229,111 @@ void numkeys_at(std::span<const std::string_view> args, std::size_t at,
   }
 }
 
+// A key spec's keys in `args` (Redis's getKeysUsingKeySpecs for one spec). False when the spec
+// is unknown or the arguments do not fit it.
+bool spec_keys(const KeySpec& spec, std::span<const std::string_view> args,
+               std::vector<std::string_view>& out) {
+  const int argc = static_cast<int>(args.size());
+  int first = 0;
+  switch (spec.begin) {
+    case KeySpec::Begin::Index:
+      first = spec.index;
+      break;
+    case KeySpec::Begin::Keyword: {
+      const int start = spec.startfrom > 0 ? spec.startfrom : argc + spec.startfrom;
+      const int end = spec.startfrom > 0 ? argc - 1 : 1;
+      for (int i = start; i != end; i = start <= end ? i + 1 : i - 1) {
+        if (i >= argc || i < 1) break;
+        if (iequals(args[static_cast<std::size_t>(i)], spec.keyword)) {
+          first = i + 1;
+          break;
+        }
+      }
+      if (first == 0) return true;  // keyword absent: no keys from this spec
+      break;
+    }
+    case KeySpec::Begin::Unknown:
+      return false;
+  }
+  int last = 0;
+  int step = spec.keystep;
+  switch (spec.find) {
+    case KeySpec::Find::Range:
+      if (spec.lastkey >= 0) {
+        last = first + spec.lastkey;
+      } else if (spec.limit == 0) {
+        last = argc + spec.lastkey;
+      } else {
+        last = first + ((argc - first) / spec.limit + spec.lastkey);
+      }
+      break;
+    case KeySpec::Find::Keynum: {
+      const int at = first + spec.keynumidx;
+      long long n = 0;
+      if (at >= argc || !parse_count(args[static_cast<std::size_t>(at)], n) || n > argc) {
+        return false;
+      }
+      first += spec.firstkey;
+      last = first + static_cast<int>(n) - 1;
+      break;
+    }
+    case KeySpec::Find::Unknown:
+      return false;
+  }
+  if (last >= argc || last < first || first >= argc || step <= 0) return false;
+  for (int i = first; i <= last; i += step) out.push_back(args[static_cast<std::size_t>(i)]);
+  return true;
+}
+
+KeySpec to_key_spec(const BuiltinKeySpec& b) {
+  KeySpec k;
+  k.begin = b.begin;
+  k.index = b.index;
+  k.keyword = b.keyword;
+  k.startfrom = b.startfrom;
+  k.find = b.find;
+  k.lastkey = b.lastkey;
+  k.keystep = b.keystep;
+  k.limit = b.limit;
+  k.keynumidx = b.keynumidx;
+  k.firstkey = b.firstkey;
+  k.incomplete = b.incomplete;
+  k.not_key = b.not_key;
+  return k;
+}
+
+// Fills in what an upstream entry lacks from our fallback entry: categories (Redis < 6), key
+// specs (Redis 6 reports keys but no specs) and subcommands (Redis 6 has none in COMMAND).
+void inherit(CommandInfo& upstream, CommandInfo& fallback) {
+  if (upstream.categories == 0) upstream.categories = fallback.categories;
+  if (upstream.key_specs.empty() && upstream.first_key > 0) {
+    upstream.key_specs = std::move(fallback.key_specs);
+  }
+  if (upstream.subcommands.empty()) {
+    upstream.subcommands = std::move(fallback.subcommands);
+    return;
+  }
+  for (auto& sub : upstream.subcommands) {
+    for (auto& ours : fallback.subcommands) {
+      if (ours.name == sub.name) inherit(sub, ours);
+    }
+  }
+}
+
 }  // namespace
+
+std::uint32_t category_bit(std::string_view name) {
+  for (std::size_t i = 0; i < kCategoryNames.size(); ++i) {
+    const std::string_view c = kCategoryNames[i];
+    if (c.size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t j = 0; j < c.size() && same; ++j) {
+      same = std::tolower(static_cast<unsigned char>(name[j])) == c[j];
+    }
+    if (same) return 1u << i;
+  }
+  return 0;
+}
 
 CommandTable::CommandTable() {
   for (const auto& k : kFallbackWrites) {
@@ -249,14 +346,19 @@ CommandTable::CommandTable() {
   }
   for (const auto* name : {"flushdb", "flushall", "swapdb"}) entry(name).flags |= kWrite | kFlush;
   for (const auto& r : kRoutes) entry(r.name).route = r.route;
-  CommandInfo& client = entry("client");
-  client.arity = -2;
-  for (const auto& s : kClientSubcommands) {
-    CommandInfo sub;
-    sub.name = s.name;
-    sub.arity = s.arity;
-    client.subcommands.push_back(std::move(sub));
+  for (const auto& s : kSubcommands) {
+    entry(s.container).arity = -2;
+    sub_entry(s.container, s.name).arity = s.arity;
   }
+  auto at = [this](std::string_view fullname) -> CommandInfo& {
+    const auto bar = fullname.find('|');
+    if (bar == std::string_view::npos) return entry(fullname);
+    return sub_entry(fullname.substr(0, bar), fullname.substr(bar + 1));
+  };
+  for (const auto& b : builtin_commands()) at(b.fullname).categories = b.categories;
+  for (const auto& b : builtin_key_specs()) at(b.fullname).key_specs.push_back(to_key_spec(b));
+  // Ours, not Redis's: FRONTCACHE CONFIG shows the proxy's settings, upstream address and users.
+  entry("frontcache").categories = kCatAdmin | kCatDangerous | kCatSlow;
   assign_ops();
 }
 
@@ -268,19 +370,21 @@ void CommandTable::assign_ops() {
     e.route = r.route;
     e.op = r.op;
   }
+  std::uint32_t id = 0;
   for (auto& [name, info] : map_) {
     info.fullname = info.name;
+    info.id = id++;
     for (auto& sub : info.subcommands) {
       sub.fullname = info.name + "|" + sub.name;
       sub.route = info.route;
+      sub.id = id++;
     }
   }
-  for (auto& sub : entry("client").subcommands) {
-    for (const auto& s : kClientSubcommands) {
-      if (sub.name != s.name) continue;
-      sub.route = s.route;
-      sub.op = s.op;
-    }
+  ids_ = id;
+  for (const auto& s : kSubcommands) {
+    CommandInfo& sub = sub_entry(s.container, s.name);
+    sub.route = s.route;
+    sub.op = s.op;
   }
 }
 
@@ -288,6 +392,16 @@ CommandInfo& CommandTable::entry(std::string_view lower_name) {
   auto [it, inserted] = map_.try_emplace(std::string(lower_name));
   if (inserted) it->second.name = lower_name;
   return it->second;
+}
+
+CommandInfo& CommandTable::sub_entry(std::string_view lower_name, std::string_view lower_sub) {
+  CommandInfo& container = entry(lower_name);
+  for (auto& sub : container.subcommands) {
+    if (sub.name == lower_sub) return sub;
+  }
+  CommandInfo& sub = container.subcommands.emplace_back();
+  sub.name = lower_sub;
+  return sub;
 }
 
 void CommandTable::merge(std::vector<CommandInfo> upstream) {
@@ -298,6 +412,7 @@ void CommandTable::merge(std::vector<CommandInfo> upstream) {
     const std::uint32_t ours = e.flags & (kCacheable | kFlush | kWrite);
     const bool fallback_movable = e.has(kMovableKeys);
     const std::string name = e.name;
+    inherit(u, e);
     e = std::move(u);
     e.name = name;
     e.flags |= ours;
@@ -325,6 +440,19 @@ const CommandInfo* CommandTable::find(std::string_view name) const {
   if (!to_lower_buffer(name, lower)) return nullptr;
   auto it = map_.find(std::string(lower, name.size()));
   return it == map_.end() ? nullptr : &it->second;
+}
+
+const CommandInfo* CommandTable::find_full(std::string_view fullname) const {
+  const auto bar = fullname.find('|');
+  const CommandInfo* info = find(fullname.substr(0, bar));
+  if (info == nullptr || bar == std::string_view::npos) return info;
+  char lower[kMaxName];
+  const std::string_view sub = fullname.substr(bar + 1);
+  if (!to_lower_buffer(sub, lower)) return nullptr;
+  for (const auto& s : info->subcommands) {
+    if (s.name == std::string_view(lower, sub.size())) return &s;
+  }
+  return nullptr;
 }
 
 namespace {
@@ -424,6 +552,27 @@ bool CommandTable::write_keys(const CommandInfo& info, std::span<const std::stri
     }
   }
   return !info.has(kMovableKeys);
+}
+
+bool CommandTable::access_keys(const CommandInfo& info, std::span<const std::string_view> args,
+                               std::vector<std::string_view>& out) {
+  bool complete = true;
+  const bool sort = info.fullname == "sort" || info.fullname == "sort_ro";
+  for (const auto& spec : info.key_specs) {
+    if (spec.not_key) continue;
+    if (sort && spec.begin == KeySpec::Begin::Unknown) continue;  // STORE, BY and GET: below
+    if (spec.incomplete) complete = false;
+    if (!spec_keys(spec, args, out)) complete = false;
+  }
+  if (sort) {
+    // STORE's key is ours to find; BY and GET name keys derived from the data (Redis too
+    // refuses them to a user without access to every key).
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      if (iequals(args[i], "BY") || iequals(args[i], "GET")) complete = false;
+      if (iequals(args[i], "STORE") && i + 1 < args.size()) out.push_back(args[i + 1]);
+    }
+  }
+  return complete;
 }
 
 bool iequals(std::string_view a, std::string_view upper) {

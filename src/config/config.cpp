@@ -301,11 +301,27 @@ void read_limits(YamlReader& r, const YAML::Node& root, LimitsConfig& limits) {
   r.duration(node, path, "idle_timeout", limits.idle_timeout);
 }
 
-void read_auth(YamlReader& r, const YAML::Node& root, AuthConfig& auth) {
+// `permissions` under `map`; absent: the list `admin_commands` stands for.
+void read_permissions(YamlReader& r, const YAML::Node& map, const std::string& path,
+                      AdminCommands admin, Permissions& out) {
+  out = default_permissions(admin);
+  std::string text;
+  if (!r.string(map, path, "permissions", text, true)) return;
+  std::string error;
+  if (auto parsed = parse_permissions(text, error)) {
+    out = std::move(*parsed);
+  } else {
+    r.error(map["permissions"], YamlReader::child(path, "permissions"), error);
+  }
+}
+
+void read_auth(YamlReader& r, const YAML::Node& root, AdminCommands admin, AuthConfig& auth) {
   const std::string path = "auth";
   const YAML::Node node = root[path];
+  auth.permissions = default_permissions(admin);
   if (!r.mapping(node, path)) return;
   r.secret(node, path, false, auth.password);
+  read_permissions(r, node, path, admin, auth.permissions);
   if (!r.sequence(node, path, "users")) return;
   const YAML::Node users = node["users"];
   for (std::size_t i = 0; i < users.size(); ++i) {
@@ -328,6 +344,7 @@ void read_auth(YamlReader& r, const YAML::Node& root, AuthConfig& auth) {
       }
     }
     r.secret(user_node, user_path, true, user.password);
+    read_permissions(r, user_node, user_path, admin, user.permissions);
     auth.users.push_back(std::move(user));
   }
 }
@@ -340,10 +357,11 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   read_cache(r, root, config.cache);
   read_invalidation(r, root, config.invalidation);
   read_limits(r, root, config.limits);
-  read_auth(r, root, config.auth);
+  // Before auth: it is the permission list of every user whose list is not written.
   r.choice<AdminCommands>(root, "", "admin_commands",
                           {{"forward", AdminCommands::Forward}, {"deny", AdminCommands::Deny}},
                           config.admin_commands);
+  read_auth(r, root, config.admin_commands, config.auth);
   const YAML::Node metrics = root["metrics"];
   if (r.mapping(metrics, "metrics") && metrics["listen"].IsDefined() &&
       !metrics["listen"].IsNull()) {

@@ -7,7 +7,7 @@
 namespace frontcache::config {
 namespace {
 
-constexpr std::array<std::string_view, 54> kKnownKeys{
+constexpr std::array<std::string_view, 56> kKnownKeys{
     "listen",
     "workers",
     "upstream",
@@ -51,11 +51,13 @@ constexpr std::array<std::string_view, 54> kKnownKeys{
     "auth.password",
     "auth.password_env",
     "auth.password_file",
+    "auth.permissions",
     "auth.users",
     "auth.users[].name",
     "auth.users[].password",
     "auth.users[].password_env",
     "auth.users[].password_file",
+    "auth.users[].permissions",
     "admin_commands",
     "metrics",
     "metrics.listen",

@@ -91,9 +91,11 @@ std::string to_yaml(const Config& c) {
   line(fmt::format("  idle_timeout: {}", format_duration(c.limits.idle_timeout)));
   line("auth:");
   line(fmt::format("  password: {}", secret(c.auth.password)));
+  line(fmt::format("  permissions: {}", quoted(c.auth.permissions.text)));
   line(c.auth.users.empty() ? "  users: []" : "  users:");
   for (const auto& u : c.auth.users) {
-    line(fmt::format("    - {{name: {}, password: {}}}", quoted(u.name), secret(u.password)));
+    line(fmt::format("    - {{name: {}, password: {}, permissions: {}}}", quoted(u.name),
+                     secret(u.password), quoted(u.permissions.text)));
   }
   line(fmt::format("admin_commands: {}",
                    c.admin_commands == AdminCommands::Forward ? "forward" : "deny"));

@@ -23,7 +23,7 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
     {"frontcache_protocol_errors_total", Counter,
      "Client connections closed after an unrecoverable protocol error."},
     {"frontcache_refused_commands_total", Counter,
-     "Commands refused by the proxy (unsupported stateful, denied admin, never-forwarded)."},
+     "Commands refused by the proxy (not permitted to the user, never forwarded)."},
     {"frontcache_output_limit_disconnects_total", Counter,
      "Clients disconnected because their pending replies exceeded their class's limit "
      "(limits.max_output_buffer, limits.pubsub_output_buffer[_soft])."},
@@ -34,6 +34,17 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "Clients closed after limits.idle_timeout without a command."},
     {"frontcache_auth_failures_total", Counter,
      "Wrong passwords (AUTH, HELLO AUTH) against the proxy's auth settings."},
+    {"frontcache_auth_delayed_total", Counter,
+     "AUTH / HELLO AUTH replies held until their address's turn: the address has recent wrong "
+     "passwords, so its attempts are spaced out (25 ms doubling to 2 s)."},
+    {"frontcache_auth_refused_total", Counter,
+     "AUTH / HELLO AUTH refused without checking the password: the address's next turn was more "
+     "than 10 s away, or addresses with recent wrong passwords used up the global budget."},
+    {"frontcache_auth_penalized_addresses", Gauge,
+     "Client addresses (IPv4, or IPv6 /64) whose AUTH attempts are spaced out now."},
+    {"frontcache_permission_denials_total", Counter,
+     "Commands refused with NOPERM: the user's permissions (auth.permissions, "
+     "auth.users[].permissions) do not allow the command or one of its keys."},
     {"frontcache_pinned_opened_total", Counter,
      "Dedicated upstream connections opened for pinned sessions (MULTI, blocking, pub/sub)."},
     {"frontcache_pinned_refused_total", Counter,

@@ -1,10 +1,12 @@
 // Proxy-level authentication (`auth` in the config): until a session authenticates, every
 // command but AUTH, HELLO, QUIT and RESET gets NOAUTH and nothing (cached or not) reaches it.
-// Wrong passwords get Redis's WRONGPASS and pause the session's reading, longer after each
-// failure, so a client cannot try passwords at network speed.
+// Wrong passwords get Redis's WRONGPASS and count against the client's address
+// (AuthLimiter): once an address has failed a few times, its attempts take turns, further apart
+// with each failure, however many connections it opens.
 #include <algorithm>
 #include <chrono>
 
+#include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "session.hpp"
 #include "worker.hpp"
@@ -13,8 +15,8 @@ namespace frontcache::proxy {
 
 namespace {
 
-constexpr std::chrono::milliseconds kFirstPenalty{25};
-constexpr std::chrono::milliseconds kMaxPenalty{2000};
+constexpr std::string_view kAuthRefused =
+    "ERR frontcache: too many wrong passwords from this address; try again later";
 
 // Compares without an early exit on the first differing byte.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -29,6 +31,62 @@ bool same_secret(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+bool Session::checks_password(const Classified& c, Args args) {
+  if (c.op == command::Op::Auth) return true;
+  if (c.op != command::Op::Hello) return false;
+  for (std::size_t i = 2; i + 2 < args.size(); ++i) {
+    if (command::iequals(args[i], "AUTH")) return true;
+  }
+  return false;
+}
+
+AuthLimiter::Turn Session::auth_turn() {
+  if (!peer_key_) peer_key_ = AuthLimiter::key_of(addr());
+  const AuthLimiter::Turn turn =
+      worker_.shared().auth_limiter.reserve(*peer_key_, std::chrono::steady_clock::now());
+  if (turn.refused) {
+    worker_.shared().stats.auth_refused.fetch_add(1, std::memory_order_relaxed);
+    static metrics::LogLimit log_limit;
+    log_limit.warn("AUTH from {} refused unchecked: too many wrong passwords from that address",
+                   addr());
+  }
+  return turn;
+}
+
+// AUTH and HELLO AUTH outside MULTI: the password is checked at once (so a failure counts
+// against the address before its next attempt is given a turn), and the reply, right or wrong,
+// waits for the address's turn with the session's reading paused.
+void Session::answer_auth(const Classified& c, Args args) {
+  const AuthLimiter::Turn turn = auth_turn();
+  if (turn.refused) return reply_error(kAuthRefused);
+  std::string out = run_local(c, args);
+  if (turn.at <= std::chrono::steady_clock::now()) return reply(out);
+  worker_.shared().stats.auth_delayed.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t seq = take_slot(silent_);
+  auth_wait_ = true;
+  auth_timer_.expires_at(turn.at);
+  auth_timer_.async_wait(
+      [weak = weak_from_this(), seq, out = std::move(out)](const boost::system::error_code&) {
+        auto self = weak.lock();
+        if (!self || self->conn_.closed()) return;
+        self->auth_wait_ = false;
+        if (self->conn_.pending(seq)) {
+          self->conn_.complete(seq, self->conn_.context(seq).silent ? "" : out);
+        }
+        self->maybe_resume();
+      });
+}
+
+// AUTH or HELLO AUTH queued in MULTI, run at EXEC: no waiting there, so only an address whose
+// turn is now gets its password checked.
+std::string Session::run_queued_auth(const Classified& c, Args args) {
+  const AuthLimiter::Turn turn = auth_turn();
+  if (turn.refused || turn.at > std::chrono::steady_clock::now()) {
+    return resp::error_reply(kAuthRefused);
+  }
+  return run_local(c, args);
+}
 
 bool Session::allowed_before_auth(const Classified& c) {
   return c.op == command::Op::Auth || c.op == command::Op::Hello || c.op == command::Op::Quit ||
@@ -50,6 +108,7 @@ std::string Session::auth(Args args) {
   }
   state_.authenticated = true;
   state_.user.assign(user);
+  user_changed();
   conn_.parser_.set_authenticated(true);
   return std::string(resp::kOk);
 }
@@ -71,17 +130,14 @@ bool Session::check_credentials(std::string_view user, std::string_view password
 
 void Session::auth_failed() {
   worker_.shared().stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
-  ++auth_failures_;
-  const auto shift = std::min(auth_failures_ - 1, 7u);
-  const auto delay = std::min(kMaxPenalty, kFirstPenalty * (1 << shift));
-  auth_wait_ = true;
-  auth_timer_.expires_after(delay);
-  auth_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code&) {
-    auto self = weak.lock();
-    if (!self) return;
-    self->auth_wait_ = false;
-    self->maybe_resume();
-  });
+  if (!peer_key_) peer_key_ = AuthLimiter::key_of(addr());
+  if (worker_.shared().auth_limiter.failed(*peer_key_, std::chrono::steady_clock::now())) {
+    static metrics::LogLimit log_limit;
+    log_limit.warn(
+        "repeated wrong passwords from {}: its AUTH attempts now take turns, spaced out (see "
+        "docs/security.md)",
+        addr());
+  }
 }
 
 }  // namespace frontcache::proxy

@@ -40,6 +40,10 @@ std::string Session::info_section() const {
              "client_output_bytes:{}\r\n"
              "idle_disconnects:{}\r\n"
              "auth_failures:{}\r\n"
+             "auth_delayed:{}\r\n"
+             "auth_refused:{}\r\n"
+             "auth_penalized_addresses:{}\r\n"
+             "permission_denials:{}\r\n"
              "pinned_opened:{}\r\n"
              "pinned_refused:{}\r\n"
              "pinned_lost:{}\r\n"
@@ -64,6 +68,10 @@ std::string Session::info_section() const {
              shared.output_bytes.load(std::memory_order_relaxed),
              stats.idle_disconnects.load(std::memory_order_relaxed),
              stats.auth_failures.load(std::memory_order_relaxed),
+             stats.auth_delayed.load(std::memory_order_relaxed),
+             stats.auth_refused.load(std::memory_order_relaxed),
+             shared.auth_limiter.penalized(std::chrono::steady_clock::now()),
+             stats.permission_denials.load(std::memory_order_relaxed),
              stats.pinned_opened.load(std::memory_order_relaxed),
              stats.pinned_refused.load(std::memory_order_relaxed),
              stats.pinned_lost.load(std::memory_order_relaxed), cfg.upstream.address.host,

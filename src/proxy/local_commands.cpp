@@ -47,7 +47,7 @@ void Session::answer_locally(const Classified& c, Args args) {
   }
   std::string error;
   if (refused(c, args, error)) {
-    worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    count_refusal();
     if (state_.multi) state_.multi_failed = true;
     return reply_error(error);
   }
@@ -103,6 +103,7 @@ void Session::answer_locally(const Classified& c, Args args) {
     default:
       break;
   }
+  if (checks_password(c, args)) return answer_auth(c, args);
   const std::string out = run_local(c, args);
   if (!out.empty()) reply(out);
 }
@@ -126,8 +127,11 @@ std::string Session::run_local(const Classified& c, Args args) {
     case Op::Reset:
       if (state_.tracking.on) worker_.shared().tracking.disable(id_);
       state_.reset(worker_.config().auth.required());
+      user_changed();
       conn_.parser_.set_authenticated(state_.authenticated);
       return "+RESET\r\n";
+    case Op::AclWhoami:
+      return resp::bulk_reply(state_.user);
     case Op::Frontcache:
       return frontcache(args);
     case Op::Info:
@@ -159,6 +163,7 @@ std::string Session::hello(Args args) {
       }
       state_.authenticated = true;
       state_.user.assign(args[i + 1]);
+      user_changed();
       conn_.parser_.set_authenticated(true);
       i += 2;
     } else if (iequals(args[i], "SETNAME") && more >= 1) {

@@ -72,6 +72,12 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::OutputBudgetDisconnects, get(stats.output_budget_disconnects));
   out.set(Metric::IdleDisconnects, get(stats.idle_disconnects));
   out.set(Metric::AuthFailures, get(stats.auth_failures));
+  out.set(Metric::AuthDelayed, get(stats.auth_delayed));
+  out.set(Metric::AuthRefused, get(stats.auth_refused));
+  out.set(
+      Metric::AuthPenalizedAddresses,
+      static_cast<std::uint64_t>(shared.auth_limiter.penalized(std::chrono::steady_clock::now())));
+  out.set(Metric::PermissionDenials, get(stats.permission_denials));
   out.set(Metric::PinnedOpened, get(stats.pinned_opened));
   out.set(Metric::PinnedRefused, get(stats.pinned_refused));
   out.set(Metric::PinnedLost, get(stats.pinned_lost));

@@ -18,6 +18,7 @@
 #include <charconv>
 #include <utility>
 
+#include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "session.hpp"
@@ -200,8 +201,9 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
     pinned_requests_.pop_front();
     if (frame != resp::kOk) {
       // The hand-off SELECT failed: the connection is not in the client's database.
-      spdlog::warn("client {}: dedicated connection refused SELECT {}: {}", id_, state_.db,
-                   frame.substr(0, frame.size() - 2));
+      static metrics::LogLimit log_limit;
+      log_limit.warn("client {}: dedicated connection refused SELECT {}: {}", id_, state_.db,
+                     frame.substr(0, frame.size() - 2));
       conn_.append(resp::error_reply("ERR frontcache: dedicated connection refused SELECT"));
       return close();
     }
@@ -286,6 +288,7 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
       if (frame == "+RESET\r\n") {
         if (state_.tracking.on) worker_.shared().tracking.disable(id_);
         state_.reset(worker_.config().auth.required());
+        user_changed();
         conn_.parser_.set_authenticated(state_.authenticated);
         multi_queue_.clear();
       }
@@ -345,7 +348,8 @@ void Session::apply_queued(QueuedCommand& q, std::string_view element, std::stri
   if (q.local) {
     std::vector<std::string_view> args(q.args.begin(), q.args.end());
     const Classified c = worker_.shared().commands.classify(args);
-    const std::string result = run_local(c, args);
+    const std::string result =
+        checks_password(c, args) ? run_queued_auth(c, args) : run_local(c, args);
     // CLIENT REPLY OFF/SKIP inside EXEC: Redis cuts its own array short there; the proxy
     // keeps the array whole.
     out += result.empty() ? std::string(resp::kOk) : result;
@@ -438,8 +442,10 @@ void Session::on_stream_closed(const std::string& reason) {
   if (had_state) {
     // The connection state the client built (transaction, subscriptions) is gone upstream:
     // close the client connection, as a Redis restart would, once the errors are written.
-    spdlog::warn("client {} ({}): dedicated upstream connection lost ({}); closing the client", id_,
-                 addr(), reason);
+    // A client can cause this (a subscriber that does not read hits Redis's output limit).
+    static metrics::LogLimit log_limit;
+    log_limit.warn("client {} ({}): dedicated upstream connection lost ({}); closing the client",
+                   id_, addr(), reason);
     conn_.stop_reading();
   }
   maybe_resume();

@@ -16,7 +16,9 @@ using command::Route;
 void Session::reply_error(std::string_view message) { reply(resp::error_reply(message)); }
 
 bool Session::on_request(Args args, std::string_view raw) {
-  const Classified c = worker_.shared().commands.classify(args);
+  const auto& commands = worker_.shared().commands;
+  const Classified c = commands.classify(args);
+  access_ = permissions().check(c, args, commands.complete(), keys_);
   // Holds that keep this request waiting, unparsed: a write behind reads joined to another
   // session's fill; a pinning request behind shared requests still in flight (so that it runs
   // after them upstream); a local answer behind the dedicated connection's pending replies
@@ -90,31 +92,56 @@ bool Session::switches_protocol(const Classified& c, Args args) const {
   return (args[1] == "2" && state_.resp != 2) || (args[1] == "3" && state_.resp != 3);
 }
 
-// Admin commands under `admin_commands: deny`, and commands never forwarded.
+// Commands the user's permissions do not allow (Redis's NOPERM texts), and commands never
+// forwarded.
 bool Session::refused(const Classified& c, Args args, std::string& error) const {
+  if (access_ == Access::DeniedKey) {
+    error = "NOPERM this user has no permissions to access one of the keys used as arguments";
+    return true;
+  }
+  if (access_ == Access::DeniedCommand) {
+    std::string name;
+    if (c.spec != nullptr) {
+      name = c.spec->fullname;
+    } else if (c.info != nullptr) {
+      name = c.info->name;
+    } else {
+      name = args[0].substr(0, 128);  // unknown to the built-in table
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    error = fmt::format("NOPERM this user has no permissions to run the '{}' command", name);
+    return true;
+  }
   if (c.route == Route::Never) {
     error = fmt::format("ERR frontcache: '{}' is never forwarded to the shared upstream",
                         c.spec != nullptr ? c.spec->fullname : c.info->name);
     return true;
   }
-  if (c.route != Route::Admin ||
-      worker_.config().admin_commands == config::AdminCommands::Forward) {
-    return false;
+  return false;
+}
+
+void Session::count_refusal() {
+  auto& stats = worker_.shared().stats;
+  stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+  if (access_ != Access::Allowed) {
+    stats.permission_denials.fetch_add(1, std::memory_order_relaxed);
   }
-  // CONFIG GET is read-only and clients (redis-benchmark) ask for it.
-  if (c.info->name == "config" && args.size() >= 2 && command::iequals(args[1], "GET")) {
-    return false;
+}
+
+const Permissions& Session::permissions() {
+  const AccessControl& access = worker_.access();
+  if (permissions_ == nullptr || permissions_generation_ != access.generation()) {
+    permissions_ = &access.user(state_.user);
+    permissions_generation_ = access.generation();
   }
-  error = fmt::format("ERR frontcache: '{}' is an admin command and admin_commands is 'deny'",
-                      c.spec != nullptr ? c.spec->fullname : c.info->name);
-  return true;
+  return *permissions_;
 }
 
 void Session::dispatch_shared(const Classified& c, Args args, std::string_view raw) {
   if (c.route == Route::Local) return answer_locally(c, args);
   std::string error;
   if (refused(c, args, error)) {
-    worker_.shared().stats.refused_commands.fetch_add(1, std::memory_order_relaxed);
+    count_refusal();
     return reply_error(error);
   }
   if (!c.known() || worker_.shared().l1 == nullptr) return forward(raw);

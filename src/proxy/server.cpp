@@ -22,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include "command_reply.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
 #include "frontcache/metrics/http_server.hpp"
 #include "metrics_exposition.hpp"
@@ -54,6 +55,9 @@ command::CommandInfo parse_command_entry(const redisReply* e) {
   info.first_key = integer(e->element[3]);
   info.last_key = integer(e->element[4]);
   info.key_step = integer(e->element[5]);
+  // Redis 6: element 6 lists the ACL categories; Redis 7: element 8 the key specs.
+  if (e->elements >= 7) info.categories = parse_acl_categories(e->element[6]);
+  if (e->elements >= 9) info.key_specs = parse_key_specs(e->element[8]);
   // Redis 7: element 9 lists subcommands ("xgroup|create", ...).
   if (e->elements >= 10 && e->element[9]->type == REDIS_REPLY_ARRAY) {
     for (std::size_t i = 0; i < e->element[9]->elements; ++i) {

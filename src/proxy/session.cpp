@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 
+#include "frontcache/metrics/log_limit.hpp"
 #include "worker.hpp"
 
 namespace frontcache::proxy {
@@ -36,7 +37,8 @@ void Session::start() {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        spdlog::warn("client {} session ended by an exception: {}", self->id_, ex.what());
+        static metrics::LogLimit log_limit;
+        log_limit.warn("client {} session ended by an exception: {}", self->id_, ex.what());
       }
     }
     self->close();

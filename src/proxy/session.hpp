@@ -23,11 +23,13 @@
 #include <deque>
 #include <list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "auth_limiter.hpp"
 #include "client_connection.hpp"
 #include "client_state.hpp"
 #include "frontcache/cache/cache.hpp"
@@ -36,6 +38,7 @@
 #include "frontcache/resp/encode.hpp"
 #include "frontcache/upstream/connection.hpp"
 #include "frontcache/upstream/dedicated.hpp"
+#include "permissions.hpp"
 #include "request.hpp"
 #include "tracking.hpp"
 
@@ -111,11 +114,16 @@ class Session : public upstream::ReplyTarget,
   void dispatch_shared(const Classified& c, Args args, std::string_view raw);
   bool must_wait_for_joined(const Classified& c) const;
   bool refused(const Classified& c, Args args, std::string& error) const;
+  void count_refusal();
   bool answered_by_proxy(const Classified& c, Args args) const;
   bool switches_protocol(const Classified& c, Args args) const;
   resp::Protocol protocol() const {
     return state_.resp == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
   }
+  // The permissions of the session's user under the worker's config (re-read after a reload).
+  const Permissions& permissions();
+  // The session's user changed (AUTH, HELLO AUTH, RESET): its permissions are looked up again.
+  void user_changed() { permissions_ = nullptr; }
   void maybe_resume();
   // Replies known at dispatch time (local answers, refusals), honouring CLIENT REPLY.
   void reply(std::string_view bytes) {
@@ -193,6 +201,11 @@ class Session : public upstream::ReplyTarget,
   bool check_credentials(std::string_view user, std::string_view password) const;
   void auth_failed();
   static bool allowed_before_auth(const Classified& c);
+  // AUTH, or HELLO with an AUTH option.
+  static bool checks_password(const Classified& c, Args args);
+  AuthLimiter::Turn auth_turn();
+  void answer_auth(const Classified& c, Args args);
+  std::string run_queued_auth(const Classified& c, Args args);
 
   // client_admin.cpp: CLIENT LIST / KILL over every worker.
   void client_list();
@@ -205,7 +218,10 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t id_;
   std::chrono::steady_clock::time_point created_;
   std::chrono::steady_clock::time_point last_command_;
-  bool silent_ = false;  // the request being dispatched gets no reply (CLIENT REPLY)
+  bool silent_ = false;              // the request being dispatched gets no reply (CLIENT REPLY)
+  Access access_ = Access::Allowed;  // the request being dispatched, under the user's permissions
+  const Permissions* permissions_ = nullptr;
+  std::uint64_t permissions_generation_ = 0;
 
   // Shared upstream connections.
   upstream::Connection* upstream_ = nullptr;  // sticky while requests are in flight
@@ -223,9 +239,9 @@ class Session : public upstream::ReplyTarget,
   bool pin_wait_ = false;            // a pinning request waits for shared requests in flight
   bool barrier_ = false;             // a local request waits for the dedicated connection's replies
   bool reset_pending_ = false;       // RESET went upstream: everything waits for +RESET
-  bool auth_wait_ = false;           // reading paused after a wrong password
+  bool auth_wait_ = false;           // reading paused until the address's AUTH turn
   boost::asio::steady_timer auth_timer_;
-  unsigned auth_failures_ = 0;
+  std::optional<AuthLimiter::Key> peer_key_;  // the client's address, as AuthLimiter counts it
 
   // The dedicated connection (pinned.cpp).
   std::shared_ptr<upstream::DedicatedConnection> pinned_;

@@ -1,5 +1,10 @@
 #include "shared.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
 namespace frontcache::proxy {
 
 namespace {
@@ -24,6 +29,17 @@ std::shared_ptr<const config::Config> Shared::config() const {
 void Shared::set_config(std::shared_ptr<const config::Config> c) {
   std::lock_guard lock(config_mutex_);
   config_ = std::move(c);
+}
+
+std::shared_ptr<const AccessControl> Shared::access_for(
+    const std::shared_ptr<const config::Config>& c) {
+  std::lock_guard lock(access_mutex_);
+  if (access_ != nullptr && access_config_ == c) return access_;
+  const std::uint64_t generation = access_ != nullptr ? access_->generation() + 1 : 1;
+  access_ = std::make_shared<const AccessControl>(*c, commands, generation);
+  access_config_ = c;
+  for (const auto& w : access_->warnings()) spdlog::warn("{}", w);
+  return access_;
 }
 
 }  // namespace frontcache::proxy

@@ -12,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "auth_limiter.hpp"
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
 #include "l1.hpp"
+#include "permissions.hpp"
 #include "tracking.hpp"
 
 namespace frontcache::proxy {
@@ -38,6 +40,9 @@ struct ProxyStats {
   std::atomic<std::uint64_t> pinned_lost{0};              // dedicated connections lost while in use
   std::atomic<std::uint64_t> pinned_recycle_failures{0};  // RESET before reuse not as expected
   std::atomic<std::uint64_t> auth_failures{0};            // wrong passwords (AUTH / HELLO AUTH)
+  std::atomic<std::uint64_t> permission_denials{0};       // NOPERM replies (auth.*permissions)
+  std::atomic<std::uint64_t> auth_delayed{0};  // AUTH replies held for their address's turn
+  std::atomic<std::uint64_t> auth_refused{0};  // AUTH refused unchecked (AuthLimiter)
 };
 
 // Outcome of SIGHUP reloads, for INFO and metrics.
@@ -71,6 +76,10 @@ struct Shared {
   // copy through Worker::config(), which is updated on the worker's thread.
   std::shared_ptr<const config::Config> config() const;
   void set_config(std::shared_ptr<const config::Config> c);
+  // The users' permissions under `c`, compiled against `commands` on the first call for that
+  // config (its warnings logged then) and shared by every worker. Call once the command table
+  // is complete (workers start after the upstream probe).
+  std::shared_ptr<const AccessControl> access_for(const std::shared_ptr<const config::Config>& c);
 
   const std::chrono::steady_clock::time_point started;
   const std::size_t workers;               // config.workers, or usable CPUs for `auto`
@@ -79,6 +88,7 @@ struct Shared {
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   bool resp3 = true;                       // the upstream speaks RESP3 (HELLO 3: Redis >= 6)
   command::CommandTable commands;          // complete before the workers start; read-only after
+  AuthLimiter auth_limiter;                // wrong passwords per client address, all workers
   std::unique_ptr<L1> l1;                  // null when the cache is off
   TrackingTable tracking;                  // CLIENT TRACKING served by the proxy (needs the L1)
   ProxyStats stats;
@@ -94,6 +104,9 @@ struct Shared {
  private:
   mutable std::mutex config_mutex_;
   std::shared_ptr<const config::Config> config_;
+  std::mutex access_mutex_;
+  std::shared_ptr<const config::Config> access_config_;  // what access_ was compiled for
+  std::shared_ptr<const AccessControl> access_;
 };
 
 }  // namespace frontcache::proxy

@@ -66,6 +66,7 @@ void Worker::bind(const tcp::endpoint& endpoint) {
 
 void Worker::start() {
   if (shared_.l1) rules_ = shared_.l1->rules();
+  access_ = shared_.access_for(config_);
   pool_.start();
   if (shared_.resp3) pool3_.start();
   asio::co_spawn(io_, idle_loop(), [index = index_](std::exception_ptr e) {
@@ -109,6 +110,7 @@ void Worker::stop() {
 void Worker::apply_config(std::shared_ptr<const config::Config> config) {
   asio::post(io_, [this, config = std::move(config)]() mutable {
     config_ = std::move(config);
+    access_ = shared_.access_for(config_);
     if (shared_.l1) rules_ = shared_.l1->rules();
   });
 }
@@ -326,7 +328,8 @@ void Worker::shed_output() {
 
 asio::awaitable<void> Worker::accept_loop() {
   asio::steady_timer backoff(io_);
-  auto last_warning = std::chrono::steady_clock::time_point{};
+  static metrics::LogLimit accept_failures;  // a client can exhaust our file descriptors
+  static metrics::LogLimit clients_refused;
   // Give the upstream connections their first connect before serving, so the first clients
   // (already queued in the listen backlog) do not get "upstream unavailable" at startup.
   const auto give_up = std::chrono::steady_clock::now() + config().upstream.connect_timeout;
@@ -339,11 +342,7 @@ asio::awaitable<void> Worker::accept_loop() {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: back off instead of spinning on a listener that stays readable.
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_warning > std::chrono::seconds(10)) {
-        spdlog::warn("worker {} accept failed: {} (backing off)", index_, ec.message());
-        last_warning = now;
-      }
+      accept_failures.warn("worker {} accept failed: {} (backing off)", index_, ec.message());
       backoff.expires_after(std::chrono::milliseconds(100));
       co_await backoff.async_wait(kNoThrow);
       continue;
@@ -355,6 +354,9 @@ asio::awaitable<void> Worker::accept_loop() {
       shared_.stats.rejected_connections.fetch_add(1, std::memory_order_relaxed);
       static constexpr std::string_view kFull = "-ERR max number of clients reached\r\n";
       boost::system::error_code ignored;
+      const auto peer = socket.remote_endpoint(ignored);
+      clients_refused.warn("connection from {} refused: limits.max_clients ({}) reached",
+                           peer.address().to_string(), config_->limits.max_clients);
       socket.non_blocking(true, ignored);
       socket.write_some(asio::buffer(kFull), ignored);
       socket.close(ignored);

@@ -48,6 +48,8 @@ class Worker {
   const config::Config& config() const { return *config_; }
   // Thread-safe: makes `config` this worker's config (on its own thread).
   void apply_config(std::shared_ptr<const config::Config> config);
+  // Every user's permissions under config(). Worker thread only.
+  const AccessControl& access() const { return *access_; }
   // The L1 rules in effect on this worker (null without an L1).
   const std::shared_ptr<const cache::RuleSet>& rules() const { return rules_; }
   // The shared upstream connections of a protocol: RESP2 clients' requests go over RESP2
@@ -96,6 +98,7 @@ class Worker {
   Shared& shared_;
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<const cache::RuleSet> rules_;
+  std::shared_ptr<const AccessControl> access_;
   std::size_t index_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;

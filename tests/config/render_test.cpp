@@ -46,6 +46,18 @@ TEST(PrintValue, ResolvedSettingsForScripts) {
   EXPECT_NE(print_value(Config{}, "workers"), "0") << "auto is resolved";
 }
 
+TEST(Render, PermissionsRoundTrip) {
+  auto loaded = load(
+      "auth:\n  permissions: \"+@read ~a:*\"\n  users:\n"
+      "    - {name: ops, password: x, permissions: \"+@all\"}\n");
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors.front();
+  const std::string text = to_yaml(*loaded.config);
+  auto back = load(text);
+  ASSERT_TRUE(back.errors.empty()) << back.errors.front() << "\n" << text;
+  EXPECT_EQ(back.config->auth.permissions, loaded.config->auth.permissions) << text;
+  EXPECT_EQ(back.config->auth.users[0].permissions.text, "+@all") << text;
+}
+
 TEST(Render, HidesSecrets) {
   Config c;
   c.upstream.password = "hunter2";

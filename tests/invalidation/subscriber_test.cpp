@@ -100,9 +100,12 @@ struct FakeRedis {
   std::atomic<int> subscribers{0};
   std::atomic<int> trackers{0};
 
-  // Answers PING until the connection ends; in subscribe mode as Redis does there (RESP2).
+  // Answers PING until the connection or the fake server ends; in subscribe mode as Redis does
+  // there (RESP2). (Fence rounds PING every few ms: the loop must not outlive the server.)
   static void answer_pings(FakeConnection& c, bool subscribe_mode) {
-    while (auto cmd = c.read_command(60s)) {
+    while (!c.stopping()) {
+      auto cmd = c.read_command(60s);
+      if (!cmd) break;
       if (cmd == Args{"PING"}) {
         c.write(subscribe_mode ? "*2\r\n$4\r\npong\r\n$0\r\n\r\n" : "+PONG\r\n");
       }

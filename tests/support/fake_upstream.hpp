@@ -59,6 +59,8 @@ class FakeConnection {
   std::optional<std::vector<std::string>> read_command(std::chrono::milliseconds timeout = 10s);
   // Writes all of `bytes`; false when the peer is gone.
   bool write(std::string_view bytes);
+  // The server is going away: scripts that serve forever (answering PINGs) should end.
+  bool stopping() const { return stopping_; }
   // True once the peer has closed its side (whatever it sent before is discarded).
   bool wait_closed(std::chrono::milliseconds timeout = 10s);
   void close();

@@ -1,11 +1,12 @@
 // The command table and the one classification of each request. Routes and ops are ours
-// (built in); arity, key positions and the read/write flags come from the upstream's `COMMAND`
-// reply at startup (Redis 7 first/last/step, flags and subcommands), with a built-in fallback
-// table when it cannot be read. classify() is the only place that looks a request's name up:
-// the proxy's router switches on what it returns.
-// Built once before the workers start; read-only afterwards, so lookups take no lock.
+// (built in); arity, key positions, the read/write flags and the ACL categories come from the
+// upstream's `COMMAND` reply at startup (Redis 7 first/last/step, flags, categories, key specs
+// and subcommands), with a built-in fallback table when it cannot be read. classify() is the only
+// place that looks a request's name up: the proxy's router switches on what it returns. Built once
+// before the workers start; read-only afterwards, so lookups take no lock.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -19,7 +20,6 @@ enum class Route : std::uint8_t {
   Forward,   // over a shared upstream connection (L1 first for cacheable reads)
   Local,     // answered by the proxy (PING, HELLO, SELECT, CLIENT, ...)
   Stateful,  // changes the connection's state upstream: needs a dedicated connection
-  Admin,     // forwarded or refused by `admin_commands`
   Never,     // never forwarded (SHUTDOWN): it would act on the shared upstream
   Script,    // forwarded like Forward, but may write keys it does not declare (EVAL, FCALL)
 };
@@ -55,6 +55,8 @@ enum class Op : std::uint8_t {
   ClientUnpause,
   ClientUnblock,
   ClientHelp,
+  AclWhoami,  // the session's user, not the proxy's upstream account
+  ConfigGet,  // forwarded; save/appendonly/databases need no permission
   // Connection state upstream (dedicated connection).
   Multi,
   Exec,
@@ -82,6 +84,62 @@ enum Flag : std::uint32_t {
   kAdmin = 1u << 5,        // Redis flags it `admin`
 };
 
+// Redis's ACL categories (acl.c), one bit each, in Redis's order.
+enum Category : std::uint32_t {
+  kCatKeyspace = 1u << 0,
+  kCatRead = 1u << 1,
+  kCatWrite = 1u << 2,
+  kCatSet = 1u << 3,
+  kCatSortedset = 1u << 4,
+  kCatList = 1u << 5,
+  kCatHash = 1u << 6,
+  kCatString = 1u << 7,
+  kCatBitmap = 1u << 8,
+  kCatHyperloglog = 1u << 9,
+  kCatGeo = 1u << 10,
+  kCatStream = 1u << 11,
+  kCatPubsub = 1u << 12,
+  kCatAdmin = 1u << 13,
+  kCatFast = 1u << 14,
+  kCatSlow = 1u << 15,
+  kCatBlocking = 1u << 16,
+  kCatDangerous = 1u << 17,
+  kCatConnection = 1u << 18,
+  kCatTransaction = 1u << 19,
+  kCatScripting = 1u << 20,
+};
+
+// Category names without '@', index i naming bit i.
+inline constexpr std::array<std::string_view, 21> kCategoryNames = {
+    "keyspace", "read",   "write",       "set",       "sortedset",  "list",        "hash",
+    "string",   "bitmap", "hyperloglog", "geo",       "stream",     "pubsub",      "admin",
+    "fast",     "slow",   "blocking",    "dangerous", "connection", "transaction", "scripting"};
+
+// The bit of a category name ("read", no '@', any case); 0 when Redis has no such category.
+std::uint32_t category_bit(std::string_view name);
+
+// Where a command's keys are, as a Redis 7 key specification (COMMAND's element 8; Redis's
+// getKeysUsingKeySpecs): a begin search (an argument index, or the argument after a keyword)
+// and a find-keys rule (a range, or a count argument followed by that many keys).
+struct KeySpec {
+  enum class Begin : std::uint8_t { Index, Keyword, Unknown };
+  enum class Find : std::uint8_t { Range, Keynum, Unknown };
+  Begin begin = Begin::Unknown;
+  int index = 0;        // Begin::Index
+  std::string keyword;  // Begin::Keyword, upper case
+  int startfrom = 0;    // Begin::Keyword: where the search starts (negative: from the end)
+  Find find = Find::Unknown;
+  int lastkey = 0;  // Find::Range: relative to the first key; negative counts from the end
+  int keystep = 1;
+  int limit = 0;            // Find::Range with lastkey -1: 0, or a divisor of the remaining args
+  int keynumidx = 0;        // Find::Keynum: the count's index, relative to the begin
+  int firstkey = 0;         // Find::Keynum: the first key's index, relative to the begin
+  bool incomplete = false;  // Redis's INCOMPLETE flag: some keys may be elsewhere
+  bool not_key = false;     // Redis's NOT_KEY flag: a name that is not a key
+
+  bool operator==(const KeySpec&) const = default;
+};
+
 struct CommandInfo {
   std::string name;  // lower case, as Redis prints it in errors
   Route route = Route::Forward;
@@ -92,7 +150,10 @@ struct CommandInfo {
   int key_step = 0;
   std::vector<CommandInfo> subcommands;  // "xgroup|create", ... (name after the '|')
   Op op = Op::None;
-  std::string fullname;  // "client|id" for a subcommand, the name otherwise
+  std::string fullname;          // "client|id" for a subcommand, the name otherwise
+  std::uint32_t categories = 0;  // Category bits
+  std::vector<KeySpec> key_specs;
+  std::uint32_t id = 0;  // dense over commands and subcommands: 0 .. CommandTable::ids() - 1
 
   bool has(Flag f) const { return (flags & f) != 0; }
   bool arity_ok(std::size_t argc) const {
@@ -128,7 +189,8 @@ class CommandTable {
   // Built-in routes, CLIENT's subcommands and a fallback table of common write commands.
   CommandTable();
 
-  // Flags, arity and key positions of every command the upstream reported; routes stay ours.
+  // Flags, arity, categories and key positions of every command the upstream reported;
+  // routes stay ours. Ids are assigned again: compile permissions after the last merge.
   void merge(std::vector<CommandInfo> upstream);
   // True once merge() was given the upstream's table: every command Redis knows is here, so
   // an unknown name is unknown to Redis too.
@@ -138,6 +200,15 @@ class CommandTable {
 
   // Case-insensitive; null when unknown.
   const CommandInfo* find(std::string_view name) const;
+  // "get" or "config|get" (any case): the command or subcommand; null when unknown.
+  const CommandInfo* find_full(std::string_view fullname) const;
+  // Every command, subcommands inside their command, in no particular order.
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [name, info] : map_) f(info);
+  }
+  // Number of ids (CommandInfo::id) in use.
+  std::size_t ids() const { return ids_; }
   // The one lookup of a request: entry, subcommand, route and op.
   Classified classify(std::span<const std::string_view> args) const;
   // The subcommand's entry when `info` has subcommands and args[1] names one, else `info`.
@@ -149,13 +220,21 @@ class CommandTable {
   // GEORADIUS ... STORE): the caller must not rely on the list being complete.
   static bool write_keys(const CommandInfo& info, std::span<const std::string_view> args,
                          std::vector<std::string_view>& out);
+  // Appends every key `args` names, read or written, from the key specs (as Redis's
+  // getKeysUsingKeySpecs). Returns false when the keys cannot be known from the arguments: a
+  // spec Redis marks unknown or incomplete (MIGRATE ... KEYS, SORT ... BY/GET, whose keys come
+  // from the data), or arguments that do not fit the spec (Redis would reject them).
+  static bool access_keys(const CommandInfo& info, std::span<const std::string_view> args,
+                          std::vector<std::string_view>& out);
   std::size_t size() const { return map_.size(); }
 
  private:
   CommandInfo& entry(std::string_view lower_name);
+  CommandInfo& sub_entry(std::string_view lower_name, std::string_view lower_sub);
   void assign_ops();
   std::unordered_map<std::string, CommandInfo> map_;
   bool complete_ = false;
+  std::size_t ids_ = 0;
 };
 
 // True when `a` equals the upper-case ASCII `upper`, ignoring case.

@@ -96,9 +96,47 @@ struct LimitsConfig {
   bool operator==(const LimitsConfig&) const = default;
 };
 
+enum class AdminCommands { Forward, Deny };
+
+// One rule of a permission list in Redis ACL syntax (ACL SETUSER), applied in order.
+struct PermissionRule {
+  enum class Kind : std::uint8_t {
+    AllCommands,    // +@all, allcommands
+    NoCommands,     // -@all, nocommands
+    AllowCategory,  // +@read
+    DenyCategory,   // -@dangerous
+    AllowCommand,   // +get, +config|get
+    DenyCommand,    // -debug, -client|kill
+    AllKeys,        // allkeys, ~*
+    ResetKeys,      // resetkeys
+    KeyPattern,     // ~app:*
+  };
+  Kind kind = Kind::NoCommands;
+  std::string name;  // category (no '@'), command in lower case ("config|get"), or key glob
+
+  bool operator==(const PermissionRule&) const = default;
+};
+
+// What a user may run: the text as written and its rules. A list without any key rule
+// (~pattern, allkeys, resetkeys) allows every key.
+struct Permissions {
+  std::string text;
+  std::vector<PermissionRule> rules;
+
+  bool operator==(const Permissions&) const = default;
+};
+
+// Redis 7's ACL category names (no '@'), in Redis's order.
+std::span<const std::string_view> acl_categories();
+// Parses a permission list ("+@all -@admin ~app:*"); nullopt with `error` naming the token.
+std::optional<Permissions> parse_permissions(std::string_view text, std::string& error);
+// The list `admin_commands` stands for: deny = "+@all -@admin", forward = "+@all".
+Permissions default_permissions(AdminCommands admin);
+
 struct AuthUser {
   std::string name;
   std::string password;
+  Permissions permissions = default_permissions(AdminCommands::Deny);
 
   bool operator==(const AuthUser&) const = default;
 };
@@ -106,12 +144,12 @@ struct AuthUser {
 struct AuthConfig {
   std::string password;         // resolved from password / password_env / password_file
   std::vector<AuthUser> users;  // optional named users (AUTH user pass)
+  // The `default` user's: every client when no auth is configured, `AUTH <password>` else.
+  Permissions permissions = default_permissions(AdminCommands::Deny);
   bool required() const { return !password.empty() || !users.empty(); }
 
   bool operator==(const AuthConfig&) const = default;
 };
-
-enum class AdminCommands { Forward, Deny };
 
 struct MetricsConfig {
   std::optional<Endpoint> listen;  // unset: no HTTP endpoint
