@@ -16,7 +16,9 @@
 
 #include "frontcache/invalidation/subscriber.hpp"
 #include "frontcache/metrics/http_server.hpp"
+#include "frontcache/tls/context.hpp"
 #include "metrics_exposition.hpp"
+#include "probe_client.hpp"
 #include "reload.hpp"
 #include "shared.hpp"
 #include "worker.hpp"
@@ -73,27 +75,20 @@ std::vector<command::CommandInfo> parse_command_reply(const redisReply* r) {
 void probe_upstream(Shared& shared) {
   const auto config = shared.config();
   const auto& up = config->upstream;
-  const auto timeout_ms = up.connect_timeout.count();
-  timeval tv{static_cast<time_t>(timeout_ms / 1000),
-             static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
-  redisContext* c = redisConnectWithTimeout(up.address.host.c_str(), up.address.port, tv);
-  if (c == nullptr || c->err != 0) {
-    spdlog::warn("upstream {}:{} not reachable at startup ({}); serving errors until it is",
-                 up.address.host, up.address.port, c != nullptr ? c->errstr : "out of memory");
-    if (c != nullptr) redisFree(c);
+  ProbeClient c(upstream_settings(shared, *config));
+  if (!c.connect()) {
+    if (up.tls.enabled && c.error().starts_with("TLS handshake")) {
+      spdlog::error(
+          "upstream {}:{}: {}; check upstream.tls (ca_file, server_name); serving errors "
+          "until it succeeds",
+          up.address.host, up.address.port, c.error());
+    } else {
+      spdlog::warn("upstream {}:{} not reachable at startup ({}); serving errors until it is",
+                   up.address.host, up.address.port, c.error());
+    }
     return;
   }
-  redisSetTimeout(c, tv);
-  auto command = [&](std::vector<std::string> args) -> redisReply* {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    return static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
-  };
+  auto command = [&c](const std::vector<std::string>& args) { return c.command(args); };
   bool authed = true;
   if (!up.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
@@ -103,7 +98,7 @@ void probe_upstream(Shared& shared) {
     authed = r != nullptr && r->type != REDIS_REPLY_ERROR;
     if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
       spdlog::error("upstream {}:{} refused AUTH: {}", up.address.host, up.address.port,
-                    r != nullptr ? r->str : c->errstr);
+                    r != nullptr ? r->str : c.error().c_str());
     }
     if (r != nullptr) freeReplyObject(r);
   }
@@ -138,7 +133,22 @@ void probe_upstream(Shared& shared) {
       freeReplyObject(r);
     }
   }
-  redisFree(c);
+}
+
+// What every upstream connection uses for upstream.tls (null when off); throws like above.
+std::shared_ptr<const tls::Client> upstream_tls_client(const config::UpstreamConfig& up) {
+  if (!up.tls.enabled) return nullptr;
+  tls::ClientSettings s;
+  s.ca_file = up.tls.ca_file;
+  s.cert_file = up.tls.cert_file;
+  s.key_file = up.tls.key_file;
+  s.server_name = up.tls.server_name.empty() ? up.address.host : up.tls.server_name;
+  s.verify = up.tls.verify;
+  try {
+    return tls::make_client(s);
+  } catch (const tls::Error& e) {
+    throw std::runtime_error(fmt::format("upstream.tls.{}", e.what()));
+  }
 }
 
 std::uint64_t random_instance_id() {
@@ -198,6 +208,7 @@ void Server::Impl::wait_for_signal(Server* server) {
 
 Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {
   auto& shared = impl_->shared;
+  shared.upstream_tls = upstream_tls_client(shared.config()->upstream);
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
     shared.all_workers.push_back(impl_->workers.back().get());
@@ -282,9 +293,7 @@ void Server::run() {
     shared.l1 =
         std::make_unique<L1>(cfg.cache, random_instance_id(), cfg.invalidation.max_staleness);
     invalidation::SubscriberSettings settings;
-    const auto& up = cfg.upstream;
-    settings.upstream = {up.address.host, up.address.port,    up.username,
-                         up.password,     up.connect_timeout, up.command_timeout};
+    settings.upstream = upstream_settings(shared, cfg);
     settings.channel = cfg.invalidation.channel;
     settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
     settings.prefixes = shared.l1->rules()->tracking_prefixes();

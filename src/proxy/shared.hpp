@@ -16,6 +16,7 @@
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
+#include "frontcache/tls/context.hpp"
 #include "l1.hpp"
 
 namespace frontcache::proxy {
@@ -77,6 +78,7 @@ struct Shared {
   int databases = 16;                      // upstream `databases`, read at startup
   std::string upstream_version = "7.0.0";  // upstream redis_version, read at startup
   command::CommandTable commands;          // complete before the workers start; read-only after
+  std::shared_ptr<const tls::Client> upstream_tls;  // upstream.tls, built at startup; null: off
   std::unique_ptr<L1> l1;                  // null when the cache is off
   ProxyStats stats;
   ReloadStats reload;

@@ -24,7 +24,9 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-upstream::Settings upstream_settings(const config::Config& c) {
+}  // namespace
+
+upstream::Settings upstream_settings(const Shared& shared, const config::Config& c) {
   upstream::Settings s;
   s.host = c.upstream.address.host;
   s.port = c.upstream.address.port;
@@ -32,10 +34,9 @@ upstream::Settings upstream_settings(const config::Config& c) {
   s.password = c.upstream.password;
   s.connect_timeout = c.upstream.connect_timeout;
   s.command_timeout = c.upstream.command_timeout;
+  s.tls = shared.upstream_tls;
   return s;
 }
-
-}  // namespace
 
 Worker::Worker(Shared& shared, std::size_t index)
     : shared_(shared),
@@ -44,8 +45,8 @@ Worker::Worker(Shared& shared, std::size_t index)
       io_(1),
       acceptor_(io_),
       idle_timer_(io_),
-      pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker),
-      upstream_settings_(upstream_settings(*config_)) {}
+      pool_(io_, upstream_settings(shared, *config_), config_->upstream.connections_per_worker),
+      upstream_settings_(upstream_settings(shared, *config_)) {}
 
 Worker::~Worker() { join(); }
 

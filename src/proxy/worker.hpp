@@ -24,6 +24,9 @@ namespace frontcache::proxy {
 
 class Session;
 
+// The settings of every upstream connection (shared, pinned, subscriber, probe), TLS included.
+upstream::Settings upstream_settings(const Shared& shared, const config::Config& config);
+
 class Worker {
  public:
   Worker(Shared& shared, std::size_t index);

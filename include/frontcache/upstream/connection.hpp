@@ -16,6 +16,9 @@
 namespace boost::asio {
 class io_context;
 }
+namespace frontcache::tls {
+struct Client;
+}
 
 namespace frontcache::upstream {
 
@@ -35,6 +38,8 @@ struct Settings {
   std::string password;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{2000};
+  // TLS over every connection (upstream.tls); null: plain TCP. Shared by all connections.
+  std::shared_ptr<const tls::Client> tls;
 };
 
 enum class State { Connecting, Ready, Closed };
