@@ -135,6 +135,26 @@ void probe_upstream(Shared& shared) {
   }
 }
 
+// The listener's TLS context from tls.*; throws std::runtime_error naming the key.
+std::shared_ptr<asio::ssl::context> listener_tls_context(const config::TlsConfig& c) {
+  tls::ServerSettings s;
+  s.cert_file = c.cert_file;
+  s.key_file = c.key_file;
+  s.ca_file = c.ca_file;
+  s.client_auth = c.client_auth == config::ClientAuth::Required   ? tls::ClientAuth::Required
+                  : c.client_auth == config::ClientAuth::Optional ? tls::ClientAuth::Optional
+                                                                  : tls::ClientAuth::None;
+  s.min_version =
+      c.min_version == config::TlsVersion::Tls13 ? tls::Version::Tls13 : tls::Version::Tls12;
+  s.ciphers = c.ciphers;
+  s.ciphersuites = c.ciphersuites;
+  try {
+    return tls::server_context(s);
+  } catch (const tls::Error& e) {
+    throw std::runtime_error(fmt::format("tls.{}", e.what()));
+  }
+}
+
 // What every upstream connection uses for upstream.tls (null when off); throws like above.
 std::shared_ptr<const tls::Client> upstream_tls_client(const config::UpstreamConfig& up) {
   if (!up.tls.enabled) return nullptr;
@@ -173,6 +193,7 @@ struct Server::Impl {
   explicit Impl(config::Config config) : shared(std::move(config)) {}
 
   void wait_for_signal(Server* server);
+  void reload_tls(const config::Config& config);
 
   Shared shared;
   config::CommandLine overrides;
@@ -186,7 +207,25 @@ struct Server::Impl {
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
   asio::signal_set signals{signals_io, SIGINT, SIGTERM};
+  bool tls_listening = false;
 };
+
+// SIGHUP with a TLS listener: the certificate files are read again (whether or not the config
+// file changed, so that renewed files at the same paths are picked up) into a new context.
+// New handshakes use it; connections keep the context they were accepted with. A context that
+// cannot be built leaves the running one in place.
+void Server::Impl::reload_tls(const config::Config& config) {
+  try {
+    auto context = listener_tls_context(config.tls);
+    for (auto& w : workers) w->set_tls_context(context);
+    shared.stats.tls_reloads.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("TLS certificates reloaded from {}: new connections use them",
+                 config.tls.cert_file);
+  } catch (const std::exception& e) {
+    shared.stats.tls_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("TLS certificates not reloaded: {}; the running ones stay", e.what());
+  }
+}
 
 // SIGHUP reloads and waits again; SIGINT/SIGTERM begin the shutdown.
 void Server::Impl::wait_for_signal(Server* server) {
@@ -244,21 +283,36 @@ void Server::reload() {
       impl_->subscriber->set_prefixes(std::move(prefixes));
     });
   }
+  if (impl_->tls_listening) impl_->reload_tls(*plan->effective);
   for (auto& w : impl_->workers) w->apply_config(plan->effective);
 }
 
 void Server::bind() {
   const auto config = impl_->shared.config();
-  const auto& listen = config->listen;
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(impl_->signals_io);
-  auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
-  if (ec || results.empty()) {
-    throw std::runtime_error(
-        fmt::format("listen {}:{}: cannot resolve: {}", listen.host, listen.port, ec.message()));
+  auto resolve = [this](const config::Endpoint& listen, std::string_view key) {
+    boost::system::error_code ec;
+    asio::ip::tcp::resolver resolver(impl_->signals_io);
+    auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
+    if (ec || results.empty()) {
+      throw std::runtime_error(
+          fmt::format("{} {}:{}: cannot resolve: {}", key, listen.host, listen.port, ec.message()));
+    }
+    return results.begin()->endpoint();
+  };
+  if (config->plain_listener) {
+    const auto endpoint = resolve(config->listen, "listen");
+    for (auto& w : impl_->workers) w->bind(endpoint, false);
   }
-  const auto endpoint = results.begin()->endpoint();
-  for (auto& w : impl_->workers) w->bind(endpoint);
+  if (config->tls.listen) {
+    // Certificates are checked before the port opens: a bad file stops the start here.
+    auto context = listener_tls_context(config->tls);
+    const auto endpoint = resolve(*config->tls.listen, "tls.listen");
+    for (auto& w : impl_->workers) {
+      w->bind(endpoint, true);
+      w->set_tls_context(context);
+    }
+    impl_->tls_listening = true;
+  }
   if (config->metrics.listen) {
     const Shared* shared = &impl_->shared;
     impl_->metrics = std::make_unique<metrics::HttpServer>(
@@ -273,9 +327,15 @@ void Server::run() {
   probe_upstream(shared);
   {
     const auto cfg = shared.config();
-    spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers", FRONTCACHE_VERSION,
-                 cfg->listen.host, cfg->listen.port, cfg->upstream.address.host,
-                 cfg->upstream.address.port, shared.workers);
+    std::string listening;
+    if (cfg->plain_listener) listening = fmt::format("{}:{}", cfg->listen.host, cfg->listen.port);
+    if (cfg->tls.listen) {
+      listening += fmt::format("{}{}:{} (TLS)", listening.empty() ? "" : " and ",
+                               cfg->tls.listen->host, cfg->tls.listen->port);
+    }
+    spdlog::info("frontcache {} listening on {}, upstream {}:{}{}, {} workers", FRONTCACHE_VERSION,
+                 listening, cfg->upstream.address.host, cfg->upstream.address.port,
+                 cfg->upstream.tls.enabled ? " (TLS)" : "", shared.workers);
     if (impl_->metrics) {
       spdlog::info("metrics on http://{}:{}/metrics", cfg->metrics.listen->host,
                    impl_->metrics->port());
