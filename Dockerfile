@@ -18,10 +18,11 @@ RUN bash scripts/install-deps.sh \
  && cmake --build build -j"$(nproc)"
 
 FROM debian:12-slim AS runtime
-# Runtime libraries of build/frontcache (keep in step with `ldd`), redis-cli for the healthcheck.
+# Runtime libraries of build/frontcache (keep in step with `ldd`), redis-cli for the healthcheck,
+# the system's CA certificates for `upstream.tls: true`.
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libhiredis0.14 libfmt9 libspdlog1.10 libyaml-cpp0.7 redis-tools \
+      libhiredis0.14 libfmt9 libspdlog1.10 libyaml-cpp0.7 libssl3 ca-certificates redis-tools \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin frontcache
 COPY --from=build /src/build/frontcache /usr/local/bin/frontcache
