@@ -54,20 +54,32 @@ struct ProbeClient::Impl {
     co_return error.empty();
   }
 
+  // A transport failure ends the conversation: the TLS session is not used again after one
+  // (and each request is bounded by command_timeout, its write included).
   asio::awaitable<redisReply*> command(std::string request) {
-    auto [wec, written] = co_await stream.write(asio::buffer(request));
-    if (wec) {
+    if (failed) co_return nullptr;
+    failed = true;
+    timer.expires_after(settings.command_timeout);
+    auto sent = co_await (stream.write(asio::buffer(request)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (sent.index() == 1) {
+      error = fmt::format("no reply within {}ms", settings.command_timeout.count());
+      co_return nullptr;
+    }
+    if (const auto [wec, written] = std::get<0>(sent); wec) {
       error = wec.message();
       co_return nullptr;
     }
-    timer.expires_after(settings.command_timeout);
     for (;;) {
       void* reply = nullptr;
       if (redisReaderGetReply(reader.get(), &reply) != REDIS_OK) {
         error = "protocol error in upstream reply";
         co_return nullptr;
       }
-      if (reply != nullptr) co_return static_cast<redisReply*>(reply);
+      if (reply != nullptr) {
+        failed = false;
+        co_return static_cast<redisReply*>(reply);
+      }
       auto result = co_await (stream.read_some(asio::buffer(buf)) ||
                               timer.async_wait(asio::as_tuple(asio::use_awaitable)));
       if (result.index() == 1) {
@@ -92,6 +104,7 @@ struct ProbeClient::Impl {
   std::unique_ptr<redisReader, ReaderDeleter> reader;
   std::array<char, 16 * 1024> buf{};
   std::string error;
+  bool failed = false;  // a write or read failed: no more requests
 };
 
 ProbeClient::ProbeClient(upstream::Settings settings)

@@ -24,7 +24,8 @@ class ProbeClient {
   // Connects (and completes the TLS handshake) within connect_timeout; false with error() set.
   bool connect();
   // Sends one command and waits up to command_timeout for its reply. Null with error() set;
-  // otherwise the caller frees the reply with freeReplyObject().
+  // otherwise the caller frees the reply with freeReplyObject(). After a write or read failed,
+  // every later command fails at once: the stream is not used again.
   redisReply* command(const std::vector<std::string>& args);
   const std::string& error() const;
 
