@@ -506,6 +506,25 @@ TEST_F(Tls, ClientBadCertificateOnReloadKeepsTheRunningOne) {
   EXPECT_EQ(before.command({"PING"}), "+PONG\r\n");
 }
 
+// A key that does not match the certificate: --check-config says so, and the proxy does not start.
+TEST_F(Tls, ClientMismatchedKeyStopsTheStart) {
+  const Certificates other = make_certificates(dir_.path(), "other");
+  const std::string config = dir_.file("mismatch.yaml");
+  write_file(config, "listen: 127.0.0.1:" + std::to_string(free_port()) +
+                         "\ntls:\n  listen: 127.0.0.1:" + std::to_string(free_port()) +
+                         "\n  cert_file: " + certs_.server_cert +
+                         "\n  key_file: " + other.server_key + "\n");
+  const std::string expected =
+      "tls.key_file " + other.server_key + ": does not match the certificate";
+  const RunResult check =
+      run_command({frontcache_binary(), "--config", config, "--check-config"}, dir_.path(), 30s);
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.err.find(expected), std::string::npos) << check.err;
+  const RunResult start = run_command({frontcache_binary(), "--config", config}, dir_.path(), 30s);
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_NE(start.err.find(expected), std::string::npos) << start.err;
+}
+
 // ioredis with its `tls` option (mutual TLS), against the proxy and against Redis's TLS port.
 TEST_F(Tls, ClientIoredis) {
   if (run_command({"node", "--version"}, dir_.path(), 10s).exit_code != 0) {

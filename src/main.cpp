@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
     auto override_errors = config::apply_overrides(*loaded.config, cli);
     errors.insert(errors.end(), override_errors.begin(), override_errors.end());
   }
+  // --check-config also reads the certificate and key files, as the start would.
+  if (cli.check_config && errors.empty() && loaded.config) {
+    errors = proxy::check_tls(*loaded.config);
+  }
   if (!errors.empty() || !loaded.config) {
     for (const auto& e : errors) std::cerr << "frontcache: " << e << "\n";
     std::cerr << "frontcache: configuration invalid, not starting\n";

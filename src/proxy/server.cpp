@@ -189,6 +189,23 @@ asio::awaitable<void> maintenance_loop(L1& l1, asio::steady_timer& timer) {
 
 }  // namespace
 
+std::vector<std::string> check_tls(const config::Config& config) {
+  std::vector<std::string> errors;
+  try {
+    upstream_tls_client(config.upstream);
+  } catch (const std::exception& e) {
+    errors.emplace_back(e.what());
+  }
+  if (config.tls.listen) {
+    try {
+      listener_tls_context(config.tls);
+    } catch (const std::exception& e) {
+      errors.emplace_back(e.what());
+    }
+  }
+  return errors;
+}
+
 struct Server::Impl {
   explicit Impl(config::Config config) : shared(std::move(config)) {}
 

@@ -52,7 +52,12 @@ void use_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::stri
     throw Error(fmt::format("cert_file {}: {}", cert_file, openssl_errors()));
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw Error(fmt::format("key_file {}: {}", key_file, openssl_errors()));
+    const std::string why = openssl_errors();
+    if (why.find("key values mismatch") != std::string::npos) {
+      throw Error(fmt::format("key_file {}: does not match the certificate in {} ({})", key_file,
+                              cert_file, why));
+    }
+    throw Error(fmt::format("key_file {}: {}", key_file, why));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     throw Error(fmt::format("key_file {}: does not match the certificate in {} ({})", key_file,
