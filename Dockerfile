@@ -21,10 +21,11 @@ RUN bash scripts/install-deps.sh \
  && cmake --build build -j"$(nproc)"
 
 FROM debian:12-slim AS runtime
-# Runtime libraries of build/frontcache (keep in step with `ldd`; check_deploy.sh compares).
+# Runtime libraries of build/frontcache (keep in step with `ldd`; check_deploy.sh compares), and
+# the system's CA certificates for `upstream.tls: true`.
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libhiredis0.14 libfmt9 libspdlog1.10 libyaml-cpp0.7 \
+      libhiredis0.14 libfmt9 libspdlog1.10 libyaml-cpp0.7 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/frontcache /usr/local/bin/frontcache
 COPY config/ /etc/frontcache/

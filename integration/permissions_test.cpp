@@ -177,7 +177,8 @@ TEST_F(Permissions, RefusedCommandInsideMultiAbortsExec) {
 // The same requests, as the same user with the same ACL, to the proxy and to a reference
 // Redis: byte-identical replies, key patterns and refusals inside MULTI included.
 TEST_F(Permissions, SameBytesAsRedisAcl) {
-  RedisServer reference(target().dir().path(), {"--enable-debug-command", "yes"});
+  RedisServer reference(target().dir().path(),
+                        std::vector<std::string>{"--enable-debug-command", "yes"});
   auto r = RedisClient("127.0.0.1", reference.port());
   ASSERT_EQ(r("ACL", "SETUSER", "app", "on", ">apppw", "~app:*", "+@all", "-@admin").to_string(),
             "+OK");

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format git
   libboost1.81-dev libhiredis-dev libfmt-dev libspdlog-dev libyaml-cpp-dev zlib1g-dev
+  # TLS (Asio's SSL over OpenSSL); the openssl CLI makes the integration tests' certificates.
+  libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools tmux
   # promtool checks the /metrics exposition; `docker-compose config -q` checks docker-compose.yml

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   }
   // Every mistake at once: the command line's, the file's, the flag values'.
   config::LoadResult loaded = config::load_with_command_line(cli);
+  // --check-config also reads the certificate and key files, as the start would.
+  if (cli.check_config && loaded.errors.empty() && loaded.config) {
+    loaded.errors = proxy::check_tls(*loaded.config);
+  }
   if (!loaded.errors.empty() || !loaded.config) {
     for (const auto& e : loaded.errors) std::cerr << "frontcache: " << e << "\n";
     if (!cli.errors.empty()) std::cerr << "Try 'frontcache --help'.\n";

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tls.hpp"
+
 namespace frontcache::integration {
 
 bool wait_for_pong(uint16_t port, std::chrono::milliseconds timeout, Process* process) {
@@ -30,6 +32,31 @@ RedisServer::RedisServer(std::string dir, std::vector<std::string> extra_args)
   throw std::runtime_error("redis-server did not start; last log:\n" + log());
 }
 
+RedisServer::RedisServer(std::string dir, RedisTls tls, std::vector<std::string> extra_args)
+    : dir_(std::move(dir)), extra_args_(std::move(extra_args)), tls_(std::move(tls)) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (start_on(free_port(), 10s)) return;
+  }
+  throw std::runtime_error("redis-server (TLS) did not start; last log:\n" + log());
+}
+
+namespace {
+
+bool wait_for_tls_pong(uint16_t port, const RedisTls& tls, std::chrono::milliseconds timeout,
+                       Process& process) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const TlsClientOptions options{tls.ca_file, tls.client_cert, tls.client_key};
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process.running()) return false;
+    TlsClient c(port, options, 500ms);
+    if (c.connected() && c.command({"PING"}) == "+PONG\r\n") return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+}  // namespace
+
 bool RedisServer::start_on(uint16_t port, std::chrono::milliseconds ready_timeout) {
   port_ = port;
   ++starts_;
@@ -48,6 +75,12 @@ bool RedisServer::start_on(uint16_t port, std::chrono::milliseconds ready_timeou
                                    dir_,
                                    "--logfile",
                                    ""};
+  if (tls_) {
+    argv[2] = "0";
+    argv.insert(argv.end(), {"--tls-port", std::to_string(port), "--tls-cert-file", tls_->cert_file,
+                             "--tls-key-file", tls_->key_file, "--tls-ca-cert-file", tls_->ca_file,
+                             "--tls-auth-clients", tls_->auth_clients ? "yes" : "no"});
+  }
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   const std::string log_path = dir_ + "/redis-" + std::to_string(port) + ".log";
   SpawnOptions spawn;
@@ -55,7 +88,9 @@ bool RedisServer::start_on(uint16_t port, std::chrono::milliseconds ready_timeou
   spawn.stdout_path = spawn.stderr_path = log_path;
   spawn.append = true;
   process_ = Process(spawn);
-  if (wait_for_pong(port, ready_timeout, &process_)) return true;
+  const bool ready = tls_ ? wait_for_tls_pong(port, *tls_, ready_timeout, process_)
+                          : wait_for_pong(port, ready_timeout, &process_);
+  if (ready) return true;
   process_.kill();
   return false;
 }

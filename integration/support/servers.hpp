@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,11 +13,20 @@
 
 namespace frontcache::integration {
 
+// A redis-server listening on a TLS port only (`--port 0 --tls-port P`).
+struct RedisTls {
+  std::string cert_file, key_file, ca_file;
+  bool auth_clients = false;            // --tls-auth-clients yes: clients need a certificate
+  std::string client_cert, client_key;  // what the readiness check presents when they do
+};
+
 // `redis-server --port P --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir DIR`.
 class RedisServer {
  public:
   // Starts at once; throws std::runtime_error when it cannot get a server answering PING.
   explicit RedisServer(std::string dir, std::vector<std::string> extra_args = {});
+  // TLS only: port() is the TLS port, and readiness is a PING over TLS.
+  RedisServer(std::string dir, RedisTls tls, std::vector<std::string> extra_args = {});
   ~RedisServer() = default;
 
   uint16_t port() const { return port_; }
@@ -34,6 +44,7 @@ class RedisServer {
 
   std::string dir_;
   std::vector<std::string> extra_args_;
+  std::optional<RedisTls> tls_;
   uint16_t port_ = 0;
   int starts_ = 0;
   Process process_;

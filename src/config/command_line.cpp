@@ -152,6 +152,10 @@ std::vector<std::string> apply_overrides(Config& config, const CommandLine& cli)
   if (cli.listen) {
     if (auto endpoint = parse_endpoint(*cli.listen)) {
       config.listen = std::move(*endpoint);
+      config.plain_listener = true;  // asked for, even where the file has TLS only
+      if (config.tls.listen && *config.tls.listen == config.listen) {
+        errors.push_back("--listen: is the same address as tls.listen; use another port");
+      }
     } else {
       bad("--listen", detail::kEndpointHint, *cli.listen);
     }

@@ -90,6 +90,28 @@ void read_workers(YamlReader& r, const YAML::Node& root, Config& config) {
   }
 }
 
+// `upstream.tls: true` (system CAs, server name from the address) or a mapping of settings.
+void read_upstream_tls(YamlReader& r, const YAML::Node& upstream_node, UpstreamTlsConfig& tls) {
+  const std::string path = "upstream.tls";
+  const YAML::Node node = upstream_node["tls"];
+  if (node.IsDefined() && node.IsScalar()) {
+    r.boolean(upstream_node, "upstream", "tls", tls.enabled);
+    return;
+  }
+  if (!r.mapping(node, path)) return;
+  tls.enabled = true;
+  r.file(node, path, "ca_file", tls.ca_file);
+  r.file(node, path, "cert_file", tls.cert_file);
+  r.file(node, path, "key_file", tls.key_file);
+  r.string(node, path, "server_name", tls.server_name, false);
+  r.boolean(node, path, "verify", tls.verify);
+  if (node["cert_file"].IsDefined() != node["key_file"].IsDefined()) {
+    r.error(node, path,
+            fmt::format("cert_file and key_file go together; {} is missing",
+                        node["cert_file"].IsDefined() ? "key_file" : "cert_file"));
+  }
+}
+
 void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstream) {
   const std::string path = "upstream";
   const YAML::Node node = root[path];
@@ -102,6 +124,7 @@ void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstre
   r.duration(node, path, "connect_timeout", upstream.connect_timeout, Duration{1});
   r.duration(node, path, "command_timeout", upstream.command_timeout, Duration{1});
   r.count(node, path, "max_pinned_per_worker", upstream.max_pinned_per_worker, 1, 100000);
+  read_upstream_tls(r, node, upstream.tls);
   const bool has_password = node["password"].IsDefined() || node["password_env"].IsDefined() ||
                             node["password_file"].IsDefined();
   if (!upstream.username.empty() && !has_password) {
@@ -349,6 +372,56 @@ void read_auth(YamlReader& r, const YAML::Node& root, AdminCommands admin, AuthC
   }
 }
 
+// The TLS listener. Without tls.listen no other tls key means anything, so setting them alone is
+// an error rather than a TLS port that silently is not there.
+void read_tls(YamlReader& r, const YAML::Node& root, Config& config) {
+  const std::string path = "tls";
+  const YAML::Node node = root[path];
+  if (!r.mapping(node, path)) return;
+  TlsConfig& tls = config.tls;
+  Endpoint listen;
+  if (r.endpoint(node, path, "listen", listen)) tls.listen = listen;
+  const bool cert = r.file(node, path, "cert_file", tls.cert_file);
+  const bool key = r.file(node, path, "key_file", tls.key_file);
+  r.file(node, path, "ca_file", tls.ca_file);
+  const bool auth = r.choice<ClientAuth>(node, path, "client_auth",
+                                         {{"none", ClientAuth::None},
+                                          {"optional", ClientAuth::Optional},
+                                          {"required", ClientAuth::Required}},
+                                         tls.client_auth);
+  r.choice<TlsVersion>(node, path, "min_version",
+                       {{"1.2", TlsVersion::Tls12},
+                        {"1.3", TlsVersion::Tls13},
+                        {"TLSv1.2", TlsVersion::Tls12},
+                        {"TLSv1.3", TlsVersion::Tls13}},
+                       tls.min_version);
+  r.string(node, path, "ciphers", tls.ciphers, false);
+  r.string(node, path, "ciphersuites", tls.ciphersuites, false);
+  r.duration(node, path, "handshake_timeout", tls.handshake_timeout, Duration{1});
+  if (!node["listen"].IsDefined()) {
+    if (node.size() > 0) {
+      r.error(node, path, "needs listen (the TLS port); without it no TLS listener is opened");
+    }
+    return;
+  }
+  if (!cert && !node["cert_file"].IsDefined()) {
+    r.error(node, "tls.cert_file", "required with tls.listen");
+  }
+  if (!key && !node["key_file"].IsDefined())
+    r.error(node, "tls.key_file", "required with tls.listen");
+  if (auth && tls.client_auth != ClientAuth::None && !node["ca_file"].IsDefined()) {
+    r.error(node["client_auth"], "tls.ca_file",
+            "required when tls.client_auth is optional or required (the CAs client "
+            "certificates must chain to)");
+  }
+  if (!tls.listen) return;
+  if (!root["listen"].IsDefined()) {
+    config.plain_listener = false;  // TLS only
+  } else if (*tls.listen == config.listen) {
+    r.error(node["listen"], "tls.listen", "is the same address as listen; use another port");
+  }
+}
+
 void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   if (!r.mapping(root, "")) return;
   r.endpoint(root, "", "listen", config.listen);
@@ -357,6 +430,7 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   read_cache(r, root, config.cache);
   read_invalidation(r, root, config.invalidation);
   read_limits(r, root, config.limits);
+  read_tls(r, root, config);
   // Before auth: it is the permission list of every user whose list is not written.
   r.choice<AdminCommands>(root, "", "admin_commands",
                           {{"forward", AdminCommands::Forward}, {"deny", AdminCommands::Deny}},

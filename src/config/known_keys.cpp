@@ -7,7 +7,7 @@
 namespace frontcache::config {
 namespace {
 
-constexpr std::array<std::string_view, 56> kKnownKeys{
+constexpr std::array<std::string_view, 72> kKnownKeys{
     "listen",
     "workers",
     "upstream",
@@ -20,6 +20,12 @@ constexpr std::array<std::string_view, 56> kKnownKeys{
     "upstream.connect_timeout",
     "upstream.command_timeout",
     "upstream.max_pinned_per_worker",
+    "upstream.tls",
+    "upstream.tls.ca_file",
+    "upstream.tls.cert_file",
+    "upstream.tls.key_file",
+    "upstream.tls.server_name",
+    "upstream.tls.verify",
     "cache",
     "cache.max_memory",
     "cache.max_ttl",
@@ -58,6 +64,16 @@ constexpr std::array<std::string_view, 56> kKnownKeys{
     "auth.users[].password_env",
     "auth.users[].password_file",
     "auth.users[].permissions",
+    "tls",
+    "tls.listen",
+    "tls.cert_file",
+    "tls.key_file",
+    "tls.ca_file",
+    "tls.client_auth",
+    "tls.min_version",
+    "tls.ciphers",
+    "tls.ciphersuites",
+    "tls.handshake_timeout",
     "admin_commands",
     "metrics",
     "metrics.listen",

@@ -30,6 +30,41 @@ std::string quoted(std::string_view s) {
 
 const char* secret(const std::string& s) { return s.empty() ? "\"\"" : "\"(set)\""; }
 
+template <typename Line>
+void render_tls(const TlsConfig& tls, Line& line) {
+  if (!tls.listen) {
+    line("tls: {}");
+    return;
+  }
+  line("tls:");
+  line(fmt::format("  listen: {}", endpoint_text(*tls.listen)));
+  line(fmt::format("  cert_file: {}", quoted(tls.cert_file)));
+  line(fmt::format("  key_file: {}", quoted(tls.key_file)));
+  if (!tls.ca_file.empty()) line(fmt::format("  ca_file: {}", quoted(tls.ca_file)));
+  const char* auth = tls.client_auth == ClientAuth::Required   ? "required"
+                     : tls.client_auth == ClientAuth::Optional ? "optional"
+                                                               : "none";
+  line(fmt::format("  client_auth: {}", auth));
+  line(fmt::format("  min_version: \"{}\"", tls.min_version == TlsVersion::Tls13 ? "1.3" : "1.2"));
+  if (!tls.ciphers.empty()) line(fmt::format("  ciphers: {}", quoted(tls.ciphers)));
+  if (!tls.ciphersuites.empty()) line(fmt::format("  ciphersuites: {}", quoted(tls.ciphersuites)));
+  line(fmt::format("  handshake_timeout: {}", format_duration(tls.handshake_timeout)));
+}
+
+template <typename Line>
+void render_upstream_tls(const UpstreamTlsConfig& tls, Line& line) {
+  if (!tls.enabled) {
+    line("  tls: false");
+    return;
+  }
+  line("  tls:");
+  if (!tls.ca_file.empty()) line(fmt::format("    ca_file: {}", quoted(tls.ca_file)));
+  if (!tls.cert_file.empty()) line(fmt::format("    cert_file: {}", quoted(tls.cert_file)));
+  if (!tls.key_file.empty()) line(fmt::format("    key_file: {}", quoted(tls.key_file)));
+  if (!tls.server_name.empty()) line(fmt::format("    server_name: {}", quoted(tls.server_name)));
+  line(fmt::format("    verify: {}", tls.verify ? "true" : "false"));
+}
+
 }  // namespace
 
 // The same text the parser's error messages use: one formatter for both.
@@ -43,9 +78,10 @@ std::string to_yaml(const Config& c) {
     out += text;
     out += '\n';
   };
-  line(fmt::format("listen: {}", endpoint_text(c.listen)));
+  if (c.plain_listener) line(fmt::format("listen: {}", endpoint_text(c.listen)));
   line(
       fmt::format("workers: {}", c.workers == 0 ? std::string("auto") : std::to_string(c.workers)));
+  render_tls(c.tls, line);
   line("upstream:");
   line(fmt::format("  address: {}", endpoint_text(c.upstream.address)));
   line(fmt::format("  username: {}", quoted(c.upstream.username)));
@@ -53,6 +89,7 @@ std::string to_yaml(const Config& c) {
   line(fmt::format("  connections_per_worker: {}", c.upstream.connections_per_worker));
   line(fmt::format("  connect_timeout: {}", format_duration(c.upstream.connect_timeout)));
   line(fmt::format("  command_timeout: {}", format_duration(c.upstream.command_timeout)));
+  render_upstream_tls(c.upstream.tls, line);
   if (!c.cache.enabled) {
     line("cache: false");
   } else {

@@ -254,6 +254,21 @@ bool YamlReader::endpoint(const YAML::Node& map, const std::string& path, std::s
   return true;
 }
 
+bool YamlReader::file(const YAML::Node& map, const std::string& path, std::string_view key,
+                      std::string& out) {
+  std::string name;
+  if (!string(map, path, key, name, false)) return false;
+  const std::string full = name.front() == '/' ? name : base_dir_ + name;
+  std::ifstream in(full, std::ios::binary);
+  if (!in) {
+    error(map[std::string(key)], child(path, key),
+          fmt::format("cannot read {}: {}", quoted(full), std::strerror(errno)));
+    return false;
+  }
+  out = full;
+  return true;
+}
+
 void YamlReader::secret(const YAML::Node& map, const std::string& path, bool required,
                         std::string& out) {
   int sources = 0;

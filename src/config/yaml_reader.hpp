@@ -19,7 +19,7 @@ namespace frontcache::config::detail {
 
 class YamlReader {
  public:
-  // `source` prefixes every message; relative password_file paths resolve against `base_dir`
+  // `source` prefixes every message; relative file paths resolve against `base_dir`
   // (empty, or ending in '/'; empty means the working directory).
   YamlReader(std::string source, std::string base_dir)
       : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
@@ -53,6 +53,10 @@ class YamlReader {
   bool boolean(const YAML::Node& map, const std::string& path, std::string_view key, bool& out);
   bool endpoint(const YAML::Node& map, const std::string& path, std::string_view key,
                 Endpoint& out);
+
+  // A path to a file that must be readable (certificates, keys); a relative path is resolved
+  // against `base_dir` like password_file, and `out` gets the resolved path.
+  bool file(const YAML::Node& map, const std::string& path, std::string_view key, std::string& out);
 
   template <typename E>
   bool choice(const YAML::Node& map, const std::string& path, std::string_view key,

@@ -19,6 +19,7 @@
 #include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connect.hpp"
+#include "frontcache/upstream/stream.hpp"
 
 namespace frontcache::invalidation {
 
@@ -57,15 +58,15 @@ std::string command(std::initializer_list<std::string_view> args) {
 
 // One upstream connection that speaks request/reply during its handshake, then streams.
 struct Link {
-  explicit Link(asio::io_context& io) : socket(io), reader(redisReaderCreate()) {}
-  tcp::socket socket;
+  explicit Link(asio::io_context& io) : stream(io.get_executor()), reader(redisReaderCreate()) {}
+  upstream::Stream stream;
   std::unique_ptr<redisReader, ReaderDeleter> reader;
   std::array<char, 16 * 1024> buf{};
   bool ponged = false;  // the current fence round's PING was answered
 
+  // Ends the connection (pending reads and writes fail); open() starts a new one.
   void reset() {
-    boost::system::error_code ignored;
-    socket.close(ignored);
+    stream.close();
     reader.reset(redisReaderCreate());
   }
   // A complete reply already buffered, or null.
@@ -191,8 +192,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
 
   awaitable<std::string> open(Link& link) {
     link.reset();
-    const std::string error =
-        co_await upstream::connect_socket(link.socket, timer_, settings_.upstream);
+    const std::string error = co_await link.stream.connect(timer_, settings_.upstream);
     if (!error.empty()) co_return error;
     std::string auth;
     if (upstream::append_auth(auth, settings_.upstream) > 0) {
@@ -204,7 +204,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   }
 
   awaitable<void> write(Link& link, std::string_view bytes) {
-    auto [ec, n] = co_await asio::async_write(link.socket, asio::buffer(bytes), kNoThrow);
+    auto [ec, n] = co_await link.stream.write(asio::buffer(bytes));
     if (ec) throw std::runtime_error(ec.message());
   }
 
@@ -212,9 +212,11 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     for (;;) {
       ReplyPtr r = link.next();
       if (r) co_return r;
-      auto [ec, n] = co_await link.socket.async_read_some(asio::buffer(link.buf), kNoThrow);
-      if (ec)
-        throw std::runtime_error(ec == asio::error::eof ? "closed by upstream" : ec.message());
+      auto [ec, n] = co_await link.stream.read_some(asio::buffer(link.buf));
+      if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+        throw std::runtime_error("closed by upstream");
+      }
+      if (ec) throw std::runtime_error(ec.message());
       redisReaderFeed(link.reader.get(), link.buf.data(), n);
     }
   }

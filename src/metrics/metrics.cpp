@@ -18,6 +18,17 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "Client connections accepted, including those then refused by limits.max_clients."},
     {"frontcache_connections_rejected_total", Counter,
      "Client connections refused because limits.max_clients was reached."},
+    {"frontcache_tls_connected_clients", Gauge,
+     "Client connections open now on the TLS port (handshake completed)."},
+    {"frontcache_tls_connections_total", Counter,
+     "TLS handshakes with clients completed on the TLS port."},
+    {"frontcache_tls_handshake_failures_total", Counter,
+     "Client connections on the TLS port closed before the handshake completed, by reason: "
+     "error (protocol, version, cipher or certificate refused), timeout (none within "
+     "tls.handshake_timeout), closed (the client went away)."},
+    {"frontcache_tls_certificate_reloads_total", Counter,
+     "TLS certificate reloads on SIGHUP, by result: ok (new connections use them) or failed "
+     "(the running certificates stayed)."},
     {"frontcache_commands_processed_total", Counter,
      "Commands received from clients (forwarded, answered locally or refused)."},
     {"frontcache_protocol_errors_total", Counter,

@@ -4,11 +4,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/errors.hpp"
+#include "frontcache/tls/context.hpp"
 #include "worker.hpp"
 
 namespace frontcache::proxy {
@@ -25,6 +27,8 @@ constexpr std::size_t kKeepBufferBytes = 64 * 1024;  // larger idle buffers are 
 // Reading pauses while this many reply bytes wait for the client to read them, so a client
 // that pipelines without reading is slowed down by TCP rather than disconnected.
 constexpr std::size_t kSoftOutputBytes = 1 << 20;
+// After the last reply of a TLS connection, how long its close_notify waits for the client's.
+constexpr std::chrono::milliseconds kTlsShutdownGrace{1000};
 
 // Reads land here first; connections of one worker thread take turns, each parsing and
 // dispatching synchronously before the next one runs.
@@ -40,9 +44,20 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
 
 }  // namespace
 
-ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, Handler& handler)
+struct ClientConnection::TlsLayer {
+  TlsLayer(asio::ip::tcp::socket& socket, std::shared_ptr<asio::ssl::context> c)
+      : context(std::move(c)), stream(socket, *context) {}
+  std::shared_ptr<asio::ssl::context> context;  // outlives `stream`, whatever a reload does
+  asio::ssl::stream<asio::ip::tcp::socket&> stream;
+  bool counted = false;   // in ProxyStats::tls_clients
+  bool shutdown = false;  // every reply written: close_notify, then close
+};
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, Handler& handler,
+                                   std::shared_ptr<asio::ssl::context> tls)
     : worker_(worker),
       socket_(std::move(socket)),
+      tls_(tls ? std::make_unique<TlsLayer>(socket_, std::move(tls)) : nullptr),
       handler_(handler),
       write_signal_(worker.io()),
       read_signal_(worker.io()),
@@ -58,16 +73,78 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
   socket_.non_blocking(true, ec);  // reads and writes are tried before waiting for readiness
 }
 
-ClientConnection::~ClientConnection() { release_bytes(); }
+ClientConnection::~ClientConnection() {
+  release_bytes();
+  if (tls_ && tls_->counted) {
+    worker_.shared().stats.tls_clients.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
 
 int ClientConnection::fd() { return socket_.is_open() ? socket_.native_handle() : -1; }
 
-awaitable<void> ClientConnection::run() { co_await (read_loop() && write_loop()); }
+awaitable<void> ClientConnection::run() {
+  if (tls_) {
+    const bool established = co_await tls_handshake();
+    if (!established) {
+      close();
+      co_return;
+    }
+  }
+  co_await (read_loop() && write_loop());
+  if (tls_ && tls_->shutdown && !closed_) co_await tls_shutdown();
+  close();
+}
+
+awaitable<bool> ClientConnection::tls_handshake() {
+  auto& stats = worker_.shared().stats;
+  asio::steady_timer deadline(worker_.io());
+  deadline.expires_after(worker_.config().tls.handshake_timeout);
+  auto result = co_await (tls_->stream.async_handshake(asio::ssl::stream_base::server, kNoThrow) ||
+                          deadline.async_wait(kNoThrow));
+  // Closed or drained meanwhile: not the client's doing, not counted.
+  if (closed_ || read_done_) co_return false;
+  if (result.index() == 1) {
+    stats.tls_handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("client {} closed: no TLS handshake within tls.handshake_timeout", addr_);
+    co_return false;
+  }
+  const auto [ec] = std::get<0>(result);
+  if (ec) {
+    const std::string why = tls::handshake_error(ec, tls_->stream.native_handle());
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+        ec == asio::error::connection_reset) {
+      // Port scanners and TCP health checks: counted, not worth a warning.
+      stats.tls_handshake_closed.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("client {}: {}", addr_, why);
+    } else {
+      stats.tls_handshake_failures.fetch_add(1, std::memory_order_relaxed);
+      static metrics::LogLimit log_limit;
+      log_limit.warn("TLS handshake with client {} failed: {}", addr_, why);
+    }
+    co_return false;
+  }
+  tls_->counted = true;
+  stats.tls_clients.fetch_add(1, std::memory_order_relaxed);
+  stats.tls_connections.fetch_add(1, std::memory_order_relaxed);
+  co_return true;
+}
+
+// Like Redis, the close_notify is sent; the client's answer is waited for only briefly (the read
+// side is already shut down when the client closed first, and then this ends at once).
+awaitable<void> ClientConnection::tls_shutdown() {
+  asio::steady_timer grace(worker_.io());
+  grace.expires_after(kTlsShutdownGrace);
+  co_await (tls_->stream.async_shutdown(kNoThrow) || grace.async_wait(kNoThrow));
+}
 
 void ClientConnection::close() {
   if (closed_) return;
   closed_ = true;
   read_done_ = true;
+  if (tls_ && tls_->counted) {
+    tls_->counted = false;
+    worker_.shared().stats.tls_clients.fetch_sub(1, std::memory_order_relaxed);
+  }
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
@@ -144,6 +221,18 @@ awaitable<void> ClientConnection::read_loop() {
       continue;
     }
     // Not paused: process() stopped on an incomplete request (or an empty buffer).
+    if (tls_) {
+      // Decrypted bytes go to the connection's own buffer: the read suspends, and the scratch
+      // buffer belongs to whichever connection of this thread runs meanwhile.
+      auto [tls_ec, got] = co_await tls_->stream.async_read_some(tls_read_buffer(), kNoThrow);
+      if (read_done_ || closed_) break;
+      if (tls_ec) {
+        client_gone = true;
+        break;
+      }
+      rend_ += got;
+      continue;
+    }
     if (!maybe_readable) {
       auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, kNoThrow);
       if (read_done_ || closed_) break;
@@ -211,6 +300,22 @@ awaitable<void> ClientConnection::read_loop() {
   wake_writer();
 }
 
+asio::mutable_buffer ClientConnection::tls_read_buffer() {
+  if (rbegin_ == rend_) {
+    rbegin_ = rend_ = 0;
+    if (rbuf_.size() > kKeepBufferBytes) std::vector<char>().swap(rbuf_);
+  } else if (rbegin_ > 0) {
+    std::copy(rbuf_.begin() + static_cast<long>(rbegin_), rbuf_.begin() + static_cast<long>(rend_),
+              rbuf_.begin());
+    rend_ -= rbegin_;
+    rbegin_ = 0;
+  }
+  if (rbuf_.size() - rend_ < kReadChunk / 2) {
+    rbuf_.resize(std::max(rbuf_.size() * 2, rend_ + kReadChunk));
+  }
+  return asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_);
+}
+
 bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t end) {
   while (end > begin && !paused() && !closed_ && !read_done_) {
     std::string_view input(data + begin, end - begin);
@@ -250,7 +355,8 @@ bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t
 // not take, and anything unusual, is left to the writer.
 void ClientConnection::flush() {
   if (!replies_.has_ready()) return;
-  if (!writer_waiting_ || closed_) return wake_writer();
+  // TLS records are written by the writer's async_write only (an SSL write cannot be half-done).
+  if (!writer_waiting_ || closed_ || tls_) return wake_writer();
   replies_.take_ready(wbuf_);
   boost::system::error_code ec;
   const std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);
@@ -270,6 +376,7 @@ void ClientConnection::flush() {
 }
 
 awaitable<void> ClientConnection::write_loop() {
+  bool failed = false;
   for (;;) {
     if (!replies_.has_ready()) {
       if (closed_ || (read_done_ && replies_.in_flight() == 0)) break;
@@ -280,9 +387,23 @@ awaitable<void> ClientConnection::write_loop() {
       continue;
     }
     replies_.take_ready(wbuf_);
+    boost::system::error_code ec;
+    if (tls_) {
+      auto [write_ec, n] = co_await asio::async_write(tls_->stream, asio::buffer(wbuf_), kNoThrow);
+      ec = write_ec;
+      if (wbuf_.capacity() > kKeepBufferBytes) {
+        std::string().swap(wbuf_);
+      } else {
+        wbuf_.clear();
+      }
+      failed = static_cast<bool>(ec);
+      if (ec || closed_) break;
+      account();
+      resume_reading();
+      continue;
+    }
     // Replies nearly always fit in the socket buffer: write them now, without a trip through
     // the scheduler and back into this coroutine; only what the socket does not take waits.
-    boost::system::error_code ec;
     std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       ec = {};
@@ -304,6 +425,15 @@ awaitable<void> ClientConnection::write_loop() {
     resume_reading();
   }
   // Flushed (or failed): no more requests will be read or answered on this connection.
+  if (tls_ && !failed && !closed_) {
+    // run() sends close_notify once the reader has stopped (it may still wait for bytes).
+    tls_->shutdown = true;
+    read_done_ = true;
+    read_signal_.cancel();
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+    co_return;
+  }
   close();
 }
 

@@ -5,7 +5,9 @@
 // (a state change under way); every path that can end a pause calls resume_reading(), and
 // the reader checks again before it waits. Reply bytes are counted when they are queued, so
 // the output limits (per client, by class, and for all clients together) hold before memory
-// is committed, however slowly the client reads.
+// is committed, however slowly the client reads. A connection accepted on the TLS port does the
+// handshake first (within tls.handshake_timeout) and then reads and writes through its TLS stream;
+// plain connections take the readiness-then-read path, untouched by TLS.
 //
 //   socket ─► read_loop ─► RequestParser ─► Handler::on_request ─► Replies slot
 //   socket ◄─ write_loop ◄─ Replies (ordered) ◄─ complete()/add()/append() ◄─┘
@@ -16,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +26,10 @@
 
 #include "frontcache/resp/request_parser.hpp"
 #include "request.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace frontcache::proxy {
 
@@ -48,10 +55,14 @@ class ClientConnection {
     virtual void on_client_gone() = 0;
   };
 
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, Handler& handler);
+  // With `tls` (the listener's context when the client was accepted; kept for the connection's
+  // lifetime, so a certificate reload does not touch it), the connection speaks TLS.
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, Handler& handler,
+                   std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~ClientConnection();
 
-  // Runs both loops until the connection is closed and every reply is written.
+  // Runs both loops (after the TLS handshake) until the connection is closed and every reply is
+  // written.
   boost::asio::awaitable<void> run();
 
   // Reply slots. Every byte for the client goes through these, so that it is counted.
@@ -84,8 +95,16 @@ class ClientConnection {
   std::size_t query_buffer_free() const { return rbuf_.size() - (rend_ - rbegin_); }
 
  private:
+  struct TlsLayer;
+
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
+  // TLS: false when the handshake failed or timed out (counted), or the connection was closed.
+  boost::asio::awaitable<bool> tls_handshake();
+  // TLS: close_notify to the client after the last reply, waiting briefly for its answer.
+  boost::asio::awaitable<void> tls_shutdown();
+  // TLS: readies rbuf_ for the next decrypted bytes and returns the free space.
+  boost::asio::mutable_buffer tls_read_buffer();
   bool paused() const;
   // Parses and hands over the complete requests in data[begin, end), advancing `begin`;
   // stops early while paused. False: stop reading (protocol error or stop_reading()).
@@ -100,6 +119,7 @@ class ClientConnection {
 
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsLayer> tls_;  // null: plain TCP
   Handler& handler_;
   boost::asio::steady_timer write_signal_;
   boost::asio::steady_timer read_signal_;

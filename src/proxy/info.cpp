@@ -11,6 +11,33 @@
 
 namespace frontcache::proxy {
 
+namespace {
+
+// The TLS lines: the listener's counters (when it is on) and whether the upstream is TLS.
+std::string tls_info(const Shared& shared, const config::Config& cfg) {
+  const auto& stats = shared.stats;
+  std::string out = fmt::format("upstream_tls:{}\r\n", cfg.upstream.tls.enabled ? 1 : 0);
+  if (!cfg.tls.listen) return out + "tls_port:0\r\n";
+  return out + fmt::format(
+                   "tls_port:{}\r\n"
+                   "tls_connected_clients:{}\r\n"
+                   "tls_connections_received:{}\r\n"
+                   "tls_handshake_failures:{}\r\n"
+                   "tls_handshake_timeouts:{}\r\n"
+                   "tls_handshake_closed:{}\r\n"
+                   "tls_certificate_reloads:{}\r\n"
+                   "tls_certificate_reload_failures:{}\r\n",
+                   cfg.tls.listen->port, stats.tls_clients.load(std::memory_order_relaxed),
+                   stats.tls_connections.load(std::memory_order_relaxed),
+                   stats.tls_handshake_failures.load(std::memory_order_relaxed),
+                   stats.tls_handshake_timeouts.load(std::memory_order_relaxed),
+                   stats.tls_handshake_closed.load(std::memory_order_relaxed),
+                   stats.tls_reloads.load(std::memory_order_relaxed),
+                   stats.tls_reload_failures.load(std::memory_order_relaxed));
+}
+
+}  // namespace
+
 std::string Session::info_section() const {
   const auto& shared = worker_.shared();
   const auto& stats = shared.stats;
@@ -81,7 +108,7 @@ std::string Session::info_section() const {
              up.requests.load(std::memory_order_relaxed),
              up.failed_requests.load(std::memory_order_relaxed),
              up.unavailable_replies.load(std::memory_order_relaxed)) +
-         l1_info() + config_info_lines(shared);
+         tls_info(shared, cfg) + l1_info() + config_info_lines(shared);
 }
 
 // The L1 lines of the `# frontcache` section.

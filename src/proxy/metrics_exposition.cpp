@@ -65,6 +65,13 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::ConnectedClients, stats.connected_clients.load(std::memory_order_relaxed));
   out.set(Metric::ConnectionsReceived, get(stats.total_connections));
   out.set(Metric::ConnectionsRejected, get(stats.rejected_connections));
+  out.set(Metric::TlsConnectedClients, stats.tls_clients.load(std::memory_order_relaxed));
+  out.set(Metric::TlsConnections, get(stats.tls_connections));
+  out.set(Metric::TlsHandshakeFailures, "reason=\"error\"", get(stats.tls_handshake_failures));
+  out.set(Metric::TlsHandshakeFailures, "reason=\"timeout\"", get(stats.tls_handshake_timeouts));
+  out.set(Metric::TlsHandshakeFailures, "reason=\"closed\"", get(stats.tls_handshake_closed));
+  out.set(Metric::TlsCertificateReloads, "result=\"ok\"", get(stats.tls_reloads));
+  out.set(Metric::TlsCertificateReloads, "result=\"failed\"", get(stats.tls_reload_failures));
   out.set(Metric::CommandsProcessed, get(stats.total_commands));
   out.set(Metric::ProtocolErrors, get(stats.protocol_errors));
   out.set(Metric::RefusedCommands, get(stats.refused_commands));

@@ -27,6 +27,14 @@ ReloadPlan plan_reload(const config::Config& running, config::Config loaded) {
   ReloadPlan plan;
   auto& restart = plan.restart_needed;
   keep(loaded.listen, running.listen, "listen", restart);
+  keep(loaded.plain_listener, running.plain_listener, "listen (plain port on or off)", restart);
+  // The TLS port is bound at startup; the rest of tls.* is the certificate context, which every
+  // reload builds again (new handshakes use it; connections keep theirs).
+  if (!running.tls.listen) {
+    keep(loaded.tls, running.tls, "tls", restart);
+  } else {
+    keep(loaded.tls.listen, running.tls.listen, "tls.listen", restart);
+  }
   keep(loaded.workers, running.workers, "workers", restart);
   keep(loaded.upstream, running.upstream, "upstream", restart);
   keep(loaded.invalidation, running.invalidation, "invalidation", restart);
@@ -45,6 +53,7 @@ ReloadPlan plan_reload(const config::Config& running, config::Config loaded) {
   note(loaded.admin_commands, running.admin_commands, "admin_commands", applied);
   note(loaded.shutdown_timeout, running.shutdown_timeout, "shutdown_timeout", applied);
   note(loaded.log_level, running.log_level, "log.level", applied);
+  note(loaded.tls, running.tls, "tls", applied);
   plan.effective = std::make_shared<const config::Config>(std::move(loaded));
   return plan;
 }

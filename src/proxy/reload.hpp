@@ -1,7 +1,8 @@
 // SIGHUP: the config file is read again and, when valid, swapped in whole. Cache rules, TTLs,
-// limits, auth, admin_commands, shutdown_timeout and the log level apply at once; settings
-// bound at startup (listen, workers, upstream, invalidation, metrics.listen, the cache's size)
-// keep their running value and are reported as needing a restart. An invalid file changes
+// limits, auth, admin_commands, shutdown_timeout, the log level and the TLS listener's
+// certificates and settings apply at once; settings bound at startup (listen, tls.listen,
+// workers, upstream, invalidation, metrics.listen, the cache's size) keep their running value
+// and are reported as needing a restart. An invalid file changes
 // nothing: its errors are logged with the file's path.
 #pragma once
 

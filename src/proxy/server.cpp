@@ -25,7 +25,9 @@
 #include "command_reply.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
 #include "frontcache/metrics/http_server.hpp"
+#include "frontcache/tls/context.hpp"
 #include "metrics_exposition.hpp"
+#include "probe_client.hpp"
 #include "reload.hpp"
 #include "shared.hpp"
 #include "worker.hpp"
@@ -85,27 +87,20 @@ std::vector<command::CommandInfo> parse_command_reply(const redisReply* r) {
 void probe_upstream(Shared& shared) {
   const auto config = shared.config();
   const auto& up = config->upstream;
-  const auto timeout_ms = up.connect_timeout.count();
-  timeval tv{static_cast<time_t>(timeout_ms / 1000),
-             static_cast<suseconds_t>((timeout_ms % 1000) * 1000)};
-  redisContext* c = redisConnectWithTimeout(up.address.host.c_str(), up.address.port, tv);
-  if (c == nullptr || c->err != 0) {
-    spdlog::warn("upstream {}:{} not reachable at startup ({}); serving errors until it is",
-                 up.address.host, up.address.port, c != nullptr ? c->errstr : "out of memory");
-    if (c != nullptr) redisFree(c);
+  ProbeClient c(upstream_settings(shared, *config));
+  if (!c.connect()) {
+    if (up.tls.enabled && c.error().starts_with("TLS handshake")) {
+      spdlog::error(
+          "upstream {}:{}: {}; check upstream.tls (ca_file, server_name); serving errors "
+          "until it succeeds",
+          up.address.host, up.address.port, c.error());
+    } else {
+      spdlog::warn("upstream {}:{} not reachable at startup ({}); serving errors until it is",
+                   up.address.host, up.address.port, c.error());
+    }
     return;
   }
-  redisSetTimeout(c, tv);
-  auto command = [&](std::vector<std::string> args) -> redisReply* {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    return static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
-  };
+  auto command = [&c](const std::vector<std::string>& args) { return c.command(args); };
   bool authed = true;
   if (!up.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
@@ -115,7 +110,7 @@ void probe_upstream(Shared& shared) {
     authed = r != nullptr && r->type != REDIS_REPLY_ERROR;
     if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
       spdlog::error("upstream {}:{} refused AUTH: {}", up.address.host, up.address.port,
-                    r != nullptr ? r->str : c->errstr);
+                    r != nullptr ? r->str : c.error().c_str());
     }
     if (r != nullptr) freeReplyObject(r);
   }
@@ -151,7 +146,42 @@ void probe_upstream(Shared& shared) {
       freeReplyObject(r);
     }
   }
-  redisFree(c);
+}
+
+// The listener's TLS context from tls.*; throws std::runtime_error naming the key.
+std::shared_ptr<asio::ssl::context> listener_tls_context(const config::TlsConfig& c) {
+  tls::ServerSettings s;
+  s.cert_file = c.cert_file;
+  s.key_file = c.key_file;
+  s.ca_file = c.ca_file;
+  s.client_auth = c.client_auth == config::ClientAuth::Required   ? tls::ClientAuth::Required
+                  : c.client_auth == config::ClientAuth::Optional ? tls::ClientAuth::Optional
+                                                                  : tls::ClientAuth::None;
+  s.min_version =
+      c.min_version == config::TlsVersion::Tls13 ? tls::Version::Tls13 : tls::Version::Tls12;
+  s.ciphers = c.ciphers;
+  s.ciphersuites = c.ciphersuites;
+  try {
+    return tls::server_context(s);
+  } catch (const tls::Error& e) {
+    throw std::runtime_error(fmt::format("tls.{}", e.what()));
+  }
+}
+
+// What every upstream connection uses for upstream.tls (null when off); throws like above.
+std::shared_ptr<const tls::Client> upstream_tls_client(const config::UpstreamConfig& up) {
+  if (!up.tls.enabled) return nullptr;
+  tls::ClientSettings s;
+  s.ca_file = up.tls.ca_file;
+  s.cert_file = up.tls.cert_file;
+  s.key_file = up.tls.key_file;
+  s.server_name = up.tls.server_name.empty() ? up.address.host : up.tls.server_name;
+  s.verify = up.tls.verify;
+  try {
+    return tls::make_client(s);
+  } catch (const tls::Error& e) {
+    throw std::runtime_error(fmt::format("upstream.tls.{}", e.what()));
+  }
 }
 
 // The workers bind with SO_REUSEPORT, which would let a second frontcache on the same address
@@ -242,10 +272,28 @@ asio::awaitable<void> maintenance_loop(L1& l1, TrackingTable& tracking, asio::st
 
 }  // namespace
 
+std::vector<std::string> check_tls(const config::Config& config) {
+  std::vector<std::string> errors;
+  try {
+    upstream_tls_client(config.upstream);
+  } catch (const std::exception& e) {
+    errors.emplace_back(e.what());
+  }
+  if (config.tls.listen) {
+    try {
+      listener_tls_context(config.tls);
+    } catch (const std::exception& e) {
+      errors.emplace_back(e.what());
+    }
+  }
+  return errors;
+}
+
 struct Server::Impl {
   explicit Impl(config::Config config) : shared(std::move(config)) {}
 
   void wait_for_signal(Server* server);
+  void reload_tls(const config::Config& config);
 
   Shared shared;
   config::CommandLine overrides;
@@ -260,7 +308,25 @@ struct Server::Impl {
   asio::io_context signals_io{1};
   asio::signal_set signals{signals_io, SIGINT, SIGTERM};
   std::atomic<bool> draining{false};  // stop() was called: /readyz turns 503
+  bool tls_listening = false;
 };
+
+// SIGHUP with a TLS listener: the certificate files are read again (whether or not the config
+// file changed, so that renewed files at the same paths are picked up) into a new context.
+// New handshakes use it; connections keep the context they were accepted with. A context that
+// cannot be built leaves the running one in place.
+void Server::Impl::reload_tls(const config::Config& config) {
+  try {
+    auto context = listener_tls_context(config.tls);
+    for (auto& w : workers) w->set_tls_context(context);
+    shared.stats.tls_reloads.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("TLS certificates reloaded from {}: new connections use them",
+                 config.tls.cert_file);
+  } catch (const std::exception& e) {
+    shared.stats.tls_reload_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error("TLS certificates not reloaded: {}; the running ones stay", e.what());
+  }
+}
 
 // SIGHUP reloads and waits again; SIGINT/SIGTERM begin the shutdown.
 void Server::Impl::wait_for_signal(Server* server) {
@@ -282,6 +348,7 @@ void Server::Impl::wait_for_signal(Server* server) {
 
 Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {
   auto& shared = impl_->shared;
+  shared.upstream_tls = upstream_tls_client(shared.config()->upstream);
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
     shared.all_workers.push_back(impl_->workers.back().get());
@@ -317,22 +384,38 @@ void Server::reload() {
       impl_->subscriber->set_prefixes(std::move(prefixes));
     });
   }
+  if (impl_->tls_listening) impl_->reload_tls(*plan->effective);
   for (auto& w : impl_->workers) w->apply_config(plan->effective);
 }
 
 void Server::bind() {
   const auto config = impl_->shared.config();
-  const auto& listen = config->listen;
-  boost::system::error_code ec;
-  asio::ip::tcp::resolver resolver(impl_->signals_io);
-  auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
-  if (ec || results.empty()) {
-    throw std::runtime_error(
-        fmt::format("listen {}:{}: cannot resolve: {}", listen.host, listen.port, ec.message()));
+  auto resolve = [this](const config::Endpoint& listen, std::string_view key) {
+    boost::system::error_code ec;
+    asio::ip::tcp::resolver resolver(impl_->signals_io);
+    auto results = resolver.resolve(listen.host, std::to_string(listen.port), ec);
+    if (ec || results.empty()) {
+      throw std::runtime_error(
+          fmt::format("{} {}:{}: cannot resolve: {}", key, listen.host, listen.port, ec.message()));
+    }
+    const auto endpoint = results.begin()->endpoint();
+    refuse_address_in_use(endpoint);
+    return endpoint;
+  };
+  if (config->plain_listener) {
+    const auto endpoint = resolve(config->listen, "listen");
+    for (auto& w : impl_->workers) w->bind(endpoint, false);
   }
-  const auto endpoint = results.begin()->endpoint();
-  refuse_address_in_use(endpoint);
-  for (auto& w : impl_->workers) w->bind(endpoint);
+  if (config->tls.listen) {
+    // Certificates are checked before the port opens: a bad file stops the start here.
+    auto context = listener_tls_context(config->tls);
+    const auto endpoint = resolve(*config->tls.listen, "tls.listen");
+    for (auto& w : impl_->workers) {
+      w->bind(endpoint, true);
+      w->set_tls_context(context);
+    }
+    impl_->tls_listening = true;
+  }
   if (config->metrics.listen) {
     const Shared* shared = &impl_->shared;
     const std::atomic<bool>* draining = &impl_->draining;
@@ -349,9 +432,15 @@ void Server::run() {
   probe_upstream(shared);
   {
     const auto cfg = shared.config();
-    spdlog::info("frontcache {} listening on {}:{}, upstream {}:{}, {} workers", FRONTCACHE_VERSION,
-                 cfg->listen.host, cfg->listen.port, cfg->upstream.address.host,
-                 cfg->upstream.address.port, shared.workers);
+    std::string listening;
+    if (cfg->plain_listener) listening = fmt::format("{}:{}", cfg->listen.host, cfg->listen.port);
+    if (cfg->tls.listen) {
+      listening += fmt::format("{}{}:{} (TLS)", listening.empty() ? "" : " and ",
+                               cfg->tls.listen->host, cfg->tls.listen->port);
+    }
+    spdlog::info("frontcache {} listening on {}, upstream {}:{}{}, {} workers", FRONTCACHE_VERSION,
+                 listening, cfg->upstream.address.host, cfg->upstream.address.port,
+                 cfg->upstream.tls.enabled ? " (TLS)" : "", shared.workers);
     if (impl_->metrics) {
       spdlog::info("metrics on http://{}:{}/metrics (and /healthz, /readyz)",
                    cfg->metrics.listen->host, impl_->metrics->port());
@@ -369,9 +458,7 @@ void Server::run() {
     shared.l1 =
         std::make_unique<L1>(cfg.cache, random_instance_id(), cfg.invalidation.max_staleness);
     invalidation::SubscriberSettings settings;
-    const auto& up = cfg.upstream;
-    settings.upstream = {up.address.host, up.address.port,    up.username,
-                         up.password,     up.connect_timeout, up.command_timeout};
+    settings.upstream = upstream_settings(shared, cfg);
     settings.channel = cfg.invalidation.channel;
     settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
     settings.prefixes = shared.l1->rules()->tracking_prefixes();

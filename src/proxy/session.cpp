@@ -11,9 +11,10 @@ namespace frontcache::proxy {
 
 namespace asio = boost::asio;
 
-Session::Session(Worker& worker, asio::ip::tcp::socket socket)
+Session::Session(Worker& worker, asio::ip::tcp::socket socket,
+                 std::shared_ptr<asio::ssl::context> tls)
     : worker_(worker),
-      conn_(worker, std::move(socket), *this),
+      conn_(worker, std::move(socket), *this, std::move(tls)),
       id_(worker.shared().next_client_id.fetch_add(1, std::memory_order_relaxed)),
       created_(std::chrono::steady_clock::now()),
       last_command_(created_),

@@ -51,7 +51,9 @@ class Session : public upstream::ReplyTarget,
                 public ClientConnection::Handler,
                 public std::enable_shared_from_this<Session> {
  public:
-  Session(Worker& worker, boost::asio::ip::tcp::socket socket);
+  // `tls`: the listener's TLS context when the client came to the TLS port.
+  Session(Worker& worker, boost::asio::ip::tcp::socket socket,
+          std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~Session() override;
 
   void start();

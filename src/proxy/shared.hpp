@@ -17,6 +17,7 @@
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
+#include "frontcache/tls/context.hpp"
 #include "l1.hpp"
 #include "permissions.hpp"
 #include "tracking.hpp"
@@ -28,7 +29,14 @@ class Worker;
 struct ProxyStats {
   std::atomic<std::int64_t> connected_clients{0};
   std::atomic<std::uint64_t> total_connections{0};
-  std::atomic<std::uint64_t> rejected_connections{0};  // over limits.max_clients
+  std::atomic<std::uint64_t> rejected_connections{0};    // over limits.max_clients
+  std::atomic<std::int64_t> tls_clients{0};              // gauge: TLS client connections open now
+  std::atomic<std::uint64_t> tls_connections{0};         // TLS handshakes completed
+  std::atomic<std::uint64_t> tls_handshake_failures{0};  // refused: version, cipher, certificate...
+  std::atomic<std::uint64_t> tls_handshake_timeouts{0};  // none within tls.handshake_timeout
+  std::atomic<std::uint64_t> tls_handshake_closed{0};    // closed by the client mid-handshake
+  std::atomic<std::uint64_t> tls_reloads{0};             // certificates loaded again on SIGHUP
+  std::atomic<std::uint64_t> tls_reload_failures{0};     // ... refused; the running ones stayed
   std::atomic<std::uint64_t> total_commands{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> output_limit_disconnects{0};   // one client over its own limits
@@ -89,8 +97,9 @@ struct Shared {
   bool resp3 = true;                       // the upstream speaks RESP3 (HELLO 3: Redis >= 6)
   command::CommandTable commands;          // complete before the workers start; read-only after
   AuthLimiter auth_limiter;                // wrong passwords per client address, all workers
-  std::unique_ptr<L1> l1;                  // null when the cache is off
-  TrackingTable tracking;                  // CLIENT TRACKING served by the proxy (needs the L1)
+  std::shared_ptr<const tls::Client> upstream_tls;  // upstream.tls, built at startup; null: off
+  std::unique_ptr<L1> l1;                           // null when the cache is off
+  TrackingTable tracking;  // CLIENT TRACKING served by the proxy (needs the L1)
   ProxyStats stats;
   ReloadStats reload;
   LatencyHistograms latency;

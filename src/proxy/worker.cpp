@@ -24,7 +24,9 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-upstream::Settings upstream_settings(const config::Config& c, int protocol = 2) {
+}  // namespace
+
+upstream::Settings upstream_settings(const Shared& shared, const config::Config& c, int protocol) {
   upstream::Settings s;
   s.host = c.upstream.address.host;
   s.port = c.upstream.address.port;
@@ -33,10 +35,9 @@ upstream::Settings upstream_settings(const config::Config& c, int protocol = 2) 
   s.connect_timeout = c.upstream.connect_timeout;
   s.command_timeout = c.upstream.command_timeout;
   s.protocol = protocol;
+  s.tls = shared.upstream_tls;
   return s;
 }
-
-}  // namespace
 
 Worker::Worker(Shared& shared, std::size_t index)
     : shared_(shared),
@@ -44,24 +45,32 @@ Worker::Worker(Shared& shared, std::size_t index)
       index_(index),
       io_(1),
       acceptor_(io_),
+      tls_acceptor_(io_),
       idle_timer_(io_),
-      pool_(io_, upstream_settings(*config_), config_->upstream.connections_per_worker),
-      pool3_(io_, upstream_settings(*config_, 3), config_->upstream.connections_per_worker),
-      upstream_settings_(upstream_settings(*config_)) {}
+      pool_(io_, upstream_settings(shared, *config_), config_->upstream.connections_per_worker),
+      pool3_(io_, upstream_settings(shared, *config_, 3), config_->upstream.connections_per_worker),
+      upstream_settings_(upstream_settings(shared, *config_)) {}
 
 Worker::~Worker() { join(); }
 
-void Worker::bind(const tcp::endpoint& endpoint) {
+void Worker::bind(const tcp::endpoint& endpoint, bool tls) {
+  tcp::acceptor& acceptor = tls ? tls_acceptor_ : acceptor_;
   boost::system::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.set_option(ReusePort(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    throw std::runtime_error(fmt::format("listen {}:{}: {}", endpoint.address().to_string(),
-                                         endpoint.port(), ec.message()));
+    throw std::runtime_error(fmt::format("{} {}:{}: {}", tls ? "tls.listen" : "listen",
+                                         endpoint.address().to_string(), endpoint.port(),
+                                         ec.message()));
   }
+}
+
+void Worker::set_tls_context(std::shared_ptr<asio::ssl::context> context) {
+  asio::post(io_,
+             [this, context = std::move(context)]() mutable { tls_context_ = std::move(context); });
 }
 
 void Worker::start() {
@@ -72,14 +81,17 @@ void Worker::start() {
   asio::co_spawn(io_, idle_loop(), [index = index_](std::exception_ptr e) {
     if (e) spdlog::error("worker {}: idle sweep ended by an exception", index);
   });
-  asio::co_spawn(io_, accept_loop(), [index = index_](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("worker {} accept loop ended: {}", index, ex.what());
-    }
-  });
+  for (const bool tls : {false, true}) {
+    if (!(tls ? tls_acceptor_ : acceptor_).is_open()) continue;
+    asio::co_spawn(io_, accept_loop(tls), [index = index_](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("worker {} accept loop ended: {}", index, ex.what());
+      }
+    });
+  }
   thread_ = std::thread([this] {
     try {
       io_.run();
@@ -94,6 +106,7 @@ void Worker::stop() {
   asio::post(io_, [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    tls_acceptor_.close(ignored);
     idle_timer_.cancel();
     stopping_ = true;
     for (Session* s : std::list<Session*>(sessions_)) s->drain();
@@ -222,7 +235,7 @@ asio::awaitable<void> Worker::idle_loop() {
   for (;;) {
     idle_timer_.expires_after(std::chrono::seconds(1));
     auto [ec] = co_await idle_timer_.async_wait(kNoThrow);
-    if (ec || !acceptor_.is_open()) co_return;
+    if (ec || stopping_) co_return;
     const auto limit = config().limits.idle_timeout;
     if (limit.count() == 0) continue;
     const auto now = std::chrono::steady_clock::now();
@@ -326,7 +339,8 @@ void Worker::shed_output() {
   asio::post(io_, [this] { shed_posted_ = false; });
 }
 
-asio::awaitable<void> Worker::accept_loop() {
+asio::awaitable<void> Worker::accept_loop(bool tls) {
+  tcp::acceptor& acceptor = tls ? tls_acceptor_ : acceptor_;
   asio::steady_timer backoff(io_);
   static metrics::LogLimit accept_failures;  // a client can exhaust our file descriptors
   static metrics::LogLimit clients_refused;
@@ -338,8 +352,8 @@ asio::awaitable<void> Worker::accept_loop() {
     co_await backoff.async_wait(kNoThrow);
   }
   for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // EMFILE and friends: back off instead of spinning on a listener that stays readable.
       accept_failures.warn("worker {} accept failed: {} (backing off)", index_, ec.message());
@@ -358,11 +372,18 @@ asio::awaitable<void> Worker::accept_loop() {
       clients_refused.warn("connection from {} refused: limits.max_clients ({}) reached",
                            peer.address().to_string(), config_->limits.max_clients);
       socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(kFull), ignored);
+      // A TLS client could not read the error before a handshake: it is just closed.
+      if (!tls) socket.write_some(asio::buffer(kFull), ignored);
       socket.close(ignored);
       continue;
     }
-    std::make_shared<Session>(*this, std::move(socket))->start();
+    if (tls && !tls_context_) {  // never plaintext on the TLS port
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      shared_.stats.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+      continue;
+    }
+    std::make_shared<Session>(*this, std::move(socket), tls ? tls_context_ : nullptr)->start();
   }
 }
 

@@ -1,5 +1,6 @@
-// One worker thread: its io_context, its SO_REUSEPORT listener, the sessions it accepted and
-// the upstream connections they share. Everything here runs on the worker's own thread.
+// One worker thread: its io_context, its SO_REUSEPORT listeners (plain and TLS), the sessions it
+// accepted and the upstream connections they share. Everything here runs on the worker's own
+// thread.
 #pragma once
 
 #include <atomic>
@@ -21,17 +22,29 @@
 #include "frontcache/upstream/pool.hpp"
 #include "shared.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace frontcache::proxy {
 
 class Session;
+
+// The settings of every upstream connection (shared, pinned, subscriber, probe), TLS included.
+// protocol 3: the handshake sends HELLO 3 (the pool that serves RESP3 clients).
+upstream::Settings upstream_settings(const Shared& shared, const config::Config& config,
+                                     int protocol = 2);
 
 class Worker {
  public:
   Worker(Shared& shared, std::size_t index);
   ~Worker();
 
-  // Opens the listening socket; throws std::runtime_error when it cannot.
-  void bind(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Opens the plain or the TLS listening socket; throws std::runtime_error when it cannot.
+  void bind(const boost::asio::ip::tcp::endpoint& endpoint, bool tls);
+  // Thread-safe: the TLS context for connections accepted from now on (at startup and after a
+  // certificate reload); connections already accepted keep theirs.
+  void set_tls_context(std::shared_ptr<boost::asio::ssl::context> context);
   void start();
   // Thread-safe: stops accepting and drains: every session stops reading, writes the replies
   // to the requests it already took, then closes; the upstream connections close last.
@@ -89,7 +102,7 @@ class Worker {
   std::size_t pinned_in_use() const { return pinned_held_ - idle_pinned_.size(); }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> accept_loop(bool tls);
   boost::asio::awaitable<void> idle_loop();
   static boost::asio::awaitable<void> close_pool_when_drained(Worker* self);
   void schedule_publish();
@@ -102,6 +115,8 @@ class Worker {
   std::size_t index_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor tls_acceptor_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
   boost::asio::steady_timer idle_timer_;
   upstream::Pool pool_;
   upstream::Pool pool3_;

@@ -20,6 +20,7 @@
 #include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connect.hpp"
 #include "frontcache/upstream/stats.hpp"
+#include "frontcache/upstream/stream.hpp"
 
 namespace frontcache::upstream {
 
@@ -35,6 +36,12 @@ constexpr std::chrono::milliseconds kMinBackoff{50};
 constexpr std::chrono::milliseconds kMaxBackoff{1000};
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kKeepBufferBytes = 1 << 20;  // larger read buffers are freed when idle
+
+// "closed by upstream" for an orderly close, with or without TLS's close_notify.
+std::string read_error(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ? "closed by upstream"
+                                                                            : ec.message();
+}
 
 std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
   thread_local std::minstd_rand rng{std::random_device{}()};
@@ -59,7 +66,7 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
  public:
   Impl(asio::io_context& io, Settings settings, std::size_t index)
       : io_(io),
-        socket_(io),
+        stream_(io.get_executor()),
         signal_(io),
         timer_(io),
         settings_(std::move(settings)),
@@ -90,7 +97,7 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   void fail_pending();
 
   asio::io_context& io_;
-  tcp::socket socket_;
+  Stream stream_;
   asio::steady_timer signal_;  // wakes write_loop when out_ gains bytes
   asio::steady_timer timer_;   // connect deadline, backoff and timeout checks
   Settings settings_;
@@ -172,9 +179,7 @@ void Connection::Impl::stop() {
 }
 
 void Connection::Impl::close_socket() {
-  boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.close();
   signal_.cancel();
   timer_.cancel();
 }
@@ -210,12 +215,13 @@ awaitable<bool> Connection::Impl::serve_once() {
 }
 
 awaitable<bool> Connection::Impl::connect() {
-  const std::string error = co_await connect_socket(socket_, timer_, settings_);
+  const std::string error = co_await stream_.connect(timer_, settings_);
   if (!error.empty()) {
     last_error_ = error;
     co_return false;
   }
-  socket_.non_blocking(true);  // the loops try reads and writes before waiting for readiness
+  // Plain TCP: the loops try reads and writes before waiting for readiness.
+  stream_.socket().non_blocking(true);
   co_return true;
 }
 
@@ -233,7 +239,7 @@ awaitable<bool> Connection::Impl::handshake() {
   const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache"};
   resp::encode_command(request, setname);
 
-  auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(request), kNoThrow);
+  auto [wec, written] = co_await stream_.write(asio::buffer(request));
   if (wec) {
     last_error_ = wec.message();
     co_return false;
@@ -277,8 +283,7 @@ awaitable<bool> Connection::Impl::read_reply(std::string_view& reply, resp::Repl
     }
     prepare_read_buffer();
     auto result =
-        co_await (socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-                                          kNoThrow) ||
+        co_await (stream_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_)) ||
                   timer_.async_wait(kNoThrow));
     if (result.index() == 1) {
       last_error_ = "handshake timeout";
@@ -286,7 +291,7 @@ awaitable<bool> Connection::Impl::read_reply(std::string_view& reply, resp::Repl
     }
     auto [ec, n] = std::get<0>(result);
     if (ec) {
-      last_error_ = ec.message();
+      last_error_ = read_error(ec);
       co_return false;
     }
     rend_ += n;
@@ -312,7 +317,8 @@ void Connection::Impl::prepare_read_buffer() {
 }
 
 // Like the client sessions: wait for readiness, then one non-blocking read, instead of
-// async_read_some's speculative read that returns EAGAIN after every batch of replies.
+// async_read_some's speculative read that returns EAGAIN after every batch of replies. Over TLS
+// the socket's readiness says nothing about decrypted bytes: the stream's own read is used.
 awaitable<void> Connection::Impl::read_loop() {
   bool maybe_readable = true;  // bytes may be there that no readiness event will announce
   for (;;) {
@@ -330,8 +336,19 @@ awaitable<void> Connection::Impl::read_loop() {
       if (!deliver(data.substr(0, n), framer_.kind())) co_return;
     }
     prepare_read_buffer();
+    if (stream_.tls()) {
+      auto [ec, n] =
+          co_await stream_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_));
+      if (ec) {
+        last_error_ = read_error(ec);
+        co_return;
+      }
+      rend_ += n;
+      last_read_ = std::chrono::steady_clock::now();
+      continue;
+    }
     if (!maybe_readable) {
-      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, kNoThrow);
+      auto [wait_ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, kNoThrow);
       if (wait_ec) {
         last_error_ = wait_ec.message();
         co_return;
@@ -339,13 +356,13 @@ awaitable<void> Connection::Impl::read_loop() {
     }
     const std::size_t space = rbuf_.size() - rend_;
     boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
+    const std::size_t n = stream_.socket().read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       maybe_readable = false;
       continue;
     }
     if (ec) {
-      last_error_ = ec == asio::error::eof ? "closed by upstream" : ec.message();
+      last_error_ = read_error(ec);
       co_return;
     }
     rend_ += n;
@@ -361,20 +378,29 @@ awaitable<void> Connection::Impl::write_loop() {
       signal_.expires_at(asio::steady_timer::time_point::max());
       co_await signal_.async_wait(kNoThrow);
       writer_waiting_ = false;
-      if (!socket_.is_open()) co_return;
+      if (!stream_.socket().is_open()) co_return;
     }
     writing_.swap(out_);
+    if (stream_.tls()) {
+      auto [ec, n] = co_await stream_.write(asio::buffer(writing_));
+      writing_.clear();
+      if (ec) {
+        last_error_ = ec.message();
+        co_return;
+      }
+      continue;
+    }
     // Write now; only what the socket does not take waits for writability (an async_write
     // that completes at once still costs a trip through the scheduler).
     boost::system::error_code ec;
-    std::size_t sent = socket_.write_some(asio::buffer(writing_), ec);
+    std::size_t sent = stream_.socket().write_some(asio::buffer(writing_), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       ec = {};
       sent = 0;
     }
     if (!ec && sent < writing_.size()) {
       auto [write_ec, n] = co_await asio::async_write(
-          socket_, asio::buffer(writing_.data() + sent, writing_.size() - sent), kNoThrow);
+          stream_.socket(), asio::buffer(writing_.data() + sent, writing_.size() - sent), kNoThrow);
       ec = write_ec;
     }
     writing_.clear();
@@ -399,7 +425,7 @@ awaitable<void> Connection::Impl::timeout_loop() {
     if (!pending_.empty() &&
         std::chrono::steady_clock::now() - std::max(last_read_, pending_.front().sent) >
             settings_.command_timeout &&
-        socket_.available(ignored) == 0) {
+        stream_.socket().available(ignored) == 0) {
       last_error_ = fmt::format("no reply within {}ms", settings_.command_timeout.count());
       stats().timeouts.fetch_add(1, std::memory_order_relaxed);
       failure_reply_ = fmt::format("ERR upstream timeout (no reply within {}ms)",

@@ -17,6 +17,7 @@
 #include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connect.hpp"
 #include "frontcache/upstream/stats.hpp"
+#include "frontcache/upstream/stream.hpp"
 
 namespace frontcache::upstream {
 
@@ -34,7 +35,11 @@ constexpr std::size_t kKeepBufferBytes = 256 * 1024;
 class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedConnection::Impl> {
  public:
   Impl(asio::io_context& io, Settings settings)
-      : io_(io), socket_(io), signal_(io), timer_(io), settings_(std::move(settings)) {}
+      : io_(io),
+        stream_(io.get_executor()),
+        signal_(io),
+        timer_(io),
+        settings_(std::move(settings)) {}
 
   void start() {
     asio::co_spawn(io_, run(shared_from_this()), [](std::exception_ptr e) {
@@ -50,9 +55,7 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   void stop() {
     if (stopped_) return;
     stopped_ = true;
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    stream_.close();
     signal_.cancel();
     timer_.cancel();
   }
@@ -110,7 +113,7 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   }
 
   awaitable<bool> connect(std::string& reason) {
-    reason = co_await connect_socket(socket_, timer_, settings_);
+    reason = co_await stream_.connect(timer_, settings_);
     if (!reason.empty()) co_return false;
     // AUTH and CLIENT SETNAME go first, ahead of whatever the session queued; their replies
     // are read (and checked) by read_loop before any frame reaches the target.
@@ -166,10 +169,12 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
       if (rbuf_.size() - rend_ < kReadChunk / 2) {
         rbuf_.resize(std::max(rbuf_.size() * 2, rend_ + kReadChunk));
       }
-      auto [ec, got] = co_await socket_.async_read_some(
-          asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kNoThrow);
+      auto [ec, got] =
+          co_await stream_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_));
       if (ec) {
-        reason = ec == asio::error::eof ? "closed by upstream" : ec.message();
+        reason = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                     ? "closed by upstream"
+                     : ec.message();
         co_return;
       }
       rend_ += got;
@@ -205,7 +210,7 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
         }
       }
       writing_.swap(out_);
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kNoThrow);
+      auto [ec, n] = co_await stream_.write(asio::buffer(writing_));
       writing_.clear();
       if (ec) {
         reason = ec.message();
@@ -215,7 +220,7 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   }
 
   asio::io_context& io_;
-  tcp::socket socket_;
+  Stream stream_;
   asio::steady_timer signal_;
   asio::steady_timer timer_;
   Settings settings_;

@@ -38,24 +38,7 @@ Config load_ok(const std::string& yaml) {
   return result.config.value_or(Config{});
 }
 
-// A scratch directory removed when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/frontcache-config-test-XXXXXX";
-    path_ = ::mkdtemp(name);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string full = path_ + "/" + name;
-    std::ofstream(full, std::ios::binary) << text;
-    return full;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 void expect_defaults(const Config& c, const Config& d) {
   EXPECT_EQ(c.listen.host, d.listen.host);

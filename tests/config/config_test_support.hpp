@@ -1,6 +1,10 @@
 // Helpers shared by the config loader tests.
 #pragma once
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -24,5 +28,24 @@ inline std::vector<std::string> errors_without_position(const LoadResult& result
   for (const auto& e : result.errors) out.push_back(without_position(e));
   return out;
 }
+
+// A scratch directory removed when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/frontcache-config-test-XXXXXX";
+    path_ = ::mkdtemp(name);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string write(const std::string& name, const std::string& text) const {
+    const std::string full = path_ + "/" + name;
+    std::ofstream(full, std::ios::binary) << text;
+    return full;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace frontcache::config::testing

@@ -6,8 +6,8 @@
 #   3. the runtime stage installs the Debian package of every shared library the built binary
 #      links (from `ldd` + `dpkg -S`), so the image cannot drift from the build;
 #   4. the container config loads (`frontcache --check-config`);
-#   5. the runtime stage carries nothing but those libraries (no build or test tooling), runs as
-#      a numeric non-root UID, keeps --config in its ENTRYPOINT, and its HEALTHCHECK (the same
+#   5. the runtime stage carries nothing but those libraries and the CA store (no build or test
+#      tooling), runs as a numeric non-root UID, keeps --config in its ENTRYPOINT, and its HEALTHCHECK (the same
 #      command as docker-compose.yml's) asks GET /readyz on the metrics port the container
 #      config listens on;
 #   6. deploy/systemd/frontcache.service is Type=notify and passes `systemd-analyze verify`.
@@ -77,7 +77,10 @@ while read -r lib; do
   grep -qw -- "$pkg" <<<"$runtime_stage" || fail "runtime stage lacks $pkg (for $lib)"
 done < <(ldd "$bin" | awk '$2=="=>" && $3 ~ /^\// {print $3}')
 
-# ...and nothing else: no compiler, no redis-tools, no test tooling in the image.
+# ...and nothing else: no compiler, no redis-tools, no test tooling in the image. One data
+# package is not a library but is read at run time: the system's CA store, which
+# `upstream.tls` verifies Redis's certificate against when `upstream.tls.ca_file` is unset.
+needed+=" ca-certificates"
 installed="$(tr -d '\\' <<<"$runtime_stage" | tr '\n' ' ' |
   sed -n 's/.*apt-get install[^&]*--no-install-recommends\([^&]*\)&&.*/\1/p')"
 [[ -n "${installed// /}" ]] || fail "cannot read the runtime stage's apt-get install list"

@@ -62,5 +62,34 @@ TEST(PlanReload, RestartOnlySettingsKeepTheirRunningValue) {
   EXPECT_EQ(plan.effective->limits.max_clients, 5u);  // limits apply
 }
 
+TEST(PlanReload, TlsSettingsApplyButTheTlsPortNeedsARestart) {
+  config::Config running;
+  running.tls.listen = config::Endpoint{"127.0.0.1", 6443};
+  running.tls.cert_file = "/a.pem";
+  config::Config loaded = running;
+  loaded.tls.cert_file = "/b.pem";
+  loaded.tls.min_version = config::TlsVersion::Tls13;
+  loaded.tls.listen->port = 6444;
+  auto plan = plan_reload(running, loaded);
+  EXPECT_TRUE(has(plan.applied, "tls"));
+  EXPECT_TRUE(has(plan.restart_needed, "tls.listen"));
+  EXPECT_EQ(plan.effective->tls.listen->port, 6443);
+  EXPECT_EQ(plan.effective->tls.cert_file, "/b.pem");
+  EXPECT_EQ(plan.effective->tls.min_version, config::TlsVersion::Tls13);
+}
+
+TEST(PlanReload, TlsAddedOrPlainPortDroppedNeedsARestart) {
+  const config::Config running;
+  config::Config loaded = running;
+  loaded.tls.listen = config::Endpoint{"127.0.0.1", 6443};
+  loaded.tls.cert_file = "/a.pem";
+  loaded.plain_listener = false;
+  auto plan = plan_reload(running, loaded);
+  EXPECT_TRUE(has(plan.restart_needed, "tls"));
+  EXPECT_TRUE(has(plan.restart_needed, "listen (plain port on or off)"));
+  EXPECT_FALSE(has(plan.applied, "tls"));
+  EXPECT_TRUE(*plan.effective == running);
+}
+
 }  // namespace
 }  // namespace frontcache::proxy

@@ -23,6 +23,18 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// TLS to the upstream (upstream.tls): on for `tls: true` or a mapping of these keys.
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  std::string ca_file;      // empty: the system's trusted CAs
+  std::string cert_file;    // client certificate for mutual TLS; empty: none
+  std::string key_file;     // set together with cert_file
+  std::string server_name;  // SNI and certificate name; empty: the host of upstream.address
+  bool verify = true;       // false: any certificate is accepted
+
+  bool operator==(const UpstreamTlsConfig&) const = default;
+};
+
 struct UpstreamConfig {
   Endpoint address{"127.0.0.1", 6379};
   std::string username;  // empty: AUTH <password> only
@@ -32,6 +44,7 @@ struct UpstreamConfig {
   Duration command_timeout{2000};
   // Dedicated connections for pinned sessions (MULTI, blocking commands, SUBSCRIBE...).
   std::size_t max_pinned_per_worker = 256;
+  UpstreamTlsConfig tls;
 
   bool operator==(const UpstreamConfig&) const = default;
 };
@@ -151,6 +164,24 @@ struct AuthConfig {
   bool operator==(const AuthConfig&) const = default;
 };
 
+enum class TlsVersion { Tls12, Tls13 };
+enum class ClientAuth { None, Optional, Required };
+
+// The TLS listener for clients (tls.*), off unless `listen` is set. File paths are resolved
+// against the config file's directory. Certificates are read again on SIGHUP.
+struct TlsConfig {
+  std::optional<Endpoint> listen;  // unset: no TLS listener
+  std::string cert_file;           // PEM certificate chain; required with listen
+  std::string key_file;            // PEM private key; required with listen
+  std::string ca_file;             // CAs for client certificates; required unless client_auth none
+  ClientAuth client_auth = ClientAuth::None;
+  TlsVersion min_version = TlsVersion::Tls12;
+  std::string ciphers;                // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
+  std::string ciphersuites;           // TLS 1.3 suites; empty: OpenSSL's default
+  Duration handshake_timeout{10000};  // a client that has not completed the handshake is closed
+
+  bool operator==(const TlsConfig&) const = default;
+};
 struct MetricsConfig {
   std::optional<Endpoint> listen;  // unset: no HTTP endpoint
 
@@ -159,6 +190,9 @@ struct MetricsConfig {
 
 struct Config {
   Endpoint listen{"127.0.0.1", 6380};
+  // False when the file sets tls.listen but not listen: TLS only, no plain listener.
+  bool plain_listener = true;
+  TlsConfig tls;
   std::size_t workers = 0;  // 0 = auto (the CPUs the process may use: resolved_workers())
   UpstreamConfig upstream;
   CacheConfig cache;

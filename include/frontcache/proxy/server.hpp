@@ -6,11 +6,17 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/config/config.hpp"
 
 namespace frontcache::proxy {
+
+// Builds the TLS contexts `config` asks for (tls.*, upstream.tls) as startup does, reading the
+// certificate and key files; returns the errors (`tls.key_file /x.pem: does not match ...`).
+// For --check-config.
+std::vector<std::string> check_tls(const config::Config& config);
 
 class Server {
  public:

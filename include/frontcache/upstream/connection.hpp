@@ -16,6 +16,9 @@
 namespace boost::asio {
 class io_context;
 }
+namespace frontcache::tls {
+struct Client;
+}
 
 namespace frontcache::upstream {
 
@@ -36,6 +39,8 @@ struct Settings {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{2000};
   int protocol = 2;  // 3: HELLO 3 in the handshake, replies in RESP3 (for RESP3 clients)
+  // TLS over every connection (upstream.tls); null: plain TCP. Shared by all connections.
+  std::shared_ptr<const tls::Client> tls;
 };
 
 enum class State { Connecting, Ready, Closed };

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# TLS hits: GETs through frontcache's TLS listener (answered from L1; the proxy's upstream
+# connections are TLS too) against the same GETs on Redis's own TLS port, with
+# `redis-benchmark --tls`, in one run, interleaved rounds (Redis, frontcache, Redis, ...). Besides
+# requests/s, each server's CPU per request: the time on CPU of all its threads, summed from
+# /proc/<pid>/task/*/schedstat before and after each run, divided by the requests.
+#
+#   bench/tls.sh
+#   FRONTCACHE_BIN=build-ci/frontcache BENCH_ROUNDS=5 bench/tls.sh
+#
+# Environment: FRONTCACHE_BIN (default: build the release preset), BENCH_ROUNDS (3),
+# BENCH_REQUESTS (200000 per run), BENCH_CLIENTS (50), BENCH_WORKERS (frontcache workers, 1),
+# BENCH_PIPELINES ("1 16"). Writes bench/results/tls-<date>.md (and prints it).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source bench/lib/ports.sh
+
+rounds="${BENCH_ROUNDS:-3}"
+requests="${BENCH_REQUESTS:-200000}"
+clients="${BENCH_CLIENTS:-50}"
+workers="${BENCH_WORKERS:-1}"
+pipelines="${BENCH_PIPELINES:-1 16}"
+keys=10000
+
+if [[ -z "${FRONTCACHE_BIN:-}" ]]; then
+  bash scripts/install-deps.sh
+  cmake --preset release >/dev/null
+  cmake --build build -j"${FRONTCACHE_JOBS:-2}" --target frontcache
+  FRONTCACHE_BIN="$root/build/frontcache"
+fi
+bin="$(realpath "$FRONTCACHE_BIN")"
+work="$(mktemp -d "${TMPDIR:-/tmp}/frontcache-bench-tls.XXXXXX")"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- certificates: a CA and a server certificate for 127.0.0.1 ---------------------------
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+openssl req -x509 "${ec[@]}" -keyout "$work/ca-key.pem" -out "$work/ca.pem" -days 2 \
+  -subj "/CN=bench CA" 2>/dev/null
+openssl req "${ec[@]}" -keyout "$work/server-key.pem" -out "$work/server.csr" \
+  -subj "/CN=bench server" 2>/dev/null
+echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$work/server.ext"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" \
+  -set_serial 1 -days 2 -extfile "$work/server.ext" -out "$work/server.pem" 2>/dev/null
+tls_cli=(--tls --cacert "$work/ca.pem" -h 127.0.0.1)
+
+wait_tls() {  # wait_tls PORT: until a TLS PING answers (10 s at most)
+  for _ in $(seq 200); do
+    if [[ "$(redis-cli "${tls_cli[@]}" -p "$1" ping 2>/dev/null)" == PONG ]]; then return 0; fi
+    sleep 0.05
+  done
+  echo "no TLS PONG on port $1" >&2
+  return 1
+}
+
+# ---- processes -----------------------------------------------------------------------------
+rport="$(free_port)"
+redis-server --port 0 --tls-port "$rport" --bind 127.0.0.1 --tls-cert-file "$work/server.pem" \
+  --tls-key-file "$work/server-key.pem" --tls-ca-cert-file "$work/ca.pem" \
+  --tls-auth-clients no --save "" --appendonly no --logfile "$work/redis.log" >/dev/null &
+redis_pid=$!
+pids+=("$redis_pid")
+wait_tls "$rport"
+
+fport="$(free_port)"
+pport="$(free_port)"
+cat >"$work/frontcache.yaml" <<EOF
+listen: 127.0.0.1:$pport
+workers: $workers
+tls:
+  listen: 127.0.0.1:$fport
+  cert_file: $work/server.pem
+  key_file: $work/server-key.pem
+upstream:
+  address: 127.0.0.1:$rport
+  tls:
+    ca_file: $work/ca.pem
+cache:
+  max_memory: 1gb
+  max_ttl: 300s
+  rules:
+    - match: "*"
+      ttl: 300s
+log:
+  level: warn
+EOF
+"$bin" --config "$work/frontcache.yaml" 2>"$work/frontcache.log" &
+proxy_pid=$!
+pids+=("$proxy_pid")
+wait_tls "$fport"
+
+# The keys redis-benchmark -r asks for (key:000000000000 ...), 100-byte values, set on Redis.
+value="$(head -c 100 /dev/zero | tr '\0' v)"
+for ((i = 0; i < keys; i++)); do printf 'SET key:%012d %s\r\n' "$i" "$value"; done >"$work/fill.txt"
+redis-cli "${tls_cli[@]}" -p "$rport" --pipe <"$work/fill.txt" >/dev/null
+
+cpu_ns() {  # cpu_ns PID: time on CPU of all threads, in ns
+  cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'
+}
+
+bench_get() {  # bench_get PORT PIPELINE: prints requests/s
+  redis-benchmark "${tls_cli[@]}" -p "$1" -t get -r "$keys" -d 100 -n "$requests" \
+    -c "$clients" -P "$2" --csv | awk -F'"' '$2 == "GET" {print $4}'
+}
+
+# Warm-up: fills the L1 (and gets both processes' TLS and allocator state going).
+bench_get "$fport" 16 >/dev/null
+bench_get "$rport" 16 >/dev/null
+
+raw="$work/raw.tsv"
+: >"$raw"
+for p in $pipelines; do
+  for ((r = 1; r <= rounds; r++)); do
+    for target in redis frontcache; do
+      if [[ "$target" == redis ]]; then port="$rport" pid="$redis_pid"; else port="$fport" pid="$proxy_pid"; fi
+      before="$(cpu_ns "$pid")"
+      rps="$(bench_get "$port" "$p")"
+      after="$(cpu_ns "$pid")"
+      cpu_us="$(awk -v a="$after" -v b="$before" -v n="$requests" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$r" "$target" "$rps" "$cpu_us" >>"$raw"
+    done
+  done
+done
+
+info="$(redis-cli "${tls_cli[@]}" -p "$fport" info frontcache | tr -d '\r')"
+hits="$(sed -n 's/^l1_hits://p' <<<"$info")"
+misses="$(sed -n 's/^l1_misses://p' <<<"$info")"
+failures="$(sed -n 's/^tls_handshake_failures://p' <<<"$info")"
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+out="bench/results/tls-$(date +%Y-%m-%d).md"
+mkdir -p bench/results
+{
+  echo "# TLS hits: frontcache vs Redis's TLS port ($(date +%Y-%m-%d))"
+  echo
+  echo "redis-benchmark --tls -t get -r $keys -d 100 -n $requests -c $clients, $rounds interleaved"
+  echo "rounds per pipeline depth, medians. frontcache: workers $workers, every GET an L1 hit after"
+  echo "the warm-up (l1_hits $hits, l1_misses $misses for the whole run), TLS to the upstream too;"
+  echo "$(nproc) cores shared by redis-benchmark, Redis and frontcache. CPU per request: time on CPU of"
+  echo "all the server's threads (/proc/<pid>/task/*/schedstat) over the run, divided by requests."
+  echo "Client-side TLS handshake failures during the run: ${failures:-?}."
+  echo
+  echo "Ratios are the median of each round's frontcache/Redis ratio (the two runs of a round are"
+  echo "back to back, so drift in the machine's load cancels out better than between medians)."
+  echo
+  echo "| pipeline | target | requests/s | CPU µs per request | requests/s vs Redis | CPU vs Redis |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for p in $pipelines; do
+    for target in redis frontcache; do
+      rps="$(awk -v p="$p" -v t="$target" '$1 == p && $3 == t {print $4}' "$raw" | median)"
+      cpu="$(awk -v p="$p" -v t="$target" '$1 == p && $3 == t {print $5}' "$raw" | median)"
+      ratios="1.00 1.00"
+      if [[ "$target" == frontcache ]]; then
+        # Column 4 (requests/s) then 5 (CPU): frontcache's value over Redis's in the same round.
+        ratios="$(for col in 4 5; do
+          awk -v p="$p" -v c="$col" '$1 == p {v[$2, $3] = $c; r[$2] = 1}
+            END {for (i in r) printf "%.3f\n", v[i, "frontcache"] / v[i, "redis"]}' "$raw" |
+            median | awk '{printf "%.2f ", $1}'
+        done)"
+      fi
+      read -r rps_ratio cpu_ratio <<<"$ratios"
+      echo "| $p | $target | $rps | $cpu | $rps_ratio | $cpu_ratio |"
+    done
+  done
+  echo
+  echo "Raw rows (pipeline, round, target, requests/s, CPU µs per request):"
+  echo
+  echo '```'
+  cat "$raw"
+  echo '```'
+} | tee "$out"
