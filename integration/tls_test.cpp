@@ -137,6 +137,21 @@ TEST_F(Tls, UpstreamSharedConnectionsAndProbe) {
   EXPECT_EQ(info_field(info, "upstream_state"), "up");
 }
 
+// A RESP3 client's requests go over the RESP3 pool, which is TLS too: a map reply arrives as
+// a map, not as the error of a pool that tried plain TCP on a TLS-only port.
+TEST_F(Tls, UpstreamResp3Pool) {
+  start_redis();
+  Frontcache& proxy = start_proxy(upstream_tls());
+  wait_for_upstream(proxy.port());
+  RawClient c("127.0.0.1", proxy.port());
+  ASSERT_TRUE(c.send(cmd({"HELLO", "3"})));
+  ASSERT_TRUE(c.read_reply().value_or("").starts_with("%7\r\n"));
+  ASSERT_TRUE(c.send(cmd({"HSET", "h", "f", "v"})));
+  EXPECT_EQ(c.read_reply().value_or(""), ":1\r\n");
+  ASSERT_TRUE(c.send(cmd({"HGETALL", "h"})));
+  EXPECT_EQ(c.read_reply().value_or(""), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+}
+
 // Pinned sessions get dedicated connections, each with its own TLS session.
 TEST_F(Tls, UpstreamDedicatedConnections) {
   start_redis();
