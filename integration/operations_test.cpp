@@ -311,6 +311,87 @@ TEST_F(Operations, SighupWithInvalidFileKeepsTheRunningConfig) {
   EXPECT_EQ(info_field(info_text, "config_restart_pending"), "1");
 }
 
+// One command's counters in INFO frontcache_commandstats ("calls" ... "upstream_usec"); -1 when
+// the command has no line.
+long long command_stat(const std::string& section, const std::string& command,
+                       const std::string& field) {
+  const std::string line_start = "fc_cmdstat_" + command + ":";
+  const auto line = section.find(line_start);
+  if (line == std::string::npos) return -1;
+  const auto end = section.find("\r\n", line);
+  const std::string text = "," + section.substr(line + line_start.size(), end - line) + ",";
+  const auto at = text.find("," + field + "=");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + field.size() + 2));
+}
+
+// Per-command statistics (Redis's INFO commandstats, seen from the proxy): what the proxy says
+// it sent upstream per command equals what Redis counted, hits plus upstream calls add up to
+// the calls, and /metrics carries the same figures.
+TEST_F(Operations, CommandStatsMatchRedisCommandstats) {
+  SKIP_UNLESS_PROXY();
+  const uint16_t metrics_port = free_port();
+  ASSERT_NO_FATAL_FAILURE(
+      start("metrics:\n  listen: 127.0.0.1:" + std::to_string(metrics_port) + "\n"));
+  auto client = target_->client();
+  auto direct = target_->direct_client();
+  ASSERT_TRUE(wait_until([&] { return info_field(info(), "l1_state") == "armed"; }));
+  ASSERT_EQ(direct("CONFIG", "RESETSTAT").str, "OK");
+
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(client("SET", "stats:" + std::to_string(i), "v").str, "OK");
+  // GETs of one key until one of them is an L1 hit (the first fills L1; an invalidation of the
+  // SET racing the fill may discard it once).
+  int gets = 0;
+  ASSERT_TRUE(wait_until([&] {
+    ++gets;
+    EXPECT_EQ(client("GET", "stats:0").str, "v");
+    return std::stoll(info_field(info(), "l1_hits")) > 0;
+  }));
+  ASSERT_EQ(client("MGET", "stats:1", "stats:2").type, Reply::Type::Array);
+  ASSERT_EQ(client("CLIENT", "ID").type, Reply::Type::Integer);
+
+  const std::string section = client("INFO", "frontcache_commandstats").str;
+  ASSERT_TRUE(section.starts_with("# frontcache_commandstats\r\n")) << section;
+  EXPECT_EQ(command_stat(section, "set", "calls"), 5) << section;
+  EXPECT_EQ(command_stat(section, "set", "upstream_calls"), 5) << section;
+  EXPECT_EQ(command_stat(section, "set", "l1_hits"), 0) << section;
+  EXPECT_EQ(command_stat(section, "get", "calls"), gets) << section;
+  EXPECT_GE(command_stat(section, "get", "l1_hits"), 1) << section;
+  EXPECT_EQ(
+      command_stat(section, "get", "l1_hits") + command_stat(section, "get", "upstream_calls"),
+      gets)
+      << section;
+  EXPECT_EQ(command_stat(section, "mget", "calls"), 1) << section;
+  EXPECT_EQ(command_stat(section, "client|id", "calls"), 1) << section;
+  EXPECT_EQ(command_stat(section, "client|id", "upstream_calls"), 0) << section;
+
+  // What Redis counted (the proxy's fills send a PTTL with each GET, not a second GET).
+  const std::string redis = direct("INFO", "commandstats").str;
+  auto redis_calls = [&](const std::string& command) {
+    const std::string key = "cmdstat_" + command + ":calls=";
+    const auto at = redis.find(key);
+    return at == std::string::npos ? 0 : std::stoll(redis.substr(at + key.size()));
+  };
+  EXPECT_EQ(redis_calls("set"), 5) << redis;
+  EXPECT_EQ(redis_calls("get"), command_stat(section, "get", "upstream_calls")) << redis;
+  EXPECT_EQ(redis_calls("mget"), command_stat(section, "mget", "upstream_calls")) << redis;
+
+  // INFO commandstats through the proxy: Redis's section, then ours.
+  const std::string both = client("INFO", "commandstats").str;
+  EXPECT_NE(both.find("# Commandstats\r\n"), std::string::npos) << both;
+  EXPECT_NE(both.find("# frontcache_commandstats\r\nfc_cmdstat_"), std::string::npos) << both;
+  EXPECT_EQ(client("INFO", "server").str.find("frontcache_commandstats"), std::string::npos);
+
+  const std::string text = http_body(http_get(metrics_port, "/metrics"));
+  EXPECT_EQ(metric(text, "frontcache_command_calls_total{command=\"set\"}"), 5) << text;
+  EXPECT_EQ(metric(text, "frontcache_command_upstream_calls_total{command=\"set\"}"), 5) << text;
+  EXPECT_EQ(metric(text, "frontcache_command_l1_hits_total{command=\"get\"}"),
+            command_stat(section, "get", "l1_hits"))
+      << text;
+  EXPECT_NE(text.find("# TYPE frontcache_command_upstream_seconds_total counter\n"),
+            std::string::npos);
+}
+
 // /healthz answers while the process lives; /readyz only while an upstream connection is ready
 // and invalidation is armed, and not once draining has begun. Each change is waited for.
 TEST_F(Operations, HealthzAndReadyzFollowTheUpstreamAndShutdown) {

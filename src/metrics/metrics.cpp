@@ -123,6 +123,15 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "Time from dispatch to reply for cacheable reads that missed the local cache."},
     {"frontcache_forward_duration_seconds", Histogram,
      "Time from dispatch to upstream reply for forwarded commands."},
+    // Per command (Redis's INFO commandstats, seen from the proxy); `command` as Redis names
+    // it: "get", "client|id".
+    {"frontcache_command_calls_total", Counter, "Requests taken, by command."},
+    {"frontcache_command_l1_hits_total", Counter,
+     "Requests answered from the local cache, by command."},
+    {"frontcache_command_upstream_calls_total", Counter,
+     "Requests answered by the upstream, by command."},
+    {"frontcache_command_upstream_seconds_total", Counter,
+     "Time requests waited for the upstream's reply, by command."},
     // The standard process metrics, named as every Prometheus client library names them.
     {"process_cpu_seconds_total", Counter, "Total user and system CPU time spent in seconds."},
     {"process_resident_memory_bytes", Gauge, "Resident memory size in bytes."},
@@ -167,6 +176,10 @@ void Exposition::set(Metric metric, double value) {
 }
 
 void Exposition::set(Metric metric, std::string_view labels, std::uint64_t value) {
+  samples_[index(metric)].push_back(fmt::format("{}{{{}}} {}", info(metric).name, labels, value));
+}
+
+void Exposition::set(Metric metric, std::string_view labels, double value) {
   samples_[index(metric)].push_back(fmt::format("{}{{{}}} {}", info(metric).name, labels, value));
 }
 

@@ -82,6 +82,7 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   // The hit path: one lookup, one copy into the reply buffer.
   if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
     reply(hit.bytes());
+    worker_.shared().command_stats.l1_hit(worker_.index(), command_);
     worker_.shared().latency.hit.observe(worker_.index(),
                                          std::chrono::steady_clock::now() - started);
     return;
@@ -170,6 +171,7 @@ void Session::fill_reply(std::uint64_t seq, std::string_view reply, resp::ReplyK
   shared_reply_done();
   worker_.shared().latency.miss.observe(worker_.index(),
                                         std::chrono::steady_clock::now() - ctx.started);
+  count_upstream(ctx);
   const cache::ValueRef value = std::move(ctx.value);
   conn_.complete(seq, value.bytes());
 }
@@ -204,7 +206,10 @@ void Session::read_mget(Args args, std::string_view raw) {
     }
     m.missing.push_back(std::move(missing));
   }
-  if (m.missing.empty()) return finish_mget(seq);  // all hits: reply now
+  if (m.missing.empty()) {  // all hits: reply now
+    worker_.shared().command_stats.l1_hit(worker_.index(), command_);
+    return finish_mget(seq);
+  }
   upstream::Connection* conn = upstream_connection();
   if (conn == nullptr || !conn->ready()) {
     m.error = unavailable_error();
@@ -266,6 +271,7 @@ void Session::mget_reply(std::uint64_t seq, std::string_view reply, resp::ReplyK
   }
   if (static_cast<std::size_t>(index) == m.missing.size()) {
     shared_reply_done();
+    count_upstream(ctx);
     finish_mget(seq);
   }
 }

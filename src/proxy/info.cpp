@@ -1,5 +1,7 @@
 // INFO: the `# frontcache` section (this instance's clients, upstream connections and L1),
-// appended to the upstream's INFO text, or alone for `INFO frontcache`.
+// appended to the upstream's INFO text, or alone for `INFO frontcache`; and the
+// `# frontcache_commandstats` section, alone for `INFO frontcache_commandstats` and appended
+// wherever Redis's reply has its `# Commandstats`.
 #include <fmt/format.h>
 
 #include "frontcache/resp/encode.hpp"
@@ -111,6 +113,11 @@ std::string Session::info_section() const {
          tls_info(shared, cfg) + l1_info() + config_info_lines(shared);
 }
 
+std::string Session::command_stats_section() const {
+  const Shared& shared = worker_.shared();
+  return command_stats_info(shared.command_stats.totals(shared.commands));
+}
+
 // The L1 lines of the `# frontcache` section.
 std::string Session::l1_info() const {
   const L1* l1 = worker_.shared().l1.get();
@@ -181,6 +188,10 @@ std::string Session::info_reply(std::string_view upstream_bulk) const {
   if (!combined.empty() && !combined.ends_with("\r\n")) combined += "\r\n";
   if (!combined.empty()) combined += "\r\n";
   combined += info_section();
+  // Redis's own per-command section was asked for (commandstats, all, everything): ours too.
+  if (text.find("# Commandstats\r\n") != std::string_view::npos) {
+    combined += "\r\n" + command_stats_section();
+  }
   return verbatim ? resp::verbatim_reply(combined, "txt", resp::Protocol::Resp3)
                   : resp::bulk_reply(combined);
 }

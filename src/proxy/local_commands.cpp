@@ -84,6 +84,9 @@ void Session::answer_locally(const Classified& c, Args args) {
       if (args.size() == 2 && iequals(args[1], "FRONTCACHE")) {
         return reply(resp::verbatim_reply(info_section(), "txt", protocol()));
       }
+      if (args.size() == 2 && iequals(args[1], "FRONTCACHE_COMMANDSTATS")) {
+        return reply(resp::verbatim_reply(command_stats_section(), "txt", protocol()));
+      }
       encoded_.clear();
       resp::encode_command(encoded_, args);
       return forward(encoded_, Reply::Info);
@@ -135,7 +138,10 @@ std::string Session::run_local(const Classified& c, Args args) {
     case Op::Frontcache:
       return frontcache(args);
     case Op::Info:
-      return resp::verbatim_reply(info_section(), "txt", protocol());
+      return resp::verbatim_reply(args.size() == 2 && iequals(args[1], "FRONTCACHE_COMMANDSTATS")
+                                      ? command_stats_section()
+                                      : info_section(),
+                                  "txt", protocol());
     default:
       return client(c, args);
   }

@@ -114,6 +114,14 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::HitDuration, shared.latency.hit.snapshot());
   out.set(Metric::MissDuration, shared.latency.miss.snapshot());
   out.set(Metric::ForwardDuration, shared.latency.forward.snapshot());
+  for (const auto& t : shared.command_stats.totals(shared.commands)) {
+    // Command names are Redis's: lower-case letters, digits, '-', '_' and '|', nothing to escape.
+    const std::string label = fmt::format("command=\"{}\"", t.name);
+    out.set(Metric::CommandCalls, label, t.calls);
+    out.set(Metric::CommandL1Hits, label, t.l1_hits);
+    out.set(Metric::CommandUpstreamCalls, label, t.upstream_calls);
+    out.set(Metric::CommandUpstreamSeconds, label, static_cast<double>(t.upstream_usec) / 1e6);
+  }
 
   const metrics::ProcessStats process = metrics::read_process_stats();
   if (process.cpu_seconds) out.set(Metric::ProcessCpuSeconds, *process.cpu_seconds);

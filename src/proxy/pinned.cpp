@@ -221,6 +221,7 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
     out = rewritten.empty() ? frame : std::string_view(rewritten);
   }
   pinned_requests_.pop_front();
+  count_upstream(conn_.context(seq));
   conn_.complete(seq, conn_.context(seq).silent ? std::string_view() : out);
   unpin_if_idle();
   maybe_resume();

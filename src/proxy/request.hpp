@@ -67,6 +67,7 @@ struct RequestContext {
   bool fence = false;    // wrote keys the proxy cannot name: an invalidation fence follows
   int replies_seen = 0;  // upstream replies received so far (fills and MGET get several)
   std::chrono::steady_clock::time_point started{};
+  std::uint32_t command = UINT32_MAX;  // CommandInfo::id, for the per-command statistics
   KeyList written;  // keys invalidated before forwarding, and again when the reply arrives
 
   // On the dedicated connection: what the reply confirms (pinned.cpp).
@@ -89,6 +90,7 @@ struct RequestContext {
     reply = Reply::Copy;
     silent = write = flush = fence = false;
     replies_seen = 0;
+    command = UINT32_MAX;
     written.clear();
     op = command::Op::None;
     db = -1;

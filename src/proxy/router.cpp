@@ -41,6 +41,8 @@ bool Session::on_request(Args args, std::string_view raw) {
 
   auto& stats = worker_.shared().stats;
   stats.total_commands.fetch_add(1, std::memory_order_relaxed);
+  command_ = c.spec != nullptr ? c.spec->id : CommandStats::kNone;
+  worker_.shared().command_stats.call(worker_.index(), command_);
   last_command_ = std::chrono::steady_clock::now();
   // CLIENT REPLY: OFF silences every reply, SKIP the next command's (as Redis's resetClient).
   silent_ = state_.reply_mode != ReplyMode::On;
@@ -165,7 +167,13 @@ std::uint64_t Session::take_slot(bool silent) {
   RequestContext& ctx = conn_.context(seq);
   ctx.silent = silent;
   ctx.started = std::chrono::steady_clock::now();
+  ctx.command = command_;
   return seq;
+}
+
+void Session::count_upstream(const RequestContext& ctx) {
+  worker_.shared().command_stats.upstream(worker_.index(), ctx.command,
+                                          std::chrono::steady_clock::now() - ctx.started);
 }
 
 void Session::forward(std::string_view raw, Reply kind) {
@@ -225,6 +233,7 @@ void Session::finish_shared(std::uint64_t seq, std::string_view reply, resp::Rep
   }
   worker_.shared().latency.forward.observe(worker_.index(),
                                            std::chrono::steady_clock::now() - ctx.started);
+  count_upstream(ctx);
   if (ctx.silent) return conn_.complete(seq, {});
   if (ctx.reply == Reply::Info &&
       (kind == resp::ReplyKind::Bulk || kind == resp::ReplyKind::Verbatim)) {

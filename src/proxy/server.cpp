@@ -496,6 +496,7 @@ void Server::run() {
       }
     });
   }
+  shared.command_stats.reset(shared.workers, shared.commands.ids());
   for (auto& w : impl_->workers) w->start();
   if (impl_->metrics) impl_->metrics->start();
   asio::co_spawn(

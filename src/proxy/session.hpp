@@ -32,6 +32,7 @@
 #include "auth_limiter.hpp"
 #include "client_connection.hpp"
 #include "client_state.hpp"
+#include "command_stats.hpp"
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/cache/rules.hpp"
 #include "frontcache/command/command_table.hpp"
@@ -133,6 +134,8 @@ class Session : public upstream::ReplyTarget,
   }
   void reply_error(std::string_view message);
   std::uint64_t take_slot(bool silent);
+  // A slot whose reply came from the upstream: its command's upstream count and time.
+  void count_upstream(const RequestContext& ctx);
 
   // Shared upstream connections (router.cpp).
   void forward(std::string_view raw, Reply kind = Reply::Copy);
@@ -198,6 +201,7 @@ class Session : public upstream::ReplyTarget,
   std::string auth(Args args);
   std::string frontcache(Args args);
   std::string info_section() const;
+  std::string command_stats_section() const;
   std::string l1_info() const;
   std::string info_reply(std::string_view upstream_bulk) const;
   bool check_credentials(std::string_view user, std::string_view password) const;
@@ -220,6 +224,7 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t id_;
   std::chrono::steady_clock::time_point created_;
   std::chrono::steady_clock::time_point last_command_;
+  std::uint32_t command_ = CommandStats::kNone;  // the request being dispatched (its id)
   bool silent_ = false;              // the request being dispatched gets no reply (CLIENT REPLY)
   Access access_ = Access::Allowed;  // the request being dispatched, under the user's permissions
   const Permissions* permissions_ = nullptr;

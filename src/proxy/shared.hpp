@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth_limiter.hpp"
+#include "command_stats.hpp"
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/config/config.hpp"
@@ -101,6 +102,7 @@ struct Shared {
   std::unique_ptr<L1> l1;                           // null when the cache is off
   TrackingTable tracking;  // CLIENT TRACKING served by the proxy (needs the L1)
   ProxyStats stats;
+  CommandStats command_stats;  // sized once the command table is final
   ReloadStats reload;
   LatencyHistograms latency;
   MetricsSources metrics_sources;

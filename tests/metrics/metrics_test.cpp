@@ -46,6 +46,8 @@ TEST(MetricTable, EnumMatchesTableOrder) {
   EXPECT_EQ(info(Metric::HitDuration).name, "frontcache_hit_duration_seconds");
   EXPECT_EQ(info(Metric::MissDuration).name, "frontcache_miss_duration_seconds");
   EXPECT_EQ(info(Metric::ForwardDuration).name, "frontcache_forward_duration_seconds");
+  EXPECT_EQ(info(Metric::CommandCalls).name, "frontcache_command_calls_total");
+  EXPECT_EQ(info(Metric::CommandUpstreamSeconds).name, "frontcache_command_upstream_seconds_total");
   EXPECT_EQ(info(Metric::ProcessCpuSeconds).name, "process_cpu_seconds_total");
   EXPECT_EQ(info(Metric::ProcessStartTime).name, "process_start_time_seconds");
 }

@@ -83,6 +83,10 @@ enum class Metric : std::size_t {
   HitDuration,
   MissDuration,
   ForwardDuration,
+  CommandCalls,
+  CommandL1Hits,
+  CommandUpstreamCalls,
+  CommandUpstreamSeconds,
   ProcessCpuSeconds,
   ProcessResidentMemory,
   ProcessVirtualMemory,
@@ -105,6 +109,7 @@ class Exposition {
   void set(Metric metric, double value);
   // `labels` is the inside of the braces, already escaped: `state="ready"`.
   void set(Metric metric, std::string_view labels, std::uint64_t value);
+  void set(Metric metric, std::string_view labels, double value);
   void set(Metric metric, const HistogramSnapshot& histogram);
 
   // Prometheus text format 0.0.4, metrics in table order, each with # HELP and # TYPE.
