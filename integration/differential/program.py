@@ -1,0 +1,121 @@
+"""A program: steps, each a pipeline of commands sent on one of the program's connections.
+
+Programs are plain data (JSON-able) so that a failing one can be shrunk, saved and replayed with
+`diff_runner.py --replay FILE`.
+"""
+
+import json
+
+
+class AbsTime:
+    """An EXPIREAT/PXAT-style argument: now + offset, resolved when its step is sent, with the
+    same digits going to both sides."""
+
+    __slots__ = ('offset_ms', 'unit')
+
+    def __init__(self, offset_ms, unit):
+        self.offset_ms = offset_ms
+        self.unit = unit  # 's' or 'ms'
+
+    def __str__(self):
+        return 'now%+d%s' % (self.offset_ms if self.unit == 'ms' else self.offset_ms // 1000,
+                            self.unit)
+
+    def resolve(self, now_ms):
+        t = now_ms + self.offset_ms
+        return str(t // 1000 if self.unit == 's' else t).encode()
+
+
+class Cmd:
+    """One request and what the runner must know about it.
+
+    keys        key names it reads or writes (any database); all_keys for FLUSHDB, DBSIZE...
+    write       it may change the keys (a skipped write is resynchronised)
+    ttl         ('rel', ms) when it may set a relative TTL on keys[0], ('abs',) for an absolute
+                one (the AbsTime argument), None otherwise
+    undeclared  keys it writes that the proxy cannot name from the request (script bodies,
+                ... STORE options, other databases): another connection may see them only after
+                the proxy's invalidation arrives
+    norm        the normalisation its reply needs (normalize.py), or None for raw bytes
+    form        mb | inline | quoted | lf (inline ended by a bare LF)
+    """
+
+    __slots__ = ('args', 'family', 'keys', 'all_keys', 'write', 'ttl', 'undeclared', 'norm',
+                 'form')
+
+    def __init__(self, args, family=None, keys=(), write=False, ttl=None, undeclared=(),
+                 norm=None, all_keys=False, form='mb'):
+        self.args = list(args)
+        self.family = family or (args[0].decode('latin-1').upper() if args else 'EMPTY')
+        self.keys = tuple(keys)
+        self.all_keys = all_keys
+        self.write = write
+        self.ttl = ttl
+        self.undeclared = tuple(undeclared)
+        self.norm = norm
+        self.form = form
+
+    def resolved(self, now_ms):
+        return [a.resolve(now_ms) if isinstance(a, AbsTime) else a for a in self.args]
+
+    def to_json(self):
+        return {
+            'args': [{'abs': a.offset_ms, 'unit': a.unit} if isinstance(a, AbsTime)
+                     else a.decode('latin-1') for a in self.args],
+            'family': self.family, 'keys': [k.decode('latin-1') for k in self.keys],
+            'all_keys': self.all_keys, 'write': self.write,
+            'ttl': list(self.ttl) if self.ttl else None,
+            'undeclared': [k.decode('latin-1') for k in self.undeclared],
+            'norm': self.norm, 'form': self.form,
+        }
+
+    @staticmethod
+    def from_json(d):
+        args = [AbsTime(a['abs'], a['unit']) if isinstance(a, dict) else a.encode('latin-1')
+                for a in d['args']]
+        return Cmd(args, d['family'], [k.encode('latin-1') for k in d['keys']], d['write'],
+                   tuple(d['ttl']) if d['ttl'] else None,
+                   [k.encode('latin-1') for k in d['undeclared']], d['norm'], d['all_keys'],
+                   d['form'])
+
+
+class Step:
+    """A pipeline on one connection. split: seed for the byte offsets at which the pipeline is
+    cut into separate writes (0: one write)."""
+
+    __slots__ = ('conn', 'cmds', 'split')
+
+    def __init__(self, conn, cmds, split=0):
+        self.conn = conn
+        self.cmds = cmds
+        self.split = split
+
+    def to_json(self):
+        return {'conn': self.conn, 'split': self.split, 'cmds': [c.to_json() for c in self.cmds]}
+
+    @staticmethod
+    def from_json(d):
+        return Step(d['conn'], [Cmd.from_json(c) for c in d['cmds']], d['split'])
+
+
+class Program:
+    def __init__(self, steps, nconns, seed=None, resp3=False):
+        self.steps = steps
+        self.nconns = nconns
+        self.seed = seed
+        self.resp3 = resp3
+
+    def command_count(self):
+        return sum(len(s.cmds) for s in self.steps)
+
+    def save(self, path):
+        with open(path, 'w') as f:
+            json.dump({'seed': self.seed, 'nconns': self.nconns, 'resp3': self.resp3,
+                       'steps': [s.to_json() for s in self.steps]}, f, indent=1)
+
+    @staticmethod
+    def load(path):
+        with open(path) as f:
+            d = json.load(f)
+        return Program([Step.from_json(s) for s in d['steps']], d['nconns'], d.get('seed'),
+                       d.get('resp3', False))
