@@ -51,6 +51,8 @@ def parse_args(argv):
                    help='time budget per shrunk failure')
     p.add_argument('--shrink-classes', type=int, default=3,
                    help='distinct failing families shrunk per seed')
+    p.add_argument('--shrink-only', default='',
+                   help='comma-separated families: shrink only mismatches of these')
     p.add_argument('--repro-dir', default=None, help='where shrunk programs are saved')
     p.add_argument('--workers', type=int, default=2, help='frontcache worker threads')
     p.add_argument('--cache-ttl', default='10s', help='rule TTL of the generated config')

@@ -130,11 +130,11 @@ class Generator:
 
     def small_ttl_ms(self):
         r = self.rng.random()
-        if r < 0.6:
-            return self.rng.randint(1, 300)
-        if r < 0.8:
+        if r < 0.35:
+            return self.rng.randint(1, 300)  # expires within the run: the interesting case
+        if r < 0.55:
             return self.rng.randint(300, 3000)
-        if r < 0.9:
+        if r < 0.65:
             return self.rng.randint(-5, 0)  # zero or negative: deleted at once
         return self.rng.randint(60000, 600000)
 

@@ -547,7 +547,15 @@ class FaultInjector(threading.Thread):
         for c in cells:
             c.lock.acquire()
         try:
+            # Until populate() below, the new Redis is empty: a version of its own (registered
+            # before the kill, acknowledged when the new server is up), so that a read of
+            # nothing is "written" and a read of the old data is stale from then on.
+            empty = [c.register({('len', 0), ('last', None)} if c.kind == 'list' else
+                                {('v', None)}, -1, c.value) for c in cells]
             self.world.redis.restart()
+            t = now()
+            for v in empty:
+                v.ack = t
             self.epoch += 1
             conn = Conn(self.world.redis.port)
             self.ks.populate(conn, self.epoch)
