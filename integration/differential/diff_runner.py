@@ -39,6 +39,9 @@ def parse_args(argv):
     p.add_argument('--seeds-file', help='file of seeds, one per line ("seed [commands]")')
     p.add_argument('--commands', type=int, default=20000, help='commands per seed')
     p.add_argument('--replay', help='replay a saved program (JSON) instead of generating one')
+    p.add_argument('--corpus', help='replay every saved program (.json) and transcript (.txt) '
+                   'in this folder')
+    p.add_argument('--script', help='run a hand-written transcript ("c0> SET k v" lines)')
     p.add_argument('--conns', type=int, default=3, help='connections per program (1-4)')
     p.add_argument('--resp3', action='store_true', help='also generate HELLO 3 sessions')
     p.add_argument('--exclude', default='', help='comma-separated command families to leave out')
@@ -46,9 +49,14 @@ def parse_args(argv):
                    help='request forms to use (mb,inline,quoted,lf)')
     p.add_argument('--max-mismatches', type=int, default=20,
                    help='stop a seed after this many mismatches')
+    p.add_argument('--no-reset', action='store_true',
+                   help='after a mismatch, go on without resetting servers and proxy (shows '
+                   'what follows; later comparisons may be misaligned)')
     p.add_argument('--no-shrink', action='store_true', help='do not shrink failures')
     p.add_argument('--shrink-seconds', type=float, default=120,
                    help='time budget per shrunk failure')
+    p.add_argument('--shrink-total-seconds', type=float, default=None,
+                   help='time budget for all shrinking of this invocation')
     p.add_argument('--shrink-classes', type=int, default=3,
                    help='distinct failing families shrunk per seed')
     p.add_argument('--shrink-only', default='',
@@ -89,9 +97,16 @@ def seeds_from(opts):
                     seeds.append((int(line[0]), int(line[1]) if len(line) > 1 else opts.commands))
     for s in opts.seed or []:
         seeds.append((s, opts.commands))
-    if not seeds and not opts.replay:
+    if not seeds and not opts.replay and not opts.script and not opts.corpus:
         seeds.append((random.SystemRandom().randrange(1, 2**31), opts.commands))
     return seeds
+
+
+def corpus_files(folder):
+    if not folder:
+        return []
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder))
+            if f.endswith('.json') or f.endswith('.txt')]
 
 
 def run_single(opts):
@@ -102,6 +117,13 @@ def run_single(opts):
         jobs = []
         if opts.replay:
             jobs.append((None, program_mod.Program.load(opts.replay)))
+        if opts.script:
+            jobs.append((None, program_mod.load_script(opts.script)))
+        for path in corpus_files(opts.corpus):
+            load = program_mod.load_script if path.endswith('.txt') else program_mod.Program.load
+            prog = load(path)
+            prog.label = os.path.relpath(path)
+            jobs.append((None, prog))
         for seed, n in seeds_from(opts):
             jobs.append((seed, None if opts.duration else generator.generate(
                 seed, n, opts.conns, opts.resp3, opts.exclude, opts.forms)))
@@ -131,7 +153,8 @@ def run_single(opts):
 
 
 def run_program(world, opts, prog, totals, deadline):
-    label = 'seed %s' % prog.seed if prog.seed is not None else 'replay %s' % opts.replay
+    label = getattr(prog, 'label', None) or ('seed %s' % prog.seed if prog.seed is not None
+                                              else 'replay %s' % (opts.replay or opts.script))
     print('== %s: %d commands in %d steps, %s' % (
         label, prog.command_count(), len(prog.steps),
         'self-check (redis vs redis)' if opts.self_check else 'proxy %s' % opts.frontcache),
@@ -144,7 +167,8 @@ def run_program(world, opts, prog, totals, deadline):
         return 2
     if not res.mismatches:
         return 0
-    if not opts.no_shrink:
+    # Saved programs are small already; seeds get shrunk within the run's shrinking budget.
+    if not opts.no_shrink and prog.seed is not None and not getattr(prog, 'label', None):
         shrink.shrink_failures(world, opts, prog, res)
     return 1
 
@@ -153,6 +177,7 @@ def main(argv=None):
     opts = parse_args(argv if argv is not None else sys.argv[1:])
     opts.exclude = [x for x in opts.exclude.split(',') if x]
     opts.forms = tuple(x for x in opts.forms.split(',') if x)
+    opts.shrink_left = opts.shrink_total_seconds or float('inf')  # seconds, spent by shrink.py
     if not opts.self_check:
         opts.frontcache = procs.find_frontcache(opts.frontcache)
         if not opts.frontcache or not os.path.exists(opts.frontcache):

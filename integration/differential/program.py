@@ -119,3 +119,63 @@ class Program:
             d = json.load(f)
         return Program([Step.from_json(s) for s in d['steps']], d['nconns'], d.get('seed'),
                        d.get('resp3', False))
+
+
+def split_args(line):
+    """Arguments of a redis-cli style line (Redis's sdssplitargs: "..." with \\xHH, \\n, \\r,
+    \\t escapes, '...' literal)."""
+    args, i, n = [], 0, len(line)
+    while True:
+        while i < n and line[i] in ' \t':
+            i += 1
+        if i >= n:
+            return args
+        cur = bytearray()
+        if line[i] in '"\'':
+            q = line[i]
+            i += 1
+            while i < n and line[i] != q:
+                c = line[i]
+                if c == '\\' and q == '"' and i + 1 < n:
+                    e = line[i + 1]
+                    if e == 'x' and i + 3 < n:
+                        cur.append(int(line[i + 2:i + 4], 16))
+                        i += 4
+                        continue
+                    cur += {'n': b'\n', 'r': b'\r', 't': b'\t', 'a': b'\a', 'b': b'\b'}.get(
+                        e, e.encode('latin-1'))
+                    i += 2
+                    continue
+                cur += c.encode('latin-1')
+                i += 1
+            i += 1
+        else:
+            while i < n and line[i] not in ' \t':
+                cur += line[i].encode('latin-1')
+                i += 1
+        args.append(bytes(cur))
+
+
+def load_script(path, nconns=3):
+    """A program written by hand as a transcript: `cN> COMMAND args` lines (`cN inline> ...`,
+    `cN quoted> ...` or `cN lf> ...` for the inline forms); consecutive lines of one connection
+    form a pipeline, a blank line or another connection ends it; `#` comments. Keys are not
+    declared, so expiry races are not detected: use no tiny TTLs here."""
+    steps, cur = [], None
+    with open(path) as f:
+        for raw in f:
+            line = raw.rstrip('\n')
+            if not line.strip() or line.lstrip().startswith('#'):
+                cur = None
+                continue
+            head, _, rest = line.partition('>')
+            words = head.split()
+            conn = int(words[0].lstrip('c'))
+            args = split_args(rest.strip())
+            cmd = Cmd(args, keys=[a for a in args[1:2]], write=True,
+                      form=words[1] if len(words) > 1 else 'mb')
+            if cur is None or cur.conn != conn:
+                cur = Step(conn, [], 0)
+                steps.append(cur)
+            cur.cmds.append(cmd)
+    return Program(steps, max(nconns, 1 + max((s.conn for s in steps), default=0)), None)

@@ -413,8 +413,9 @@ class Runner:
                 if bad:
                     if stop_at_first or len(self.result.mismatches) >= max_mismatches:
                         break
-                    self._reset_world()
-                    epoch = si + 1
+                    if not getattr(self.opts, 'no_reset', False):
+                        self._reset_world()
+                        epoch = si + 1
                 if si % 200 == 0:
                     self.windows.prune(time.time() * 1000)
             self._check_idle_connections()

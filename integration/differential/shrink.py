@@ -126,16 +126,27 @@ def shrink_failures(world, opts, prog, res):
         if m.epoch:
             prefix.steps.insert(0, Step(0, [Cmd([b'PING'])], 0))  # shrink() keeps steps[0]
         shrink_opts = _fast_opts(opts)
-        sh = Shrinker(world, shrink_opts, m.family, opts.shrink_seconds)
-        start = time.monotonic()
-        if not any(sh.fails(prefix) for _ in range(3)):  # timing-dependent ones get 3 tries
-            print('\n-- %s: not reproduced by replaying the program up to step %d (timing?); '
-                  'no reproducer' % (m.family, m.step))
+        budget = min(opts.shrink_seconds, opts.shrink_left)
+        if budget <= 5:
+            print('\n-- %s: shrinking budget used up; no reproducer' % m.family)
             continue
-        small = sh.shrink(prefix)
-        path = save(opts, small, m.family)
-        print_reproducer(world, shrink_opts, small, m.family, path, sh.attempts,
-                         time.monotonic() - start)
+        sh = Shrinker(world, shrink_opts, m.family, budget)
+        start = time.monotonic()
+        try:
+            _shrink_one(world, opts, shrink_opts, sh, prefix, m, start)
+        finally:
+            opts.shrink_left -= time.monotonic() - start
+
+
+def _shrink_one(world, opts, shrink_opts, sh, prefix, m, start):
+    if not any(sh.fails(prefix) for _ in range(3)):  # timing-dependent ones get 3 tries
+        print('\n-- %s: not reproduced by replaying the program up to step %d (timing?); '
+              'no reproducer' % (m.family, m.step))
+        return
+    small = sh.shrink(prefix)
+    path = save(opts, small, m.family)
+    print_reproducer(world, shrink_opts, small, m.family, path, sh.attempts,
+                     time.monotonic() - start)
 
 
 def _fast_opts(opts):
