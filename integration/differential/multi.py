@@ -19,22 +19,19 @@ connections, DEBUG SLEEP 0.5, kill -9 + restart of Redis with different data, an
 SIGSTOP of one proxy; violations and staleness are reported per fault window.
 """
 
-import bisect
 import collections
-import os
 import random
-import signal
 import socket
 import threading
 import time
 
+from faults import FaultInjector, FaultLog
 import procs
 import resp
 
 SCRIPT_SET = b"redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])"
 SCRIPT_SET_UNDECLARED = b"redis.call('SET', ARGV[1], ARGV[2]) return redis.call('GET', ARGV[1])"
 SCRIPT_INCR_UNDECLARED = b"return redis.call('INCRBY', ARGV[1], ARGV[2])"
-FAULT_TAIL_S = 2.0  # a read this long after a fault ended still counts in its window
 
 
 def now():
@@ -110,25 +107,6 @@ class Stats:
             self.by_op[(kind, op)] += 1
             if len(self.examples[kind]) < 5:
                 self.examples[kind].append(text)
-
-
-class FaultLog:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.windows = []  # (start, end, name)
-        self.counts = collections.Counter()
-
-    def add(self, name, start, end):
-        with self.lock:
-            self.windows.append((start, end, name))
-            self.counts[name] += 1
-
-    def window_of(self, t):
-        with self.lock:
-            for start, end, name in reversed(self.windows):
-                if start <= t <= end + FAULT_TAIL_S:
-                    return name
-        return 'no fault'
 
 
 class Conn:
@@ -499,78 +477,6 @@ class Client(threading.Thread):
             self.check_read(op + ' after EXEC', self.conn.call([rcmd])[0], parse, t)
 
 
-class FaultInjector(threading.Thread):
-    KINDS = ('client kill pubsub', 'kill tracking connection', 'debug sleep 0.5',
-             'restart redis', 'stall proxy')
-
-    def __init__(self, world, ks, log, opts, deadline, seed):
-        super().__init__(daemon=True)
-        self.world = world
-        self.ks = ks
-        self.log = log
-        self.opts = opts
-        self.deadline = deadline
-        self.rng = random.Random(seed)
-        self.epoch = 1
-        self.failures = collections.Counter()
-
-    def run(self):
-        time.sleep(min(self.opts.fault_interval, 1.0))
-        while now() < self.deadline - 1.0:
-            kind = self.rng.choice(self.KINDS)
-            start = now()
-            try:
-                getattr(self, '_' + kind.replace(' ', '_').replace('.', ''))()
-            except (OSError, ConnectionError) as e:
-                self.failures['%s: %s' % (kind, e)] += 1
-            self.log.add(kind, start, now())
-            time.sleep(self.opts.fault_interval * self.rng.uniform(0.5, 1.5))
-
-    def _direct(self, cmds):
-        return Conn(self.world.redis.port).call(cmds)
-
-    def _client_kill_pubsub(self):
-        self._direct([[b'CLIENT', b'KILL', b'TYPE', b'pubsub']])
-
-    def _kill_tracking_connection(self):
-        text = resp.decode(self._direct([[b'CLIENT', b'LIST']])[0])[1]
-        ids = [line.split(b' ')[0].split(b'=')[1] for line in text.splitlines()
-               if b' flags=' in line and b't' in line.split(b' flags=')[1].split(b' ')[0]]
-        for i in ids:
-            self._direct([[b'CLIENT', b'KILL', b'ID', i]])
-
-    def _debug_sleep_05(self):
-        self._direct([[b'DEBUG', b'SLEEP', b'0.5']])
-
-    def _restart_redis(self):
-        cells = sorted(self.ks.all, key=lambda c: c.name())
-        for c in cells:
-            c.lock.acquire()
-        try:
-            # Until populate() below, the new Redis is empty: a version of its own (registered
-            # before the kill, acknowledged when the new server is up), so that a read of
-            # nothing is "written" and a read of the old data is stale from then on.
-            empty = [c.register({('len', 0), ('last', None)} if c.kind == 'list' else
-                                {('v', None)}, -1, c.value) for c in cells]
-            self.world.redis.restart()
-            t = now()
-            for v in empty:
-                v.ack = t
-            self.epoch += 1
-            conn = Conn(self.world.redis.port)
-            self.ks.populate(conn, self.epoch)
-            conn.close()
-        finally:
-            for c in reversed(cells):
-                c.lock.release()
-
-    def _stall_proxy(self):
-        p = self.rng.choice(self.world.proxies)
-        os.kill(p.child.pid, signal.SIGSTOP)
-        time.sleep(0.3)
-        os.kill(p.child.pid, signal.SIGCONT)
-
-
 def percentile(sorted_vals, q):
     if not sorted_vals:
         return 0.0
@@ -648,7 +554,7 @@ def main(opts):
                                   deadline))
         threads = list(clients)
         if opts.faults:
-            threads.append(FaultInjector(world, ks, log, opts, deadline, seed))
+            threads.append(FaultInjector(world, ks, log, opts, deadline, seed, Conn))
         for t in threads:
             t.start()
         for t in threads:

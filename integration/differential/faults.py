@@ -1,0 +1,109 @@
+"""Faults for the multi-client mode (--faults) and the windows they open: a read belongs to a
+fault's window from the fault's start to FAULT_TAIL_S after its end."""
+
+import collections
+import os
+import random
+import signal
+import threading
+import time
+
+import resp
+
+FAULT_TAIL_S = 2.0  # a read this long after a fault ended still counts in its window
+
+
+def now():
+    return time.monotonic()
+
+
+class FaultLog:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.windows = []  # (start, end, name)
+        self.counts = collections.Counter()
+
+    def add(self, name, start, end):
+        with self.lock:
+            self.windows.append((start, end, name))
+            self.counts[name] += 1
+
+    def window_of(self, t):
+        with self.lock:
+            for start, end, name in reversed(self.windows):
+                if start <= t <= end + FAULT_TAIL_S:
+                    return name
+        return 'no fault'
+
+
+class FaultInjector(threading.Thread):
+    KINDS = ('client kill pubsub', 'kill tracking connection', 'debug sleep 0.5',
+             'restart redis', 'stall proxy')
+
+    def __init__(self, world, ks, log, opts, deadline, seed, conn_class):
+        super().__init__(daemon=True)
+        self.conn_class = conn_class  # multi.Conn: a reconnecting blocking client
+        self.world = world
+        self.ks = ks
+        self.log = log
+        self.opts = opts
+        self.deadline = deadline
+        self.rng = random.Random(seed)
+        self.epoch = 1
+        self.failures = collections.Counter()
+
+    def run(self):
+        time.sleep(min(self.opts.fault_interval, 1.0))
+        while now() < self.deadline - 1.0:
+            kind = self.rng.choice(self.KINDS)
+            start = now()
+            try:
+                getattr(self, '_' + kind.replace(' ', '_').replace('.', ''))()
+            except (OSError, ConnectionError) as e:
+                self.failures['%s: %s' % (kind, e)] += 1
+            self.log.add(kind, start, now())
+            time.sleep(self.opts.fault_interval * self.rng.uniform(0.5, 1.5))
+
+    def _direct(self, cmds):
+        return self.conn_class(self.world.redis.port).call(cmds)
+
+    def _client_kill_pubsub(self):
+        self._direct([[b'CLIENT', b'KILL', b'TYPE', b'pubsub']])
+
+    def _kill_tracking_connection(self):
+        text = resp.decode(self._direct([[b'CLIENT', b'LIST']])[0])[1]
+        ids = [line.split(b' ')[0].split(b'=')[1] for line in text.splitlines()
+               if b' flags=' in line and b't' in line.split(b' flags=')[1].split(b' ')[0]]
+        for i in ids:
+            self._direct([[b'CLIENT', b'KILL', b'ID', i]])
+
+    def _debug_sleep_05(self):
+        self._direct([[b'DEBUG', b'SLEEP', b'0.5']])
+
+    def _restart_redis(self):
+        cells = sorted(self.ks.all, key=lambda c: c.name())
+        for c in cells:
+            c.lock.acquire()
+        try:
+            # Until populate() below, the new Redis is empty: a version of its own (registered
+            # before the kill, acknowledged when the new server is up), so that a read of
+            # nothing is "written" and a read of the old data is stale from then on.
+            empty = [c.register({('len', 0), ('last', None)} if c.kind == 'list' else
+                                {('v', None)}, -1, c.value) for c in cells]
+            self.world.redis.restart()
+            t = now()
+            for v in empty:
+                v.ack = t
+            self.epoch += 1
+            conn = self.conn_class(self.world.redis.port)
+            self.ks.populate(conn, self.epoch)
+            conn.close()
+        finally:
+            for c in reversed(cells):
+                c.lock.release()
+
+    def _stall_proxy(self):
+        p = self.rng.choice(self.world.proxies)
+        os.kill(p.child.pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        os.kill(p.child.pid, signal.SIGCONT)
