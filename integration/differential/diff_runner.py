@@ -75,6 +75,9 @@ def parse_args(argv):
     p.add_argument('--multi', action='store_true', help='multi-client property mode')
     p.add_argument('--clients', type=int, default=6, help='multi: clients')
     p.add_argument('--faults', action='store_true', help='multi: inject faults')
+    p.add_argument('--no-fail-monotonic', action='store_true',
+                   help='multi: report monotonic-read violations without failing (if the proxy '
+                   'only promises bounded staleness across clients)')
     p.add_argument('--max-staleness-ms', type=float, default=None,
                    help='multi: fail when a read is staler than this')
     p.add_argument('--fault-interval', type=float, default=3.0, help='multi: seconds between '

@@ -5,6 +5,7 @@ import collections
 import os
 import random
 import signal
+import socket
 import threading
 import time
 
@@ -38,7 +39,7 @@ class FaultLog:
 
 class FaultInjector(threading.Thread):
     KINDS = ('client kill pubsub', 'kill tracking connection', 'debug sleep 0.5',
-             'restart redis', 'stall proxy')
+             'restart redis', 'stall proxy', 'busy workers')
 
     def __init__(self, world, ks, log, opts, deadline, seed, conn_class):
         super().__init__(daemon=True)
@@ -101,6 +102,31 @@ class FaultInjector(threading.Thread):
         finally:
             for c in reversed(cells):
                 c.lock.release()
+
+    def _busy_workers(self):
+        """Keep one proxy's worker threads busy for about a second: connections blasting
+        pipelines of L1 hits (SO_REUSEPORT spreads them over the workers). A single stalled
+        worker cannot be chosen from outside; this loads them all."""
+        p = self.rng.choice(self.world.proxies)
+        key = b'busy:%d' % self.rng.randrange(1 << 30)
+        self._direct([[b'SET', key, b'x' * 1000]])
+        blob = resp.encode_multibulk([b'GET', key]) * 20000
+        socks = [socket.create_connection(('127.0.0.1', p.port), timeout=5) for _ in range(4)]
+        try:
+            end = now() + 1.0
+            while now() < end:
+                for s in socks:
+                    s.sendall(blob)
+                for s in socks:  # read about what was asked, so the next batch is not refused
+                    got = 0
+                    while got < 20000 * 1000 and now() < end + 2:
+                        data = s.recv(1 << 20)
+                        if not data:
+                            break
+                        got += len(data)
+        finally:
+            for s in socks:
+                s.close()
 
     def _stall_proxy(self):
         p = self.rng.choice(self.world.proxies)

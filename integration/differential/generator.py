@@ -225,6 +225,7 @@ class Generator(Families):
         if self.chance(0.003):
             return self.big_value_burst(conn)
         cmds = []
+        silent_tail = False
         for _ in range(self.depth()):
             if self.chance(0.004):
                 cmd = Cmd([], 'EMPTY')
@@ -233,10 +234,18 @@ class Generator(Families):
             if cmd.family in self.exclude:
                 continue
             cmd.form = self.choose_form(cmd)
+            silent_tail = st.reply != 'on' or cmd.family == 'CLIENT REPLY'
             self.track(st, cmd)
             cmds.append(cmd)
             if cmd.args and cmd.args[0].upper() == b'QUIT':
+                silent_tail = False
                 break
+        if silent_tail:
+            # Requests without a reply give no sign of having run: before another connection
+            # acts, something on this one must answer (CLIENT REPLY ON always does).
+            cmd = Cmd([b'CLIENT', b'REPLY', b'ON'], 'CLIENT REPLY')
+            self.track(st, cmd)
+            cmds.append(cmd)
         if not cmds:
             cmds = [Cmd([b'PING'])]
         split = self.rng.getrandbits(31) if self.chance(0.5) else 0

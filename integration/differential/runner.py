@@ -468,6 +468,8 @@ class Runner:
                     all_keys = all_keys or q.all_keys
                     write = write or q.write
             return keys, all_keys, write
+        if cmd.family == 'CLIENT INFO':
+            return set(watch), False, False  # flags=d: a WATCHed key changed (or expired)
         return set(cmd.keys), cmd.all_keys, cmd.write
 
     def _verdict(self, conn, rec, watch, exec_q, lo, hi):
@@ -485,6 +487,9 @@ class Runner:
                 self.resync_keys.update(generator.ALL_KEYS if all_keys else keys)
             return 'skipped: expiry race'
         is_exec = rec.args and rec.args[0].upper() == b'EXEC'
+        if family == 'CLIENT INFO' and conn in self.tainted:
+            self._skip('CLIENT INFO after a resync touched WATCHed keys', family)
+            return 'skipped: resync under WATCH'
         if is_exec and conn in self.tainted:
             self.tainted.discard(conn)
             self._skip('EXEC after a resync touched WATCHed keys', family)
