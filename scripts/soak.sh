@@ -5,6 +5,8 @@
 #   scripts/soak.sh 3600           one hour (default)
 #   FRONTCACHE_BIN=/path/frontcache scripts/soak.sh 600   soak another binary (the fuzzer
 #                                  still uses the ASan build unless SOAK_FUZZ_BIN is set)
+#   SOAK_SINGLE_ARGS="--forms mb"  SOAK_MULTI_ARGS=...  SOAK_FUZZ_ARGS="--no-inline"
+#                                  extra options per part (e.g. to look past a known bug)
 # Time split: single-client 35 %, multi-client 15 % without and 20 % with faults, fuzz 30 %.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -35,13 +37,14 @@ run() {  # name, then the command; output goes to the terminal and $out/name.log
 
 run single python3 "$dt/diff_runner.py" --frontcache "$bin" --duration $((secs * 35 / 100)) \
   --commands 20000 --max-mismatches 20 --shrink-classes 3 --shrink-seconds 60 \
-  --repro-dir "$out/repros" --summary-json "$out/single.json"
+  --shrink-total-seconds $((secs * 10 / 100)) \
+  --repro-dir "$out/repros" --summary-json "$out/single.json" ${SOAK_SINGLE_ARGS:-}
 run multi python3 "$dt/diff_runner.py" --frontcache "$bin" --multi \
-  --duration $((secs * 15 / 100)) --summary-json "$out/multi.json"
+  --duration $((secs * 15 / 100)) --summary-json "$out/multi.json" ${SOAK_MULTI_ARGS:-}
 run multi-faults python3 "$dt/diff_runner.py" --frontcache "$bin" --multi --faults \
-  --duration $((secs * 20 / 100)) --summary-json "$out/multi-faults.json"
+  --duration $((secs * 20 / 100)) --summary-json "$out/multi-faults.json" ${SOAK_MULTI_ARGS:-}
 run fuzz python3 "$dt/net_fuzz.py" --frontcache "$fuzz_bin" --duration $((secs * 30 / 100)) \
-  --summary-json "$out/fuzz.json"
+  --summary-json "$out/fuzz.json" ${SOAK_FUZZ_ARGS:-}
 
 echo
 echo "==== soak figures ($secs s, logs and reproducers in $out)"
