@@ -100,6 +100,7 @@ class Stats:
         self.staleness = collections.defaultdict(list)  # target -> [ms]
         self.errors = collections.Counter()      # (window, message) -> n
         self.reconnects = 0
+        self.tool_errors = collections.Counter()
 
     def violation(self, kind, window, text, op=''):
         with self.lock:
@@ -375,13 +376,16 @@ class Client(threading.Thread):
         while not self.stop and now() < self.deadline:
             try:
                 self.one_op()
-            except (OSError, ConnectionError, resp.ProtocolError) as e:
+            except (OSError, ConnectionError, resp.ProtocolError):
                 self.conn.close()
                 self.error(b'', now())
                 with self.stats.lock:
                     self.stats.reconnects += 1
-                del e
-                time.sleep(0.02)
+                time.sleep(0.02)  # pacing: the server may be restarting
+            except Exception as e:  # a bug in this tool: say so, and keep the client going
+                with self.stats.lock:
+                    self.stats.tool_errors[repr(e)[:120]] += 1
+                self.conn.close()
 
     def one_op(self):
         r = self.rng.random()
@@ -511,6 +515,8 @@ def summarise(stats, log, opts, seconds, world):
         print('error replies / connection losses by window:')
         for (window, msg), n in sorted(stats.errors.items()):
             print('  %-28s %6d  %s' % (window, n, msg))
+    for err, n in stats.tool_errors.items():
+        print('TOOL ERROR (%d): %s' % (n, err))
     print('violations: %d' % sum(stats.violations.values()))
     for (kind, window), n in sorted(stats.violations.items()):
         print('  %-24s %-28s %d' % (kind, window, n))
@@ -582,7 +588,7 @@ def main(opts):
                            'staleness_p999_ms': percentile(allv, 0.999),
                            'faults': dict(log.counts), 'sanitizer_reports': len(sanitizer)},
                           f, indent=1)
-        print('RESULT: %s' % ('FAIL' if fail else 'ok'))
-        return 1 if fail else 0
+        print('RESULT: %s' % ('FAIL' if fail else 'TOOL ERROR' if stats.tool_errors else 'ok'))
+        return 1 if fail else 2 if stats.tool_errors else 0
     finally:
         world.close()

@@ -244,7 +244,8 @@ class Runner:
         return self.result
 
     def _run_step(self, si, step):
-        self._settle_before(step.conn)
+        if not self._sync_call(si, self._settle_before, step.conn):
+            return True
         self._ensure_open(step.conn)
         now_ms = int(time.time() * 1000)
         args_list = [cmd.resolved(now_ms) for cmd in step.cmds]
@@ -259,10 +260,21 @@ class Runner:
         bad = self._check_quit(si, step.conn, recs)
         bad = self._compare_step(si, step.conn, recs, *send_times) or bad
         bad = self._read_deliveries(si, deliveries) or bad
-        self._resync_after(step.conn, recs)
+        bad = not self._sync_call(si, self._resync_after, step.conn, recs) or bad
         if self.opts.check_data and not bad:
             self._check_data(si)
         return bad
+
+    def _sync_call(self, si, f, *args):
+        """Run a resync or settle; when the proxy cannot even answer those, that is a
+        mismatch too (and the world is reset) rather than a crash of the tool."""
+        try:
+            f(*args)
+            return True
+        except (OSError, ConnectionError, resp.ProtocolError) as e:
+            self.result.mismatches.append(Mismatch(si, -1, 'resync', [b'<resync>'], [], [],
+                                                   'through the proxy: %s' % e))
+            return False
 
     def _check_data(self, si):
         """Debugging aid (--check-data): both servers' whole data set must be equal after each
