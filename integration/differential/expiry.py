@@ -34,7 +34,7 @@ class Windows:
 
     def prune(self, now):
         for k in list(self.w):
-            kept = [(a, b) for a, b in self.w[k] if b > now - 1000]
+            kept = [(a, b) for a, b in self.w[k] if b > now - 5000]
             if kept:
                 self.w[k] = kept
             else:
