@@ -94,7 +94,7 @@ class Families:
 
     def small_ttl_ms(self):
         r = self.rng.random()
-        if r < 0.35:
+        if r < 0.2:
             return self.rng.randint(1, 300)  # expires within the run: the interesting case
         if r < 0.55:
             return self.rng.randint(300, 3000)
@@ -142,26 +142,26 @@ class Families:
         if r < 0.38:
             return self.getex(k)
         if r < 0.42:
-            return Cmd([b'GETDEL', k], keys=[k], write=True)
+            return Cmd([b'GETDEL', k], keys=[k], write=True, blind=True)
         if r < 0.45:
-            return Cmd([b'GETSET', k, self.value()], keys=[k], write=True)
+            return Cmd([b'GETSET', k, self.value()], keys=[k], write=True, blind=True)
         if r < 0.47:
             return Cmd([b'SETNX', k, self.value()], keys=[k], write=True)
         if r < 0.49:
             secs = self.rng.randint(1, 3)
             return Cmd([b'SETEX', k, str(secs).encode(), self.value()], keys=[k], write=True,
-                       ttl=('rel', secs * 1000))
+                       ttl=('rel', secs * 1000), blind=True)
         if r < 0.51:
             ms = self.rng.randint(1, 400)
             return Cmd([b'PSETEX', k, str(ms).encode(), self.value()], keys=[k], write=True,
-                       ttl=('rel', ms))
+                       ttl=('rel', ms), blind=True)
         if r < 0.58:
             ks = self.keys(STR_KEYS + NUM_KEYS + ODD_KEYS, 1, 4)
             cmd = b'MSETNX' if self.chance(0.3) else b'MSET'
             args = [cmd]
             for x in ks:
                 args += [x, self.value()]
-            return Cmd(args, keys=ks, write=True)
+            return Cmd(args, keys=ks, write=True, blind=cmd == b'MSET')
         if r < 0.72:
             k = self.key(NUM_KEYS)
             op = self.pick([b'INCR', b'DECR', b'INCRBY', b'DECRBY', b'INCRBYFLOAT'])
@@ -179,7 +179,7 @@ class Families:
             return Cmd([b'SETBIT', k, self.num(0, 40), self.pick([b'0', b'1'])], keys=[k],
                        write=True)
         ks = self.keys(ALL_KEYS, 1, 3)
-        return Cmd([self.pick([b'DEL', b'UNLINK'])] + ks, keys=ks, write=True)
+        return Cmd([self.pick([b'DEL', b'UNLINK'])] + ks, keys=ks, write=True, blind=True)
 
     def set_command(self, k):
         args = [b'SET', k, self.value()]
@@ -207,7 +207,8 @@ class Families:
             args.append(self.pick([b'NX', b'XX']))
         if self.chance(0.15):
             args.append(b'GET')
-        return Cmd(args, keys=[k], write=True, ttl=ttl)
+        blind = not any(a in (b'NX', b'XX', b'KEEPTTL') for a in args[3:])
+        return Cmd(args, keys=[k], write=True, ttl=ttl, blind=blind)
 
     def getex(self, k):
         r = self.rng.random()
@@ -522,12 +523,13 @@ class Families:
     def global_cmd(self):
         r = self.rng.random()
         if r < 0.45:
-            return Cmd([b'FLUSHDB'], all_keys=True, write=True, undeclared=ALL_KEYS)
+            return Cmd([b'FLUSHDB'], all_keys=True, write=True, undeclared=ALL_KEYS, blind=True)
         if r < 0.90:
             a, b = self.rng.randint(0, DATABASES - 1), self.rng.randint(0, DATABASES - 1)
+            # (a swap carries expiring keys along with their deadlines: the same on both sides)
             return Cmd([b'SWAPDB', str(a).encode(), str(b).encode()], all_keys=True, write=True,
-                       undeclared=ALL_KEYS)
-        return Cmd([b'FLUSHALL'], all_keys=True, write=True, undeclared=ALL_KEYS)
+                       undeclared=ALL_KEYS, blind=True)
+        return Cmd([b'FLUSHALL'], all_keys=True, write=True, undeclared=ALL_KEYS, blind=True)
 
     def data_cmd(self):
         r = self.rng.random()

@@ -36,15 +36,18 @@ class Cmd:
     undeclared  keys it writes that the proxy cannot name from the request (script bodies,
                 ... STORE options, other databases): another connection may see them only after
                 the proxy's invalidation arrives
+    blind       a write whose resulting state does not depend on the keys' previous state (DEL,
+                plain SET, MSET, FLUSHDB...): when it races an expiry, its reply is not
+                compared but both sides still agree afterwards, so nothing is resynchronised
     norm        the normalisation its reply needs (normalize.py), or None for raw bytes
     form        mb | inline | quoted | lf (inline ended by a bare LF)
     """
 
     __slots__ = ('args', 'family', 'keys', 'all_keys', 'write', 'ttl', 'undeclared', 'norm',
-                 'form')
+                 'form', 'blind')
 
     def __init__(self, args, family=None, keys=(), write=False, ttl=None, undeclared=(),
-                 norm=None, all_keys=False, form='mb'):
+                 norm=None, all_keys=False, form='mb', blind=False):
         self.args = list(args)
         self.family = family or (args[0].decode('latin-1').upper() if args else 'EMPTY')
         self.keys = tuple(keys)
@@ -54,6 +57,7 @@ class Cmd:
         self.undeclared = tuple(undeclared)
         self.norm = norm
         self.form = form
+        self.blind = blind
 
     def resolved(self, now_ms):
         return [a.resolve(now_ms) if isinstance(a, AbsTime) else a for a in self.args]
@@ -66,7 +70,7 @@ class Cmd:
             'all_keys': self.all_keys, 'write': self.write,
             'ttl': list(self.ttl) if self.ttl else None,
             'undeclared': [k.decode('latin-1') for k in self.undeclared],
-            'norm': self.norm, 'form': self.form,
+            'norm': self.norm, 'form': self.form, 'blind': self.blind,
         }
 
     @staticmethod
@@ -76,7 +80,7 @@ class Cmd:
         return Cmd(args, d['family'], [k.encode('latin-1') for k in d['keys']], d['write'],
                    tuple(d['ttl']) if d['ttl'] else None,
                    [k.encode('latin-1') for k in d['undeclared']], d['norm'], d['all_keys'],
-                   d['form'])
+                   d['form'], d.get('blind', False))
 
 
 class Step:

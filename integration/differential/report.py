@@ -11,6 +11,7 @@ class Totals:
     def __init__(self):
         self.compared = collections.Counter()
         self.skipped = collections.Counter()
+        self.skipped_family = collections.Counter()
         self.mismatches = 0
         self.mismatch_kinds = collections.Counter()
         self.model_errors = 0
@@ -25,6 +26,7 @@ class Totals:
         self.seeds += 1
         self.compared.update(res.compared)
         self.skipped.update(res.skipped)
+        self.skipped_family.update(res.skipped_family)
         self.mismatches += len(res.mismatches)
         for m in res.mismatches:
             self.mismatch_kinds[m.family] += 1
@@ -48,6 +50,10 @@ class Totals:
         print('skips and resyncs:')
         for reason, n in sorted(self.skipped.items()):
             print('  %-60s %d' % (reason, n))
+        if self.skipped_family:
+            print('  skipped per family: ' + '  '.join(
+                '%s=%d' % kv for kv in self.skipped_family.most_common(12)) +
+                ('  ...' if len(self.skipped_family) > 12 else ''))
         print('MONITOR lines dropped (not compared): %d' % self.monitor_lines)
         print('mismatches: %d%s' % (self.mismatches, '  ' + ', '.join(
             '%s=%d' % kv for kv in self.mismatch_kinds.most_common()) if self.mismatches else ''))

@@ -182,11 +182,17 @@ class Runner:
         for side in self.sides:
             side.sync = socket.create_connection(('127.0.0.1', side.port), timeout=10)
 
+    def _close(self, side, i):
+        c = side.conns[i]
+        if c is not None:
+            self.result.monitor_lines += c.monitor_lines
+            self.io.close(c)
+            side.conns[i] = None
+
     def _disconnect_world(self):
         for side in self.sides:
-            for i, c in enumerate(side.conns):
-                self.io.close(c)
-                side.conns[i] = None
+            for i in range(len(side.conns)):
+                self._close(side, i)
             if side.sync:
                 side.sync.close()
                 side.sync = None
@@ -202,7 +208,7 @@ class Runner:
     def _ensure_open(self, conn):
         if self.model.states[conn].closed or any(s.conns[conn] is None for s in self.sides):
             for side in self.sides:
-                self.io.close(side.conns[conn])
+                self._close(side, conn)
                 side.conns[conn] = self.io.open(side.port)
             self.model.reconnect(conn)
 
@@ -236,10 +242,6 @@ class Runner:
         except ModelError as e:
             self.result.model_errors.append(str(e))
         finally:
-            for side in self.sides:
-                for c in side.conns:
-                    if c:
-                        self.result.monitor_lines += c.monitor_lines
             self._disconnect_world()
         self.result.seconds = time.monotonic() - start
         return self.result
@@ -394,8 +396,7 @@ class Runner:
                                                    extra, 'connection not closed after QUIT'))
             bad = True
         for side in self.sides:
-            self.io.close(side.conns[conn])
-            side.conns[conn] = None
+            self._close(side, conn)
         return bad
 
     def _read_deliveries(self, si, deliveries):
@@ -472,6 +473,7 @@ class Runner:
         return bad
 
     def _touched(self, rec, watch, exec_q):
+        """(keys, all keys?, may leave the sides different if raced?)"""
         cmd = rec.cmd
         if rec.args and rec.args[0].upper() == b'EXEC' and exec_q:
             keys, all_keys, write = set(watch), False, False
@@ -479,11 +481,11 @@ class Runner:
                 if q is not None:
                     keys.update(q.keys)
                     all_keys = all_keys or q.all_keys
-                    write = write or q.write
+                    write = write or (q.write and not q.blind)
             return keys, all_keys, write
         if cmd.family == 'CLIENT INFO':
             return set(watch), False, False  # flags=d: a WATCHed key changed (or expired)
-        return set(cmd.keys), cmd.all_keys, cmd.write
+        return set(cmd.keys), cmd.all_keys, cmd.write and not cmd.blind
 
     def _verdict(self, conn, rec, watch, exec_q, lo, hi):
         keys, all_keys, write = self._touched(rec, watch, exec_q)
@@ -498,7 +500,8 @@ class Runner:
             # DBSIZE counts expired keys until the active expire cycle has reclaimed them,
             # which each server does in its own time: keys that expired lately race it too.
             lo -= DBSIZE_EXPIRED_MS
-        if self.windows.races(keys, all_keys, lo, hi):
+        if self.windows.races(keys, all_keys, lo, hi) or \
+                self._ttl_comparison_races(rec, exec_q, lo, hi):
             self._skip('expiry race', family)
             if write:
                 self.resync_keys.update(generator.ALL_KEYS if all_keys else keys)
@@ -535,26 +538,43 @@ class Runner:
         self.result.skipped[reason] += 1
         self.result.skipped_family[family] += 1
 
-    def _note_ttls(self, rec, exec_q, lo, hi):
-        cmds = [rec.cmd]
-        args_of = {id(rec.cmd): rec.args}
+    @staticmethod
+    def _ran(rec, exec_q):
+        """(Cmd, resolved args) of what rec ran: itself, or the commands its EXEC ran."""
         if exec_q:
-            cmds = [q for _, q in exec_q if q is not None]
-            args_of = {id(q): a for a, q in exec_q if q is not None}
-        for cmd in cmds:
+            return [(q, a) for a, q in exec_q if q is not None]
+        return [(rec.cmd, rec.args)]
+
+    @staticmethod
+    def _deadline_window(cmd, args, lo, hi):
+        """Where the deadline cmd sets falls, for a cmd run within [lo, hi]; None if none."""
+        if not cmd.ttl or not cmd.keys:
+            return None
+        if cmd.ttl[0] == 'rel':
+            return lo + cmd.ttl[1], hi + cmd.ttl[1]
+        for a, orig in zip(args, cmd.args):
+            if hasattr(orig, 'resolve'):
+                t = int(a) * (1000 if orig.unit == 's' else 1)
+                return t, t + (999 if orig.unit == 's' else 0)
+        return None
+
+    def _ttl_comparison_races(self, rec, exec_q, lo, hi):
+        """EXPIRE ... GT/LT compares the new deadline with the current one: when the two are
+        close, the answer depends on when each server ran it."""
+        for cmd, args in self._ran(rec, exec_q):
+            if any(a.upper() in (b'GT', b'LT') for a in args[3:]):
+                w = self._deadline_window(cmd, args, lo, hi)
+                if w and self.windows.races(cmd.keys[:1], False, w[0], w[1]):
+                    return True
+        return False
+
+    def _note_ttls(self, rec, exec_q, lo, hi):
+        for cmd, args in self._ran(rec, exec_q):
             if cmd.family in ('RENAME', 'RENAMENX', 'COPY') and len(cmd.keys) == 2:
                 self.windows.copy(cmd.keys[0], cmd.keys[1])
-            if not cmd.ttl or not cmd.keys:
-                continue
-            if cmd.ttl[0] == 'rel':
-                ms = cmd.ttl[1]
-                self.windows.add(cmd.keys[0], lo + ms, hi + ms)
-            else:
-                args = args_of[id(cmd)]
-                for a, orig in zip(args, cmd.args):
-                    if hasattr(orig, 'resolve'):
-                        t = int(a) * (1000 if orig.unit == 's' else 1)
-                        self.windows.add(cmd.keys[0], t, t + (999 if orig.unit == 's' else 0))
+            w = self._deadline_window(cmd, args, lo, hi)
+            if w:
+                self.windows.add(cmd.keys[0], w[0], w[1])
 
     # -- keeping both sides comparable -------------------------------------------------------
     def _resync_after(self, conn, recs):
