@@ -2,6 +2,7 @@
 fault's window from the fault's start to FAULT_TAIL_S after its end."""
 
 import collections
+import ctypes
 import os
 import random
 import signal
@@ -12,6 +13,16 @@ import time
 import resp
 
 FAULT_TAIL_S = 2.0  # a read this long after a fault ended still counts in its window
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+_libc.ptrace.restype = ctypes.c_long
+_PTRACE_DETACH, _PTRACE_SEIZE, _PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+_WALL = 0x40000000
+
+
+def _ptrace(request, tid):
+    return _libc.ptrace(request, tid, None, None)
 
 
 def now():
@@ -39,7 +50,7 @@ class FaultLog:
 
 class FaultInjector(threading.Thread):
     KINDS = ('client kill pubsub', 'kill tracking connection', 'debug sleep 0.5',
-             'restart redis', 'stall proxy', 'busy workers')
+             'restart redis', 'stall proxy', 'busy workers', 'stall one thread')
 
     def __init__(self, world, ks, log, opts, deadline, seed, conn_class):
         super().__init__(daemon=True)
@@ -127,6 +138,24 @@ class FaultInjector(threading.Thread):
         finally:
             for s in socks:
                 s.close()
+
+    def _stall_one_thread(self):
+        """Stop one thread of a proxy (not the main one) for 0.5-1.1 s, the others running on:
+        a worker or the invalidation thread stalling. ptrace stops a single thread, SIGSTOP
+        cannot (it stops the whole process)."""
+        p = self.rng.choice(self.world.proxies)
+        tids = sorted(int(t) for t in os.listdir('/proc/%d/task' % p.child.pid)
+                      if int(t) != p.child.pid)
+        if not tids:
+            return
+        tid = self.rng.choice(tids)
+        if _ptrace(_PTRACE_SEIZE, tid) != 0 or _ptrace(_PTRACE_INTERRUPT, tid) != 0:
+            raise OSError(ctypes.get_errno(), 'ptrace of thread %d' % tid)
+        try:
+            os.waitpid(tid, _WALL)
+            time.sleep(self.rng.uniform(0.5, 1.1))  # the stall itself
+        finally:
+            _ptrace(_PTRACE_DETACH, tid)
 
     def _stall_proxy(self):
         p = self.rng.choice(self.world.proxies)

@@ -559,13 +559,18 @@ def main(opts):
             clients.append(Client(i, target, port, ks, stats, log, opts, seed * 1000 + i,
                                   deadline))
         threads = list(clients)
+        injector = None
         if opts.faults:
-            threads.append(FaultInjector(world, ks, log, opts, deadline, seed, Conn))
+            injector = FaultInjector(world, ks, log, opts, deadline, seed, Conn)
+            threads.append(injector)
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=duration + 120)
         alive = [p.name for p in world.proxies if not p.alive()]
+        if injector and injector.failures:
+            print('faults that could not be injected: ' + '  '.join(
+                '%s (%d)' % kv for kv in injector.failures.items()))
         total_reads, allv, sanitizer = summarise(stats, log, opts, now() - start, world)
         for name in alive:
             print('PROXY %s DIED' % name)
