@@ -75,8 +75,7 @@ class Totals:
 
 def print_result(label, res):
     print('-- %s: %d compared, %d skipped, %d mismatches, %.1f s' % (
-        label, res.total_compared(), sum(v for k, v in res.skipped.items()
-                                         if k == 'expiry race' or k.startswith('EXEC')),
+        label, res.total_compared(), sum(res.skipped_family.values()),
         len(res.mismatches), res.seconds), flush=True)
     for e in res.model_errors:
         print('   TOOL ERROR: ' + e)
