@@ -209,8 +209,9 @@ def print_reproducer(world, opts, prog, family, path, attempts, seconds):
     text, failed = transcript(world, opts, prog)
     here = os.path.dirname(os.path.abspath(__file__))
     rerun = '%s %s %s --replay %s' % (
-        os.path.basename(sys.executable), os.path.relpath(os.path.join(here, 'diff_runner.py')),
-        '--self-check' if opts.self_check else '--frontcache %s' % opts.frontcache, path)
+        os.path.basename(sys.executable), os.path.join(here, 'diff_runner.py'),
+        '--self-check' if opts.self_check else '--frontcache %s --workers %d' % (
+            os.path.abspath(opts.frontcache), opts.workers), path)
     print('\n==== minimal reproducer: %s (seed %s, %d commands, %d attempts, %.0f s)%s ====' % (
         family, prog.seed, prog.command_count(), attempts, seconds,
         '' if failed else ' [did not fail on the final replay: timing-dependent]'))
