@@ -141,7 +141,9 @@ class ClientModel:
         if name == b'MONITOR' and len(args) == 1 and st.monitor:
             return 0  # "ignore MONITOR if already slave or in monitor mode", without a reply
         own = 0
-        if name in (b'PUBLISH', b'SPUBLISH'):
+        if name in (b'PUBLISH', b'SPUBLISH') and not st.monitor:
+            # (a monitoring connection is a replica to Redis: "Replica can't interact with the
+            # keyspace" refuses PUBLISH, a may-replicate command)
             own = receivers(self.states, args).get(conn, 0)  # pushed, never silenced
         return own + quiet
 

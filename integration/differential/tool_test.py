@@ -109,6 +109,14 @@ class ModelTest(unittest.TestCase):
         m.apply(0, [b'EXEC'], [b'*1\r\n+OK\r\n'])
         self.assertEqual(m.states[0].db, 2)
 
+    def test_monitoring_resp3_subscriber_cannot_publish_to_itself(self):
+        m = model.ClientModel(1)
+        m.apply(0, [b'HELLO', b'3'], [b'%1\r\n+proto\r\n:3\r\n'])
+        m.apply(0, [b'SUBSCRIBE', b'ch'], [b'>3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n'])
+        self.assertEqual(m.expected(0, [b'PUBLISH', b'ch', b'x']), 2)  # message + count
+        m.apply(0, [b'MONITOR'], [b'+OK\r\n'])
+        self.assertEqual(m.expected(0, [b'PUBLISH', b'ch', b'x']), 1)  # refused
+
     def test_second_monitor_is_silent(self):
         self.assertEqual(self.counts([([b'MONITOR'], [b'+OK\r\n']), ([b'MONITOR'], [])]),
                          [1, 0])
