@@ -265,6 +265,13 @@ class Client(threading.Thread):
         return [b'RPUSH', cell.key, elem], cell.register(
             {('len', cell.value + 1), ('last', elem)}, self.idx, cell.value + 1)
 
+    def write_ok(self, raw, exec_reply=False):
+        """Did the write succeed? An error reply is counted like any other error."""
+        ok = raw[:1] == b'*' and raw != b'*-1\r\n' if exec_reply else raw[:1] != b'-'
+        if not ok:
+            self.error(raw, now())
+        return ok
+
     def acked(self, cell, version, ok):
         if ok:
             version.ack = now()
@@ -411,7 +418,7 @@ class Client(threading.Thread):
             raw = self.conn_call_guarded([cmd], [(cell, v)])
             if raw is None:
                 return
-            self.acked(cell, v, raw[0][:1] != b'-')
+            self.acked(cell, v, self.write_ok(raw[0]))
             label = _label(cmd, declared)
             with self.stats.lock:
                 self.stats.writes[label] += 1
@@ -443,7 +450,7 @@ class Client(threading.Thread):
             raws = self.conn_call_guarded([wcmd, rcmd], [(cell, v)])
             if raws is None:
                 return
-            self.acked(cell, v, raws[0][:1] != b'-')
+            self.acked(cell, v, self.write_ok(raws[0]))
             label = _label(wcmd, None)
             with self.stats.lock:
                 self.stats.writes[label + ' (pipelined)'] += 1
@@ -465,8 +472,7 @@ class Client(threading.Thread):
             raws = self.conn_call_guarded(cmds, [(c, v) for c, _, v in planned])
             if raws is None:
                 return
-            ok = raws[-2 if pipelined else -1][:1] == b'*' and \
-                raws[-2 if pipelined else -1] != b'*-1\r\n'
+            ok = self.write_ok(raws[-2 if pipelined else -1], exec_reply=True)
             for c, _, v in planned:
                 self.acked(c, v, ok)
             with self.stats.lock:
