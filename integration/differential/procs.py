@@ -168,6 +168,7 @@ cache:
       negative_ttl: {negative_ttl}
 invalidation:
   tracking: bcast
+admin_commands: {admin_commands}
 log:
   level: {log_level}
 {extra}"""
@@ -179,13 +180,14 @@ class Frontcache:
 
     def __init__(self, binary, workdir, name, upstream_port, workers=2, ttl='10s',
                  negative_ttl='1s', command_timeout='2s', extra_yaml='', log_level='info',
-                 env=None):
+                 env=None, admin_commands='deny'):
         self.binary = binary
         self.workdir = workdir
         self.name = name
         self.settings = dict(workers=workers, upstream=upstream_port, ttl=ttl,
                              negative_ttl=negative_ttl, command_timeout=command_timeout,
-                             extra=extra_yaml, log_level=log_level)
+                             extra=extra_yaml, log_level=log_level,
+                             admin_commands=admin_commands)
         self.env = env
         self.port = None
         self.child = None

@@ -80,7 +80,9 @@ class World:
         self.proxy = procs.Frontcache(self.opts.frontcache, self.workdir,
                                       'p%d' % self.proxy_starts, self.sut_redis.port,
                                       workers=self.opts.workers, ttl=self.opts.cache_ttl,
-                                      extra_yaml=self.opts.extra_yaml)
+                                      extra_yaml=self.opts.extra_yaml,
+                                      # MONITOR is @admin: the programs compare it with Redis
+                                      admin_commands='forward')
 
     def sut_port(self):
         return self.sut_redis.port if self.opts.self_check else self.proxy.port
