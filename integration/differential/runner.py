@@ -509,7 +509,7 @@ class Runner:
                 self.resync_keys.update(generator.ALL_KEYS if all_keys else keys)
             return 'skipped: expiry race'
         is_exec = rec.args and rec.args[0].upper() == b'EXEC'
-        if family == 'CLIENT INFO' and conn in self.tainted:
+        if family == 'CLIENT INFO' and conn in self.tainted and watch:
             self._skip('CLIENT INFO after a resync touched WATCHed keys', family)
             return 'skipped: resync under WATCH'
         if is_exec and conn in self.tainted:
@@ -624,3 +624,8 @@ class Runner:
         cmds.append([b'SELECT', b'0'])
         blocking_call(self.sut.sync, cmds)
         self.result.skipped['settled keys (undeclared writes, other connection)'] += len(keys)
+        # Redis does not count SETRANGE k 0 "" as a change of a WATCHed key; a proxy that
+        # models WATCH may (flags=d): the watcher's next EXEC or CLIENT INFO is not compared.
+        for i, st in enumerate(self.model.states):
+            if st.watching & keys:
+                self.tainted.add(i)
