@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Network fuzzer for frontcache: many connections send valid pipelines with one mutated frame
+(bit flips, truncation, huge or negative counts, oversize bulk lengths, inline junk, NUL bytes,
+forms interleaved), reset connections mid-frame (SO_LINGER 0), or stop reading. A well-behaved
+checker client alongside keeps writing and reading its own unique values and must only ever see
+the right answers. At the end the proxy must be alive and its log free of sanitizer reports.
+
+  net_fuzz.py --frontcache build-asan/frontcache --duration 600
+  net_fuzz.py --duration 20                      # smoke, with the ci build
+Exit status: 0 clean, 1 on any checker error, proxy death, invalid RESP from the proxy or
+sanitizer report.
+"""
+
+import argparse
+import collections
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import procs  # noqa: E402
+import resp  # noqa: E402
+
+# Commands the fuzz connections build pipelines from: nothing that can reach the checker's keys
+# (fuzz keys are fz:*), nothing global (FLUSH*, SWAPDB), nothing that allocates by a number in
+# its arguments (SETRANGE, SETBIT), so that a mutation cannot turn into a legal but harmful
+# request.
+SAFE = [
+    [b'GET', b'fz:k'], [b'SET', b'fz:k', b'v'], [b'SET', b'fz:big', b'x' * 5000],
+    [b'MGET', b'fz:k', b'fz:a', b'fz:k'], [b'MSET', b'fz:a', b'1', b'fz:b', b'2'],
+    [b'INCR', b'fz:n'], [b'DEL', b'fz:a'], [b'HSET', b'fz:h', b'f', b'v'], [b'HGET', b'fz:h', b'f'],
+    [b'HGETALL', b'fz:h'], [b'LPUSH', b'fz:l', b'a', b'b'], [b'LRANGE', b'fz:l', b'0', b'-1'],
+    [b'LLEN', b'fz:l'], [b'SADD', b'fz:s', b'm'], [b'SMEMBERS', b'fz:s'],
+    [b'ZADD', b'fz:z', b'1', b'm'], [b'ZRANGE', b'fz:z', b'0', b'-1'],
+    [b'EXPIRE', b'fz:a', b'100'], [b'PING'], [b'ECHO', b'hello'], [b'SELECT', b'1'],
+    [b'SELECT', b'0'], [b'MULTI'], [b'EXEC'], [b'DISCARD'], [b'WATCH', b'fz:k'], [b'UNWATCH'],
+    [b'SUBSCRIBE', b'fz:ch'], [b'UNSUBSCRIBE'], [b'PSUBSCRIBE', b'fz:*'],
+    [b'PUBLISH', b'fz:ch', b'm'], [b'CLIENT', b'SETNAME', b'fz'], [b'CLIENT', b'GETNAME'],
+    [b'CLIENT', b'REPLY', b'SKIP'], [b'HELLO', b'2'], [b'RESET'], [b'MONITOR'],
+    [b'BLPOP', b'fz:empty', b'0.05'], [b'EVAL', b'return 1', b'0'], [b'EXISTS', b'fz:k'],
+    [b'TYPE', b'fz:k'], [b'STRLEN', b'fz:k'], [b'GETRANGE', b'fz:k', b'0', b'2'],
+    [b'GET', b'fz:big'], [b'QUIT'],
+]
+
+
+INLINE = True  # --no-inline: look past the known inline bug of 672e363
+
+
+def frame(args, rng):
+    if INLINE and rng.random() < 0.25 and resp.inline_bare_ok(args):
+        return resp.encode_inline(args)
+    return resp.encode_multibulk(args)
+
+
+def mutate(data, rng):
+    """One mutated frame and the name of the mutation."""
+    kind = rng.choice(['bitflip', 'truncate', 'huge count', 'negative count', 'oversize bulk',
+                       'inline junk', 'nul bytes', 'interleaved forms', 'bad length digits',
+                       'giant inline', 'missing crlf'])
+    if kind == 'bitflip':
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(b))
+            b[i] ^= 1 << rng.randrange(8)
+        return bytes(b), kind
+    if kind == 'truncate':
+        return data[:rng.randrange(1, max(2, len(data)))], kind
+    if kind == 'huge count':
+        return rng.choice([b'*2147483648\r\n', b'*99999999999999999999\r\n', b'*1048577\r\n',
+                           b'*3000000000\r\n$3\r\nGET\r\n']), kind
+    if kind == 'negative count':
+        return rng.choice([b'*-5\r\n', b'*1\r\n$-7\r\n', b'*-1\r\n', b'*2\r\n$-1\r\n$-1\r\n']), kind
+    if kind == 'oversize bulk':
+        return rng.choice([b'*2\r\n$3\r\nGET\r\n$9999999999\r\nabc',
+                           b'*1\r\n$536870913\r\nx', b'*2\r\n$3\r\nSET\r\n$2\r\nabcdef\r\n']), kind
+    if kind == 'inline junk':
+        return bytes(rng.randrange(32, 127) for _ in range(rng.randint(1, 200))) + b'\r\n', kind
+    if kind == 'nul bytes':
+        i = rng.randrange(len(data))
+        return data[:i] + b'\x00' * rng.randint(1, 8) + data[i:], kind
+    if kind == 'interleaved forms':
+        i = rng.randrange(len(data))
+        return data[:i] + b'PING\r\n' + data[i:], kind
+    if kind == 'bad length digits':
+        return rng.choice([b'*1x\r\n', b'*\r\n', b'*1\r\n$\r\n', b'*1\r\n$3x\r\nGET\r\n',
+                           b'*+1\r\n$4\r\nPING\r\n', b'*1\r\n$ 4\r\nPING\r\n']), kind
+    if kind == 'giant inline':
+        return b'GET ' + b'a' * rng.randint(65 * 1024, 200 * 1024), kind
+    return data.replace(b'\r\n', b'\n', 1), kind
+
+
+class Counts:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.c = collections.Counter()
+
+    def add(self, key, n=1):
+        with self.lock:
+            self.c[key] += n
+
+
+def rst_close(sock):
+    """Close with SO_LINGER 0: the peer sees a RST, not a FIN."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        sock.close()
+    except OSError:
+        pass
+
+
+def drain(sock, framer, seconds, counts):
+    """Read what the proxy answers for a while; its output must always be valid RESP."""
+    end = time.monotonic() + seconds
+    sock.settimeout(0.05)
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        counts.add('bytes received', len(data))
+        framer.feed(data)
+        try:
+            while framer.pop() is not None:
+                counts.add('replies received')
+        except resp.ProtocolError as e:
+            counts.add('INVALID RESP from proxy')
+            counts.add('invalid: %s' % e)
+            return
+
+
+class Fuzzer(threading.Thread):
+    def __init__(self, port, seed, deadline, counts):
+        super().__init__(daemon=True)
+        self.port = port
+        self.rng = random.Random(seed)
+        self.deadline = deadline
+        self.counts = counts
+
+    def run(self):
+        while time.monotonic() < self.deadline:
+            try:
+                self.one_connection()
+            except OSError as e:
+                self.counts.add('connect/send errors (%s)' % type(e).__name__)
+                time.sleep(0.01)
+
+    def one_connection(self):
+        rng = self.rng
+        sock = socket.create_connection(('127.0.0.1', self.port), timeout=5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.counts.add('connections')
+        r = rng.random()
+        if r < 0.70:
+            self.mutated_pipeline(sock)
+        elif r < 0.85:
+            self.rst_mid_frame(sock)
+        elif r < 0.93:
+            self.slow_reader(sock)
+        else:
+            self.pinned_then_rst(sock)
+
+    def send_split(self, sock, data):
+        pos = 0
+        while pos < len(data):
+            n = self.rng.randint(1, max(1, len(data) - pos))
+            sock.sendall(data[pos:pos + n])
+            pos += n
+        self.counts.add('bytes sent', len(data))
+
+    def mutated_pipeline(self, sock):
+        rng = self.rng
+        frames = [frame(rng.choice(SAFE), rng) for _ in range(rng.randint(1, 60))]
+        i = rng.randrange(len(frames))
+        frames[i], kind = mutate(frames[i], rng)
+        self.counts.add('mutation: ' + kind)
+        try:
+            self.send_split(sock, b''.join(frames))
+            drain(sock, resp.ReplyFramer(), rng.uniform(0.05, 0.4), self.counts)
+        finally:
+            if rng.random() < 0.3:
+                rst_close(sock)
+                self.counts.add('closed with RST')
+            else:
+                sock.close()
+
+    def rst_mid_frame(self, sock):
+        rng = self.rng
+        frames = b''.join(frame(rng.choice(SAFE), rng) for _ in range(rng.randint(1, 20)))
+        cut = rng.randrange(1, len(frames))
+        try:
+            sock.sendall(frames[:cut])
+            if rng.random() < 0.5:
+                drain(sock, resp.ReplyFramer(), 0.02, self.counts)
+        finally:
+            rst_close(sock)
+        self.counts.add('RST mid-frame')
+
+    def slow_reader(self, sock):
+        """Ask for a lot and stop reading: the proxy must bound what it buffers for us."""
+        rng = self.rng
+        try:
+            sock.sendall(b''.join(resp.encode_multibulk([b'GET', b'fz:large'])
+                                  for _ in range(rng.randint(50, 400))))
+            time.sleep(rng.uniform(0.2, 1.5))  # pacing only: this client simply does not read
+        except OSError:
+            pass
+        finally:
+            rst_close(sock)
+        self.counts.add('slow readers')
+
+    def pinned_then_rst(self, sock):
+        rng = self.rng
+        cmds = rng.choice([
+            [[b'MULTI'], [b'SET', b'fz:k', b'1']],
+            [[b'SUBSCRIBE', b'fz:ch']],
+            [[b'MONITOR']],
+            [[b'BLPOP', b'fz:empty', b'5']],
+            [[b'WATCH', b'fz:k'], [b'MULTI']],
+            [[b'SELECT', b'1'], [b'MULTI'], [b'SELECT', b'2']],
+        ])
+        try:
+            sock.sendall(b''.join(resp.encode_multibulk(c) for c in cmds))
+            drain(sock, resp.ReplyFramer(), 0.05, self.counts)
+        finally:
+            rst_close(sock) if rng.random() < 0.5 else sock.close()
+        self.counts.add('pinned then closed')
+
+
+class Checker(threading.Thread):
+    """The well-behaved client: unique values written and read back, counters incremented
+    and checked; any error, wrong answer or stall is a failure."""
+
+    def __init__(self, port, deadline, counts, timeout):
+        super().__init__(daemon=True)
+        self.port = port
+        self.deadline = deadline
+        self.counts = counts
+        self.timeout = timeout
+        self.failures = []
+        self.token = os.urandom(8).hex().encode()
+
+    def run(self):
+        n = 0
+        counter = 0  # the counter's value as last seen, None when unknown
+        try:
+            sock = socket.create_connection(('127.0.0.1', self.port), timeout=self.timeout)
+            framer = resp.ReplyFramer()
+            while time.monotonic() < self.deadline and len(self.failures) < 20:
+                n += 1
+                key = b'chk:%s:%d' % (self.token, n % 50)
+                val = b'%s-%d' % (self.token, n)
+                expect = [b'+OK\r\n', b'$%d\r\n%s\r\n' % (len(val), val),
+                          b':%d\r\n' % ((counter or 0) + 1)]
+                cmds = [[b'SET', key, val], [b'GET', key], [b'INCR', b'chk:%s:n' % self.token]]
+                got = self.call(sock, framer, cmds)
+                if got[:2] != expect[:2] or (counter is not None and got[2] != expect[2]):
+                    self.failures.append('%r -> %r (expected %r)' % (cmds, got, expect))
+                # After an error the INCR may or may not have run: learn the counter again.
+                counter = int(got[2][1:]) if got[2][:1] == b':' else None
+                self.counts.add('checker requests', len(cmds))
+        except OSError as e:
+            self.failures.append('checker connection failed: %s' % e)
+
+    def call(self, sock, framer, cmds):
+        sock.sendall(b''.join(resp.encode_multibulk(c) for c in cmds))
+        out = []
+        while len(out) < len(cmds):
+            raw = framer.pop()
+            if raw is not None:
+                out.append(raw)
+                continue
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError('closed by the proxy')
+            framer.feed(data)
+        return out
+
+
+def rss_kb(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--frontcache', help='binary (default $FRONTCACHE_BIN, then build-ci)')
+    p.add_argument('--duration', type=float, default=20)
+    p.add_argument('--threads', type=int, default=12, help='concurrent fuzz connections')
+    p.add_argument('--seed', type=int, default=None)
+    p.add_argument('--checker-timeout', type=float, default=10.0,
+                   help='seconds a checker request may take before it counts as a stall')
+    p.add_argument('--extra-yaml', default=os.environ.get('DIFFTEST_EXTRA_YAML', ''))
+    p.add_argument('--max-rss-mb', type=int, default=None,
+                   help='fail when the proxy\'s RSS ever exceeds this (output buffers bounded?)')
+    p.add_argument('--no-inline', action='store_true',
+                   help='valid frames in multibulk form only (mutations may still make lines)')
+    p.add_argument('--summary-json')
+    opts = p.parse_args(argv)
+    global INLINE
+    INLINE = not opts.no_inline
+    binary = procs.find_frontcache(opts.frontcache)
+    if not binary or not os.path.exists(binary):
+        print('frontcache binary not found: pass --frontcache or set FRONTCACHE_BIN')
+        return 2
+    seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    print('== net fuzz: seed %d, %.0f s, %d fuzz threads, proxy %s' % (
+        seed, opts.duration, opts.threads, binary), flush=True)
+    wd = procs.Workdir('difftest-fuzz-')
+    redis = procs.RedisServer(wd, 'fuzz')
+    # ASan wants its report on exit too: no leak check noise from intentional exits.
+    env = dict(os.environ, ASAN_OPTIONS=os.environ.get(
+        'ASAN_OPTIONS', 'detect_leaks=0:abort_on_error=0'),
+        UBSAN_OPTIONS=os.environ.get('UBSAN_OPTIONS', 'print_stacktrace=1'))
+    proxy = procs.Frontcache(binary, wd, 'fuzz', redis.port, extra_yaml=opts.extra_yaml,
+                             command_timeout='5s', env=env)
+    status = 0
+    try:
+        conn = socket.create_connection(('127.0.0.1', redis.port))
+        conn.sendall(resp.encode_multibulk([b'SET', b'fz:large', b'L' * 256 * 1024]))
+        conn.recv(100)
+        conn.close()
+        counts = Counts()
+        start = time.monotonic()
+        deadline = start + opts.duration
+        checker = Checker(proxy.port, deadline, counts, opts.checker_timeout)
+        fuzzers = [Fuzzer(proxy.port, seed * 100 + i, deadline, counts)
+                   for i in range(opts.threads)]
+        rss0 = rss_kb(proxy.child.pid)
+        rss_max = rss0
+        for t in [checker] + fuzzers:
+            t.start()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            rss_max = max(rss_max, rss_kb(proxy.child.pid))
+        for t in [checker] + fuzzers:
+            t.join(timeout=30)
+        alive = proxy.alive() and procs.ping(proxy.port, timeout=5)
+        status = report(counts, checker, proxy, alive, rss0, rss_max, time.monotonic() - start,
+                        opts)
+    finally:
+        proxy.stop()
+        sanitizer = procs.sanitizer_reports(proxy.log())
+        if sanitizer:
+            print('SANITIZER REPORTS: %d' % len(sanitizer))
+            for line in sanitizer[:20]:
+                print('  ' + line)
+            print('(full log: %s; set DIFFTEST_KEEP_TMP=1 to keep it)' % proxy.child.log_path)
+            status = 1
+        else:
+            print('sanitizer reports: 0')
+        redis.stop()
+        if status and not os.environ.get('DIFFTEST_KEEP_TMP'):
+            print('--- last lines of the proxy log ---\n' + '\n'.join(
+                proxy.log().splitlines()[-30:]))
+        wd.close()
+    print('RESULT: %s' % ('FAIL' if status else 'ok'))
+    return status
+
+
+def report(counts, checker, proxy, alive, rss0, rss_max, seconds, opts):
+    c = counts.c
+    print('\n==== net fuzz summary (%.0f s) ====' % seconds)
+    for k in sorted(c):
+        print('  %-48s %d' % (k, c[k]))
+    print('  proxy RSS: %d MB at start, %d MB at most' % (rss0 // 1024, rss_max // 1024))
+    print('  checker: %d requests, %d failures' % (c['checker requests'], len(checker.failures)))
+    for f in checker.failures[:10]:
+        print('    ' + f[:300])
+    print('  proxy alive at the end: %s' % ('yes' if alive else 'NO'))
+    if opts.summary_json:
+        import json
+        with open(opts.summary_json, 'w') as f:
+            json.dump({'connections': c['connections'], 'checker_requests': c['checker requests'],
+                       'checker_failures': len(checker.failures), 'alive': bool(alive),
+                       'invalid_resp': c['INVALID RESP from proxy'], 'rss_max_mb': rss_max // 1024},
+                      f, indent=1)
+    over = opts.max_rss_mb is not None and rss_max // 1024 > opts.max_rss_mb
+    if over:
+        print('  proxy RSS exceeded --max-rss-mb %d' % opts.max_rss_mb)
+    return 0 if alive and not checker.failures and not c['INVALID RESP from proxy'] and \
+        not over else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
