@@ -344,6 +344,8 @@ bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t
         parser_.reset();  // parsed again when the hold ends
         return true;
       }
+    } else {
+      handler_.on_empty_request();
     }
     begin += consumed;
   }

@@ -48,6 +48,9 @@ class ClientConnection {
     // not taken; the handler now holds (holding() is true) and the same request is handed
     // over again once it stops.
     virtual bool on_request(std::span<const std::string_view> args, std::string_view raw) = 0;
+    // An empty request (an empty inline line, `*0`, `*-1`): no command, no reply, but Redis
+    // resets the client as after one.
+    virtual void on_empty_request() = 0;
     // True while requests must wait unparsed (a pin hand-off, a barrier, an AUTH penalty...).
     virtual bool holding() const = 0;
     virtual OutputClass output_class() const = 0;

@@ -15,6 +15,13 @@ using command::Route;
 
 void Session::reply_error(std::string_view message) { reply(resp::error_reply(message)); }
 
+// As Redis's resetClient after an empty request: it uses up CLIENT REPLY SKIP and, outside a
+// transaction, CLIENT CACHING, though no command ran.
+void Session::on_empty_request() {
+  if (state_.reply_mode == ReplyMode::Skip) state_.reply_mode = ReplyMode::On;
+  if (!state_.multi) state_.tracking.caching = false;
+}
+
 bool Session::on_request(Args args, std::string_view raw) {
   const auto& commands = worker_.shared().commands;
   const Classified c = commands.classify(args);

@@ -72,6 +72,7 @@ class Session : public upstream::ReplyTarget,
   // ClientConnection::Handler (router.cpp). False: the request waits, unparsed, until the
   // session stops holding.
   bool on_request(std::span<const std::string_view> args, std::string_view raw) override;
+  void on_empty_request() override;
   bool holding() const override;
   OutputClass output_class() const override {
     return state_.subscribed() ? OutputClass::Pubsub : OutputClass::Normal;
