@@ -15,6 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source bench/lib/ports.sh
+source bench/lib/cpu.sh
 
 rounds="${BENCH_ROUNDS:-3}"
 requests="${BENCH_REQUESTS:-200000}"
@@ -100,10 +101,6 @@ value="$(head -c 100 /dev/zero | tr '\0' v)"
 for ((i = 0; i < keys; i++)); do printf 'SET key:%012d %s\r\n' "$i" "$value"; done >"$work/fill.txt"
 redis-cli "${tls_cli[@]}" -p "$rport" --pipe <"$work/fill.txt" >/dev/null
 
-cpu_ns() {  # cpu_ns PID: time on CPU of all threads, in ns
-  cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'
-}
-
 bench_get() {  # bench_get PORT PIPELINE: prints requests/s
   redis-benchmark "${tls_cli[@]}" -p "$1" -t get -r "$keys" -d 100 -n "$requests" \
     -c "$clients" -P "$2" --csv | awk -F'"' '$2 == "GET" {print $4}'
@@ -122,7 +119,7 @@ for p in $pipelines; do
       before="$(cpu_ns "$pid")"
       rps="$(bench_get "$port" "$p")"
       after="$(cpu_ns "$pid")"
-      cpu_us="$(awk -v a="$after" -v b="$before" -v n="$requests" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}')"
+      cpu_us="$(cpu_us_per_request "$before" "$after" "$requests")"
       printf '%s\t%s\t%s\t%s\t%s\n' "$p" "$r" "$target" "$rps" "$cpu_us" >>"$raw"
     done
   done
@@ -133,7 +130,6 @@ hits="$(sed -n 's/^l1_hits://p' <<<"$info")"
 misses="$(sed -n 's/^l1_misses://p' <<<"$info")"
 failures="$(sed -n 's/^tls_handshake_failures://p' <<<"$info")"
 
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 out="bench/results/tls-$(date +%Y-%m-%d).md"
 mkdir -p bench/results
 {
@@ -155,16 +151,12 @@ mkdir -p bench/results
     for target in redis frontcache; do
       rps="$(awk -v p="$p" -v t="$target" '$1 == p && $3 == t {print $4}' "$raw" | median)"
       cpu="$(awk -v p="$p" -v t="$target" '$1 == p && $3 == t {print $5}' "$raw" | median)"
-      ratios="1.00 1.00"
+      rps_ratio=1.00 cpu_ratio=1.00
       if [[ "$target" == frontcache ]]; then
         # Column 4 (requests/s) then 5 (CPU): frontcache's value over Redis's in the same round.
-        ratios="$(for col in 4 5; do
-          awk -v p="$p" -v c="$col" '$1 == p {v[$2, $3] = $c; r[$2] = 1}
-            END {for (i in r) printf "%.3f\n", v[i, "frontcache"] / v[i, "redis"]}' "$raw" |
-            median | awk '{printf "%.2f ", $1}'
-        done)"
+        rps_ratio="$(round_ratio "$raw" "$p" 4 frontcache redis)"
+        cpu_ratio="$(round_ratio "$raw" "$p" 5 frontcache redis)"
       fi
-      read -r rps_ratio cpu_ratio <<<"$ratios"
       echo "| $p | $target | $rps | $cpu | $rps_ratio | $cpu_ratio |"
     done
   done

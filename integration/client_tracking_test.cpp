@@ -141,5 +141,57 @@ TEST_F(ClientTracking, Resp2RedirectToASubscribedClient) {
   EXPECT_EQ(*b, *a);  // *3 message __redis__:invalidate [r]
 }
 
+// With fence rounds far apart (60 s), so that whatever the proxy remembers about its own writes
+// between two rounds stays in place for the whole test.
+class ClientTrackingSlowFence : public ClientTracking {
+ protected:
+  TwinOptions twin_options() const override {
+    TwinOptions o;
+    o.frontcache_yaml = "invalidation:\n  ping_interval: 60s\n  max_staleness: 60s\n";
+    return o;
+  }
+  // The same script on a client of each side's Redis, bypassing the proxy.
+  void same_direct(const std::string& script) {
+    auto a = twin().connect(Side::Redis);
+    auto b = twin().connect_redis(Side::Proxy);
+    EXPECT_EQ(first_difference(Twin::exchange(*a, script), Twin::exchange(*b, script)), "")
+        << script;
+  }
+};
+
+// Writes through the proxy that change nothing (SET NX of an existing key, DEL of a missing
+// one) are not reported by Redis. A later write by another client must still reach the
+// tracking client: the proxy must not take its report for the echo of its own write.
+TEST_F(ClientTrackingSlowFence, AWriteRedisDoesNotReportHidesNoLaterWrite) {
+  auto redis = open(Side::Redis, /*writer_through_proxy=*/true);
+  auto proxy = open(Side::Proxy, /*writer_through_proxy=*/true);
+  same_direct(cmd({"SET", "k", "v"}));
+  same(redis, proxy, true, join({cmd({"HELLO", "3"}), cmd({"CLIENT", "TRACKING", "on"})}));
+  same(redis, proxy, false, join({cmd({"SET", "k", "x", "NX"}), cmd({"DEL", "gone"})}));
+  same(redis, proxy, true, join({cmd({"GET", "k"}), cmd({"GET", "gone"})}));
+  // One at a time: keys Redis reports in one batch may be told in another order.
+  same_direct(cmd({"SET", "k", "new"}));
+  same_message(redis, proxy);  // >2 invalidate [k]
+  same_direct(cmd({"SET", "gone", "1"}));
+  same_message(redis, proxy);  // >2 invalidate [gone]
+}
+
+// SWAPDB changes every key of two databases, and Redis tells tracking clients nothing; the
+// proxy tells them all to drop everything (docs/resp3.md). A FLUSHALL made afterwards directly
+// on Redis must still be told: Redis reports no SWAPDB, so that report is not its echo.
+TEST_F(ClientTrackingSlowFence, FlushallAfterASwapdbThroughTheProxyIsTold) {
+  auto redis = open(Side::Redis, /*writer_through_proxy=*/true);
+  auto proxy = open(Side::Proxy, /*writer_through_proxy=*/true);
+  same_direct(cmd({"SET", "k", "v"}));
+  same(redis, proxy, true,
+       join({cmd({"HELLO", "3"}), cmd({"CLIENT", "TRACKING", "on"}), cmd({"GET", "k"})}));
+  same(redis, proxy, false, cmd({"SWAPDB", "1", "2"}));
+  const std::string null_message = ">2\r\n$10\r\ninvalidate\r\n_\r\n";
+  EXPECT_EQ(proxy.tracker->read_reply(10s).value_or("(nothing)"), null_message);
+  same(redis, proxy, true, cmd({"GET", "k"}));
+  same_direct(cmd({"FLUSHALL"}));
+  same_message(redis, proxy);  // >2 invalidate (null)
+}
+
 }  // namespace
 }  // namespace frontcache::integration

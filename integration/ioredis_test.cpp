@@ -41,6 +41,22 @@ TEST_F(Ioredis, PipelineOfTenThousandMatchesRedis) {
   run_script("pipeline.js", {"127.0.0.1", std::to_string(reference.port())});
 }
 
+// ioredis 6 (the `ioredis6` npm alias) asks for RESP3 by default (HELLO 3 on connect):
+// node/resp3.js runs one script with its two reply mappings and with protocol 2, against the
+// target and against a reference Redis, and fails on any difference (maps, doubles, XREAD,
+// CLIENT INFO resp=3, pipelines, MULTI, pub/sub mixed with commands on a RESP3 connection).
+TEST_F(Ioredis, Ioredis6Resp3MatchesRedis) {
+  if (run_command({"node", "-e", "process.exit(parseInt(process.versions.node) >= 20 ? 0 : 1)"},
+                  target().dir().path(), 10s)
+          .exit_code != 0) {
+    GTEST_SKIP() << "ioredis 6 needs node 20 or later";
+  }
+  ASSERT_TRUE(std::filesystem::exists(node_dir() + "/node_modules/ioredis6"))
+      << "ioredis 6 is missing: run `npm install` in " << node_dir();
+  RedisServer reference(target().dir().path());
+  run_script("resp3.js", {"127.0.0.1", std::to_string(reference.port())});
+}
+
 TEST_F(Ioredis, TwoHundredConcurrentConnections) {
   run_script("concurrent.js");
   // Nothing is left behind: every connection was closed by QUIT.

@@ -47,9 +47,18 @@ fi
 # The distribution's redis-server package starts a service on 6379; tests start their own
 # servers on free ports, so the system one is left alone.
 
-# Node test dependencies (ioredis) for the integration suite.
+# Node test dependencies for the integration suite (ioredis 5, ioredis 6 as `ioredis6`,
+# node-redis), as package-lock.json pins them: installed when any of package.json's
+# dependencies is missing from node_modules (a clean clone, or a checkout that added one).
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -f "$root/integration/node/package.json" && ! -d "$root/integration/node/node_modules/ioredis" ]]; then
-  echo "install-deps: npm install in integration/node"
-  (cd "$root/integration/node" && npm install --no-audit --no-fund --silent)
+node_dir="$root/integration/node"
+if [[ -f "$node_dir/package.json" ]] && command -v node >/dev/null 2>&1; then
+  missing_node="$(cd "$node_dir" && node -e '
+    const fs = require("fs");
+    const deps = Object.keys(require("./package.json").dependencies || {});
+    console.log(deps.filter((d) => !fs.existsSync(`node_modules/${d}/package.json`)).join(" "));')"
+  if [[ -n "$missing_node" ]]; then
+    echo "install-deps: npm install in integration/node ($missing_node missing)"
+    (cd "$node_dir" && npm install --no-audit --no-fund --silent)
+  fi
 fi

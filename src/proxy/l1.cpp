@@ -57,7 +57,7 @@ void L1::invalidate_local(std::span<const std::string_view> keys, bool replied,
 void L1::invalidate_all_local(bool replied) {
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
   cache_.clear();
-  if (replied && tracking_ != nullptr) tracking_->invalidate_all_local();
+  if (replied && tracking_ != nullptr) tracking_->invalidate_all();
 }
 
 void L1::invalidate(std::span<const std::string_view> keys, invalidation::Source source) {
@@ -71,7 +71,7 @@ void L1::invalidate(std::span<const std::string_view> keys, invalidation::Source
 void L1::invalidate_all(invalidation::Source) {
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
   cache_.clear();
-  if (tracking_ != nullptr) tracking_->invalidate_all(/*from_stream=*/true);
+  if (tracking_ != nullptr) tracking_->invalidate_all();
 }
 
 void L1::set_armed(bool armed, std::string_view) {
@@ -97,7 +97,6 @@ void L1::set_armed(bool armed, std::string_view) {
 
 void L1::set_current(std::chrono::steady_clock::time_point as_of) {
   current_as_of_.store(as_of.time_since_epoch().count(), std::memory_order_release);
-  if (tracking_ != nullptr) tracking_->settled(as_of);
 }
 
 void build_cache_key(std::string& out, int db, int protocol, std::string_view command,

@@ -71,44 +71,13 @@ void TrackingTable::remember(std::uint64_t id, std::span<const std::string_view>
 }
 
 void TrackingTable::invalidate_local(std::span<const std::string_view> keys, std::uint64_t origin) {
-  if (!active() || keys.empty()) return;
-  {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard lock(mu_);
-    for (auto key : keys) echoes_[std::string(key)] = now;
-  }
+  if (!active()) return;
   notify(keys, origin);
 }
 
-// The first report of a key after a local write told it is that write's echo, or a write Redis
-// ran before it (its report arrives before the echo): either way the clients already heard of a
-// value at least as new. Dropping it spares them a second invalidation Redis would not send.
 void TrackingTable::invalidate(std::span<const std::string_view> keys) {
-  if (!active() || keys.empty()) return;
-  std::vector<std::string_view> told;
-  {
-    std::lock_guard lock(mu_);
-    for (auto key : keys) {
-      if (echoes_.erase(std::string(key)) == 0) told.push_back(key);
-    }
-  }
-  notify(told, 0);
-}
-
-void TrackingTable::settled(std::chrono::steady_clock::time_point as_of) {
   if (!active()) return;
-  std::lock_guard lock(mu_);
-  std::erase_if(echoes_, [as_of](const auto& e) { return e.second < as_of; });
-  std::erase_if(flush_echoes_, [as_of](auto t) { return t < as_of; });
-}
-
-void TrackingTable::invalidate_all_local() {
-  if (!active()) return;
-  {
-    std::lock_guard lock(mu_);
-    flush_echoes_.push_back(std::chrono::steady_clock::now());
-  }
-  invalidate_all();
+  notify(keys, 0);
 }
 
 // Messages are shaped as Redis sends them: one per key in default mode (trackingInvalidateKey),
@@ -149,17 +118,12 @@ void TrackingTable::notify(std::span<const std::string_view> keys, std::uint64_t
   for (auto& [worker, client, message] : out) send(worker, client, std::move(message));
 }
 
-void TrackingTable::invalidate_all(bool from_stream) {
+void TrackingTable::invalidate_all() {
   if (!active()) return;
   std::vector<std::pair<std::uint64_t, std::size_t>> targets;
   {
     std::lock_guard lock(mu_);
-    if (from_stream && !flush_echoes_.empty()) {
-      flush_echoes_.erase(flush_echoes_.begin());  // the echo of a flush already told
-      return;
-    }
     keys_.clear();
-    echoes_.clear();
     for (const auto& [client, t] : trackers_) targets.emplace_back(client, t.worker);
   }
   auto message = std::make_shared<Invalidation>();

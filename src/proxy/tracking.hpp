@@ -12,7 +12,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,19 +51,17 @@ class TrackingTable {
   void remember(std::uint64_t id, std::span<const std::string_view> keys);
 
   // Keys changed by a write through this instance whose reply has just arrived. `origin`: the
-  // client that wrote them (skipped for NOLOOP clients). Redis will report the same write on
-  // the invalidation stream a moment later; that echo is not told to the clients again.
+  // client that wrote them (skipped for NOLOOP clients). Redis reports the same write on the
+  // invalidation stream a moment later (when it changed anything), and that report is told
+  // like any other: nothing tells it from the report of a later write by someone else, and a
+  // second invalidation is harmless where a missed one leaves a client's near-cache stale.
   void invalidate_local(std::span<const std::string_view> keys, std::uint64_t origin);
   // Keys changed, as Redis reports them on the invalidation stream.
   void invalidate(std::span<const std::string_view> keys);
-  // A fence round that started at `as_of` came back: every echo of a local write made before
-  // it has arrived.
-  void settled(std::chrono::steady_clock::time_point as_of);
-  // Everything changed: FLUSHALL/FLUSHDB/SWAPDB through this instance (its echo from Redis is
-  // not told again), as Redis reports it (`from_stream`), or everything may have changed (the
-  // invalidation stream was lost or stalled). Every tracking client drops everything.
-  void invalidate_all_local();
-  void invalidate_all(bool from_stream = false);
+  // Everything changed: FLUSHALL/FLUSHDB/SWAPDB through this instance, as Redis reports a flush,
+  // or everything may have changed (the invalidation stream was lost or stalled). Every
+  // tracking client drops everything.
+  void invalidate_all();
 
   bool active() const { return tracking_clients_.load(std::memory_order_relaxed) > 0; }
 
@@ -86,9 +83,6 @@ class TrackingTable {
   std::unordered_map<std::uint64_t, std::size_t> clients_;  // live client -> worker
   std::unordered_map<std::uint64_t, Tracker> trackers_;
   std::unordered_map<std::string, std::vector<std::uint64_t>> keys_;  // default mode
-  // Keys told on a local write's reply whose echo from Redis has not come yet.
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> echoes_;
-  std::vector<std::chrono::steady_clock::time_point> flush_echoes_;
 };
 
 }  // namespace frontcache::proxy

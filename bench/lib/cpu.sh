@@ -1,0 +1,25 @@
+# CPU accounting shared by bench scripts (sourced).
+
+# cpu_ns PID: time on CPU of all the process's threads, in ns (the first field of
+# /proc/PID/task/*/schedstat, summed).
+cpu_ns() {
+  cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'
+}
+
+# cpu_us_per_request BEFORE_NS AFTER_NS REQUESTS: µs on CPU per request, 2 decimals.
+cpu_us_per_request() {
+  awk -v b="$1" -v a="$2" -v n="$3" 'BEGIN {printf "%.2f", (a - b) / 1000 / n}'
+}
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# round_ratio RAW PIPELINE COLUMN NUM DEN: the median over rounds of NUM's value over DEN's in
+# the same round, 2 decimals. RAW has tab-separated rows: pipeline, round, target, then values
+# (COLUMN counts from 1 over the whole row). The two runs of a round are back to back, so drift
+# in the machine's load cancels out better than between two medians.
+round_ratio() {
+  awk -v p="$2" -v c="$3" -v num="$4" -v den="$5" '$1 == p {v[$2, $3] = $c; r[$2] = 1}
+    END {for (i in r) printf "%.3f\n", v[i, num] / v[i, den]}' "$1" | median |
+    awk '{printf "%.2f", $1}'
+}
