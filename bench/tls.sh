@@ -15,6 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source bench/lib/ports.sh
+source bench/lib/cpu.sh
 
 rounds="${BENCH_ROUNDS:-3}"
 requests="${BENCH_REQUESTS:-200000}"
@@ -99,10 +100,6 @@ wait_tls "$fport"
 value="$(head -c 100 /dev/zero | tr '\0' v)"
 for ((i = 0; i < keys; i++)); do printf 'SET key:%012d %s\r\n' "$i" "$value"; done >"$work/fill.txt"
 redis-cli "${tls_cli[@]}" -p "$rport" --pipe <"$work/fill.txt" >/dev/null
-
-cpu_ns() {  # cpu_ns PID: time on CPU of all threads, in ns
-  cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'
-}
 
 bench_get() {  # bench_get PORT PIPELINE: prints requests/s
   redis-benchmark "${tls_cli[@]}" -p "$1" -t get -r "$keys" -d 100 -n "$requests" \
