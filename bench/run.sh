@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
 # End-to-end benchmark: frontcache against direct Redis and twemproxy, measured in one run on
 # this machine, in interleaved rounds (direct, twemproxy, frontcache, direct, ...) so that drift
-# hits every target alike. Writes bench/results/<date>.md and .png (and latest.md / latest.png).
+# hits every target alike. Besides throughput and latency, every run reports the CPU time per
+# operation of the server measured and of the upstream Redis behind it (all threads, from
+# /proc/PID/task/*/schedstat over the measured window): on two shared cores requests/s mostly
+# say who won the fight for the cores, CPU per operation is what a deployment pays.
+# Writes bench/results/<date>.md, .tsv and .png (and latest.md / latest.png).
 #
 #   bench/run.sh                      everything (about 15 minutes with the defaults)
 #   BENCH_SCENARIOS="a c" bench/run.sh
 #
 # Environment: BENCH_SECONDS (measured seconds per run, 4), BENCH_ROUNDS (3), BENCH_WORKERS
 # (frontcache worker counts, "1 2"), BENCH_DELAY_US (relay delay per direction, 250),
-# BENCH_SCENARIOS ("a b c d e m"), BENCH_PIN (1: load generator on CPU 1, Redis on CPU 0).
+# BENCH_SCENARIOS ("a b c f d e m"), BENCH_PIN (1: load generator on CPU 1, every server on CPU 0),
+# BENCH_BIN_DIR (a build directory holding frontcache and the bench tools, e.g. build-ci: used as
+# it is instead of building the release preset), BENCH_BASELINE_BIN (a second frontcache binary,
+# measured in the same rounds as "baseline-wN": before/after figures from one run).
 #
 # Scenarios (docs/benchmarks.md has the method):
 #   a  GET, all hits, 50 clients, no pipelining           b  the same with pipelines of 16
-#   c  SET, 50 clients, pipelines of 1 and 16             d  Redis behind a 0.5 ms hop (relay):
+#   c  SET, 50 clients, pipelines of 1 and 16             f  GET misses: keys Redis does not have,
+#                                                            nil not cached, 50 clients
+#                                                         d  Redis behind a 0.5 ms hop (relay):
 #      90/10 GET/SET, Zipf over 100k keys, 1 KB values, closed loop and open loop
 #   e  1,000 and 10,000 idle connections plus 50 working: RSS per connection, upstream
 #      connections, working clients' latency
 #   m  RSS per cached entry, 100 B and 1 KB values (needs the L1)
+# Scenarios a-c also measure frontcache-echo (bench/echo/): a minimal epoll server answering with
+# the same reply bytes, the physical limit of CPU per request on this machine.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -26,17 +37,24 @@ secs="${BENCH_SECONDS:-4}"
 rounds="${BENCH_ROUNDS:-3}"
 workers_list="${BENCH_WORKERS:-1 2}"
 delay_us="${BENCH_DELAY_US:-250}"
-scenarios="${BENCH_SCENARIOS:-a b c d e m}"
+scenarios="${BENCH_SCENARIOS:-a b c f d e m}"
 pin="${BENCH_PIN:-0}"
+baseline_bin="${BENCH_BASELINE_BIN:-}"
 warmup=1
 
 bash scripts/install-deps.sh --bench
-cmake --preset release >/dev/null
-cmake --build build -j"${FRONTCACHE_JOBS:-2}" --target frontcache frontcache-load frontcache-relay
+if [[ -n "${BENCH_BIN_DIR:-}" ]]; then
+  bin="$(realpath "$BENCH_BIN_DIR")"
+else
+  cmake --preset release >/dev/null
+  cmake --build build -j"${FRONTCACHE_JOBS:-2}" \
+    --target frontcache frontcache-load frontcache-relay frontcache-echo
+  bin="$root/build"
+fi
 ulimit -n "$(ulimit -Hn)"
+[[ -n "$baseline_bin" ]] && baseline_bin="$(realpath "$baseline_bin")"
 
-bin="$root/build"
-work="$root/build/bench-run"
+work="$bin/bench-run"
 rm -rf "$work"
 mkdir -p "$work" bench/results
 raw="$work/raw.tsv"
@@ -74,13 +92,13 @@ bench:
   servers:
     - 127.0.0.1:$2:1
 EOF
-  nutcracker -c "$conf" -s "$(free_port)" -a 127.0.0.1 -o "$work/nutcracker-$1.log" &
+  "${server_pin[@]}" nutcracker -c "$conf" -s "$(free_port)" -a 127.0.0.1 -o "$work/nutcracker-$1.log" &
   last_pid=$!
   pids+=("$last_pid")
   wait_port "$1"
 }
 
-start_frontcache() {  # start_frontcache PORT UPSTREAM_PORT WORKERS
+start_frontcache() {  # start_frontcache PORT UPSTREAM_PORT WORKERS [BINARY]
   local conf="$work/frontcache-$1.yaml"
   cat >"$conf" <<EOF
 listen: 127.0.0.1:$1
@@ -92,6 +110,9 @@ cache:
   max_memory: 2gb
   max_ttl: 300s
   rules:
+    - match: "miss:*"     # scenario f: every GET a miss (nil replies are not cached)
+      ttl: 300s
+      negative_ttl: 0s
     - match: "*"
       ttl: 300s
 limits:
@@ -99,7 +120,7 @@ limits:
 log:
   level: warn
 EOF
-  "$bin/frontcache" --config "$conf" >"$work/frontcache-$1.log" 2>&1 &
+  "${server_pin[@]}" "${4:-$bin/frontcache}" --config "$conf" >"$work/frontcache-$1.log" 2>&1 &
   last_pid=$!
   pids+=("$last_pid")
   wait_port "$1"
@@ -127,7 +148,7 @@ run_d() {
   local scen="$1" name="$2" port="$3" g0 g1 j
   shift 3
   g0=$(get_calls)
-  j=$(load "$port" --clients 50 "$@")
+  j=$(load "$port" --clients 50 --cpu-pid "$pid_of_port" --cpu-pid "$redis_pid" "$@")
   g1=$(get_calls)
   record "$scen" "$name" "$r" "$j" \
     "$(awk -v g=$((g1 - g0)) -v n="$(jget sent_reads "$j")" 'BEGIN {printf "hit=%.3f", (n > 0 ? 1 - g / n : 0)}')"
@@ -135,12 +156,17 @@ run_d() {
 
 jget() { [[ "$2" =~ \"$1\":(-?[0-9.]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0; }
 
+# Raw rows, columns: scenario target round ops/s p50 p99 p99.9 read-p50 (µs) notes, then the CPU
+# µs per operation of the target's own process and of the upstream Redis behind it (loads run
+# with `--cpu-pid TARGET --cpu-pid REDIS`; empty when not measured).
 record() {  # record SCENARIO TARGET ROUND JSON [EXTRA]
-  local j="$4"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(jget rps "$j")" \
+  local j="$4" c1="" c2=""
+  [[ "$j" == *'"cpu1_us_per_op"'* ]] && c1=$(jget cpu1_us_per_op "$j")
+  [[ "$j" == *'"cpu2_us_per_op"'* ]] && c2=$(jget cpu2_us_per_op "$j")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(jget rps "$j")" \
     "$(jget p50_us "$j")" "$(jget p99_us "$j")" "$(jget p999_us "$j")" \
-    "$(jget read_p50_us "$j")" "${5:-}" >>"$raw"
-  echo "  $1 $2 round $3: $(jget rps "$j") ops/s p50 $(jget p50_us "$j") p99 $(jget p99_us "$j") p99.9 $(jget p999_us "$j") ${5:-}"
+    "$(jget read_p50_us "$j")" "${5:-}" "$c1" "$c2" >>"$raw"
+  echo "  $1 $2 round $3: $(jget rps "$j") ops/s p50 $(jget p50_us "$j") p99 $(jget p99_us "$j") p99.9 $(jget p999_us "$j")${c1:+ cpu $c1 us/op}${c2:+ redis $c2 us/op} ${5:-}"
 }
 
 # ---- the shared targets -------------------------------------------------------------------
@@ -151,7 +177,12 @@ xport=$(free_port)
   --upstream "127.0.0.1:$rport" --delay-us "$delay_us" >/dev/null &
 pids+=($!)
 wait_port "$xport"
-tport=$(free_port); start_twemproxy "$tport" "$rport"
+tport=$(free_port); start_twemproxy "$tport" "$rport"; twem_pid=$last_pid
+eport=$(free_port)
+"${server_pin[@]}" "$bin/frontcache-echo" --listen "127.0.0.1:$eport" --value-size 100 >/dev/null &
+echo_pid=$!
+pids+=("$echo_pid")
+wait_port "$eport"
 # frontcache instances run only while their scenarios do: every instance subscribes to Redis's
 # invalidations, so an idle one would still take CPU on every write of every other target.
 declare -A fc_port fc_pid fcx_port fcx_pid
@@ -194,13 +225,22 @@ run_basic() {  # run_basic SCENARIO ARGS...
   use_frontcache none
   echo "scenario $scen"
   for r in $(seq "$rounds"); do
-    record "$scen" direct "$r" "$(load "$rport" --clients 50 "$@")"
-    record "$scen" twemproxy "$r" "$(load "$tport" --clients 50 "$@")"
+    record "$scen" direct "$r" "$(load "$rport" --clients 50 --cpu-pid "$redis_pid" "$@")"
+    record "$scen" twemproxy "$r" \
+      "$(load "$tport" --clients 50 --cpu-pid "$twem_pid" --cpu-pid "$redis_pid" "$@")"
     for w in $workers_list; do
       p=$(free_port); start_frontcache "$p" "$rport" "$w"; pid=$last_pid
-      record "$scen" "frontcache-w$w" "$r" "$(load "$p" --clients 50 "$@")"
+      record "$scen" "frontcache-w$w" "$r" \
+        "$(load "$p" --clients 50 --cpu-pid "$pid" --cpu-pid "$redis_pid" "$@")"
       stop_pid "$pid"
+      if [[ -n "$baseline_bin" ]]; then
+        p=$(free_port); start_frontcache "$p" "$rport" "$w" "$baseline_bin"; pid=$last_pid
+        record "$scen" "baseline-w$w" "$r" \
+          "$(load "$p" --clients 50 --cpu-pid "$pid" --cpu-pid "$redis_pid" "$@")"
+        stop_pid "$pid"
+      fi
     done
+    record "$scen" echo "$r" "$(load "$eport" --clients 50 --cpu-pid "$echo_pid" "$@")"
   done
 }
 
@@ -212,6 +252,7 @@ for s in $scenarios; do
       run_basic c-P1 --workload set --keys 10000 --key-prefix set: --value-size 100 --pipeline 1
       run_basic c-P16 --workload set --keys 10000 --key-prefix set: --value-size 100 --pipeline 16
       ;;
+    f) run_basic f --workload get --keys 10000 --key-prefix miss: --pipeline 1 ;;
     d)
       echo "scenario d (Redis behind a ${delay_us}us-each-way relay)"
       mix=(--workload mix --read-ratio 0.9 --zipf --keys 100000 --key-prefix zipf: --value-size 1024)
@@ -219,10 +260,15 @@ for s in $scenarios; do
       # Steady state first: an unmeasured closed-loop run fills each L1 with the hot keys.
       for w in $workers_list; do load "${fcx_port[$w]}" --clients 50 "${mix[@]}" >/dev/null; done
       for r in $(seq "$rounds"); do
-        record d-closed direct "$r" "$(load "$xport" --clients 50 "${mix[@]}")"
-        for w in $workers_list; do run_d d-closed "frontcache-w$w" "${fcx_port[$w]}" "${mix[@]}"; done
-        record d-open direct "$r" "$(load "$xport" --clients 50 --open --rate 5000 "${mix[@]}")"
+        record d-closed direct "$r" "$(load "$xport" --clients 50 --cpu-pid "$redis_pid" "${mix[@]}")"
         for w in $workers_list; do
+          pid_of_port=${fcx_pid[$w]}
+          run_d d-closed "frontcache-w$w" "${fcx_port[$w]}" "${mix[@]}"
+        done
+        record d-open direct "$r" \
+          "$(load "$xport" --clients 50 --cpu-pid "$redis_pid" --open --rate 5000 "${mix[@]}")"
+        for w in $workers_list; do
+          pid_of_port=${fcx_pid[$w]}
           run_d d-open "frontcache-w$w" "${fcx_port[$w]}" --open --rate 5000 "${mix[@]}"
         done
       done
@@ -267,7 +313,7 @@ for s in $scenarios; do
         after=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
         entries=$(redis-cli -p "$p" info frontcache | tr -d '\r' | awk -F: '$1 == "l1_entries" {print $2}')
         entries=${entries:-0}
-        printf 'm-%s\tfrontcache-w1\t1\t0\t0\t0\t0\t0\t%s\n' "$vs" \
+        printf 'm-%s\tfrontcache-w1\t1\t0\t0\t0\t0\t0\t%s\t\t\n' "$vs" \
           "$(awk -v a="$after" -v b="$before" -v n="$entries" 'BEGIN {printf "rss_per_entry=%.0f", (n > 0 ? (a - b) * 1024 / n : 0)}') entries=$entries upstream_gets=$((g1 - g0))/$((2 * n))" >>"$raw"
         echo "  m-$vs: $(tail -1 "$raw" | cut -f9)"
         stop_pid "$pid"
@@ -284,7 +330,8 @@ date_tag=$(date +%Y-%m-%d)
 out_md="bench/results/$date_tag.md"
 out_png="bench/results/$date_tag.png"
 cp "$raw" "bench/results/$date_tag.tsv"
-export caching secs rounds delay_us pin workers_list
+cp "$raw" bench/results/latest.tsv
+export caching secs rounds delay_us pin workers_list baseline_bin
 bash bench/report.sh "$raw" "$out_md" "$out_png"
 cp "$out_md" bench/results/latest.md
 cp "$out_png" bench/results/latest.png 2>/dev/null || true

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -62,6 +63,7 @@ struct Options {
   std::string upstream_port;  // Redis behind the target: its connected_clients are reported
   int idle = 0;
   int rss_pid = 0;
+  std::vector<int> cpu_pids;  // processes whose CPU time per operation is reported
   unsigned long long seed = 1;
 };
 
@@ -73,7 +75,7 @@ struct Options {
                "  [--workload get|set|mix] [--read-ratio F] [--keys N] [--key-prefix S]\n"
                "  [--key-width W] [--uniform | --zipf [--zipf-s S]] [--value-size B]\n"
                "  [--populate] [--populate-only] [--sweep-only] [--idle N] [--rss-pid PID]\n"
-               "  [--upstream-port P] [--seed N]\n",
+               "  [--cpu-pid PID]... [--upstream-port P] [--seed N]\n",
                why);
   std::exit(2);
 }
@@ -134,6 +136,8 @@ Options parse_options(int argc, char** argv) {
       o.idle = std::stoi(value());
     else if (a == "--rss-pid")
       o.rss_pid = std::stoi(value());
+    else if (a == "--cpu-pid")
+      o.cpu_pids.push_back(std::stoi(value()));
     else if (a == "--seed")
       o.seed = std::stoull(value());
     else
@@ -529,6 +533,22 @@ long redis_clients(asio::io_context& io, const std::string& host, const std::str
   return at == std::string::npos ? -1 : std::strtol(text.c_str() + at + 18, nullptr, 10) - 1;
 }
 
+// Time on CPU of every thread of `pid` so far, in ns: the first field of each
+// /proc/PID/task/TID/schedstat (user and system time together, as the scheduler counts it).
+// Threads that ended before the call are not counted, so a process measured this way should
+// keep its threads (frontcache, Redis and twemproxy do).
+std::uint64_t cpu_ns(int pid) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream f(task.path() / "schedstat");
+    unsigned long long ns = 0;
+    if (f >> ns) total += ns;
+  }
+  return total;
+}
+
 long rss_kb(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -591,6 +611,21 @@ int main(int argc, char** argv) try {
   run.measure_from = start + static_cast<std::uint64_t>(opt.warmup * 1e9);
   run.stop_at = run.measure_from + static_cast<std::uint64_t>(opt.seconds * 1e9);
   for (auto& c : clients) c->start();
+  // CPU time of the measured processes over the measured window (requests sent from
+  // measure_from to stop_at, the ones `ops` counts).
+  std::vector<std::uint64_t> cpu_from(opt.cpu_pids.size()), cpu_to(opt.cpu_pids.size());
+  asio::steady_timer cpu_start(io, Clock::time_point(std::chrono::nanoseconds(run.measure_from)));
+  asio::steady_timer cpu_stop(io, Clock::time_point(std::chrono::nanoseconds(run.stop_at)));
+  if (!opt.cpu_pids.empty()) {
+    cpu_start.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      for (std::size_t i = 0; i < opt.cpu_pids.size(); ++i) cpu_from[i] = cpu_ns(opt.cpu_pids[i]);
+    });
+    cpu_stop.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      for (std::size_t i = 0; i < opt.cpu_pids.size(); ++i) cpu_to[i] = cpu_ns(opt.cpu_pids[i]);
+    });
+  }
   // A server that stops answering must not hang the benchmark.
   asio::steady_timer deadline(
       io, Clock::time_point(std::chrono::nanoseconds(run.stop_at)) + std::chrono::seconds(10));
@@ -605,6 +640,14 @@ int main(int argc, char** argv) try {
   const long rss_after = opt.rss_pid > 0 ? rss_kb(opt.rss_pid) : -1;
 
   const Totals& t = run.totals;
+  // "cpu1_us_per_op" for the first --cpu-pid, "cpu2_us_per_op" for the second, ...
+  std::string cpu_json;
+  for (std::size_t i = 0; i < opt.cpu_pids.size(); ++i) {
+    const double per_op = t.ops > 0 && cpu_to[i] >= cpu_from[i]
+                              ? us(cpu_to[i] - cpu_from[i]) / static_cast<double>(t.ops)
+                              : 0;
+    cpu_json += "\"cpu" + std::to_string(i + 1) + "_us_per_op\":" + std::to_string(per_op) + ",";
+  }
   const double rps = static_cast<double>(t.ops) / opt.seconds;
   const auto& h = t.latency;
   const auto& r = t.read_latency;
@@ -613,13 +656,13 @@ int main(int argc, char** argv) try {
       "\"max_us\":%.1f,\"read_p50_us\":%.1f,\"read_p99_us\":%.1f,\"read_p999_us\":%.1f,"
       "\"reads\":%llu,\"sent_reads\":%llu,\"nils\":%llu,\"errors\":%llu,\"idle\":%d,\"rss_before_"
       "kb\":%ld,"
-      "\"rss_idle_kb\":%ld,\"rss_after_kb\":%ld,\"upstream_clients\":%ld,\"failed\":%s}\n",
+      "\"rss_idle_kb\":%ld,\"rss_after_kb\":%ld,\"upstream_clients\":%ld,%s\"failed\":%s}\n",
       static_cast<unsigned long long>(t.ops), rps, us(h.quantile(0.5)), us(h.quantile(0.99)),
       us(h.quantile(0.999)), us(h.max()), us(r.quantile(0.5)), us(r.quantile(0.99)),
       us(r.quantile(0.999)), static_cast<unsigned long long>(t.reads),
       static_cast<unsigned long long>(t.sent_reads), static_cast<unsigned long long>(t.nils),
       static_cast<unsigned long long>(t.errors), opt.idle, rss_before, rss_idle, rss_after,
-      upstream_clients, run.failed ? "true" : "false");
+      upstream_clients, cpu_json.c_str(), run.failed ? "true" : "false");
   std::fprintf(stderr, "%llu ops in %.1fs: %.0f ops/s  p50 %.1fus  p99 %.1fus  p99.9 %.1fus\n",
                static_cast<unsigned long long>(t.ops), opt.seconds, rps, us(h.quantile(0.5)),
                us(h.quantile(0.99)), us(h.quantile(0.999)));
