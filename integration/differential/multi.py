@@ -29,6 +29,9 @@ from faults import FaultInjector, FaultLog
 import procs
 import resp
 
+# Not a failure: monotonic reads of one cell through two different cached commands.
+ACROSS_COMMANDS = 'monotonic across commands (not promised)'
+
 SCRIPT_SET = b"redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])"
 SCRIPT_SET_UNDECLARED = b"redis.call('SET', ARGV[1], ARGV[2]) return redis.call('GET', ARGV[1])"
 SCRIPT_INCR_UNDECLARED = b"return redis.call('INCRBY', ARGV[1], ARGV[2])"
@@ -361,12 +364,22 @@ class Client(threading.Thread):
                                      'client %d (%s) %s %s: version %d after own write %d' % (
                                          self.idx, self.target, op, cell.name(), n,
                                          self.own[cell]), op)
-            if n < self.seen.get(cell, -1):
+            # Monotonic reads per cell through one cached command; across two commands (HGET
+            # then HMGET, LLEN then LRANGE: two L1 entries, filled at different times) the proxy
+            # promises bounded staleness only (docs/invalidation.md), so those are counted apart.
+            cmd = op.split(' ', 1)[0]  # 'GET pipelined after SET' reads through GET's entry
+            if n < self.seen.get((cell, cmd), -1):
                 self.stats.violation('monotonic reads', window,
+                                     'client %d (%s) %s %s: version %d after %d' % (
+                                         self.idx, self.target, op, cell.name(), n,
+                                         self.seen[(cell, cmd)]), op)
+            elif n < self.seen.get(cell, -1):
+                self.stats.violation(ACROSS_COMMANDS, window,
                                      'client %d (%s) %s %s: version %d after %d' % (
                                          self.idx, self.target, op, cell.name(), n,
                                          self.seen[cell]), op)
             self.seen[cell] = max(self.seen.get(cell, -1), n)
+            self.seen[(cell, cmd)] = max(self.seen.get((cell, cmd), -1), n)
             over = cell.overwritten_at(n)
             stale = max(0.0, (t_send - over) * 1000) if over is not None else 0.0
             with self.stats.lock:
@@ -523,7 +536,8 @@ def summarise(stats, log, opts, seconds, world):
             print('  %-28s %6d  %s' % (window, n, msg))
     for err, n in stats.tool_errors.items():
         print('TOOL ERROR (%d): %s' % (n, err))
-    print('violations: %d' % sum(stats.violations.values()))
+    print('violations: %d' % sum(n for (kind, _), n in stats.violations.items()
+                                 if kind != ACROSS_COMMANDS))
     for (kind, window), n in sorted(stats.violations.items()):
         print('  %-24s %-28s %d' % (kind, window, n))
     if stats.by_op:
@@ -581,7 +595,8 @@ def main(opts):
         for name in alive:
             print('PROXY %s DIED' % name)
         failing = {k: n for k, n in stats.violations.items()
-                   if not (opts.no_fail_monotonic and k[0] == 'monotonic reads')}
+                   if k[0] != ACROSS_COMMANDS
+                   and not (opts.no_fail_monotonic and k[0] == 'monotonic reads')}
         fail = bool(failing) or bool(sanitizer) or bool(alive)
         if not opts.faults and stats.errors:
             fail = True
