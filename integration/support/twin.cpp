@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cctype>
 #include <iostream>
+#include <stdexcept>
 #include <thread>
 
 #include "target.hpp"
@@ -25,14 +26,24 @@ Twin::Twin(TwinOptions options) {
   proxy_ = std::make_unique<Frontcache>(
       proxy_dir_.path(), FrontcacheOptions{frontcache_binary(), upstream_->port(), options.workers,
                                            options.frontcache_yaml, options.upstream_yaml});
-  // The proxy answers PING before its upstream connections are up.
-  auto c = connect(Side::Proxy);
-  for (int i = 0; i < 500; ++i) {
+  // The proxy answers PING before its upstream connections are up, and arms L1 when the
+  // invalidation stream is: a client that enables CLIENT TRACKING before that is told to drop
+  // everything at the arming (correct, but not what a test comparing with Redis expects).
+  auto ready = [&] {
+    auto c = connect(Side::Proxy);  // a fresh one each time: a late reply cannot shift the next
     c->send(cmd({"EXISTS", "twin-ready"}));
     auto r = c->read_reply(2s);
-    if (r && r->starts_with(":")) return;
+    if (!r || !r->starts_with(":")) return false;
+    c->send(cmd({"INFO", "frontcache"}));
+    auto info = c->read_reply(2s);
+    return info && (info->find("l1_state:") == std::string::npos ||
+                    info->find("l1_state:armed\r\n") != std::string::npos);
+  };
+  for (int i = 0; i < 3000; ++i) {
+    if (ready()) return;
     std::this_thread::sleep_for(10ms);
   }
+  throw std::runtime_error("the proxy never answered with its L1 armed:\n" + logs());
 }
 
 Twin::~Twin() {
