@@ -22,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include "cluster_topology.hpp"
 #include "command_reply.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
 #include "frontcache/metrics/http_server.hpp"
@@ -84,10 +85,15 @@ std::vector<command::CommandInfo> parse_command_reply(const redisReply* r) {
 // Asks the upstream, once at startup, for what sessions need to answer locally: the number
 // of databases (SELECT's range) and its version (HELLO). Defaults stay when it is down or
 // CONFIG is renamed away; a failure here is not fatal.
-void probe_upstream(Shared& shared) {
+void probe_upstream(Shared& shared, const config::Endpoint* node = nullptr) {
   const auto config = shared.config();
   const auto& up = config->upstream;
-  ProbeClient c(upstream_settings(shared, *config));
+  upstream::Settings settings = upstream_settings(shared, *config);
+  if (node != nullptr) {  // cluster mode: a master of the slot map
+    settings.host = node->host;
+    settings.port = node->port;
+  }
+  ProbeClient c(settings);
   if (!c.connect()) {
     if (up.tls.enabled && c.error().starts_with("TLS handshake")) {
       spdlog::error(
@@ -349,6 +355,12 @@ void Server::Impl::wait_for_signal(Server* server) {
 Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {
   auto& shared = impl_->shared;
   shared.upstream_tls = upstream_tls_client(shared.config()->upstream);
+  if (const auto& up = shared.config()->upstream; up.mode == config::UpstreamMode::Cluster) {
+    std::vector<config::Endpoint> seeds{up.address};
+    seeds.insert(seeds.end(), up.seeds.begin(), up.seeds.end());
+    shared.topology = std::make_unique<Topology>(upstream_settings(shared, *shared.config()),
+                                                 std::move(seeds), up.topology_refresh);
+  }
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
     shared.all_workers.push_back(impl_->workers.back().get());
@@ -429,7 +441,21 @@ void Server::bind() {
 
 void Server::run() {
   auto& shared = impl_->shared;
-  probe_upstream(shared);
+  if (shared.topology != nullptr) {
+    // Cluster mode: the slot map first, then the probe asks one of its masters.
+    if (!shared.topology->load()) {
+      spdlog::warn("cluster: no seed node gave a slot map ({}); serving errors until one does",
+                   shared.topology->last_error());
+    }
+    const auto map = shared.topology->map();
+    config::Endpoint master;
+    if (map != nullptr && !map->empty()) {
+      master = {map->shards().front().master.host, map->shards().front().master.port};
+    }
+    probe_upstream(shared, map != nullptr && !map->empty() ? &master : nullptr);
+  } else {
+    probe_upstream(shared);
+  }
   {
     const auto cfg = shared.config();
     std::string listening;
@@ -454,7 +480,9 @@ void Server::run() {
     cacheable.push_back("MGET");
   }
   shared.commands.set_cacheable(cacheable);
-  if (cfg.cache.enabled && cfg.cache.max_memory > 0) {
+  // Cluster mode: no L1 yet (every read goes to the cluster) until its coherence is
+  // kept per master.
+  if (cfg.cache.enabled && cfg.cache.max_memory > 0 && shared.topology == nullptr) {
     shared.l1 =
         std::make_unique<L1>(cfg.cache, random_instance_id(), cfg.invalidation.max_staleness);
     invalidation::SubscriberSettings settings;
@@ -498,6 +526,7 @@ void Server::run() {
   }
   shared.command_stats.reset(shared.workers, shared.commands.ids());
   for (auto& w : impl_->workers) w->start();
+  if (shared.topology != nullptr) shared.topology->start();  // after every worker listens to it
   if (impl_->metrics) impl_->metrics->start();
   asio::co_spawn(
       impl_->signals_io,
@@ -508,6 +537,7 @@ void Server::run() {
 
   impl_->wait_for_signal(this);
   impl_->signals_io.run();
+  if (shared.topology != nullptr) shared.topology->stop();
   // Workers end once their sessions have drained and their upstream connections are closed;
   // past shutdown_timeout their loops are stopped where they are.
   const auto grace = shared.config()->shutdown_timeout;
