@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -303,6 +304,73 @@ TEST_F(Cluster, PinnedSessionsRunOnTheMasterOfTheirKeys) {
     cluster_.client(node)("PUBLISH", "news", std::to_string(node));
     EXPECT_EQ(sub.read_reply().value_or(""),
               "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$1\r\n" + std::to_string(node) + "\r\n");
+  }
+}
+
+long long info_field(RedisClient& c, const std::string& field) {
+  const std::string info = c("INFO", "frontcache").str;
+  const auto at = info.find("\n" + field + ":");
+  return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 2));
+}
+
+// Until the proxy's L1 is armed on every master (or 30 s).
+bool wait_armed(RedisClient& c) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (c("INFO", "frontcache").str.find("l1_state:armed") == std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  return true;
+}
+
+// L1 stays coherent on every master: a key cached by instance A is invalidated by a write made
+// directly on its master, and by a write made through another instance B. As in the standalone
+// coherence tests, no read sent more than invalidation.max_staleness after the write was
+// acknowledged may return the old value.
+TEST_F(Cluster, L1InvalidatedByWritesOnEveryMaster) {
+  constexpr auto kMaxStaleness = 100ms;  // the default invalidation.max_staleness
+  TempDir other_dir;
+  FrontcacheOptions o;
+  o.binary = frontcache_binary();
+  o.upstream_port = cluster_.port(2);
+  o.upstream_yaml = "  mode: cluster\n";
+  Frontcache other(other_dir.path(), o);
+  auto a = proxy();
+  auto b = RedisClient("127.0.0.1", other.port());
+  ASSERT_TRUE(wait_armed(a)) << a("INFO", "frontcache");
+  ASSERT_TRUE(wait_armed(b)) << b("INFO", "frontcache");
+  for (int node = 0; node < 3; ++node) {
+    const std::string key = cluster_.keys_on(node, 1, "l1:")[0];
+    auto owner = cluster_.client(node);
+    int version = 0;
+    auto cached_then_written = [&](const std::function<Reply(const std::string&)>& write,
+                                   const std::string& how) {
+      const std::string old_value = "v" + std::to_string(version++);
+      ASSERT_EQ(owner("SET", key, old_value).to_string(), "+OK");
+      // Read through A until one read is an L1 hit of the current value.
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      for (;;) {
+        const long long hits = info_field(a, "l1_hits");
+        const Reply got = a("GET", key);
+        if (got.str == old_value && info_field(a, "l1_hits") > hits) break;
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << how << ": never cached";
+      }
+      const std::string new_value = "v" + std::to_string(version++);
+      ASSERT_EQ(write(new_value).to_string(), "+OK") << how;
+      const auto acked = std::chrono::steady_clock::now();
+      for (;;) {
+        const auto sent = std::chrono::steady_clock::now();
+        const std::string got = a("GET", key).str;
+        if (got == new_value) break;
+        ASSERT_EQ(got, old_value) << how;
+        ASSERT_LT(sent, acked + kMaxStaleness)
+            << how << " on master " << node << ": still " << got << " after the bound";
+      }
+    };
+    cached_then_written([&](const std::string& v) { return owner("SET", key, v); },
+                        "a write on the master");
+    cached_then_written([&](const std::string& v) { return b("SET", key, v); },
+                        "a write through another instance");
   }
 }
 

@@ -22,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include "cluster_coherence.hpp"
 #include "cluster_topology.hpp"
 #include "command_reply.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
@@ -310,6 +311,7 @@ struct Server::Impl {
   asio::io_context invalidation_io{1};
   std::thread invalidation_thread;
   std::unique_ptr<invalidation::Subscriber> subscriber;
+  std::unique_ptr<ClusterCoherence> coherence;  // cluster mode: a subscriber per master
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
   asio::signal_set signals{signals_io, SIGINT, SIGTERM};
@@ -388,11 +390,13 @@ void Server::reload() {
   if (!plan) return;
   spdlog::set_level(spdlog::level::from_str(plan->effective->log_level));
   auto& shared = impl_->shared;
-  if (shared.l1 && shared.l1->set_rules(plan->effective->cache) && impl_->subscriber) {
+  if (shared.l1 && shared.l1->set_rules(plan->effective->cache) &&
+      (impl_->subscriber || impl_->coherence)) {
     // Other keys are cacheable now: CLIENT TRACKING must cover their prefixes. Re-arming
     // clears L1 and registers the new prefixes.
     auto prefixes = shared.l1->rules()->tracking_prefixes();
     asio::post(impl_->invalidation_io, [this, prefixes = std::move(prefixes)]() mutable {
+      if (impl_->coherence) return impl_->coherence->set_prefixes(std::move(prefixes));
       impl_->subscriber->set_prefixes(std::move(prefixes));
     });
   }
@@ -480,9 +484,7 @@ void Server::run() {
     cacheable.push_back("MGET");
   }
   shared.commands.set_cacheable(cacheable);
-  // Cluster mode: no L1 yet (every read goes to the cluster) until its coherence is
-  // kept per master.
-  if (cfg.cache.enabled && cfg.cache.max_memory > 0 && shared.topology == nullptr) {
+  if (cfg.cache.enabled && cfg.cache.max_memory > 0) {
     shared.l1 =
         std::make_unique<L1>(cfg.cache, random_instance_id(), cfg.invalidation.max_staleness);
     invalidation::SubscriberSettings settings;
@@ -495,9 +497,16 @@ void Server::run() {
         std::max(std::chrono::milliseconds(1), cfg.invalidation.max_staleness / 4);
     settings.instance = shared.l1->instance();
     auto& io = impl_->invalidation_io;
-    impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
-    impl_->subscriber->start();
-    shared.l1->set_fence_requester([s = impl_->subscriber.get()] { s->request_fence(); });
+    if (shared.topology != nullptr) {
+      // Cluster mode: CLIENT TRACKING and fences on every master, following the slot map.
+      impl_->coherence = std::make_unique<ClusterCoherence>(io, settings, *shared.l1);
+      shared.topology->add_listener([c = impl_->coherence.get()](auto map) { c->apply(map); });
+      shared.l1->set_fence_requester([c = impl_->coherence.get()] { c->request_fence(); });
+    } else {
+      impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
+      impl_->subscriber->start();
+      shared.l1->set_fence_requester([s = impl_->subscriber.get()] { s->request_fence(); });
+    }
     shared.l1->set_tracking(&shared.tracking);
     shared.tracking.set_deliver(
         [&shared](std::size_t worker, std::uint64_t client, std::shared_ptr<Invalidation> m) {
@@ -515,7 +524,7 @@ void Server::run() {
     if (!sources.cache_stats) sources.cache_stats = [l1] { return l1->cache().stats(); };
     if (!sources.l1_bypassed) sources.l1_bypassed = [l1] { return !l1->armed(); };
   }
-  if (impl_->subscriber) {
+  if (impl_->subscriber || impl_->coherence) {
     impl_->invalidation_thread = std::thread([this] {
       try {
         impl_->invalidation_io.run();
@@ -568,9 +577,10 @@ void Server::run() {
 void Server::stop() {
   impl_->draining = true;
   sd_notify("STOPPING=1\nSTATUS=draining");
-  if (impl_->subscriber) {
+  if (impl_->subscriber || impl_->coherence) {
     asio::post(impl_->invalidation_io, [this] {
-      impl_->subscriber->stop();
+      if (impl_->subscriber) impl_->subscriber->stop();
+      if (impl_->coherence) impl_->coherence->stop();
       impl_->maintenance->cancel();
     });
   }
