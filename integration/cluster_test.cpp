@@ -24,6 +24,12 @@ std::string raw_command(uint16_t port, const std::vector<std::string>& args) {
   return c.read_reply().value_or("<no reply>");
 }
 
+long long info_field(RedisClient& c, const std::string& field) {
+  const std::string info = c("INFO", "frontcache").str;
+  const auto at = info.find("\n" + field + ":");
+  return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 2));
+}
+
 bool is_redirect(const Reply& r) {
   if (r.is_error()) return r.str.starts_with("MOVED") || r.str.starts_with("ASK");
   for (const auto& e : r.elements) {
@@ -252,6 +258,9 @@ TEST_F(Cluster, SlotMigratedWhileServingNeverShowsRedirects) {
   EXPECT_EQ(c("SET", keys[3], "changed").to_string(), "+OK");
   EXPECT_EQ(dst("GET", keys[3]).str, "changed");
   EXPECT_EQ(c("GET", "{mig}:new").str, "fresh");
+  // The redirects did happen, inside the proxy.
+  EXPECT_GT(info_field(c, "cluster_ask"), 0);
+  EXPECT_GT(info_field(c, "cluster_moved"), 0);
 }
 
 TEST_F(Cluster, PinnedSessionsRunOnTheMasterOfTheirKeys) {
@@ -305,12 +314,6 @@ TEST_F(Cluster, PinnedSessionsRunOnTheMasterOfTheirKeys) {
     EXPECT_EQ(sub.read_reply().value_or(""),
               "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$1\r\n" + std::to_string(node) + "\r\n");
   }
-}
-
-long long info_field(RedisClient& c, const std::string& field) {
-  const std::string info = c("INFO", "frontcache").str;
-  const auto at = info.find("\n" + field + ":");
-  return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 2));
 }
 
 // Until the proxy's L1 is armed on every master (or 30 s).

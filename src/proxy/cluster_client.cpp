@@ -67,7 +67,6 @@ ClusterClient::Node& ClusterClient::node(const std::string& host, std::uint16_t 
     slot->address = address;
     slot->host = host;
     slot->port = port;
-    if (coherence_lookup_) slot->coherence = coherence_lookup_(address);
   }
   if (!slot->pool && !stopped_) start_pools(*slot);
   return *slot;

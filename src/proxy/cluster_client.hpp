@@ -20,7 +20,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,10 +46,6 @@ struct ClusterStats {
 };
 ClusterStats& cluster_stats();
 
-// Readiness of one master's invalidation stream, shared by every worker (see
-// cluster_coherence.hpp); null while cluster coherence is not running.
-struct NodeCoherence;
-
 class ClusterClient : public upstream::ReplyTarget,
                       public std::enable_shared_from_this<ClusterClient> {
  public:
@@ -63,7 +58,6 @@ class ClusterClient : public upstream::ReplyTarget,
     std::unique_ptr<upstream::Pool> pool;   // RESP2
     std::unique_ptr<upstream::Pool> pool3;  // RESP3 (HELLO 3), when the upstream speaks it
     bool master = false;                    // a master in the current map
-    const NodeCoherence* coherence = nullptr;
   };
 
   // `settings`: host and port are each node's; `resp3`: also open HELLO 3 connections.
@@ -73,10 +67,6 @@ class ClusterClient : public upstream::ReplyTarget,
 
   // The map to route by from now on (a refresh, or the one read at startup).
   void apply(std::shared_ptr<const cluster::SlotMap> map);
-  // How each master's coherence state is found (set before the first apply()).
-  void set_coherence_lookup(std::function<const NodeCoherence*(const std::string&)> lookup) {
-    coherence_lookup_ = std::move(lookup);
-  }
   void stop();
 
   std::uint64_t epoch() const { return epoch_; }
@@ -138,7 +128,6 @@ class ClusterClient : public upstream::ReplyTarget,
   std::size_t connections_;
   bool resp3_;
   Topology& topology_;
-  std::function<const NodeCoherence*(const std::string&)> coherence_lookup_;
   std::unordered_map<std::string, std::unique_ptr<Node>> nodes_;  // by address; never erased
   std::vector<Node*> masters_;
   std::vector<Node*> slots_;  // kSlots entries; null: not served
