@@ -65,7 +65,8 @@ class Cluster : public ::testing::Test {
     return c.command(args);
   }
 
-  RedisCluster cluster_{3};
+  // Partial coverage allowed: with one master down the others keep serving their slots.
+  RedisCluster cluster_{3, {"--cluster-require-full-coverage", "no"}};
   TempDir dir_;
   std::unique_ptr<Frontcache> proxy_;
 };
@@ -375,6 +376,48 @@ TEST_F(Cluster, L1InvalidatedByWritesOnEveryMaster) {
     cached_then_written([&](const std::string& v) { return b("SET", key, v); },
                         "a write through another instance");
   }
+}
+
+// A master dies: reads of its keys get the right value (L1, until the proxy notices) or an error,
+// never a redirect, another value or a hang; the other masters' keys are served throughout; once
+// it is back, its slots are served again.
+TEST_F(Cluster, MasterDownFailsOnlyItsOwnSlots) {
+  auto c = proxy();
+  const auto live = cluster_.keys_on(0, 3, "up:");
+  const auto dead = cluster_.keys_on(2, 3, "down:");
+  for (const auto& k : live) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
+  for (const auto& k : dead) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
+  for (const auto& k : dead) ASSERT_EQ(c("GET", k).str, "v" + k);
+  cluster_.kill(2);
+  bool failed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!failed) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "never an error for the dead master";
+    for (const auto& k : dead) {
+      const Reply r = c("GET", k);
+      ASSERT_FALSE(r.is_io_error()) << k << ": " << r;  // answered, within the client's timeout
+      ASSERT_FALSE(is_redirect(r)) << r;
+      if (r.is_error()) {
+        failed = true;
+      } else {
+        EXPECT_EQ(r.str, "v" + k);
+      }
+    }
+    for (const auto& k : live) EXPECT_EQ(c("GET", k).str, "v" + k);
+  }
+  // A write on a live master, while one is down.
+  EXPECT_EQ(c("SET", live[0], "later").to_string(), "+OK");
+  EXPECT_EQ(cluster_.client(0)("GET", live[0]).str, "later");
+  // Back (empty: nothing was persisted): served again.
+  cluster_.restart(2);
+  const auto back_by = std::chrono::steady_clock::now() + 30s;
+  while (c("SET", dead[0], "again").to_string() != "+OK") {
+    ASSERT_LT(std::chrono::steady_clock::now(), back_by) << "the master never served again";
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  EXPECT_EQ(c("GET", dead[0]).str, "again");
+  EXPECT_EQ(cluster_.client(2)("GET", dead[0]).str, "again");
+  EXPECT_EQ(c("GET", dead[1]).type, Reply::Type::Nil);
 }
 
 }  // namespace

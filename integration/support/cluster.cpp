@@ -11,14 +11,15 @@ constexpr int kSlots = 16384;
 
 }  // namespace
 
-RedisCluster::RedisCluster(int masters, std::chrono::milliseconds timeout) {
+RedisCluster::RedisCluster(int masters, std::vector<std::string> extra_args,
+                           std::chrono::milliseconds timeout) {
   for (int i = 0; i < masters; ++i) {
     dirs_.push_back(std::make_unique<TempDir>());
-    nodes_.push_back(std::make_unique<RedisServer>(
-        dirs_.back()->path(),
-        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
-                                 dirs_.back()->file("nodes.conf"), "--cluster-node-timeout",
-                                 "5000"}));
+    std::vector<std::string> args{"--cluster-enabled",      "yes",
+                                  "--cluster-config-file",  dirs_.back()->file("nodes.conf"),
+                                  "--cluster-node-timeout", "5000"};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    nodes_.push_back(std::make_unique<RedisServer>(dirs_.back()->path(), std::move(args)));
     const int first = kSlots * i / masters;
     const int last = kSlots * (i + 1) / masters - 1;
     ranges_.emplace_back(static_cast<uint16_t>(first), static_cast<uint16_t>(last));

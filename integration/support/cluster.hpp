@@ -17,8 +17,10 @@ namespace frontcache::integration {
 
 class RedisCluster {
  public:
-  // Throws std::runtime_error when the cluster does not form within `timeout`.
-  explicit RedisCluster(int masters = 3, std::chrono::milliseconds timeout = 60s);
+  // Throws std::runtime_error when the cluster does not form within `timeout`. `extra_args`
+  // go to every redis-server.
+  explicit RedisCluster(int masters = 3, std::vector<std::string> extra_args = {},
+                        std::chrono::milliseconds timeout = 60s);
   ~RedisCluster();
 
   int size() const { return static_cast<int>(nodes_.size()); }
@@ -37,6 +39,10 @@ class RedisCluster {
   // Until every node agrees `slot` belongs to `node` (after CLUSTER SETSLOT ... NODE).
   bool wait_slot_owner(uint16_t slot, int node, std::chrono::milliseconds timeout = 30s);
   std::string logs() const;
+  // SIGKILL of one node, and its restart on the same port with the same nodes.conf (its data
+  // is lost: nothing is persisted).
+  void kill(int node) { nodes_[static_cast<std::size_t>(node)]->kill(); }
+  void restart(int node) { nodes_[static_cast<std::size_t>(node)]->restart(); }
 
  private:
   bool formed();
