@@ -30,6 +30,16 @@ long long info_field(RedisClient& c, const std::string& field) {
   return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 2));
 }
 
+// frontcache with upstream.mode: cluster, `seed` its upstream.address.
+FrontcacheOptions cluster_options(uint16_t seed, const std::string& upstream_yaml = "") {
+  FrontcacheOptions o;
+  o.binary = frontcache_binary();
+  o.upstream_port = seed;
+  o.workers = 2;
+  o.upstream_yaml = "  mode: cluster\n" + upstream_yaml;
+  return o;
+}
+
 bool is_redirect(const Reply& r) {
   if (r.is_error()) return r.str.starts_with("MOVED") || r.str.starts_with("ASK");
   for (const auto& e : r.elements) {
@@ -40,23 +50,17 @@ bool is_redirect(const Reply& r) {
 
 class Cluster : public ::testing::Test {
  protected:
-  void SetUp() override { start_proxy(""); }
+  void SetUp() override {
+    proxy_ = std::make_unique<Frontcache>(
+        dir_.path(),
+        cluster_options(cluster_.port(0),
+                        "  seeds: [\"127.0.0.1:" + std::to_string(cluster_.port(1)) + "\"]\n"));
+  }
   void TearDown() override {
     if (HasFailure()) {
       if (proxy_) std::cerr << "--- frontcache ---\n" << proxy_->log();
     }
     proxy_.reset();
-  }
-  void start_proxy(const std::string& extra_yaml) {
-    proxy_.reset();
-    FrontcacheOptions o;
-    o.binary = frontcache_binary();
-    o.upstream_port = cluster_.port(0);
-    o.workers = 2;
-    o.upstream_yaml =
-        "  mode: cluster\n  seeds: [\"127.0.0.1:" + std::to_string(cluster_.port(1)) + "\"]\n";
-    o.extra_yaml = extra_yaml;
-    proxy_ = std::make_unique<Frontcache>(dir_.path(), o);
   }
   RedisClient proxy() const { return RedisClient("127.0.0.1", proxy_->port()); }
   // The key's value as its owning node has it.
@@ -334,11 +338,7 @@ bool wait_armed(RedisClient& c) {
 TEST_F(Cluster, L1InvalidatedByWritesOnEveryMaster) {
   constexpr auto kMaxStaleness = 100ms;  // the default invalidation.max_staleness
   TempDir other_dir;
-  FrontcacheOptions o;
-  o.binary = frontcache_binary();
-  o.upstream_port = cluster_.port(2);
-  o.upstream_yaml = "  mode: cluster\n";
-  Frontcache other(other_dir.path(), o);
+  Frontcache other(other_dir.path(), cluster_options(cluster_.port(2)));
   auto a = proxy();
   auto b = RedisClient("127.0.0.1", other.port());
   ASSERT_TRUE(wait_armed(a)) << a("INFO", "frontcache");
@@ -418,6 +418,48 @@ TEST_F(Cluster, MasterDownFailsOnlyItsOwnSlots) {
   EXPECT_EQ(c("GET", dead[0]).str, "again");
   EXPECT_EQ(cluster_.client(2)("GET", dead[0]).str, "again");
   EXPECT_EQ(c("GET", dead[1]).type, Reply::Type::Nil);
+}
+
+// Failover: master 2 dies, its replica is promoted by the cluster, and frontcache serves the
+// slots again from the new master (found by reading the slot map again) with the replicated
+// values. In between, every reply is the right value or an error: never another value, a
+// redirect or a hang.
+TEST(ClusterFailover, PromotedReplicaServesTheDeadMastersSlots) {
+  RedisCluster cluster(3,
+                       {"--cluster-require-full-coverage", "no", "--cluster-node-timeout", "2000"});
+  const int replica = cluster.add_replica(2);
+  TempDir dir;
+  Frontcache proxy(dir.path(), cluster_options(cluster.port(0)));
+  RedisClient c("127.0.0.1", proxy.port());
+  const auto keys = cluster.keys_on(2, 5, "fo:");
+  for (const auto& k : keys) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
+  for (const auto& k : keys) ASSERT_EQ(c("GET", k).str, "v" + k);
+  // Every write is on the replica before the master dies.
+  ASSERT_EQ(cluster.client(2)("WAIT", "1", "10000").integer, 1);
+  cluster.kill(2);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    bool all_served = true;
+    for (const auto& k : keys) {
+      const Reply r = c("GET", k);
+      ASSERT_FALSE(r.is_io_error()) << k << ": " << r;
+      ASSERT_FALSE(is_redirect(r)) << r;
+      if (r.is_error()) {
+        all_served = false;
+      } else {
+        ASSERT_EQ(r.str, "v" + k);
+      }
+    }
+    // (The write fails until a master serves the slot again.)
+    if (all_served && c("SET", keys[0], "after").to_string() == "+OK") break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "not served again; proxy log:\n"
+                                                          << proxy.log();
+    std::this_thread::sleep_for(10ms);  // polling interval
+  }
+  // The write went to the promoted replica.
+  EXPECT_EQ(cluster.client(replica)("ROLE").elements.at(0).str, "master");
+  EXPECT_EQ(cluster.client(replica)("GET", keys[0]).str, "after");
+  EXPECT_EQ(c("GET", keys[0]).str, "after");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cluster.hpp"
 
+#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -12,14 +13,10 @@ constexpr int kSlots = 16384;
 }  // namespace
 
 RedisCluster::RedisCluster(int masters, std::vector<std::string> extra_args,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout)
+    : extra_args_(std::move(extra_args)) {
   for (int i = 0; i < masters; ++i) {
-    dirs_.push_back(std::make_unique<TempDir>());
-    std::vector<std::string> args{"--cluster-enabled",      "yes",
-                                  "--cluster-config-file",  dirs_.back()->file("nodes.conf"),
-                                  "--cluster-node-timeout", "5000"};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    nodes_.push_back(std::make_unique<RedisServer>(dirs_.back()->path(), std::move(args)));
+    nodes_.push_back(start_node());
     const int first = kSlots * i / masters;
     const int last = kSlots * (i + 1) / masters - 1;
     ranges_.emplace_back(static_cast<uint16_t>(first), static_cast<uint16_t>(last));
@@ -47,6 +44,46 @@ RedisCluster::RedisCluster(int masters, std::vector<std::string> extra_args,
 
 RedisCluster::~RedisCluster() = default;
 
+std::unique_ptr<RedisServer> RedisCluster::start_node() {
+  dirs_.push_back(std::make_unique<TempDir>());
+  std::vector<std::string> args{"--cluster-enabled",      "yes",
+                                "--cluster-config-file",  dirs_.back()->file("nodes.conf"),
+                                "--cluster-node-timeout", "5000"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());  // later ones win
+  return std::make_unique<RedisServer>(dirs_.back()->path(), std::move(args));
+}
+
+int RedisCluster::add_replica(int master, std::chrono::milliseconds timeout) {
+  nodes_.push_back(start_node());
+  const int index = size() - 1;
+  auto c = client(index);
+  ids_.push_back(c("CLUSTER", "MYID").str);
+  const Reply met = client(0)("CLUSTER", "MEET", "127.0.0.1", std::to_string(port(index)));
+  if (met.type != Reply::Type::Status) throw std::runtime_error("CLUSTER MEET: " + met.to_string());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto wait = [&](const std::function<bool()>& done, const std::string& what) {
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error("replica: " + what + "; logs:\n" + logs());
+      }
+      std::this_thread::sleep_for(20ms);  // polling interval
+    }
+  };
+  // REPLICATE needs the master known to the new node.
+  wait([&] { return c("CLUSTER", "NODES").str.find(id(master)) != std::string::npos; },
+       "never learnt of its master");
+  const Reply replicate = c("CLUSTER", "REPLICATE", id(master));
+  if (replicate.type != Reply::Type::Status) {
+    throw std::runtime_error("CLUSTER REPLICATE: " + replicate.to_string());
+  }
+  wait(
+      [&] {
+        return c("INFO", "replication").str.find("master_link_status:up") != std::string::npos;
+      },
+      "replication link never came up");
+  return index;
+}
+
 // Every node: cluster_state:ok, every master known, and every range owned by its node.
 bool RedisCluster::formed() {
   for (int i = 0; i < size(); ++i) {
@@ -64,7 +101,7 @@ bool RedisCluster::formed() {
 }
 
 int RedisCluster::initial_owner(uint16_t slot) const {
-  for (int i = 0; i < size(); ++i) {
+  for (int i = 0; i < static_cast<int>(ranges_.size()); ++i) {
     if (slot >= ranges_[i].first && slot <= ranges_[i].second) return i;
   }
   return -1;
@@ -97,27 +134,6 @@ std::vector<std::string> RedisCluster::keys_on(int node, int count, const std::s
     if (initial_owner(static_cast<uint16_t>(slot.integer)) == node) keys.push_back(key);
   }
   return keys;
-}
-
-bool RedisCluster::wait_slot_owner(uint16_t slot, int node, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    bool agreed = true;
-    for (int i = 0; i < size() && agreed; ++i) {
-      const Reply slots = client(i)("CLUSTER", "SLOTS");
-      bool found = false;
-      for (const Reply& range : slots.elements) {
-        if (range.elements.size() < 3) continue;
-        if (slot >= range.elements[0].integer && slot <= range.elements[1].integer) {
-          found = range.elements[2].elements.at(1).integer == port(node);
-        }
-      }
-      agreed = found;
-    }
-    if (agreed) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
 }
 
 std::string RedisCluster::logs() const {

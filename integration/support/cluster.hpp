@@ -34,10 +34,11 @@ class RedisCluster {
   uint16_t slot_of(const std::string& key);
   // The node that owns `key` now, asked of the cluster (CLUSTER SHARDS on node 0).
   int owner_of(const std::string& key);
+  // Starts a replica of master `master` (CLUSTER MEET, CLUSTER REPLICATE) and returns its node
+  // index once its replication link is up.
+  int add_replica(int master, std::chrono::milliseconds timeout = 60s);
   // `count` keys "<prefix><n>" whose slots were initially owned by `node`.
   std::vector<std::string> keys_on(int node, int count, const std::string& prefix = "key:");
-  // Until every node agrees `slot` belongs to `node` (after CLUSTER SETSLOT ... NODE).
-  bool wait_slot_owner(uint16_t slot, int node, std::chrono::milliseconds timeout = 30s);
   std::string logs() const;
   // SIGKILL of one node, and its restart on the same port with the same nodes.conf (its data
   // is lost: nothing is persisted).
@@ -47,6 +48,9 @@ class RedisCluster {
  private:
   bool formed();
 
+  std::unique_ptr<RedisServer> start_node();
+
+  std::vector<std::string> extra_args_;
   std::vector<std::unique_ptr<TempDir>> dirs_;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
   std::vector<std::string> ids_;
