@@ -462,5 +462,40 @@ TEST(ClusterFailover, PromotedReplicaServesTheDeadMastersSlots) {
   EXPECT_EQ(c("GET", keys[0]).str, "after");
 }
 
+// Nodes that require a password: the shared pools (RESP2 and RESP3), the dedicated connections,
+// the slot map reads and the invalidation streams of every master all log in.
+TEST(ClusterAuth, EveryConnectionToEveryMasterLogsIn) {
+  RedisCluster cluster(3);
+  std::vector<std::string> keys;
+  for (int node = 0; node < 3; ++node) keys.push_back(cluster.keys_on(node, 1, "auth:")[0]);
+  for (int node = 0; node < 3; ++node) {
+    ASSERT_EQ(cluster.client(node)("CONFIG", "SET", "requirepass", "s3cret").to_string(), "+OK");
+  }
+  TempDir dir;
+  Frontcache proxy(dir.path(), cluster_options(cluster.port(0), "  password: s3cret\n"));
+  RedisClient c("127.0.0.1", proxy.port());
+  for (const auto& k : keys) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
+  const Reply all = c("MGET", keys[0], keys[1], keys[2]);
+  ASSERT_EQ(all.elements.size(), 3u) << all;
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(all.elements[i].str, "v" + keys[i]);
+  ASSERT_TRUE(wait_armed(c)) << c("INFO", "frontcache");
+  // A transaction on a dedicated connection to the key's master.
+  ASSERT_EQ(c("MULTI").to_string(), "+OK");
+  ASSERT_EQ(c("INCR", keys[2] + "n").to_string(), "+QUEUED");
+  const Reply exec = c("EXEC");
+  ASSERT_EQ(exec.elements.size(), 1u) << exec;
+  EXPECT_EQ(exec.elements[0].integer, 1);
+  // A RESP3 client's reads go over the HELLO 3 pools.
+  RawClient r3("127.0.0.1", proxy.port());
+  ASSERT_TRUE(r3.send("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"));
+  ASSERT_TRUE(r3.read_reply().value_or("").starts_with("%"));
+  for (const auto& k : keys) {
+    ASSERT_TRUE(r3.send("*2\r\n$3\r\nGET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n"));
+    EXPECT_EQ(r3.read_reply().value_or(""),
+              "$" + std::to_string(k.size() + 1) + "\r\nv" + k + "\r\n");
+  }
+  EXPECT_EQ(proxy.log().find("NOAUTH"), std::string::npos) << proxy.log();
+}
+
 }  // namespace
 }  // namespace frontcache::integration
