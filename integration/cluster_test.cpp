@@ -551,5 +551,48 @@ TEST_F(Cluster, ReshardUnderWritesLosesNoAcknowledgedWrite) {
   EXPECT_EQ(moved, static_cast<int>(keys.size()));
 }
 
+// A slot moves while a client is blocked on one of its keys on a dedicated connection: Redis
+// unblocks it with MOVED, which the client gets as TRYAGAIN; its next BLPOP runs on the new
+// owner.
+TEST_F(Cluster, SlotMovedUnderABlockedClientGivesTryagainNotMoved) {
+  const std::string list = "{blk}list";
+  const std::string blpop = "*3\r\n$5\r\nBLPOP\r\n$9\r\n{blk}list\r\n$1\r\n0\r\n";
+  const uint16_t slot = cluster_.slot_of(list);
+  const int from = cluster_.initial_owner(slot);
+  const int to = (from + 1) % 3;
+  auto blocked_on = [&](int node) {
+    return cluster_.client(node)("CLIENT", "LIST").str.find("cmd=blpop") != std::string::npos;
+  };
+  RawClient blocked("127.0.0.1", proxy_->port());
+  ASSERT_TRUE(blocked.send(blpop));
+  const auto blocked_by = std::chrono::steady_clock::now() + 30s;
+  while (!blocked_on(from)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), blocked_by) << blocked.read_available();
+    std::this_thread::sleep_for(10ms);  // polling until Redis has the client blocked
+  }
+  for (int node = 0; node < 3; ++node) {
+    ASSERT_EQ(
+        cluster_.client(node)("CLUSTER", "SETSLOT", std::to_string(slot), "NODE", cluster_.id(to))
+            .to_string(),
+        "+OK");
+  }
+  const std::string unblocked = blocked.read_reply().value_or("<none>");
+  EXPECT_TRUE(unblocked.starts_with("-TRYAGAIN ")) << unblocked;
+  // Until the proxy routes the slot to its new owner, a BLPOP may be told TRYAGAIN again.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    ASSERT_TRUE(blocked.send(blpop));
+    // Either Redis blocks it on the new owner, or the proxy answers TRYAGAIN.
+    std::optional<std::string> r;
+    while (!(r = blocked.read_reply(10ms)) && !blocked_on(to)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    }
+    if (!r) break;
+    ASSERT_TRUE(r->starts_with("-TRYAGAIN ")) << *r;
+  }
+  EXPECT_EQ(proxy()("RPUSH", list, "x").integer, 1);
+  EXPECT_EQ(blocked.read_reply().value_or(""), "*2\r\n$9\r\n{blk}list\r\n$1\r\nx\r\n");
+}
+
 }  // namespace
 }  // namespace frontcache::integration
