@@ -151,6 +151,10 @@ TEST_F(Cluster, SplitCommandsAndFanOutsAnswerForTheWholeCluster) {
   std::vector<std::string> mset{"MSET"};
   for (const auto& k : keys) mset.insert(mset.end(), {k, "v" + k});
   ASSERT_EQ(c.command(mset).to_string(), "+OK");
+  // A key without its value: one Redis's error, and nothing written.
+  EXPECT_EQ(raw_command(proxy_->port(), {"MSET", keys[0], "x", keys[10]}),
+            "-ERR wrong number of arguments for 'mset' command\r\n");
+  EXPECT_EQ(on_owner({"GET", keys[0]}, keys[0]).str, "v" + keys[0]);
   for (const auto& k : keys) ASSERT_EQ(on_owner({"GET", k}, k).str, "v" + k);
   // DBSIZE sums the masters; KEYS merges them; SCAN visits every key once.
   long long total = 0;

@@ -99,7 +99,8 @@ bool Session::cluster_hold() const { return cluster_epoch_ != worker_.cluster()-
 
 bool Session::route_cluster(const Classified& c, Args args) {
   cluster_slot_ = ClusterClient::kAnySlot;
-  if (!c.known()) return true;  // Redis's own error, from any master
+  // Redis's own error, from any master.
+  if (!c.known() || !c.arity_ok) return true;
   const std::optional<std::uint16_t> slot = cluster_keys_slot(c, args);
   if (slot && *slot != ClusterClient::kAnySlot) {
     cluster_slot_ = *slot;
@@ -118,6 +119,11 @@ bool Session::route_cluster(const Classified& c, Args args) {
   const cluster::Split split = cluster::split_kind(c.spec->fullname);
   if (split == cluster::Split::None) {
     reply(cluster::kCrossSlot);
+    return false;
+  }
+  // A key without a value: what one Redis answers (msetGenericCommand), before any part runs.
+  if (split == cluster::Split::Mset && args.size() % 2 == 0) {
+    reply(resp::wrong_arity_error(c.spec->fullname));
     return false;
   }
   split_cross_slot(c, args, split);
