@@ -112,6 +112,47 @@ void read_upstream_tls(YamlReader& r, const YAML::Node& upstream_node, UpstreamT
   }
 }
 
+// upstream.seeds: a list of host:port, each read like upstream.address.
+void read_seeds(YamlReader& r, const YAML::Node& node, UpstreamConfig& upstream) {
+  if (!r.sequence(node, "upstream", "seeds")) return;
+  const YAML::Node list = node["seeds"];
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    std::string text;
+    const std::string item_path = YamlReader::element("upstream.seeds", i);
+    if (!list[i].IsScalar()) {
+      r.error(list[i], item_path, detail::kEndpointHint);
+      continue;
+    }
+    text = list[i].Scalar();
+    if (auto endpoint = parse_endpoint(text)) {
+      upstream.seeds.push_back(std::move(*endpoint));
+    } else {
+      r.bad_value(list[i], item_path, detail::kEndpointHint, text);
+    }
+  }
+}
+
+// Cluster mode's keys, and what it does not support yet.
+void read_upstream_mode(YamlReader& r, const YAML::Node& node, UpstreamConfig& upstream) {
+  r.choice(node, "upstream", "mode",
+           {{"standalone", UpstreamMode::Standalone}, {"cluster", UpstreamMode::Cluster}},
+           upstream.mode);
+  read_seeds(r, node, upstream);
+  r.duration(node, "upstream", "topology_refresh", upstream.topology_refresh, Duration{100});
+  if (upstream.mode == UpstreamMode::Cluster) {
+    if (node["tls"].IsDefined() && upstream.tls.enabled) {
+      r.error(node["tls"], "upstream.tls", "is not supported with upstream.mode: cluster yet");
+    }
+    return;
+  }
+  for (const std::string_view key : {"seeds", "topology_refresh"}) {
+    if (node[std::string(key)].IsDefined()) {
+      r.error(node[std::string(key)], YamlReader::child("upstream", key),
+              "is only used with upstream.mode: cluster");
+    }
+  }
+}
+
 void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstream) {
   const std::string path = "upstream";
   const YAML::Node node = root[path];
@@ -125,6 +166,7 @@ void read_upstream(YamlReader& r, const YAML::Node& root, UpstreamConfig& upstre
   r.duration(node, path, "command_timeout", upstream.command_timeout, Duration{1});
   r.count(node, path, "max_pinned_per_worker", upstream.max_pinned_per_worker, 1, 100000);
   read_upstream_tls(r, node, upstream.tls);
+  read_upstream_mode(r, node, upstream);
   const bool has_password = node["password"].IsDefined() || node["password_env"].IsDefined() ||
                             node["password_file"].IsDefined();
   if (!upstream.username.empty() && !has_password) {

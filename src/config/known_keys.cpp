@@ -7,11 +7,14 @@
 namespace frontcache::config {
 namespace {
 
-constexpr std::array<std::string_view, 72> kKnownKeys{
+constexpr std::array<std::string_view, 75> kKnownKeys{
     "listen",
     "workers",
     "upstream",
+    "upstream.mode",
     "upstream.address",
+    "upstream.seeds",
+    "upstream.topology_refresh",
     "upstream.username",
     "upstream.password",
     "upstream.password_env",

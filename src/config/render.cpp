@@ -83,7 +83,15 @@ std::string to_yaml(const Config& c) {
       fmt::format("workers: {}", c.workers == 0 ? std::string("auto") : std::to_string(c.workers)));
   render_tls(c.tls, line);
   line("upstream:");
+  const bool cluster = c.upstream.mode == UpstreamMode::Cluster;
+  line(fmt::format("  mode: {}", cluster ? "cluster" : "standalone"));
   line(fmt::format("  address: {}", endpoint_text(c.upstream.address)));
+  if (cluster) {
+    std::vector<std::string> seeds;
+    for (const auto& s : c.upstream.seeds) seeds.push_back(endpoint_text(s));
+    line(fmt::format("  seeds: [{}]", fmt::join(seeds, ", ")));
+    line(fmt::format("  topology_refresh: {}", format_duration(c.upstream.topology_refresh)));
+  }
   line(fmt::format("  username: {}", quoted(c.upstream.username)));
   line(fmt::format("  password: {}", secret(c.upstream.password)));
   line(fmt::format("  connections_per_worker: {}", c.upstream.connections_per_worker));

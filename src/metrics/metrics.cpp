@@ -77,6 +77,14 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "timeout)."},
     {"frontcache_upstream_unavailable_replies_total", Counter,
      "Requests answered with an error at once because no upstream connection was ready."},
+    {"frontcache_cluster_masters", Gauge,
+     "upstream.mode cluster: masters in the slot map the proxy routes by."},
+    {"frontcache_cluster_redirects_total", Counter,
+     "upstream.mode cluster: replies the proxy followed instead of passing them on, by kind: "
+     "moved, ask, tryagain; given_up: requests failed after too many redirects."},
+    {"frontcache_cluster_topology_refreshes_total", Counter,
+     "upstream.mode cluster: reads of the slot map (CLUSTER SHARDS / SLOTS), by result: ok, "
+     "failed (no node answered)."},
     {"frontcache_l1_hits_total", Counter, "Reads answered from the local cache."},
     {"frontcache_l1_misses_total", Counter, "Cacheable reads not found in the local cache."},
     {"frontcache_l1_inserts_total", Counter, "Replies stored in the local cache."},

@@ -92,10 +92,12 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   auto self = shared_from_this();
   cache::BeginResult begun = l1.cache().begin(
       cache_key_, args[1],
-      [self, seq, started, request = std::string(raw)](cache::FillOutcome outcome) mutable {
+      [self, seq, started, request = std::string(raw),
+       slot = cluster_slot_](cache::FillOutcome outcome) mutable {
         // Runs on the thread that completed the fill: hop back to this session's worker.
         boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request),
-                                               outcome = std::move(outcome)] {
+                                               slot, outcome = std::move(outcome)] {
+          self->cluster_slot_ = slot;
           self->worker_.shared().latency.miss.observe(self->worker_.index(),
                                                       std::chrono::steady_clock::now() - started);
           if (outcome.status == cache::FillStatus::Ok) {
@@ -140,6 +142,7 @@ void Session::joined_resolved() {
 void Session::start_fill(std::uint64_t seq, Args args, std::string_view raw) {
   RequestContext& ctx = conn_.context(seq);
   ctx.reply = Reply::Fill;
+  if (worker_.cluster() != nullptr) return cluster_fill(seq, args, raw);
   upstream::Connection* conn = upstream_connection();
   if (conn == nullptr || !conn->ready()) {
     const std::string error = unavailable_error();
@@ -210,6 +213,7 @@ void Session::read_mget(Args args, std::string_view raw) {
     worker_.shared().command_stats.l1_hit(worker_.index(), command_);
     return finish_mget(seq);
   }
+  if (worker_.cluster() != nullptr) return cluster_mget_fetch(seq, args, raw);
   upstream::Connection* conn = upstream_connection();
   if (conn == nullptr || !conn->ready()) {
     m.error = unavailable_error();

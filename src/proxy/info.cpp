@@ -4,6 +4,8 @@
 // wherever Redis's reply has its `# Commandstats`.
 #include <fmt/format.h>
 
+#include "cluster_client.hpp"
+#include "cluster_topology.hpp"
 #include "frontcache/resp/encode.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/upstream/stats.hpp"
@@ -38,6 +40,31 @@ std::string tls_info(const Shared& shared, const config::Config& cfg) {
                    stats.tls_reload_failures.load(std::memory_order_relaxed));
 }
 
+// Cluster mode's lines: the slot map and how often requests had to follow the cluster.
+std::string cluster_info(const Shared& shared) {
+  if (shared.topology == nullptr) return "upstream_mode:standalone\r\n";
+  const auto map = shared.topology->map();
+  const auto& t = shared.topology->stats();
+  const auto& c = cluster_stats();
+  return fmt::format(
+      "upstream_mode:cluster\r\n"
+      "cluster_masters:{}\r\n"
+      "cluster_slots_served:{}\r\n"
+      "cluster_topology_refreshes:{}\r\n"
+      "cluster_topology_refresh_failures:{}\r\n"
+      "cluster_topology_changes:{}\r\n"
+      "cluster_moved:{}\r\n"
+      "cluster_ask:{}\r\n"
+      "cluster_tryagain:{}\r\n"
+      "cluster_redirect_failures:{}\r\n",
+      map ? map->shards().size() : 0, map ? cluster::kSlots - map->unowned_slots() : 0,
+      t.refreshes.load(std::memory_order_relaxed),
+      t.refresh_failures.load(std::memory_order_relaxed), t.changes.load(std::memory_order_relaxed),
+      c.moved.load(std::memory_order_relaxed), c.ask.load(std::memory_order_relaxed),
+      c.tryagain.load(std::memory_order_relaxed),
+      c.redirect_failures.load(std::memory_order_relaxed));
+}
+
 }  // namespace
 
 std::string Session::info_section() const {
@@ -49,8 +76,10 @@ std::string Session::info_section() const {
   const auto& cfg = worker_.config();
   const std::int64_t ready = up.connections_ready.load(std::memory_order_relaxed);
   // Each worker has a set of shared connections per protocol the upstream speaks.
-  const std::size_t total =
-      shared.workers * cfg.upstream.connections_per_worker * (shared.resp3 ? 2 : 1);
+  // (In cluster mode, that set per master.)
+  const auto map = shared.topology != nullptr ? shared.topology->map() : nullptr;
+  const std::size_t total = shared.workers * cfg.upstream.connections_per_worker *
+                            (shared.resp3 ? 2 : 1) * (map ? map->shards().size() : 1);
   const char* state =
       ready == 0 ? "down" : (static_cast<std::size_t>(ready) < total ? "degraded" : "up");
   return fmt::format(
@@ -110,7 +139,7 @@ std::string Session::info_section() const {
              up.requests.load(std::memory_order_relaxed),
              up.failed_requests.load(std::memory_order_relaxed),
              up.unavailable_replies.load(std::memory_order_relaxed)) +
-         tls_info(shared, cfg) + l1_info() + config_info_lines(shared);
+         cluster_info(shared) + tls_info(shared, cfg) + l1_info() + config_info_lines(shared);
 }
 
 std::string Session::command_stats_section() const {

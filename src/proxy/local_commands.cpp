@@ -6,6 +6,7 @@
 
 #include <charconv>
 
+#include "frontcache/cluster/redirect.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "reload.hpp"
@@ -217,6 +218,10 @@ std::string Session::select(Args args) {
   long long db = 0;
   if (!parse_ll(args[1], db) || db < INT32_MIN || db > INT32_MAX) {
     return resp::error_reply("ERR value is not an integer or out of range");
+  }
+  // A cluster node refuses every database but 0, before the range check (db.c).
+  if (worker_.shared().topology != nullptr && db != 0) {
+    return std::string(cluster::kSelectNotAllowed);
   }
   if (db < 0 || db >= worker_.shared().databases) {
     return resp::error_reply("ERR DB index is out of range");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "cluster_client.hpp"
+#include "cluster_topology.hpp"
 #include "frontcache/metrics/metrics.hpp"
 #include "frontcache/metrics/process.hpp"
 #include "frontcache/upstream/stats.hpp"
@@ -90,8 +92,10 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::PinnedLost, get(stats.pinned_lost));
   out.set(Metric::PinnedRecycleFailures, get(stats.pinned_recycle_failures));
 
-  const auto configured =
-      shared.workers * cfg->upstream.connections_per_worker * (shared.resp3 ? 2 : 1);
+  // (In cluster mode, that set per master.)
+  const auto map = shared.topology != nullptr ? shared.topology->map() : nullptr;
+  const auto configured = shared.workers * cfg->upstream.connections_per_worker *
+                          (shared.resp3 ? 2 : 1) * (map ? map->shards().size() : 1);
   const auto ready = static_cast<std::size_t>(
       std::max<std::int64_t>(0, up.connections_ready.load(std::memory_order_relaxed)));
   out.set(Metric::UpstreamConnections, "state=\"ready\"", std::uint64_t{ready});
@@ -102,6 +106,17 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::UpstreamRequests, get(up.requests));
   out.set(Metric::UpstreamFailedRequests, get(up.failed_requests));
   out.set(Metric::UpstreamUnavailableReplies, get(up.unavailable_replies));
+  if (shared.topology != nullptr) {
+    const auto& c = cluster_stats();
+    const auto& t = shared.topology->stats();
+    out.set(Metric::ClusterMasters, std::uint64_t{map ? map->shards().size() : 0});
+    out.set(Metric::ClusterRedirects, "kind=\"moved\"", get(c.moved));
+    out.set(Metric::ClusterRedirects, "kind=\"ask\"", get(c.ask));
+    out.set(Metric::ClusterRedirects, "kind=\"tryagain\"", get(c.tryagain));
+    out.set(Metric::ClusterRedirects, "kind=\"given_up\"", get(c.redirect_failures));
+    out.set(Metric::ClusterTopologyRefreshes, "result=\"ok\"", get(t.refreshes));
+    out.set(Metric::ClusterTopologyRefreshes, "result=\"failed\"", get(t.refresh_failures));
+  }
 
   add_cache(out, shared, *cfg);
 

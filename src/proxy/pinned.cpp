@@ -93,12 +93,15 @@ void Session::dispatch_pinned(const Classified& c, Args args, std::string_view r
   if (answered_by_proxy(c, args)) return answer_locally(c, args);
   // Redis ignores MONITOR from a client that is monitoring already: no reply at all.
   if (c.op == Op::Monitor && state_.monitor && !state_.multi) return;
+  if (worker_.cluster() != nullptr && !route_pinned_cluster(c, args)) return;
   if (pinned_ == nullptr && !pin()) return;
   send_pinned(c, args, raw);
 }
 
 bool Session::pin() {
-  auto connection = worker_.acquire_pinned();
+  auto connection = cluster_pin_node_ != nullptr
+                        ? worker_.acquire_pinned(cluster_pin_node_->host, cluster_pin_node_->port)
+                        : worker_.acquire_pinned();
   if (!connection) {
     reply_error(
         fmt::format("ERR frontcache: no dedicated upstream connection available for this command "
@@ -185,6 +188,11 @@ void Session::push_frame(std::string_view frame) {
 
 void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
   if (conn_.closed() || pinned_ == nullptr) return;
+  std::string redirect;  // cluster mode: MOVED / ASK become TRYAGAIN (cluster_pinned.cpp)
+  if (kind == resp::ReplyKind::Error && worker_.cluster() != nullptr &&
+      cluster_redirect_frame(frame, redirect)) {
+    frame = redirect;
+  }
   if (is_push(frame, kind) || pinned_requests_.empty()) return push_frame(frame);
   const std::uint64_t seq = pinned_requests_.front();
   if (seq == kInternalHello) {
@@ -200,11 +208,14 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
   if (seq == kInternal) {
     pinned_requests_.pop_front();
     if (frame != resp::kOk) {
-      // The hand-off SELECT failed: the connection is not in the client's database.
+      // The hand-off SELECT failed: the connection is not in the client's database. (Or, in a
+      // cluster, the MULTI that moved a transaction to its keys' master.)
       static metrics::LogLimit log_limit;
-      log_limit.warn("client {}: dedicated connection refused SELECT {}: {}", id_, state_.db,
+      const std::string what = state_.multi ? "MULTI" : fmt::format("SELECT {}", state_.db);
+      log_limit.warn("client {}: dedicated connection refused {}: {}", id_, what,
                      frame.substr(0, frame.size() - 2));
-      conn_.append(resp::error_reply("ERR frontcache: dedicated connection refused SELECT"));
+      conn_.append(
+          resp::error_reply(fmt::format("ERR frontcache: dedicated connection refused {}", what)));
       return close();
     }
     return maybe_resume();

@@ -40,8 +40,15 @@ bool Session::on_request(Args args, std::string_view raw) {
       pin_wait_ = true;
       return false;
     }
-  } else if (!pinned_requests_.empty() && (answered_by_proxy(c, args) || c.op == Op::Monitor)) {
-    // (MONITOR too: Redis does not answer it at all when the client is monitoring already.)
+    if (in_upstream_ > 0 && worker_.cluster() != nullptr && cluster_hold()) {
+      cluster_wait_ = true;
+      return false;
+    }
+  } else if (!pinned_requests_.empty() &&
+             (answered_by_proxy(c, args) || c.op == Op::Monitor ||
+              (worker_.cluster() != nullptr && cluster_repin_wait(c, args)))) {
+    // (MONITOR too: Redis does not answer it at all when the client is monitoring already.
+    // In a cluster, a transaction that may move to its first key's master waits too.)
     barrier_ = true;
     return false;
   }
@@ -147,12 +154,14 @@ const Permissions& Session::permissions() {
 }
 
 void Session::dispatch_shared(const Classified& c, Args args, std::string_view raw) {
+  cluster_slot_ = 0xFFFF;  // cluster mode: any master, unless the request's keys say otherwise
   if (c.route == Route::Local) return answer_locally(c, args);
   std::string error;
   if (refused(c, args, error)) {
     count_refusal();
     return reply_error(error);
   }
+  if (worker_.cluster() != nullptr && !route_cluster(c, args)) return;
   if (!c.known() || worker_.shared().l1 == nullptr) return forward(raw);
   if (c.has(command::kCacheable) && !silent_) return read_cached(c, args, raw);
   if (c.has(command::kWrite) || c.route == Route::Script) return forward_write(c, args, raw);
@@ -199,6 +208,11 @@ upstream::Connection* Session::upstream_connection() {
 }
 
 bool Session::send_shared(std::uint64_t seq, std::string_view raw) {
+  if (worker_.cluster() != nullptr) {
+    if (!send_cluster(seq, raw)) return false;
+    ++in_upstream_;
+    return true;
+  }
   upstream::Connection* conn = upstream_connection();
   if (conn == nullptr || !conn->send(state_.db, raw, shared_from_this(), seq)) return false;
   ++in_upstream_;
@@ -207,6 +221,7 @@ bool Session::send_shared(std::uint64_t seq, std::string_view raw) {
 
 std::string Session::unavailable_error() {
   upstream::stats().unavailable_replies.fetch_add(1, std::memory_order_relaxed);
+  if (worker_.cluster() != nullptr) return cluster_unavailable_error();
   return resp::error_reply(
       fmt::format("ERR upstream unavailable ({})", worker_.pool(state_.resp).unavailable_reason()));
 }
@@ -214,7 +229,7 @@ std::string Session::unavailable_error() {
 // One of this session's requests on the shared connections has its whole answer.
 void Session::shared_reply_done() {
   --in_upstream_;
-  if (pin_wait_) maybe_resume();
+  if (pin_wait_ || cluster_wait_) maybe_resume();
 }
 
 void Session::on_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind) {

@@ -22,6 +22,8 @@
 #include <random>
 #include <thread>
 
+#include "cluster_coherence.hpp"
+#include "cluster_topology.hpp"
 #include "command_reply.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
 #include "frontcache/metrics/http_server.hpp"
@@ -84,10 +86,15 @@ std::vector<command::CommandInfo> parse_command_reply(const redisReply* r) {
 // Asks the upstream, once at startup, for what sessions need to answer locally: the number
 // of databases (SELECT's range) and its version (HELLO). Defaults stay when it is down or
 // CONFIG is renamed away; a failure here is not fatal.
-void probe_upstream(Shared& shared) {
+void probe_upstream(Shared& shared, const config::Endpoint* node = nullptr) {
   const auto config = shared.config();
   const auto& up = config->upstream;
-  ProbeClient c(upstream_settings(shared, *config));
+  upstream::Settings settings = upstream_settings(shared, *config);
+  if (node != nullptr) {  // cluster mode: a master of the slot map
+    settings.host = node->host;
+    settings.port = node->port;
+  }
+  ProbeClient c(settings);
   if (!c.connect()) {
     if (up.tls.enabled && c.error().starts_with("TLS handshake")) {
       spdlog::error(
@@ -304,6 +311,7 @@ struct Server::Impl {
   asio::io_context invalidation_io{1};
   std::thread invalidation_thread;
   std::unique_ptr<invalidation::Subscriber> subscriber;
+  std::unique_ptr<ClusterCoherence> coherence;  // cluster mode: a subscriber per master
   std::unique_ptr<asio::steady_timer> maintenance;
   asio::io_context signals_io{1};
   asio::signal_set signals{signals_io, SIGINT, SIGTERM};
@@ -349,6 +357,12 @@ void Server::Impl::wait_for_signal(Server* server) {
 Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {
   auto& shared = impl_->shared;
   shared.upstream_tls = upstream_tls_client(shared.config()->upstream);
+  if (const auto& up = shared.config()->upstream; up.mode == config::UpstreamMode::Cluster) {
+    std::vector<config::Endpoint> seeds{up.address};
+    seeds.insert(seeds.end(), up.seeds.begin(), up.seeds.end());
+    shared.topology = std::make_unique<Topology>(upstream_settings(shared, *shared.config()),
+                                                 std::move(seeds), up.topology_refresh);
+  }
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
     shared.all_workers.push_back(impl_->workers.back().get());
@@ -376,11 +390,13 @@ void Server::reload() {
   if (!plan) return;
   spdlog::set_level(spdlog::level::from_str(plan->effective->log_level));
   auto& shared = impl_->shared;
-  if (shared.l1 && shared.l1->set_rules(plan->effective->cache) && impl_->subscriber) {
+  if (shared.l1 && shared.l1->set_rules(plan->effective->cache) &&
+      (impl_->subscriber || impl_->coherence)) {
     // Other keys are cacheable now: CLIENT TRACKING must cover their prefixes. Re-arming
     // clears L1 and registers the new prefixes.
     auto prefixes = shared.l1->rules()->tracking_prefixes();
     asio::post(impl_->invalidation_io, [this, prefixes = std::move(prefixes)]() mutable {
+      if (impl_->coherence) return impl_->coherence->set_prefixes(std::move(prefixes));
       impl_->subscriber->set_prefixes(std::move(prefixes));
     });
   }
@@ -429,7 +445,21 @@ void Server::bind() {
 
 void Server::run() {
   auto& shared = impl_->shared;
-  probe_upstream(shared);
+  if (shared.topology != nullptr) {
+    // Cluster mode: the slot map first, then the probe asks one of its masters.
+    if (!shared.topology->load()) {
+      spdlog::warn("cluster: no seed node gave a slot map ({}); serving errors until one does",
+                   shared.topology->last_error());
+    }
+    const auto map = shared.topology->map();
+    config::Endpoint master;
+    if (map != nullptr && !map->empty()) {
+      master = {map->shards().front().master.host, map->shards().front().master.port};
+    }
+    probe_upstream(shared, map != nullptr && !map->empty() ? &master : nullptr);
+  } else {
+    probe_upstream(shared);
+  }
   {
     const auto cfg = shared.config();
     std::string listening;
@@ -467,9 +497,16 @@ void Server::run() {
         std::max(std::chrono::milliseconds(1), cfg.invalidation.max_staleness / 4);
     settings.instance = shared.l1->instance();
     auto& io = impl_->invalidation_io;
-    impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
-    impl_->subscriber->start();
-    shared.l1->set_fence_requester([s = impl_->subscriber.get()] { s->request_fence(); });
+    if (shared.topology != nullptr) {
+      // Cluster mode: CLIENT TRACKING and fences on every master, following the slot map.
+      impl_->coherence = std::make_unique<ClusterCoherence>(io, settings, *shared.l1);
+      shared.topology->add_listener([c = impl_->coherence.get()](auto map) { c->apply(map); });
+      shared.l1->set_fence_requester([c = impl_->coherence.get()] { c->request_fence(); });
+    } else {
+      impl_->subscriber = std::make_unique<invalidation::Subscriber>(io, settings, *shared.l1);
+      impl_->subscriber->start();
+      shared.l1->set_fence_requester([s = impl_->subscriber.get()] { s->request_fence(); });
+    }
     shared.l1->set_tracking(&shared.tracking);
     shared.tracking.set_deliver(
         [&shared](std::size_t worker, std::uint64_t client, std::shared_ptr<Invalidation> m) {
@@ -487,7 +524,7 @@ void Server::run() {
     if (!sources.cache_stats) sources.cache_stats = [l1] { return l1->cache().stats(); };
     if (!sources.l1_bypassed) sources.l1_bypassed = [l1] { return !l1->armed(); };
   }
-  if (impl_->subscriber) {
+  if (impl_->subscriber || impl_->coherence) {
     impl_->invalidation_thread = std::thread([this] {
       try {
         impl_->invalidation_io.run();
@@ -498,6 +535,7 @@ void Server::run() {
   }
   shared.command_stats.reset(shared.workers, shared.commands.ids());
   for (auto& w : impl_->workers) w->start();
+  if (shared.topology != nullptr) shared.topology->start();  // after every worker listens to it
   if (impl_->metrics) impl_->metrics->start();
   asio::co_spawn(
       impl_->signals_io,
@@ -508,6 +546,7 @@ void Server::run() {
 
   impl_->wait_for_signal(this);
   impl_->signals_io.run();
+  if (shared.topology != nullptr) shared.topology->stop();
   // Workers end once their sessions have drained and their upstream connections are closed;
   // past shutdown_timeout their loops are stopped where they are.
   const auto grace = shared.config()->shutdown_timeout;
@@ -538,9 +577,10 @@ void Server::run() {
 void Server::stop() {
   impl_->draining = true;
   sd_notify("STOPPING=1\nSTATUS=draining");
-  if (impl_->subscriber) {
+  if (impl_->subscriber || impl_->coherence) {
     asio::post(impl_->invalidation_io, [this] {
-      impl_->subscriber->stop();
+      if (impl_->subscriber) impl_->subscriber->stop();
+      if (impl_->coherence) impl_->coherence->stop();
       impl_->maintenance->cancel();
     });
   }

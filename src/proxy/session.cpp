@@ -65,7 +65,8 @@ void Session::drain() { conn_.drain(); }
 void Session::on_client_gone() { close(); }
 
 bool Session::holding() const {
-  return holding_for_joined_ || pin_wait_ || barrier_ || reset_pending_ || auth_wait_;
+  return holding_for_joined_ || pin_wait_ || barrier_ || reset_pending_ || auth_wait_ ||
+         cluster_wait_;
 }
 
 // Ends the holds whose reason is over and lets the reader go on.
@@ -73,6 +74,7 @@ void Session::maybe_resume() {
   if (holding_for_joined_ && joined_pending_ == 0) holding_for_joined_ = false;
   if (pin_wait_ && in_upstream_ == 0 && joined_pending_ == 0) pin_wait_ = false;
   if (barrier_ && pinned_requests_.empty()) barrier_ = false;
+  if (cluster_wait_ && in_upstream_ == 0) cluster_wait_ = false;
   conn_.resume_reading();
 }
 

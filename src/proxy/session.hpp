@@ -32,9 +32,11 @@
 #include "auth_limiter.hpp"
 #include "client_connection.hpp"
 #include "client_state.hpp"
+#include "cluster_client.hpp"
 #include "command_stats.hpp"
 #include "frontcache/cache/cache.hpp"
 #include "frontcache/cache/rules.hpp"
+#include "frontcache/cluster/commands.hpp"
 #include "frontcache/command/command_table.hpp"
 #include "frontcache/resp/encode.hpp"
 #include "frontcache/upstream/connection.hpp"
@@ -163,6 +165,36 @@ class Session : public upstream::ReplyTarget,
   void after_write(const KeyList& keys, bool flush, bool fence);
   void forward_write(const Classified& c, Args args, std::string_view raw);
 
+  // cluster_router.cpp (upstream.mode: cluster). Where a request goes in a cluster: false when
+  // it was answered or fanned out there (CROSSSLOT, a split MGET, DBSIZE...); true when it goes
+  // on as usual, to the master of cluster_slot_.
+  bool route_cluster(const Classified& c, Args args);
+  // A routing change (new map, MOVED, ASK) since this session's requests in flight were sent:
+  // new ones wait for them, so a retried request is not overtaken on the slot's new owner.
+  bool cluster_hold() const;
+  bool send_cluster(std::uint64_t seq, std::string_view bytes);
+  void cluster_fill(std::uint64_t seq, Args args, std::string_view raw);
+  void cluster_mget_fetch(std::uint64_t seq, Args args, std::string_view raw);
+  void fan_out(const Classified& c, Args args, cluster::Fanout kind);
+  void split_cross_slot(const Classified& c, Args args, cluster::Split kind);
+  void cluster_scan(Args args);
+  std::string cluster_unavailable_error();
+  // Pinned sessions in a cluster: the dedicated connection goes to the master of the first key
+  // the session's state involves (WATCH, a blocking command, a transaction's first keyed
+  // command), or to any master (SUBSCRIBE, MONITOR, a transaction until its first key). Later
+  // keys of another slot get CROSSSLOT. False: answered here.
+  bool route_pinned_cluster(const Classified& c, Args args);
+  // The request's keys would move a keyless transaction to another master: it waits for the
+  // dedicated connection's replies first.
+  bool cluster_repin_wait(const Classified& c, Args args);
+  // The slot of the request's keys (cluster_pinned.cpp): kAnySlot without keys (or for an
+  // unknown command), nullopt when they span slots. Fills keys_.
+  std::optional<std::uint16_t> cluster_keys_slot(const Classified& c, Args args);
+  // A MOVED or ASK on the dedicated connection (the slot moved while the session was pinned):
+  // true with `out` set to the TRYAGAIN error the client gets instead.
+  bool cluster_redirect_frame(std::string_view frame, std::string& out);
+  friend class ClusterParts;
+
   // pinned.cpp
   void dispatch_pinned(const Classified& c, Args args, std::string_view raw);
   bool pin();  // false: none available, error replied
@@ -236,6 +268,14 @@ class Session : public upstream::ReplyTarget,
   std::size_t in_upstream_ = 0;               // requests in flight on the shared connections
   std::size_t joined_pending_ = 0;            // reads waiting on another session's fill
   std::size_t writes_in_flight_ = 0;          // writes sent on the shared connections
+  // Cluster mode: the slot the request being dispatched goes to (kAnySlot: any master), and the
+  // routing epoch its session's requests in flight were sent in.
+  std::uint16_t cluster_slot_ = 0;
+  std::uint64_t cluster_epoch_ = 0;
+  // The master of the dedicated connection, and the slot its keys are bound to (kAnySlot: none
+  // yet).
+  ClusterClient::Node* cluster_pin_node_ = nullptr;
+  std::uint16_t cluster_pin_slot_ = 0xFFFF;
   // Reads bypass L1 until a fence round started after this (a write of unnamed keys).
   std::chrono::steady_clock::time_point fence_after_{};
   std::string cache_key_;               // scratch: the cache key being looked up
@@ -248,6 +288,7 @@ class Session : public upstream::ReplyTarget,
   bool barrier_ = false;             // a local request waits for the dedicated connection's replies
   bool reset_pending_ = false;       // RESET went upstream: everything waits for +RESET
   bool auth_wait_ = false;           // reading paused until the address's AUTH turn
+  bool cluster_wait_ = false;        // cluster routing changed: wait for requests in flight
   boost::asio::steady_timer auth_timer_;
   std::optional<AuthLimiter::Key> peer_key_;  // the client's address, as AuthLimiter counts it
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "cluster_topology.hpp"
+
 namespace frontcache::proxy {
 
 namespace {
@@ -20,6 +22,8 @@ Shared::Shared(config::Config c)
       workers(worker_count(c)),
       latency(workers),
       config_(std::make_shared<const config::Config>(std::move(c))) {}
+
+Shared::~Shared() = default;
 
 std::shared_ptr<const config::Config> Shared::config() const {
   std::lock_guard lock(config_mutex_);

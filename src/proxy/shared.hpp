@@ -26,6 +26,7 @@
 namespace frontcache::proxy {
 
 class Worker;
+class Topology;
 
 struct ProxyStats {
   std::atomic<std::int64_t> connected_clients{0};
@@ -80,6 +81,7 @@ struct MetricsSources {
 
 struct Shared {
   explicit Shared(config::Config c);
+  ~Shared();
 
   // The whole config in effect. Cold paths only (INFO, metrics, reload): workers read their own
   // copy through Worker::config(), which is updated on the worker's thread.
@@ -100,7 +102,8 @@ struct Shared {
   AuthLimiter auth_limiter;                // wrong passwords per client address, all workers
   std::shared_ptr<const tls::Client> upstream_tls;  // upstream.tls, built at startup; null: off
   std::unique_ptr<L1> l1;                           // null when the cache is off
-  TrackingTable tracking;  // CLIENT TRACKING served by the proxy (needs the L1)
+  std::unique_ptr<Topology> topology;  // upstream.mode: cluster; null in standalone mode
+  TrackingTable tracking;              // CLIENT TRACKING served by the proxy (needs the L1)
   ProxyStats stats;
   CommandStats command_stats;  // sized once the command table is final
   ReloadStats reload;

@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "cluster_client.hpp"
+#include "cluster_topology.hpp"
 #include "frontcache/invalidation/payload.hpp"
 #include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/request_parser.hpp"
@@ -76,8 +78,18 @@ void Worker::set_tls_context(std::shared_ptr<asio::ssl::context> context) {
 void Worker::start() {
   if (shared_.l1) rules_ = shared_.l1->rules();
   access_ = shared_.access_for(config_);
-  pool_.start();
-  if (shared_.resp3) pool3_.start();
+  if (shared_.topology != nullptr) {
+    // Cluster mode: connections per master, opened as the slot map names them.
+    cluster_ = std::make_shared<ClusterClient>(io_, upstream_settings_,
+                                               config_->upstream.connections_per_worker,
+                                               shared_.resp3, *shared_.topology);
+    shared_.topology->add_listener([this](std::shared_ptr<const cluster::SlotMap> map) {
+      asio::post(io_, [this, map = std::move(map)]() mutable { cluster_->apply(std::move(map)); });
+    });
+  } else {
+    pool_.start();
+    if (shared_.resp3) pool3_.start();
+  }
   asio::co_spawn(io_, idle_loop(), [index = index_](std::exception_ptr e) {
     if (e) spdlog::error("worker {}: idle sweep ended by an exception", index);
   });
@@ -138,6 +150,7 @@ asio::awaitable<void> Worker::close_pool_when_drained(Worker* self) {
   }
   self->pool_.stop();
   self->pool3_.stop();
+  if (self->cluster_) self->cluster_->stop();
 }
 
 void Worker::join() {
@@ -218,7 +231,12 @@ void Worker::flush_publish() {
   publish_body_.clear();
   publish_all_ = false;
   static const auto discard = std::make_shared<DiscardReplies>();
+  // In a cluster, PUBLISH reaches every node's subscribers from any node.
   upstream::Connection* conn = pool_.least_loaded();
+  if (cluster_ != nullptr) {
+    auto* node = cluster_->owner(ClusterClient::kAnySlot, 0);
+    conn = node != nullptr ? cluster_->connection(*node, 0, 2) : nullptr;
+  }
   std::string request;
   const std::string_view args[] = {"PUBLISH", config_->invalidation.channel, payload};
   resp::encode_command(request, args);
@@ -249,11 +267,27 @@ asio::awaitable<void> Worker::idle_loop() {
   }
 }
 
-std::shared_ptr<upstream::DedicatedConnection> Worker::acquire_pinned() {
-  while (!idle_pinned_.empty()) {
-    auto c = std::move(idle_pinned_.back());
-    idle_pinned_.pop_back();
+std::shared_ptr<upstream::DedicatedConnection> Worker::acquire_pinned(const std::string& host,
+                                                                      std::uint16_t port) {
+  upstream::Settings settings = upstream_settings_;
+  if (!host.empty()) {
+    settings.host = host;
+    settings.port = port;
+  }
+  for (auto it = idle_pinned_.end(); it != idle_pinned_.begin();) {
+    --it;
+    if ((*it)->alive() && ((*it)->host() != settings.host || (*it)->port() != settings.port)) {
+      continue;  // another cluster node's
+    }
+    auto c = std::move(*it);
+    idle_pinned_.erase(it);
     if (c->alive()) return c;
+    --pinned_held_;
+  }
+  if (pinned_held_ >= config_->upstream.max_pinned_per_worker && !idle_pinned_.empty()) {
+    // Idle ones to other cluster nodes make room.
+    idle_pinned_.front()->stop();
+    idle_pinned_.erase(idle_pinned_.begin());
     --pinned_held_;
   }
   if (pinned_held_ >= config_->upstream.max_pinned_per_worker) {
@@ -262,7 +296,7 @@ std::shared_ptr<upstream::DedicatedConnection> Worker::acquire_pinned() {
   }
   ++pinned_held_;
   shared_.stats.pinned_opened.fetch_add(1, std::memory_order_relaxed);
-  auto c = std::make_shared<upstream::DedicatedConnection>(io_, upstream_settings_);
+  auto c = std::make_shared<upstream::DedicatedConnection>(io_, settings);
   c->start();
   return c;
 }
@@ -347,7 +381,8 @@ asio::awaitable<void> Worker::accept_loop(bool tls) {
   // Give the upstream connections their first connect before serving, so the first clients
   // (already queued in the listen backlog) do not get "upstream unavailable" at startup.
   const auto give_up = std::chrono::steady_clock::now() + config().upstream.connect_timeout;
-  while (pool_.ready_count() == 0 && std::chrono::steady_clock::now() < give_up) {
+  auto ready = [this] { return cluster_ ? cluster_->any_ready() : pool_.ready_count() > 0; };
+  while (!ready() && std::chrono::steady_clock::now() < give_up) {
     backoff.expires_after(std::chrono::milliseconds(5));
     co_await backoff.async_wait(kNoThrow);
   }

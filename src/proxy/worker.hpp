@@ -29,6 +29,7 @@ class context;
 namespace frontcache::proxy {
 
 class Session;
+class ClusterClient;
 
 // The settings of every upstream connection (shared, pinned, subscriber, probe), TLS included.
 // protocol 3: the handshake sends HELLO 3 (the pool that serves RESP3 clients).
@@ -69,6 +70,9 @@ class Worker {
   // connections, RESP3 clients' over connections that said HELLO 3, so that every reply is the
   // one Redis gives that client.
   upstream::Pool& pool(int protocol = 2) { return protocol == 3 ? pool3_ : pool_; }
+  // Cluster mode: the connections to every master and the slot map (null in standalone mode,
+  // and before start()).
+  ClusterClient* cluster() const { return cluster_.get(); }
   std::size_t index() const { return index_; }
 
   // Sessions of this worker, for CLIENT LIST and shutdown. Returns the position for remove().
@@ -94,7 +98,9 @@ class Worker {
   void shed_output();
   // Dedicated upstream connections for pinned sessions: at most upstream.max_pinned_per_worker
   // held (in use or idle). Null when the limit is reached; the caller replies an error.
-  std::shared_ptr<upstream::DedicatedConnection> acquire_pinned();
+  // `host`/`port` (cluster mode): a master's; empty: upstream.address.
+  std::shared_ptr<upstream::DedicatedConnection> acquire_pinned(const std::string& host = {},
+                                                                std::uint16_t port = 0);
   // Gives a connection back: when `reusable` (nothing in flight on it) it is RESET, logged in
   // again and kept idle for the next session once every reply came back as expected; closed
   // otherwise.
@@ -120,6 +126,7 @@ class Worker {
   boost::asio::steady_timer idle_timer_;
   upstream::Pool pool_;
   upstream::Pool pool3_;
+  std::shared_ptr<ClusterClient> cluster_;
   std::list<Session*> sessions_;
   std::unordered_map<std::uint64_t, Session*> by_id_;
   std::string publish_body_;  // <len>:<key>... of the keys waiting to be published

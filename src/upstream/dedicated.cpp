@@ -89,6 +89,7 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   bool recycle_seen_reset_ = false;
   bool stopped_ = false;
   bool failed_ = false;
+  const Settings& settings() const { return settings_; }
 
  private:
   awaitable<void> run([[maybe_unused]] std::shared_ptr<Impl> self) {
@@ -247,6 +248,8 @@ void DedicatedConnection::attach(std::weak_ptr<StreamTarget> target) {
 void DedicatedConnection::detach() { impl_->target_.reset(); }
 void DedicatedConnection::stop() { impl_->stop(); }
 bool DedicatedConnection::alive() const { return !impl_->stopped_ && !impl_->failed_; }
+const std::string& DedicatedConnection::host() const { return impl_->settings().host; }
+std::uint16_t DedicatedConnection::port() const { return impl_->settings().port; }
 void DedicatedConnection::send(std::string_view request) { impl_->send(request); }
 void DedicatedConnection::recycle(std::function<void(bool)> done) {
   impl_->recycle(std::move(done));

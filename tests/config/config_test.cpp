@@ -243,6 +243,33 @@ log:
   EXPECT_EQ(c.log_level, "critical");
 }
 
+TEST(Load, ClusterMode) {
+  const auto result = load(
+      "upstream:\n  mode: cluster\n  address: 10.0.0.1:7000\n"
+      "  seeds: [\"10.0.0.2:7000\", \"[::1]:7001\", redis-3.internal:7002]\n"
+      "  topology_refresh: 2s\n");
+  ASSERT_THAT(result.errors, IsEmpty());
+  const auto& up = result.config->upstream;
+  EXPECT_EQ(up.mode, UpstreamMode::Cluster);
+  ASSERT_EQ(up.seeds.size(), 3u);
+  EXPECT_EQ(up.seeds[1], (Endpoint{"::1", 7001}));
+  EXPECT_EQ(up.seeds[2], (Endpoint{"redis-3.internal", 7002}));
+  EXPECT_EQ(up.topology_refresh, Duration{2000});
+  // FRONTCACHE CONFIG / --print config shows it, and the text loads back to the same config.
+  const std::string text = to_yaml(*result.config);
+  EXPECT_NE(text.find("  mode: cluster\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  seeds: [10.0.0.2:7000, \"[::1]:7001\", redis-3.internal:7002]\n"),
+            std::string::npos)
+      << text;
+  const auto back = load(text);
+  ASSERT_THAT(back.errors, IsEmpty()) << text;
+  EXPECT_EQ(back.config->upstream, up);
+  // Standalone is the default and shows no cluster keys.
+  const std::string standalone = to_yaml(Config{});
+  EXPECT_NE(standalone.find("  mode: standalone\n"), std::string::npos);
+  EXPECT_EQ(standalone.find("seeds"), std::string::npos);
+}
+
 TEST(Load, UnquotedOffIsAStringNotABool) {
   EXPECT_EQ(load_ok("invalidation: {tracking: off}\n").invalidation.tracking, TrackingMode::Off);
 }

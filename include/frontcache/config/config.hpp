@@ -35,8 +35,16 @@ struct UpstreamTlsConfig {
   bool operator==(const UpstreamTlsConfig&) const = default;
 };
 
+// upstream.mode: one Redis server, or a Redis Cluster whose nodes `address` and `seeds` name.
+enum class UpstreamMode { Standalone, Cluster };
+
 struct UpstreamConfig {
-  Endpoint address{"127.0.0.1", 6379};
+  UpstreamMode mode = UpstreamMode::Standalone;
+  Endpoint address{"127.0.0.1", 6379};  // cluster mode: the first seed node
+  std::vector<Endpoint> seeds;          // cluster mode: more seed nodes, tried after `address`
+  // Cluster mode: how often the slot map is read again when nothing asked for it sooner (a
+  // MOVED reply, a lost node connection and a degraded map do).
+  Duration topology_refresh{5000};
   std::string username;  // empty: AUTH <password> only
   std::string password;  // empty: no AUTH
   std::size_t connections_per_worker = 2;

@@ -50,6 +50,9 @@ class DedicatedConnection {
   void stop();
   // False once the connection failed or was stopped.
   bool alive() const;
+  // The server it connects to (a cluster has one per master).
+  const std::string& host() const;
+  std::uint16_t port() const;
   // Queues one complete RESP request.
   void send(std::string_view request);
   // Makes the connection fit for another session (detaching the current target): sends RESET,
