@@ -26,6 +26,9 @@ struct KillFilter {
   std::uint64_t self = 0;
 
   bool matches(const Session& s) const {
+    // A client killed a moment ago is gone for Redis (freeClient runs at once), though its
+    // session is still winding down here: a second KILL must not count it again.
+    if (s.closed()) return false;
     if (skipme && s.id() == self) return false;
     if (id && s.id() != *id) return false;
     if (addr && s.addr() != *addr) return false;
@@ -57,7 +60,13 @@ void Session::client_list() {
     // workers answer, and Redis shows CLIENT LIST as the last command of the client running it.
     boost::asio::post(w->io(), [w, i, gather, weak, seq, &home, me = this, mine = describe()] {
       std::string text;
-      for (Session* s : w->sessions()) text += (s == me ? mine : s->describe()) + "\n";
+      for (Session* s : w->sessions()) {
+        if (s == me) {
+          text += mine + "\n";
+        } else if (!s->closed()) {  // killed or gone: Redis lists it no more
+          text += s->describe() + "\n";
+        }
+      }
       boost::asio::post(home, [i, gather, weak, seq, text = std::move(text)]() mutable {
         gather->parts[i] = std::move(text);
         if (--gather->left != 0) return;

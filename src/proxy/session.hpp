@@ -86,6 +86,8 @@ class Session : public upstream::ReplyTarget,
 
   std::uint64_t id() const { return id_; }
   const std::string& addr() const { return conn_.addr(); }
+  // Closed (killed, or its client went away) but not yet removed from its worker's list.
+  bool closed() const { return conn_.closed(); }
   const std::string& laddr() const { return conn_.laddr(); }
   const std::string& user() const { return state_.user; }
   std::size_t output_bytes() const { return conn_.buffered_bytes(); }
