@@ -21,6 +21,7 @@ class Totals:
         self.proxy_crashes = 0
         self.sanitizer = 0
         self.failing_seeds = []
+        self.flaky = 0  # programs that mismatched once and not in their rerun (--rerun-once)
 
     def add(self, res):
         self.seeds += 1
@@ -57,6 +58,9 @@ class Totals:
         print('MONITOR lines dropped (not compared): %d' % self.monitor_lines)
         print('mismatches: %d%s' % (self.mismatches, '  ' + ', '.join(
             '%s=%d' % kv for kv in self.mismatch_kinds.most_common()) if self.mismatches else ''))
+        if self.flaky:
+            print('FLAKY programs (mismatched, then clean in the rerun; not failed): %d'
+                  % self.flaky)
         if self.proxy_crashes:
             print('proxy crashes: %d' % self.proxy_crashes)
         if self.model_errors:
