@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
+#include <vector>
 
 #include "target.hpp"
 
@@ -41,9 +43,17 @@ TEST_F(CompatClients, IoredisTypicalUsageMatchesRedis) {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     return r.out;
   };
-  const std::string through = script(target().port());
-  const std::string direct = script(target().redis_port());
+  std::string through = script(target().port());
+  std::string direct = script(target().redis_port());
   EXPECT_EQ(through.rfind("OK", 0), 0u) << through;
+  if (target().is_cluster()) {
+    // PUBLISH's reply counts the subscribers on the one node it ran on, as on a cluster node
+    // (docs/compatibility.md); the messages still reach the subscriber and are compared.
+    const std::regex counts(R"("publish":\[\d+,\d+\])");
+    EXPECT_TRUE(std::regex_search(through, counts)) << through;
+    through = std::regex_replace(through, counts, R"("publish":[n,n])");
+    direct = std::regex_replace(direct, counts, R"("publish":[n,n])");
+  }
   EXPECT_EQ(through, direct);
 }
 
@@ -85,10 +95,16 @@ TEST_F(CompatClients, RedisCliEveryFamilyMatchesRedis) {
 }
 
 TEST_F(CompatClients, RedisCliScanAndBigkeysMatchRedis) {
-  auto d = target().direct_client();
-  d("FLUSHALL");
-  for (int i = 0; i < 200; ++i) d("SET", "scan:" + std::to_string(i), std::string(i, 'x'));
-  d("RPUSH", "biglist", "a", "b", "c");
+  // The same keys on the redis-server and (in cluster mode, where that is a reference Redis
+  // beside the cluster) through the proxy.
+  std::vector<RedisClient> writers;
+  writers.push_back(target().direct_client());
+  if (target().is_cluster()) writers.push_back(target().client());
+  for (auto& d : writers) {
+    d("FLUSHALL");
+    for (int i = 0; i < 200; ++i) d("SET", "scan:" + std::to_string(i), std::string(i, 'x'));
+    d("RPUSH", "biglist", "a", "b", "c");
+  }
   auto sorted_lines = [](std::string s) {
     std::vector<std::string> lines;
     std::stringstream in(s);

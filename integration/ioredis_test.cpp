@@ -60,7 +60,7 @@ TEST_F(Ioredis, Ioredis6Resp3MatchesRedis) {
 TEST_F(Ioredis, TwoHundredConcurrentConnections) {
   run_script("concurrent.js");
   // Nothing is left behind: every connection was closed by QUIT.
-  auto d = target().direct_client();
+  auto d = target().data_client();
   EXPECT_EQ(d("GET", "shared").to_string(), "\"10000\"");
 }
 

@@ -46,7 +46,7 @@ TEST_F(RedisCli, PipeLoadsOneHundredThousandSets) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("errors: 0, replies: 100000"), std::string::npos) << r.out << r.err;
 
-  auto d = target().direct_client();
+  auto d = target().data_client();
   EXPECT_EQ(d("DBSIZE").to_string(), ":100000");
   EXPECT_EQ(d("GET", "key:99999").to_string(), "\"value:99999\"");
 }

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "target.hpp"
 
@@ -80,16 +83,32 @@ class RunScript : public ::testing::Test {
     }
   }
   // Starts scripts/run.sh in its own process group (killed whole when the test ends).
-  Process start() {
+  Process start(std::vector<std::string> flags = {}, std::vector<std::string> environment = {}) {
     SpawnOptions spawn;
-    spawn.argv = {"bash", std::string(FRONTCACHE_SOURCE_DIR) + "/scripts/run.sh", config_};
+    spawn.argv = {"bash", std::string(FRONTCACHE_SOURCE_DIR) + "/scripts/run.sh"};
+    spawn.argv.insert(spawn.argv.end(), flags.begin(), flags.end());
+    spawn.argv.push_back(config_);
     spawn.stdout_path = dir_.file("run.out");
     spawn.stderr_path = dir_.file("run.err");
     spawn.environment = {"FRONTCACHE_BIN=" + frontcache_binary(),
                          "FRONTCACHE_RUN_DIR=" + dir_.path()};
+    spawn.environment.insert(spawn.environment.end(), environment.begin(), environment.end());
     return Process(spawn);
   }
   static bool answers(uint16_t port) { return RawClient("127.0.0.1", port, 5s).connected(); }
+  // Once a SET travels through the proxy to the Redis the script uses; false at once when the
+  // script has exited.
+  bool serves(Process& run) const {
+    bool served = false;
+    wait_until(
+        [&] {
+          RedisClient c("127.0.0.1", proxy_port_, 5s);
+          served = c("SET", "k", "v").to_string() == "+OK";
+          return served || !run.running();
+        },
+        120s, 20ms);
+    return served;
+  }
 
   TempDir dir_;
   uint16_t redis_port_ = 0;
@@ -100,13 +119,7 @@ class RunScript : public ::testing::Test {
 TEST_F(RunScript, StartsRedisAndFrontcacheAndKillStopsBoth) {
   Process run = start();
   // Up once a command travels through the proxy to the Redis the script started.
-  ASSERT_TRUE(wait_until(
-      [&] {
-        RedisClient c("127.0.0.1", proxy_port_, 5s);
-        return c("SET", "k", "v").to_string() == "+OK";
-      },
-      120s, 20ms))
-      << "never served";
+  ASSERT_TRUE(serves(run)) << "never served";
   RedisClient direct("127.0.0.1", redis_port_);
   EXPECT_EQ(direct("GET", "k").to_string(), "\"v\"");
   EXPECT_NE(read_file(dir_.file("run.out")).find("starting a local redis-server"),
@@ -122,18 +135,54 @@ TEST_F(RunScript, StartsRedisAndFrontcacheAndKillStopsBoth) {
   EXPECT_FALSE(answers(redis_port_)) << "redis-server outlived run.sh";
 }
 
+// --cluster: three cluster nodes on consecutive ports, frontcache in cluster mode in front of
+// them (keys land on every master), and a kill of the script stops all of it.
+TEST_F(RunScript, ClusterStartsThreeMastersServesThemAllAndKillStopsEverything) {
+  // Three consecutive free ports, and their cluster bus ports (+10000), below the ephemeral
+  // range that free_port() and outgoing connections of the tests running beside use.
+  std::random_device random;
+  uint16_t base = 0;
+  while (base == 0) {
+    const auto p = static_cast<uint16_t>(12000 + random() % 10000);
+    bool all_free = true;
+    for (uint16_t i = 0; i < 3; ++i) {
+      all_free = all_free && !answers(static_cast<uint16_t>(p + i)) &&
+                 !answers(static_cast<uint16_t>(p + i + 10000));
+    }
+    if (all_free) base = p;
+  }
+  Process run = start({"--cluster"}, {"FRONTCACHE_CLUSTER_PORT=" + std::to_string(base)});
+  ASSERT_TRUE(serves(run)) << "never served";
+  RedisClient c("127.0.0.1", proxy_port_);
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(c("SET", "key:" + std::to_string(i), "v").to_string(), "+OK");
+  EXPECT_EQ(c("DBSIZE").integer, 31);
+  for (uint16_t i = 0; i < 3; ++i) {
+    RedisClient node("127.0.0.1", static_cast<uint16_t>(base + i));
+    EXPECT_NE(node("CLUSTER", "INFO").str.find("cluster_state:ok"), std::string::npos);
+    EXPECT_GT(node("DBSIZE").integer, 0) << "master on port " << base + i << " got no key";
+  }
+  EXPECT_NE(c("INFO", "frontcache").str.find("cluster_masters:3"), std::string::npos);
+  EXPECT_EQ(read_file(dir_.file("run.out")).find("starting a local redis-server"),
+            std::string::npos);
+
+  ASSERT_EQ(::kill(run.pid(), SIGTERM), 0);
+  const auto code = run.wait_for(120s);
+  ASSERT_TRUE(code.has_value()) << "run.sh did not exit";
+  EXPECT_EQ(*code, 0);
+  EXPECT_FALSE(answers(proxy_port_)) << "frontcache outlived run.sh";
+  for (uint16_t i = 0; i < 3; ++i) {
+    EXPECT_FALSE(answers(static_cast<uint16_t>(base + i))) << "a cluster node outlived run.sh";
+  }
+}
+
 TEST_F(RunScript, UsesARedisThatAlreadyAnswersAndLeavesItRunning) {
   RedisServer redis(dir_.path());
   write_file(config_, "listen: 127.0.0.1:" + std::to_string(proxy_port_) +
                           "\nworkers: 1\nupstream: {address: '127.0.0.1:" +
                           std::to_string(redis.port()) + "'}\n");
   Process run = start();
-  ASSERT_TRUE(wait_until(
-      [&] {
-        RedisClient c("127.0.0.1", proxy_port_, 5s);
-        return c("SET", "k", "v").to_string() == "+OK";
-      },
-      120s, 20ms));
+  ASSERT_TRUE(serves(run));
   ASSERT_EQ(::kill(run.pid(), SIGINT), 0);
   ASSERT_TRUE(run.wait_for(120s).has_value());
   EXPECT_FALSE(answers(proxy_port_));

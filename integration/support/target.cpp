@@ -32,18 +32,53 @@ TargetKind target_kind() {
   std::string value = env ? env : "";
   if (value == "direct") return TargetKind::Direct;
   if (value == "proxy") return TargetKind::Proxy;
+  if (value == "cluster") return TargetKind::Cluster;
   if (!value.empty()) {
-    throw std::runtime_error("FRONTCACHE_TARGET must be 'direct' or 'proxy', not '" + value + "'");
+    throw std::runtime_error("FRONTCACHE_TARGET must be 'direct', 'proxy' or 'cluster', not '" +
+                             value + "'");
   }
   const std::string bin = frontcache_binary();
   return !bin.empty() && std::filesystem::exists(bin) ? TargetKind::Proxy : TargetKind::Direct;
 }
 
-const char* target_name(TargetKind kind) { return kind == TargetKind::Proxy ? "proxy" : "direct"; }
+const char* target_name(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::Direct:
+      return "direct";
+    case TargetKind::Proxy:
+      return "proxy";
+    case TargetKind::Cluster:
+      return "cluster";
+  }
+  return "?";
+}
+
+namespace {
+
+// Until a forwarded command is answered and the L1 is armed (every master's invalidation
+// stream up): a client enabling CLIENT TRACKING before the arming would be told to drop
+// everything, which a test comparing with Redis does not expect.
+void wait_until_armed(uint16_t port, const std::string& logs_hint) {
+  const bool armed = wait_until(
+      [&] {
+        RedisClient c("127.0.0.1", port, 2s);
+        if (c("EXISTS", "frontcache-it-ready").type != Reply::Type::Integer) return false;
+        const std::string info = c("INFO", "frontcache").str;
+        return info.find("l1_state:") == std::string::npos ||
+               info.find("l1_state:armed\r\n") != std::string::npos;
+      },
+      60s, 20ms);
+  if (!armed)
+    throw std::runtime_error("the proxy never armed its L1 in cluster mode; " + logs_hint);
+}
+
+}  // namespace
 
 Target::Target(TargetOptions options) : kind_(target_kind()) {
   redis_ = std::make_unique<RedisServer>(dir_.path(), options.redis_args);
-  if (kind_ == TargetKind::Proxy) {
+  if (kind_ == TargetKind::Cluster)
+    cluster_ = std::make_unique<RedisCluster>(3, options.redis_args);
+  if (kind_ != TargetKind::Direct) {
     const std::string bin = frontcache_binary();
     if (bin.empty() || !std::filesystem::exists(bin)) {
       throw std::runtime_error("FRONTCACHE_TARGET=proxy but no frontcache binary at '" + bin +
@@ -51,24 +86,27 @@ Target::Target(TargetOptions options) : kind_(target_kind()) {
     }
     FrontcacheOptions fc;
     fc.binary = bin;
-    fc.upstream_port = redis_->port();
+    fc.upstream_port = cluster_ ? cluster_->port(0) : redis_->port();
     fc.workers = options.workers;
     fc.extra_yaml = options.frontcache_yaml;
-    fc.upstream_yaml = options.upstream_yaml;
+    fc.upstream_yaml = (cluster_ ? "  mode: cluster\n" : "") + options.upstream_yaml;
     fc.command_timeout = options.command_timeout;
     fc.connections_per_worker = options.connections_per_worker;
     proxy_ = std::make_unique<Frontcache>(dir_.path(), fc);
+    if (cluster_) wait_until_armed(proxy_->port(), "temp dir " + dir_.path());
   }
 }
 
 Target::~Target() {
   proxy_.reset();  // stop the proxy before its upstream
+  cluster_.reset();
   redis_.reset();
 }
 
 std::string Target::logs() const {
   std::string out = "target: " + std::string(target_name(kind_)) + ", temp dir " + dir_.path() +
                     "\n--- redis-server log ---\n" + redis_->log();
+  if (cluster_) out += "\n--- cluster nodes ---\n" + cluster_->logs();
   if (proxy_) out += "\n--- frontcache stderr ---\n" + proxy_->log();
   return out;
 }

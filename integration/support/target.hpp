@@ -1,7 +1,8 @@
-// What a test talks to. FRONTCACHE_TARGET=direct|proxy picks it (default: proxy when
+// What a test talks to. FRONTCACHE_TARGET=direct|proxy|cluster picks it (default: proxy when
 // FRONTCACHE_BIN, or the binary built next to the tests, exists; direct otherwise). A test
 // written against Target sees the same Redis protocol either way: in direct mode the address is
-// the redis-server itself, in proxy mode a frontcache in front of it.
+// the redis-server itself, in proxy mode a frontcache in front of it, in cluster mode a
+// frontcache (upstream.mode: cluster) in front of a local 3-master Redis Cluster.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,13 +12,14 @@
 #include <optional>
 #include <string>
 
+#include "cluster.hpp"
 #include "net.hpp"
 #include "process.hpp"
 #include "servers.hpp"
 
 namespace frontcache::integration {
 
-enum class TargetKind { Direct, Proxy };
+enum class TargetKind { Direct, Proxy, Cluster };
 
 TargetKind target_kind();
 const char* target_name(TargetKind kind);
@@ -35,18 +37,23 @@ struct TargetOptions {
   int connections_per_worker = 2;      // upstream.connections_per_worker of the proxy
 };
 
-// One redis-server, plus a frontcache in front of it in proxy mode, in a private temp dir.
+// One redis-server, plus a frontcache in front of it in proxy mode, in a private temp dir. In
+// cluster mode the frontcache is in front of a 3-master cluster, and the one redis-server is a
+// plain reference Redis beside it (redis_port(), direct_client()) that tests comparing outputs
+// with Redis use; it holds none of the keys written through the proxy.
 class Target {
  public:
   explicit Target(TargetOptions options = {});
   ~Target();
 
   TargetKind kind() const { return kind_; }
-  bool is_proxy() const { return kind_ == TargetKind::Proxy; }
+  // A frontcache is under test (proxy or cluster mode).
+  bool is_proxy() const { return kind_ != TargetKind::Direct; }
+  bool is_cluster() const { return kind_ == TargetKind::Cluster; }
   const std::string host() const { return "127.0.0.1"; }
   // The address under test.
   uint16_t port() const { return proxy_ ? proxy_->port() : redis_->port(); }
-  // The redis-server, bypassing the proxy.
+  // The redis-server, bypassing the proxy (in cluster mode the reference Redis).
   uint16_t redis_port() const { return redis_->port(); }
 
   RedisClient client(std::chrono::milliseconds timeout = 5s) const {
@@ -56,7 +63,14 @@ class Target {
     return RedisClient(host(), redis_port(), timeout);
   }
 
+  // A client that reads the data as the upstream holds it: the redis-server, or in cluster mode
+  // the proxy (no single node holds every key).
+  RedisClient data_client(std::chrono::milliseconds timeout = 5s) const {
+    return is_cluster() ? client(timeout) : direct_client(timeout);
+  }
+
   RedisServer& redis() { return *redis_; }
+  RedisCluster* cluster() { return cluster_.get(); }
   Frontcache* proxy() { return proxy_.get(); }
   TempDir& dir() { return dir_; }
   // Logs of every process, for failure reports.
@@ -66,6 +80,7 @@ class Target {
   TargetKind kind_;
   TempDir dir_;
   std::unique_ptr<RedisServer> redis_;
+  std::unique_ptr<RedisCluster> cluster_;
   std::unique_ptr<Frontcache> proxy_;
 };
 

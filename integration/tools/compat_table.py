@@ -111,6 +111,25 @@ def main():
     print("RESP3 (`HELLO 3`) is supported end to end, and `CLIENT TRACKING` (client-side"
           " caching) is served by the proxy from its own invalidations, with proxy client ids for"
           " `REDIRECT` ([resp3.md](resp3.md)).\n")
+    print('**Cluster mode** (`upstream.mode: cluster`, [cluster.md](cluster.md)): clients see '
+          "one Redis without cluster support, and these answers differ from one Redis's: "
+          '`SELECT n` with n ≠ 0 gets `-ERR SELECT is not allowed in cluster mode` (as a '
+          'cluster node answers); keys of several slots get `-CROSSSLOT`, except in `MGET`, '
+          '`DEL`, `UNLINK`, `EXISTS`, `TOUCH` and `MSET`, which are split per slot (`MSET` then'
+          ' is not atomic); `CLUSTER`, `READONLY`, `READWRITE` and `ASKING` get `-ERR This '
+          'instance has cluster support disabled`; `INFO`, `RANDOMKEY`, `TIME`, `LASTSAVE` '
+          "describe one master; `PUBLISH`'s reply counts only the subscribers on the master it "
+          "ran on (every subscriber still gets the message); `MONITOR` shows one master's "
+          'traffic. The client-level integration tests run again through frontcache in front of'
+          ' a local 3-master cluster (`integration.cluster_target.*`) except the two whose '
+          'typed session includes `select 3` '
+          '(`RedisCli.InteractiveModeMatchesRedisForEveryFamily`, '
+          '`CompatClients.RedisCliEveryFamilyMatchesRedis`) and '
+          '`Ioredis.Ioredis6Resp3MatchesRedis` (its script runs `ZUNION` and other multi-key '
+          'commands on keys of several slots: `CROSSSLOT`); '
+          "`CompatClients.IoredisTypicalUsageMatchesRedis` compares everything but `PUBLISH`'s "
+          'counts.'
+          '\n')
     print("| command | handling | default permissions | notes |\n| --- | --- | --- | --- |")
     print("\n".join(rows))
     print("\n**MONITOR** through the proxy is Redis's MONITOR on a dedicated upstream connection:"

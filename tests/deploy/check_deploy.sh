@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Checks the container files without a Docker engine:
-#   1. docker-compose.yml is valid (`docker-compose config -q`);
+#   1. docker-compose.yml is valid (`docker-compose config -q`) and has its test and cluster
+#      profiles;
 #   2. the Dockerfile's build stage installs and builds with the project's own scripts and
 #      presets, and has no package list of its own;
 #   3. the runtime stage installs the Debian package of every shared library the built binary
 #      links (from `ldd` + `dpkg -S`), so the image cannot drift from the build;
-#   4. the container config loads (`frontcache --check-config`);
+#   4. the container configs load (`frontcache --check-config`), the cluster one too;
 #   5. the runtime stage carries nothing but those libraries and the CA store (no build or test
 #      tooling), runs as a numeric non-root UID, keeps --config in its ENTRYPOINT, and its HEALTHCHECK (the same
 #      command as docker-compose.yml's) asks GET /readyz on the metrics port the container
@@ -22,7 +23,9 @@ fail() { echo "check_deploy: $*" >&2; exit 1; }
 command -v docker-compose >/dev/null || fail "docker-compose missing: run scripts/install-deps.sh"
 (cd "$src" && docker-compose -f docker-compose.yml config -q) || fail "docker-compose config -q failed"
 (cd "$src" && docker-compose -f docker-compose.yml --profile test config --services) |
-  grep -qx integration || fail "docker-compose.yml has no integration service"
+  grep -x integration >/dev/null || fail "docker-compose.yml has no integration service"
+(cd "$src" && docker-compose -f docker-compose.yml --profile cluster config --services) |
+  grep -x frontcache-cluster >/dev/null || fail "docker-compose.yml has no cluster profile (frontcache-cluster)"
 
 dockerfile="$src/Dockerfile"
 build_stage="$(awk '/^FROM /{stage=$NF} stage=="build"' "$dockerfile")"
@@ -51,7 +54,7 @@ text = open(sys.argv[1]).read().replace("\\\n", " ")
 line = re.search(r"^HEALTHCHECK .*?CMD (\[.*\])$", text, re.M)
 image = json.loads(line.group(1))
 compose = yaml.safe_load(open(sys.argv[2]))
-for name in ("frontcache", "frontcache-2"):
+for name in ("frontcache", "frontcache-2", "frontcache-cluster"):
     test = compose["services"][name].get("healthcheck", {}).get("test")
     if test and test[1:] != image:
         sys.exit(f"docker-compose.yml {name} healthcheck differs from the image's HEALTHCHECK")
@@ -91,6 +94,8 @@ done
 
 "$bin" --config "$src/config/frontcache.docker.yaml" --check-config >/dev/null ||
   fail "config/frontcache.docker.yaml does not load"
+"$bin" --config "$src/config/frontcache.docker-cluster.yaml" --check-config >/dev/null ||
+  fail "config/frontcache.docker-cluster.yaml does not load"
 
 # The systemd unit: Type=notify, starts the binary with the shipped config, and passes
 # `systemd-analyze verify` (any warning fails) with the paths pointed at this build.
