@@ -175,9 +175,7 @@ TEST_F(UpstreamAuth, EveryUpstreamConnectionAuthenticates) {
   ASSERT_EQ(c("MULTI").to_string(), "+OK");  // a dedicated connection authenticates too
   ASSERT_EQ(c("INCR", "n").to_string(), "+QUEUED");
   ASSERT_EQ(c("EXEC").to_string(), "[:1]");
-  EXPECT_TRUE(wait_until([&] {
-    return info_field(c("INFO", "frontcache").str, "l1_state") == "armed";
-  })) << "the invalidation connections could not authenticate";
+  EXPECT_TRUE(wait_armed(c)) << "the invalidation connections could not authenticate";
   // Every connection the proxy holds upstream is user fc.
   auto d = target().direct_client();
   const std::string clients = d("CLIENT", "LIST").str;

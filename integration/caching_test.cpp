@@ -35,10 +35,6 @@ long long info_number(RedisClient& c, const std::string& field) {
   return value.empty() ? -1 : std::stoll(value);
 }
 
-bool wait_armed(RedisClient& c) {
-  return wait_until([&] { return info_field(c, "l1_state") == "armed"; }, 30s, 10ms);
-}
-
 // Polls `read` until it returns `want`; the time it took, or nullopt after `timeout`. The
 // timeout only turns a missing event into a failure: it is far below the default rule TTL
 // (60 s), so only an invalidation (or the key's own expiry) can make `want` appear.

@@ -44,9 +44,7 @@ class ClientSideCache : public TargetTest {
     ASSERT_TRUE(wait_for_upstream(target()));
     if (target().is_proxy()) {
       auto c = target().client();
-      ASSERT_TRUE(wait_until([&] {
-        return info_field(c("INFO", "frontcache").str, "l1_state") == "armed";
-      })) << "invalidation never armed";
+      ASSERT_TRUE(wait_armed(c)) << "invalidation never armed";
     }
   }
   void TearDown() override {

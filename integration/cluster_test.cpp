@@ -327,16 +327,6 @@ TEST_F(Cluster, PinnedSessionsRunOnTheMasterOfTheirKeys) {
   }
 }
 
-// Until the proxy's L1 is armed on every master (or 30 s).
-bool wait_armed(RedisClient& c) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (c("INFO", "frontcache").str.find("l1_state:armed") == std::string::npos) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);  // polling interval
-  }
-  return true;
-}
-
 // L1 stays coherent on every master: a key cached by instance A is invalidated by a write made
 // directly on its master, and by a write made through another instance B. As in the standalone
 // coherence tests, no read sent more than invalidation.max_staleness after the write was

@@ -158,6 +158,11 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   return true;
 }
 
+bool wait_armed(RedisClient& c, std::chrono::milliseconds timeout) {
+  return wait_until([&] { return info_field(c("INFO", "frontcache").str, "l1_state") == "armed"; },
+                    timeout, 10ms);
+}
+
 std::string info_field(const std::string& info, const std::string& field) {
   const std::string key = field + ":";
   std::size_t at = info.starts_with(key) ? 0 : info.find("\n" + key);

@@ -98,6 +98,10 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
 // `field:value` from INFO text; empty when absent.
 std::string info_field(const std::string& info, const std::string& field);
 
+// Until the proxy's L1 is armed (`l1_state:armed` in INFO frontcache: every invalidation stream
+// it needs is up); false when the hang guard passes first.
+bool wait_armed(RedisClient& c, std::chrono::milliseconds timeout = 30s);
+
 // One HTTP/1.1 GET on 127.0.0.1:port (Connection: close); the raw response, empty when the
 // connection failed.
 std::string http_get(uint16_t port, const std::string& path);
