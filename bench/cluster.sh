@@ -232,22 +232,20 @@ if ((100 * (l1_misses + l1_bypassed) > measured_gets)); then
 fi
 
 # ---- report --------------------------------------------------------------------------------
-# share CASE TARGET: each master's median share (%) of the commands that reached the masters,
-# and those commands per request.
+# share CASE TARGET: each master's share (%) of the commands that reached the masters over all
+# rounds, the lowest and highest share of one master in one run, and those commands per request.
 share() {
   awk -v c="$1" -v t="$2" -v n="$(n_for "${1#*:}")" '$1 == c && $3 == t {
-      split($8, v, ","); s = 0; for (i in v) s += v[i]
-      for (i in v) print i, (s ? 100 * v[i] / s : 0), s / n
-    }' "$raw" |
-    awk '{pct[$1] = pct[$1] " " $2; per = per " " $3; m = ($1 > m ? $1 : m)}
-      END {if (med(per, 2) < 0.01) printf "–"
-           else for (i = 1; i <= m; i++) printf "%s%s", (i > 1 ? "/" : ""), med(pct[i], 0)
-           printf " | %s", med(per, 2)}
-      function med(list, d,   a, k, t, x, y) {
-        k = split(list, a, " ")
-        for (x = 1; x <= k; x++) for (y = x + 1; y <= k; y++) if (a[y] < a[x]) {t = a[x]; a[x] = a[y]; a[y] = t}
-        return sprintf("%." d "f", (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2)
-      }'
+      k = split($8, v, ","); s = 0; runs++
+      for (i = 1; i <= k; i++) {s += v[i]; sum[i] += v[i]}
+      all += s
+      for (i = 1; s && i <= k; i++) {x = 100 * v[i] / s; lo = (lo == "" || x < lo) ? x : lo; hi = (x > hi) ? x : hi}
+    }
+    END {
+      if (all / runs / n < 0.01) printf "–"
+      else {for (i = 1; i <= k; i++) printf "%s%.0f", (i > 1 ? "/" : ""), 100 * sum[i] / all; printf " (%.0f–%.0f)", lo, hi}
+      printf " | %.2f", all / runs / n
+    }' "$raw"
 }
 out="bench/results/cluster-$(date +%Y-%m-%d).md"
 mkdir -p bench/results
@@ -271,7 +269,7 @@ mkdir -p bench/results
   echo "back to back, so drift in the machine's load cancels out better than between medians)."
   echo "Load: before \`${load_before# }\`, after \`${load_after# }\`."
   echo
-  echo "| workload | pipeline | target | requests/s | frontcache CPU µs/req | masters CPU µs/req | total CPU µs/req | requests/s vs direct | masters CPU vs direct | total CPU vs direct | share per master % | commands at the masters per request |"
+  echo "| workload | pipeline | target | requests/s | frontcache CPU µs/req | masters CPU µs/req | total CPU µs/req | requests/s vs direct | masters CPU vs direct | total CPU vs direct | share per master %, all rounds (one run: lowest–highest) | commands at the masters per request |"
   echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
   for workload in get set; do
     for p in $pipelines; do
