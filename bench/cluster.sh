@@ -7,7 +7,7 @@
 # CPU per request of the proxy and of the masters summed: time on CPU of all their threads
 # (/proc/<pid>/task/*/schedstat, bench/lib/cpu.sh) before and after each run, divided by the
 # requests. Exits non-zero when the cluster does not form, a fill or a run reports an error,
-# or a GET misses.
+# a direct GET misses, or more than 1% of the GETs through frontcache are not L1 hits.
 #
 #   bench/cluster.sh
 #   FRONTCACHE_BIN=build-ci/frontcache BENCH_ROUNDS=5 bench/cluster.sh
@@ -27,8 +27,10 @@
 # `key:{tag}:__rand_int__`, where {tag} becomes a hash tag of the *first* slot the client's
 # master owns, so every master gets its own 10,000 keys, all in one slot. Through frontcache the
 # keys are the plain `key:__rand_int__`, 10,000 keys hashed over all slots (a third per master
-# or so). Both spread the requests evenly over the masters (the report shows each master's share
-# from INFO commandstats); redis-benchmark runs with 3 threads for both targets.
+# or so). Both spread the requests over all the masters: directly by how fast each thread and
+# master pair goes (unevenly: the -n total is shared), through frontcache by the keys' slots; the
+# report shows each master's share from INFO commandstats. redis-benchmark runs with 3 threads
+# for both targets.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
