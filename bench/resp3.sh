@@ -23,6 +23,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source bench/lib/ports.sh
 source bench/lib/cpu.sh
+source bench/lib/setup.sh
 
 rounds="${BENCH_ROUNDS:-3}"
 requests="${BENCH_REQUESTS:-200000}"
@@ -32,30 +33,8 @@ pipelines="${BENCH_PIPELINES:-1 16}"
 csc_rounds="${BENCH_CSC_ROUNDS:-500}"
 keys=10000
 
-if [[ -z "${FRONTCACHE_BIN:-}" ]]; then
-  bash scripts/install-deps.sh
-  cmake --preset release >/dev/null
-  cmake --build build -j"${FRONTCACHE_JOBS:-2}" --target frontcache
-  FRONTCACHE_BIN="$root/build/frontcache"
-fi
-bin="$(realpath "$FRONTCACHE_BIN")"
-work="$(mktemp -d "${TMPDIR:-/tmp}/frontcache-bench-resp3.XXXXXX")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_pong() {  # wait_pong PORT: until PING answers (10 s at most)
-  for _ in $(seq 200); do
-    if [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == PONG ]]; then return 0; fi
-    sleep 0.05
-  done
-  echo "no PONG on port $1" >&2
-  return 1
-}
+bench_frontcache_bin
+bench_workdir resp3
 
 # ---- processes -----------------------------------------------------------------------------
 rport="$(free_port)"
@@ -65,20 +44,11 @@ pids+=("$!")
 wait_pong "$rport"
 
 start_frontcache() {  # start_frontcache NAME PORT: a frontcache in front of the Redis
-  cat >"$work/$1.yaml" <<EOF
-listen: 127.0.0.1:$2
-workers: $workers
-upstream:
-  address: 127.0.0.1:$rport
-cache:
-  max_memory: 1gb
-  max_ttl: 300s
-  rules:
-    - match: "*"
-      ttl: 300s
-log:
-  level: warn
-EOF
+  {
+    printf 'listen: 127.0.0.1:%s\nworkers: %s\nupstream:\n  address: 127.0.0.1:%s\n' \
+      "$2" "$workers" "$rport"
+    bench_cache_yaml
+  } >"$work/$1.yaml"
   "$bin" --config "$work/$1.yaml" 2>"$work/$1.log" &
   pids+=("$!")
   wait_pong "$2"
@@ -88,9 +58,7 @@ start_frontcache frontcache "$pport"
 proxy_pid="${pids[-1]}"
 
 # The keys redis-benchmark -r asks for (key:000000000000 ...), 100-byte values, set on Redis.
-value="$(head -c 100 /dev/zero | tr '\0' v)"
-for ((i = 0; i < keys; i++)); do printf 'SET key:%012d %s\r\n' "$i" "$value"; done >"$work/fill.txt"
-redis-cli -p "$rport" --pipe <"$work/fill.txt" >/dev/null
+bench_key_commands SET key: "$keys" | bench_pipe "$rport"
 
 bench_get() {  # bench_get PROTOCOL PIPELINE: prints requests/s
   local resp=()

@@ -16,6 +16,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source bench/lib/ports.sh
 source bench/lib/cpu.sh
+source bench/lib/setup.sh
 
 rounds="${BENCH_ROUNDS:-3}"
 requests="${BENCH_REQUESTS:-200000}"
@@ -24,21 +25,8 @@ workers="${BENCH_WORKERS:-1}"
 pipelines="${BENCH_PIPELINES:-1 16}"
 keys=10000
 
-if [[ -z "${FRONTCACHE_BIN:-}" ]]; then
-  bash scripts/install-deps.sh
-  cmake --preset release >/dev/null
-  cmake --build build -j"${FRONTCACHE_JOBS:-2}" --target frontcache
-  FRONTCACHE_BIN="$root/build/frontcache"
-fi
-bin="$(realpath "$FRONTCACHE_BIN")"
-work="$(mktemp -d "${TMPDIR:-/tmp}/frontcache-bench-tls.XXXXXX")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_frontcache_bin
+bench_workdir tls
 
 # ---- certificates: a CA and a server certificate for 127.0.0.1 ---------------------------
 ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
@@ -51,15 +39,6 @@ openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca-key
   -set_serial 1 -days 2 -extfile "$work/server.ext" -out "$work/server.pem" 2>/dev/null
 tls_cli=(--tls --cacert "$work/ca.pem" -h 127.0.0.1)
 
-wait_tls() {  # wait_tls PORT: until a TLS PING answers (10 s at most)
-  for _ in $(seq 200); do
-    if [[ "$(redis-cli "${tls_cli[@]}" -p "$1" ping 2>/dev/null)" == PONG ]]; then return 0; fi
-    sleep 0.05
-  done
-  echo "no TLS PONG on port $1" >&2
-  return 1
-}
-
 # ---- processes -----------------------------------------------------------------------------
 rport="$(free_port)"
 redis-server --port 0 --tls-port "$rport" --bind 127.0.0.1 --tls-cert-file "$work/server.pem" \
@@ -67,11 +46,12 @@ redis-server --port 0 --tls-port "$rport" --bind 127.0.0.1 --tls-cert-file "$wor
   --tls-auth-clients no --save "" --appendonly no --logfile "$work/redis.log" >/dev/null &
 redis_pid=$!
 pids+=("$redis_pid")
-wait_tls "$rport"
+wait_pong "$rport" "${tls_cli[@]}"
 
 fport="$(free_port)"
 pport="$(free_port)"
-cat >"$work/frontcache.yaml" <<EOF
+{
+  cat <<EOF
 listen: 127.0.0.1:$pport
 workers: $workers
 tls:
@@ -82,24 +62,16 @@ upstream:
   address: 127.0.0.1:$rport
   tls:
     ca_file: $work/ca.pem
-cache:
-  max_memory: 1gb
-  max_ttl: 300s
-  rules:
-    - match: "*"
-      ttl: 300s
-log:
-  level: warn
 EOF
+  bench_cache_yaml
+} >"$work/frontcache.yaml"
 "$bin" --config "$work/frontcache.yaml" 2>"$work/frontcache.log" &
 proxy_pid=$!
 pids+=("$proxy_pid")
-wait_tls "$fport"
+wait_pong "$fport" "${tls_cli[@]}"
 
 # The keys redis-benchmark -r asks for (key:000000000000 ...), 100-byte values, set on Redis.
-value="$(head -c 100 /dev/zero | tr '\0' v)"
-for ((i = 0; i < keys; i++)); do printf 'SET key:%012d %s\r\n' "$i" "$value"; done >"$work/fill.txt"
-redis-cli "${tls_cli[@]}" -p "$rport" --pipe <"$work/fill.txt" >/dev/null
+bench_key_commands SET key: "$keys" | bench_pipe "$rport" "${tls_cli[@]}"
 
 bench_get() {  # bench_get PORT PIPELINE: prints requests/s
   redis-benchmark "${tls_cli[@]}" -p "$1" -t get -r "$keys" -d 100 -n "$requests" \

@@ -11,21 +11,14 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/bench/lib/ports.sh"
+source "$root/bench/lib/cpu.sh"
+source "$root/bench/lib/setup.sh"
 [[ $# -eq 2 ]] || { echo "usage: $0 OLD_BINARY NEW_BINARY" >&2; exit 2; }
 bins=("$(realpath "$1")" "$(realpath "$2")")
 rounds="${BENCH_ROUNDS:-3}"
 requests="${BENCH_REQUESTS:-100000}"
 clients="${BENCH_CLIENTS:-50}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/frontcache-bench-writes.XXXXXX")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
+bench_workdir writes
 
 run_one() {  # run_one BINARY: prints "proxy_us redis_us commands-per-set"
   local bin="$1" rport pport rpid ppid

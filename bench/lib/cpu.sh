@@ -1,10 +1,12 @@
+# shellcheck shell=bash
 # CPU accounting shared by bench scripts (sourced).
 
-# cpu_ns PID: time on CPU of every thread of a process so far, in ns (the first field of each
-# /proc/PID/task/*/schedstat: user and system time as the scheduler counts it).
+# cpu_ns PID...: time on CPU of every thread of the processes so far, summed, in ns (the first
+# field of each /proc/PID/task/*/schedstat: user and system time as the scheduler counts it).
 # frontcache-load --cpu-pid reads the same files over its measured window.
 cpu_ns() {
-  cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'
+  local p
+  for p in "$@"; do cat /proc/"$p"/task/*/schedstat; done | awk '{s += $1} END {printf "%.0f", s}'
 }
 
 # cpu_us_per_request BEFORE_NS AFTER_NS REQUESTS: µs on CPU per request, 2 decimals.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # free_port: prints a loopback TCP port nothing listens on (sourced by bench scripts).
 free_port() {
   local p
