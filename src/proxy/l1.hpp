@@ -72,7 +72,8 @@ class L1 final : public invalidation::Sink {
   }
   // Cluster mode: the slot's epoch goes at the end of every cache key of its keys (after
   // build_cache_key()), so that what was cached or in flight under an older epoch is never found
-  // again, and a fill of an older epoch is never joined. Standalone: nothing is appended.
+  // again, and a fill of an older epoch is never joined (a cache key names its Redis key, hence
+  // its slot: the epoch alone tells them apart). Standalone: nothing is appended.
   void append_slot_epoch(std::string& key, std::uint16_t slot) const {
     if (slots_ == nullptr) return;
     const std::uint32_t epoch = slots_->epoch(slot);
