@@ -374,6 +374,89 @@ TEST_F(Cluster, L1InvalidatedByWritesOnEveryMaster) {
   }
 }
 
+// How many GETs a node has run (its own INFO commandstats): a read through the proxy that does
+// not add one was answered from L1.
+long long get_calls(const RedisCluster& cluster, int node) {
+  const std::string stats = cluster.client(node)("INFO", "commandstats").str;
+  const std::string field = "cmdstat_get:calls=";
+  const auto at = stats.find(field);
+  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+}
+
+// CLIENT TRACKING is per master, and so is the proof that L1 is current: losing one master's
+// invalidation stream bypasses L1 for that master's slots only. The other masters' keys are
+// still answered from L1 (their nodes run no GET for them), and the lost master's keys are
+// read from it, so a write made directly on it is seen by the very next read, until its stream
+// is armed again; then its keys are cached again.
+TEST_F(Cluster, LostStreamOfOneMasterBypassesOnlyThatMastersSlots) {
+  TempDir dir;
+  FrontcacheOptions options = cluster_options(cluster_.port(0));
+  // Counting hits: a fence round slowed past max_staleness on a loaded machine would bypass L1
+  // for a moment and look like the failure this test is about.
+  options.extra_yaml = "invalidation:\n  ping_interval: 60s\n  max_staleness: 60s\n";
+  Frontcache fc(dir.path(), options);
+  RedisClient c("127.0.0.1", fc.port());
+  ASSERT_TRUE(wait_armed(c)) << c("INFO", "frontcache");
+  std::vector<std::string> kept = cluster_.keys_on(0, 2, "kept:");
+  for (const auto& k : cluster_.keys_on(1, 2, "kept:")) kept.push_back(k);
+  const std::vector<std::string> lost = cluster_.keys_on(2, 2, "lost:");
+  std::map<std::string, std::string> values;
+  for (const auto& k : kept) values[k] = "v" + k;
+  for (const auto& k : lost) values[k] = "v" + k;
+  for (const auto& [k, v] : values) ASSERT_EQ(c("SET", k, v).to_string(), "+OK");
+  // True when one read of each key through the proxy had the right value and none of `nodes`
+  // ran a GET meanwhile.
+  auto from_l1 = [&](const std::vector<std::string>& keys, const std::vector<int>& nodes) {
+    long long before = 0;
+    for (const int n : nodes) before += get_calls(cluster_, n);
+    for (const auto& k : keys) EXPECT_EQ(c("GET", k).str, values[k]) << k;
+    long long after = 0;
+    for (const int n : nodes) after += get_calls(cluster_, n);
+    return after == before;
+  };
+  std::vector<std::string> all = kept;
+  all.insert(all.end(), lost.begin(), lost.end());
+  ASSERT_TRUE(wait_until([&] { return from_l1(all, {0, 1, 2}); })) << "never cached";
+
+  // Master 2's stream goes down and stays down: its user may no longer turn tracking on, and the
+  // proxy's subscriber connection is killed.
+  auto master2 = cluster_.client(2);
+  const long long bypass_events = info_field(c, "invalidation_bypass_events");
+  ASSERT_EQ(master2("ACL", "SETUSER", "default", "-client|tracking").to_string(), "+OK");
+  ASSERT_GE(master2("CLIENT", "KILL", "TYPE", "pubsub").integer, 1);
+  ASSERT_TRUE(wait_until([&] {
+    return info_field(c, "invalidation_bypass_events") > bypass_events;
+  })) << c("INFO", "frontcache");
+
+  // (a) The other masters' keys are still answered from L1.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return from_l1(kept, {0, 1});
+      },
+      10s))
+      << "keys of masters 0 and 1 were not answered from L1 while only master 2's stream was "
+         "down\n"
+      << c("INFO", "frontcache");
+  // (b) Master 2's keys are never stale: each read goes to master 2 and sees its latest write.
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& k : lost) {
+      values[k] = "direct-" + std::to_string(round) + "-" + k;
+      ASSERT_EQ(master2("SET", k, values[k]).to_string(), "+OK");
+      const long long calls = get_calls(cluster_, 2);
+      EXPECT_EQ(c("GET", k).str, values[k]) << "a stale value of master 2's key " << k;
+      EXPECT_GT(get_calls(cluster_, 2), calls) << k << " was answered from L1";
+    }
+  }
+  // Still down: what (a) and (b) saw was during the outage.
+  EXPECT_NE(integration::info_field(c("INFO", "frontcache").str, "l1_state"), "armed");
+
+  // Back: master 2's keys are cached again.
+  ASSERT_EQ(master2("ACL", "SETUSER", "default", "+client|tracking").to_string(), "+OK");
+  ASSERT_TRUE(wait_armed(c)) << c("INFO", "frontcache");
+  EXPECT_TRUE(wait_until([&] { return from_l1(lost, {2}); })) << c("INFO", "frontcache");
+  EXPECT_TRUE(from_l1(kept, {0, 1}));
+}
+
 // A master dies: reads of its keys get the right value (L1, until the proxy notices) or an error,
 // never a redirect, another value or a hang; the other masters' keys are served throughout; once
 // it is back, its slots are served again.

@@ -108,11 +108,13 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
     {"frontcache_l1_max_bytes", Gauge, "cache.max_memory in bytes."},
     {"frontcache_l1_bypass", Gauge,
      "1 while the local cache is cleared and bypassed because invalidation is not confirmed "
-     "alive; 0 otherwise."},
+     "alive (cluster mode: on some master at least, whose slots alone are bypassed); 0 "
+     "otherwise."},
     {"frontcache_l1_bypassed_reads_total", Counter,
      "Cacheable reads sent upstream without an L1 lookup, by cause: not_current (no fence round "
      "within invalidation.max_staleness), own_write (the client's own write in flight or not yet "
-     "fenced)."},
+     "fenced), not_armed (the invalidation stream, in cluster mode the key's master's, is not "
+     "armed)."},
     {"frontcache_invalidation_age_seconds", Gauge,
      "How long ago the last completed invalidation fence round started: L1 answers only while "
      "this is under invalidation.max_staleness."},

@@ -63,13 +63,18 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   const cache::Rule* rule = args.size() >= 2 ? worker_.rules()->match(args[1]) : nullptr;
   if (rule == nullptr || !rule->cache) return forward(raw);
   const auto started = std::chrono::steady_clock::now();
-  if (!l1.fresh(started)) {
-    if (l1.usable()) l1.stats().bypass_not_current.fetch_add(1, std::memory_order_relaxed);
+  // Cluster mode: the key's slot decides which master's stream vouches for L1 (standalone: the
+  // one stream, and the slot is not looked at).
+  const std::uint16_t key_slot = cluster_slot_;
+  if (!l1.fresh(started, key_slot)) {
+    auto& counter =
+        l1.usable(key_slot) ? l1.stats().bypass_not_current : l1.stats().bypass_not_armed;
+    counter.fetch_add(1, std::memory_order_relaxed);
     return forward(raw);
   }
   // Read-your-writes: while the session's own write is in flight, or a write whose keys the
   // proxy cannot name has not been fenced yet, its reads go to Redis, in order.
-  if (writes_in_flight_ > 0 || l1.current_as_of() < fence_after_) {
+  if (writes_in_flight_ > 0 || l1.current_as_of(key_slot) < fence_after_) {
     l1.stats().bypass_own_write.fetch_add(1, std::memory_order_relaxed);
     return forward(raw);
   }
@@ -79,6 +84,7 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
 
   cache_key_.clear();
   build_cache_key(cache_key_, state_.db, state_.resp, c.spec->name, args.subspan(1));
+  l1.append_slot_epoch(cache_key_, key_slot);
   // The hit path: one lookup, one copy into the reply buffer.
   if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
     reply(hit.bytes());
@@ -200,6 +206,7 @@ void Session::read_mget(Args args, std::string_view raw) {
     if (rule != nullptr && rule->cache) {
       cache_key_.clear();
       build_cache_key(cache_key_, state_.db, state_.resp, "get", args.subspan(i + 1, 1));
+      l1.append_slot_epoch(cache_key_, cluster_slot_);
       cache::BeginResult begun = l1.cache().begin(cache_key_, key, [](cache::FillOutcome) {});
       if (begun.kind == cache::BeginKind::Hit) {
         m.hits[i] = std::move(begun.value);

@@ -2,13 +2,16 @@
 // gets an invalidation::Subscriber of its own (subscriber + tracker connections, fence rounds),
 // re-established as masters join, leave or fail over; all of them feed the one L1.
 //
-//   master A ─► Subscriber ─► NodeSink ─┐
-//   master B ─► Subscriber ─► NodeSink ─┼─► L1: invalidate(keys) / invalidate_all()
-//   master C ─► Subscriber ─► NodeSink ─┘   armed while every master's stream is armed;
-//                                           current as of the oldest of their fence rounds
+//   master A ─► Subscriber ─► NodeSink ─┐   invalidations: L1.invalidate(keys) / invalidate_all()
+//   master B ─► Subscriber ─► NodeSink ─┼─► armed / lost / fence rounds: SlotCoherence, per stream
+//   master C ─► Subscriber ─► NodeSink ─┘   slot map: which stream vouches for each slot
 //
-// Losing one master's stream bypasses (and clears) the whole L1 until it is back: simpler than
-// dropping only that master's slots, and never stale. Runs on the invalidation thread.
+// A read is served from L1 only while the stream of its key's master is armed and current within
+// invalidation.max_staleness. Losing one master's stream bypasses that master's slots only, and
+// makes what L1 holds for them unreachable (new slot epochs in the cache keys, see
+// slot_coherence.hpp), until the stream is armed again and has completed a fence round; the
+// other masters' keys are served throughout. A slot that moves to another master gets a new
+// epoch too. Runs on the invalidation thread.
 #pragma once
 
 #include <chrono>
@@ -20,6 +23,7 @@
 
 #include "frontcache/cluster/slot_map.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
+#include "slot_coherence.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -54,12 +58,15 @@ class ClusterCoherence {
   };
 
   void follow(const cluster::SlotMap& map);
-  // A master's stream changed: arm, disarm or advance the L1.
-  void update(std::string_view reason);
+  // One master's stream armed or lost.
+  void stream_changed(NodeSink& sink, bool armed, std::string_view reason);
+  // The L1's summary of every stream (INFO, readiness, tracking clients).
+  void update_summary();
 
   boost::asio::io_context& io_;
   invalidation::SubscriberSettings settings_;
   L1& l1_;
+  SlotCoherence& slots_;               // the L1's; written only here
   std::mutex mu_;                      // nodes_' shape (request_fence() reads it from any thread)
   std::map<std::string, Node> nodes_;  // by master address
   // Sinks of subscribers that were stopped: their last callbacks may still come, and are

@@ -9,6 +9,7 @@
 #include "frontcache/resp/encode.hpp"
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/upstream/stats.hpp"
+#include "l1.hpp"
 #include "reload.hpp"
 #include "session.hpp"
 #include "worker.hpp"
@@ -38,6 +39,36 @@ std::string tls_info(const Shared& shared, const config::Config& cfg) {
                    stats.tls_handshake_closed.load(std::memory_order_relaxed),
                    stats.tls_reloads.load(std::memory_order_relaxed),
                    stats.tls_reload_failures.load(std::memory_order_relaxed));
+}
+
+// Cluster mode: each master's invalidation stream, and how many slots L1 may serve.
+//   cluster_invalidation_stream0:master=127.0.0.1:7000,state=armed,slots=5461,current_age_ms=12
+std::string cluster_streams_info(const Shared& shared) {
+  const SlotCoherence* slots = shared.l1 != nullptr ? shared.l1->slots() : nullptr;
+  if (slots == nullptr) return "";
+  const auto streams = slots->streams();
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t armed = 0;
+  std::size_t armed_slots = 0;
+  std::string lines;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    const auto& s = streams[i];
+    armed += s.armed ? 1 : 0;
+    armed_slots += s.armed ? s.slots : 0;
+    const long long age_ms =
+        s.current_as_of.time_since_epoch().count() == 0
+            ? -1
+            : std::chrono::duration_cast<std::chrono::milliseconds>(now - s.current_as_of).count();
+    lines += fmt::format(
+        "cluster_invalidation_stream{}:master={},state={},slots={},current_age_ms={}\r\n", i,
+        s.address, s.armed ? "armed" : "bypassed", s.slots, age_ms);
+  }
+  return fmt::format(
+             "cluster_invalidation_streams:{}\r\n"
+             "cluster_invalidation_streams_armed:{}\r\n"
+             "cluster_l1_slots_bypassed:{}\r\n",
+             streams.size(), armed, cluster::kSlots - armed_slots) +
+         lines;
 }
 
 // Cluster mode's lines: the slot map and how often requests had to follow the cluster.
@@ -139,7 +170,8 @@ std::string Session::info_section() const {
              up.requests.load(std::memory_order_relaxed),
              up.failed_requests.load(std::memory_order_relaxed),
              up.unavailable_replies.load(std::memory_order_relaxed)) +
-         cluster_info(shared) + tls_info(shared, cfg) + l1_info() + config_info_lines(shared);
+         cluster_info(shared) + cluster_streams_info(shared) + tls_info(shared, cfg) + l1_info() +
+         config_info_lines(shared);
 }
 
 std::string Session::command_stats_section() const {
@@ -194,15 +226,18 @@ std::string Session::l1_info() const {
       "invalidation_max_staleness_ms:{}\r\n"
       "invalidation_current_age_ms:{}\r\n"
       "l1_bypass_not_current:{}\r\n"
-      "l1_bypass_own_write:{}\r\n",
-      l1->armed() ? "armed" : "bypassed", c.hits, c.misses, ratio, c.entries, c.weighted_size,
-      worker_.config().cache.max_memory, c.inserts, c.rejected, c.evictions, c.expirations,
-      c.invalidations, c.fills_started, c.coalesced_waiters, c.waiters_refused,
-      c.stale_fills_discarded, c.fills_failed, load(s.invalidated_channel),
-      load(s.invalidated_tracking), load(s.invalidated_local), load(s.flushes),
-      load(s.bypass_events), load(s.published), load(s.publish_dropped),
+      "l1_bypass_own_write:{}\r\n"
+      "l1_bypass_not_armed:{}\r\n",
+      // Cluster mode: partial while some masters' streams are armed (their slots are served).
+      l1->armed() ? "armed"
+                  : (l1->slots() != nullptr && l1->partly_armed() ? "partial" : "bypassed"),
+      c.hits, c.misses, ratio, c.entries, c.weighted_size, worker_.config().cache.max_memory,
+      c.inserts, c.rejected, c.evictions, c.expirations, c.invalidations, c.fills_started,
+      c.coalesced_waiters, c.waiters_refused, c.stale_fills_discarded, c.fills_failed,
+      load(s.invalidated_channel), load(s.invalidated_tracking), load(s.invalidated_local),
+      load(s.flushes), load(s.bypass_events), load(s.published), load(s.publish_dropped),
       l1->max_staleness().count(), current_age_ms, load(s.bypass_not_current),
-      load(s.bypass_own_write));
+      load(s.bypass_own_write), load(s.bypass_not_armed));
 }
 
 // Appends our section to the upstream's INFO text: a bulk string (RESP2) or a verbatim string

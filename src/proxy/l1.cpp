@@ -99,6 +99,25 @@ void L1::set_current(std::chrono::steady_clock::time_point as_of) {
   current_as_of_.store(as_of.time_since_epoch().count(), std::memory_order_release);
 }
 
+SlotCoherence& L1::enable_cluster() {
+  if (slots_ == nullptr) slots_ = std::make_unique<SlotCoherence>();
+  return *slots_;
+}
+
+void L1::stream_changed(bool armed) {
+  if (!armed) stats_.bypass_events.fetch_add(1, std::memory_order_relaxed);
+  // Lost: writes to its keys may go unreported. Armed: what was read while it was down went
+  // unwatched. Tracking clients are not told per slot: they drop everything.
+  if (tracking_ != nullptr) tracking_->invalidate_all();
+}
+
+void L1::set_cluster_state(bool all_armed, bool any_armed,
+                           std::chrono::steady_clock::time_point oldest_current) {
+  current_as_of_.store(oldest_current.time_since_epoch().count(), std::memory_order_release);
+  any_armed_.store(any_armed, std::memory_order_release);
+  armed_.store(all_armed, std::memory_order_release);
+}
+
 void build_cache_key(std::string& out, int db, int protocol, std::string_view command,
                      std::span<const std::string_view> args) {
   append_length(out, static_cast<std::size_t>(db) | static_cast<std::size_t>(protocol) << 24);

@@ -3,6 +3,9 @@
 // invalidate()/invalidate_all(). L1 answers only while the invalidation stream is provably
 // current: a fence round that started within invalidation.max_staleness has come back
 // (fresh()). While invalidation is not armed the cache is empty and bypassed.
+// In cluster mode (enable_cluster()) each master has its own stream, and a read is checked
+// against the stream of its key's slot (fresh(now, slot), append_slot_epoch()): losing one
+// master's stream bypasses, and makes unreachable, only what that master's slots hold.
 #pragma once
 
 #include <atomic>
@@ -19,6 +22,7 @@
 #include "frontcache/cache/rules.hpp"
 #include "frontcache/config/config.hpp"
 #include "frontcache/invalidation/subscriber.hpp"
+#include "slot_coherence.hpp"
 #include "tracking.hpp"
 
 namespace frontcache::proxy {
@@ -28,12 +32,13 @@ struct L1Stats {
   std::atomic<std::uint64_t> invalidated_tracking{0};  // keys received from CLIENT TRACKING
   std::atomic<std::uint64_t> invalidated_local{0};     // keys written through this instance
   std::atomic<std::uint64_t> flushes{0};               // invalidate-everything events
-  std::atomic<std::uint64_t> bypass_events{0};         // times L1 was cleared for lost invalidation
+  std::atomic<std::uint64_t> bypass_events{0};         // lost streams (cluster: per master)
   std::atomic<std::uint64_t> published{0};             // PUBLISH messages sent
   std::atomic<std::uint64_t> publish_dropped{0};       // batches not sent: no upstream ready
   // Cacheable reads sent upstream instead of being looked up in L1, by cause:
   std::atomic<std::uint64_t> bypass_not_current{0};  // no fence round within max_staleness
   std::atomic<std::uint64_t> bypass_own_write{0};    // the session's own write in flight / fence
+  std::atomic<std::uint64_t> bypass_not_armed{0};    // the (key's master's) stream is not armed
 };
 
 class L1 final : public invalidation::Sink {
@@ -53,6 +58,27 @@ class L1 final : public invalidation::Sink {
     return std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(current_as_of_.load(std::memory_order_acquire)));
   }
+  // The read path: in cluster mode, for the key's slot; standalone, fresh(now) and `slot` is
+  // not looked at.
+  bool fresh(std::chrono::steady_clock::time_point now, std::uint16_t slot) const {
+    if (slots_ == nullptr) return fresh(now);
+    return enabled_ && slots_->fresh(slot, now, max_staleness_);
+  }
+  bool usable(std::uint16_t slot) const {
+    return slots_ == nullptr ? usable() : enabled_ && slots_->armed(slot);
+  }
+  std::chrono::steady_clock::time_point current_as_of(std::uint16_t slot) const {
+    return slots_ == nullptr ? current_as_of() : slots_->current_as_of(slot);
+  }
+  // Cluster mode: the slot's epoch goes at the end of every cache key of its keys (after
+  // build_cache_key()), so that what was cached or in flight under an older epoch is never found
+  // again, and a fill of an older epoch is never joined (a cache key names its Redis key, hence
+  // its slot: the epoch alone tells them apart). Standalone: nothing is appended.
+  void append_slot_epoch(std::string& key, std::uint16_t slot) const {
+    if (slots_ == nullptr) return;
+    const std::uint32_t epoch = slots_->epoch(slot);
+    key.append(reinterpret_cast<const char*>(&epoch), sizeof epoch);
+  }
   std::chrono::milliseconds max_staleness() const { return max_staleness_; }
   // Any thread: a fence round as soon as possible (set by the server; empty in unit tests).
   void request_fence() {
@@ -61,7 +87,23 @@ class L1 final : public invalidation::Sink {
   void set_fence_requester(std::function<void()> requester) {
     fence_requester_ = std::move(requester);
   }
+  // Standalone: the stream is armed. Cluster mode: every master's is.
   bool armed() const { return armed_.load(std::memory_order_acquire); }
+  // Cluster mode: at least one master's stream is armed (its slots may be served).
+  bool partly_armed() const { return any_armed_.load(std::memory_order_acquire); }
+
+  // Cluster mode, before serving: reads are checked per slot from now on. The returned table is
+  // the cluster coherence's to keep (its invalidation thread is the only writer).
+  SlotCoherence& enable_cluster();
+  SlotCoherence* slots() { return slots_.get(); }
+  const SlotCoherence* slots() const { return slots_.get(); }
+  // Cluster mode: one master's stream armed or lost (its slots already bypass, see
+  // SlotCoherence::set_armed): counts the loss and tells tracking clients.
+  void stream_changed(bool armed);
+  // Cluster mode: the whole picture for INFO, readiness and tracking clients: every master's
+  // stream armed, at least one, and the oldest last fence round among the armed ones.
+  void set_cluster_state(bool all_armed, bool any_armed,
+                         std::chrono::steady_clock::time_point oldest_current);
   cache::Cache& cache() { return cache_; }
   // The rules in effect. Sessions read their worker's copy (Worker::rules()), refreshed on
   // the worker's own thread after a reload, so the read path takes no lock.
@@ -93,6 +135,8 @@ class L1 final : public invalidation::Sink {
   mutable std::mutex rules_mu_;
   std::shared_ptr<const cache::RuleSet> rules_;
   std::atomic<bool> armed_{false};
+  std::atomic<bool> any_armed_{false};
+  std::unique_ptr<SlotCoherence> slots_;  // cluster mode only
   std::atomic<std::chrono::steady_clock::rep> current_as_of_{0};
   std::chrono::milliseconds max_staleness_;
   std::function<void()> fence_requester_;

@@ -44,6 +44,7 @@ void add_cache(metrics::Exposition& out, const Shared& shared, const config::Con
     auto& st = const_cast<L1*>(l1)->stats();
     out.set(Metric::L1BypassedReads, "cause=\"not_current\"", get(st.bypass_not_current));
     out.set(Metric::L1BypassedReads, "cause=\"own_write\"", get(st.bypass_own_write));
+    out.set(Metric::L1BypassedReads, "cause=\"not_armed\"", get(st.bypass_not_armed));
     const auto as_of = l1->current_as_of();
     if (as_of.time_since_epoch().count() != 0) {
       out.set(Metric::InvalidationAge,
