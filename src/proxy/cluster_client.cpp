@@ -10,6 +10,7 @@
 #include "frontcache/cluster/redirect.hpp"
 #include "frontcache/metrics/log_limit.hpp"
 #include "frontcache/resp/errors.hpp"
+#include "slot_coherence.hpp"
 
 namespace frontcache::proxy {
 
@@ -48,12 +49,14 @@ struct ClusterClient::RetryTimer {
 };
 
 ClusterClient::ClusterClient(asio::io_context& io, upstream::Settings settings,
-                             std::size_t connections, bool resp3, Topology& topology)
+                             std::size_t connections, bool resp3, Topology& topology,
+                             SlotCoherence* coherence)
     : io_(io),
       settings_(std::move(settings)),
       connections_(connections),
       resp3_(resp3),
       topology_(topology),
+      coherence_(coherence),
       slots_(cluster::kSlots, nullptr),
       retry_timer_(std::make_unique<RetryTimer>(io)) {}
 
@@ -255,6 +258,7 @@ void ClusterClient::on_reply(std::uint64_t id64, std::string_view reply, resp::R
             resp::ReplyKind::Error);
       }
       ++f.redirects;
+      if (coherence_ != nullptr) coherence_->mark_redirected(redirect->slot);
       // "?" names no endpoint: the node that answered, on the port given.
       Node& to = redirect->host.empty() ? node(f.node->host, redirect->port)
                                         : node(redirect->host, redirect->port);

@@ -36,6 +36,7 @@ class io_context;
 
 namespace frontcache::proxy {
 
+class SlotCoherence;
 class Topology;
 
 struct ClusterStats {
@@ -61,8 +62,9 @@ class ClusterClient : public upstream::ReplyTarget,
   };
 
   // `settings`: host and port are each node's; `resp3`: also open HELLO 3 connections.
+  // `coherence`: the L1's slot table, told of every redirect (null without an L1).
   ClusterClient(boost::asio::io_context& io, upstream::Settings settings, std::size_t connections,
-                bool resp3, Topology& topology);
+                bool resp3, Topology& topology, SlotCoherence* coherence);
   ~ClusterClient() override;
 
   // The map to route by from now on (a refresh, or the one read at startup).
@@ -128,6 +130,7 @@ class ClusterClient : public upstream::ReplyTarget,
   std::size_t connections_;
   bool resp3_;
   Topology& topology_;
+  SlotCoherence* coherence_;
   std::unordered_map<std::string, std::unique_ptr<Node>> nodes_;  // by address; never erased
   std::vector<Node*> masters_;
   std::vector<Node*> slots_;  // kSlots entries; null: not served

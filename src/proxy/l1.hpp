@@ -60,15 +60,21 @@ class L1 final : public invalidation::Sink {
   }
   // The read path: in cluster mode, for the key's slot; standalone, fresh(now) and `slot` is
   // not looked at.
+  // A slot a worker was redirected for since the map last moved it may be served by a master
+  // whose stream is not the slot's: until the map names the new owner, every master's stream
+  // must be current too (the rule for every slot before freshness was per slot).
   bool fresh(std::chrono::steady_clock::time_point now, std::uint16_t slot) const {
     if (slots_ == nullptr) return fresh(now);
-    return enabled_ && slots_->fresh(slot, now, max_staleness_);
+    return enabled_ && slots_->fresh(slot, now, max_staleness_) &&
+           (!slots_->redirected(slot) || fresh(now));
   }
   bool usable(std::uint16_t slot) const {
     return slots_ == nullptr ? usable() : enabled_ && slots_->armed(slot);
   }
   std::chrono::steady_clock::time_point current_as_of(std::uint16_t slot) const {
-    return slots_ == nullptr ? current_as_of() : slots_->current_as_of(slot);
+    if (slots_ == nullptr) return current_as_of();
+    return slots_->redirected(slot) ? std::min(slots_->current_as_of(slot), current_as_of())
+                                    : slots_->current_as_of(slot);
   }
   // Cluster mode: the slot's epoch goes at the end of every cache key of its keys (after
   // build_cache_key()), so that what was cached or in flight under an older epoch is never found

@@ -5,10 +5,12 @@ namespace frontcache::proxy {
 SlotCoherence::SlotCoherence()
     : owners_(std::make_unique<std::atomic<std::uint16_t>[]>(kSlots)),
       epochs_(std::make_unique<std::atomic<std::uint32_t>[]>(kSlots)),
+      redirected_(std::make_unique<std::atomic<bool>[]>(kSlots)),
       streams_(std::make_unique<Stream[]>(kMaxStreams)) {
   for (std::size_t i = 0; i < kSlots; ++i) {
     owners_[i].store(kNoStream, std::memory_order_relaxed);
     epochs_[i].store(0, std::memory_order_relaxed);
+    redirected_[i].store(false, std::memory_order_relaxed);
   }
 }
 
@@ -65,6 +67,8 @@ void SlotCoherence::assign(std::uint16_t slot, std::uint16_t stream) {
   // Re-pointed first: a read that sees the new epoch also sees the new stream's state.
   owners_[slot].store(stream, std::memory_order_release);
   epochs_[slot].fetch_add(1, std::memory_order_acq_rel);
+  // The map names the slot's new owner: its stream alone vouches for the slot again.
+  redirected_[slot].store(false, std::memory_order_release);
 }
 
 void SlotCoherence::set_armed(std::uint16_t stream, bool armed) {

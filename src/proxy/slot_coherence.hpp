@@ -53,6 +53,16 @@ class SlotCoherence {
     return Clock::time_point(
         Clock::duration(s != nullptr ? s->current_as_of.load(std::memory_order_acquire) : 0));
   }
+  // A worker was redirected (MOVED or ASK) for the slot since its owner last changed in the map
+  // this table follows: another master may serve it, whose stream is not the slot's.
+  bool redirected(std::uint16_t slot) const {
+    return slot < kSlots && redirected_[slot].load(std::memory_order_acquire);
+  }
+  // Any thread, on a MOVED or ASK for the slot: until the map names its new owner (assign()),
+  // reads of the slot need every master's stream current (see L1::fresh(now, slot)).
+  void mark_redirected(std::uint16_t slot) {
+    if (slot < kSlots) redirected_[slot].store(true, std::memory_order_release);
+  }
   std::uint32_t epoch(std::uint16_t slot) const {
     return slot < kSlots ? epochs_[slot].load(std::memory_order_acquire) : 0;
   }
@@ -94,6 +104,7 @@ class SlotCoherence {
 
   std::unique_ptr<std::atomic<std::uint16_t>[]> owners_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> epochs_;
+  std::unique_ptr<std::atomic<bool>[]> redirected_;
   std::unique_ptr<Stream[]> streams_;
   mutable std::mutex names_mu_;         // addresses_ (the writer changes it, INFO reads it)
   std::vector<std::string> addresses_;  // by stream index; empty: free

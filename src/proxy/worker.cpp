@@ -80,9 +80,9 @@ void Worker::start() {
   access_ = shared_.access_for(config_);
   if (shared_.topology != nullptr) {
     // Cluster mode: connections per master, opened as the slot map names them.
-    cluster_ = std::make_shared<ClusterClient>(io_, upstream_settings_,
-                                               config_->upstream.connections_per_worker,
-                                               shared_.resp3, *shared_.topology);
+    cluster_ = std::make_shared<ClusterClient>(
+        io_, upstream_settings_, config_->upstream.connections_per_worker, shared_.resp3,
+        *shared_.topology, shared_.l1 ? shared_.l1->slots() : nullptr);
     shared_.topology->add_listener([this](std::shared_ptr<const cluster::SlotMap> map) {
       asio::post(io_, [this, map = std::move(map)]() mutable { cluster_->apply(std::move(map)); });
     });

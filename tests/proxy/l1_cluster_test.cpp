@@ -69,6 +69,40 @@ TEST(L1Cluster, LosingOneMastersStreamChangesOnlyItsSlotsKeysAndFreshness) {
   EXPECT_EQ(l1.cache().invalidate("k2"), 1U);
 }
 
+// After a MOVED or ASK for a slot, another master may serve its keys while the map still names
+// the old one: until the map moves the slot, every master's stream must be current for it.
+TEST(L1Cluster, ARedirectedSlotNeedsEveryMastersStreamUntilTheMapMovesIt) {
+  L1 l1(config::CacheConfig{}, 1, kStaleness);
+  SlotCoherence& slots = l1.enable_cluster();
+  const std::uint16_t a = slots.add_stream("a:1");
+  const std::uint16_t b = slots.add_stream("b:1");
+  const std::uint16_t c = slots.add_stream("c:1");
+  slots.assign(1, a);
+  slots.assign(2, b);
+  const auto now = Clock::now();
+  for (const std::uint16_t s : {a, b, c}) {
+    slots.set_armed(s, true);
+    slots.set_current(s, now);
+  }
+  l1.set_cluster_state(true, true, now);
+  slots.mark_redirected(1);
+  EXPECT_TRUE(l1.fresh(now, 1));  // every stream is current
+
+  slots.set_armed(b, false);  // b's stream lost: only b's slots bypass...
+  l1.set_cluster_state(false, true, now);
+  EXPECT_FALSE(l1.fresh(now, 2));
+  EXPECT_FALSE(l1.fresh(now, 1)) << "...and the redirected slot, which b may serve now";
+  slots.assign(1, c);  // the map names slot 1's new owner
+  EXPECT_FALSE(slots.redirected(1));
+  EXPECT_TRUE(l1.fresh(now, 1));
+
+  // The read-your-writes fence of a redirected slot is the oldest of every stream's rounds.
+  slots.set_current(c, now + 50ms);
+  EXPECT_EQ(l1.current_as_of(1), now + 50ms);
+  slots.mark_redirected(1);
+  EXPECT_EQ(l1.current_as_of(1), now);
+}
+
 TEST(L1Cluster, StateLinesFollowTheSummary) {
   L1 l1(config::CacheConfig{}, 1, kStaleness);
   l1.enable_cluster();
