@@ -13,6 +13,7 @@
 //   socket ◄─ write_loop ◄─ Replies (ordered) ◄─ complete()/add()/append() ◄─┘
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
