@@ -13,7 +13,6 @@
 //   socket ◄─ write_loop ◄─ Replies (ordered) ◄─ complete()/add()/append() ◄─┘
 #pragma once
 
-#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
