@@ -118,7 +118,14 @@ ValueRef Cache::lookup(std::string_view key) {
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_for(hash);
   std::lock_guard lock(shard.mu);
-  return shard.lookup(key, hash, *clock_);
+  return shard.lookup(key, hash, detail::LookupTime(*clock_));
+}
+
+ValueRef Cache::lookup(std::string_view key, TimePoint now) {
+  const std::uint64_t hash = hash_key(key);
+  detail::Shard& shard = shard_for(hash);
+  std::lock_guard lock(shard.mu);
+  return shard.lookup(key, hash, detail::LookupTime(now));
 }
 
 bool Cache::insert(std::string_view key, std::optional<std::string_view> owner, ValueRef value,
@@ -151,7 +158,7 @@ BeginResult Cache::begin(std::string_view key, std::optional<std::string_view> o
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_for(hash);
   std::lock_guard lock(shard.mu);
-  if (ValueRef hit = shard.lookup(key, hash, *clock_, count_lookup)) {
+  if (ValueRef hit = shard.lookup(key, hash, detail::LookupTime(*clock_), count_lookup)) {
     return {BeginKind::Hit, std::move(hit), {}};
   }
   if (auto it = shard.fills.find(key); it != shard.fills.end()) {

@@ -75,6 +75,10 @@ void FrequencySketch::increment(std::uint64_t hash) noexcept {
   if (added && ++additions_ == sample_size_) halve();
 }
 
+void FrequencySketch::prefetch(std::uint64_t hash) const noexcept {
+  if (!table_.empty()) __builtin_prefetch(&table_[(mix(hash) & block_mask_) << 3]);
+}
+
 void FrequencySketch::halve() noexcept {
   std::uint64_t odd = 0;
   for (std::uint64_t& word : table_) {

@@ -19,6 +19,19 @@
 
 namespace frontcache::cache::detail {
 
+// When a lookup happens: a reading the caller took, or the clock, read only if the entry found
+// has a deadline.
+class LookupTime {
+ public:
+  explicit LookupTime(const Clock& clock) : clock_(&clock) {}
+  explicit LookupTime(TimePoint at) : at_(at) {}
+  [[nodiscard]] TimePoint get() const noexcept { return clock_ != nullptr ? clock_->now() : at_; }
+
+ private:
+  const Clock* clock_ = nullptr;
+  TimePoint at_{};
+};
+
 inline constexpr std::uint32_t kNil = 0xffffffffU;
 inline constexpr std::int64_t kNever = INT64_MAX;
 
@@ -134,7 +147,7 @@ class alignas(64) Shard {
   [[nodiscard]] std::uint32_t find(std::string_view key, std::uint32_t hash) const noexcept;
   // Hit path: expiry check, policy access, handle copy. Null on miss.
   // `count`: false when the caller already counted this access (a lookup() just before).
-  ValueRef lookup(std::string_view key, std::uint64_t hash, const Clock& clock, bool count = true);
+  ValueRef lookup(std::string_view key, std::uint64_t hash, LookupTime when, bool count = true);
   bool insert(std::string_view key, std::optional<std::string_view> owner, std::uint64_t hash,
               ValueRef&& value, std::int64_t expires_at, std::int64_t now);
   void remove(std::uint32_t index, Removal why);

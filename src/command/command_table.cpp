@@ -206,10 +206,12 @@ std::string to_lower(std::string_view s) {
 
 constexpr std::size_t kMaxName = 32;
 
+// ASCII only, as Redis's case-insensitive command dictionary compares names.
 bool to_lower_buffer(std::string_view name, char (&buf)[kMaxName]) {
   if (name.size() > kMaxName) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    const char c = name[i];
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
   }
   return true;
 }
@@ -438,7 +440,7 @@ void CommandTable::set_cacheable(std::span<const std::string> names) {
 const CommandInfo* CommandTable::find(std::string_view name) const {
   char lower[kMaxName];
   if (!to_lower_buffer(name, lower)) return nullptr;
-  auto it = map_.find(std::string(lower, name.size()));
+  auto it = map_.find(std::string_view(lower, name.size()));
   return it == map_.end() ? nullptr : &it->second;
 }
 

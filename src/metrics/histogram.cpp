@@ -8,7 +8,8 @@ Histogram::Histogram(std::size_t shards)
     : shard_count_(std::max<std::size_t>(1, shards)),
       shards_(std::make_unique<Shard[]>(shard_count_)) {}
 
-void Histogram::observe(std::size_t shard, std::chrono::nanoseconds duration) noexcept {
+void Histogram::observe(std::size_t shard, std::chrono::nanoseconds duration,
+                        std::uint64_t count) noexcept {
   const auto nanos = static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count()));
   // Prometheus buckets are `le` (inclusive). A linear scan: 17 compares on one cache line.
   std::size_t bucket = 0;
@@ -16,8 +17,8 @@ void Histogram::observe(std::size_t shard, std::chrono::nanoseconds duration) no
     ++bucket;
   }
   Shard& s = shards_[std::min(shard, shard_count_ - 1)];
-  s.counts[bucket].fetch_add(1, std::memory_order_relaxed);
-  s.sum_nanos.fetch_add(nanos, std::memory_order_relaxed);
+  s.counts[bucket].fetch_add(count, std::memory_order_relaxed);
+  s.sum_nanos.fetch_add(nanos * count, std::memory_order_relaxed);
 }
 
 HistogramSnapshot Histogram::snapshot() const noexcept {

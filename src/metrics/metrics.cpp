@@ -128,7 +128,8 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
      "1 when the file on disk changes a setting that only a restart applies (listen, workers, "
      "upstream, invalidation, metrics.listen)."},
     {"frontcache_hit_duration_seconds", Histogram,
-     "Time from dispatch to reply for reads answered from the local cache."},
+     "Time from the start of the dispatch of a batch of requests to its end, for each read in it "
+     "answered from the local cache."},
     {"frontcache_miss_duration_seconds", Histogram,
      "Time from dispatch to reply for cacheable reads that missed the local cache."},
     {"frontcache_forward_duration_seconds", Histogram,

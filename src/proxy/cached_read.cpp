@@ -62,7 +62,7 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   L1& l1 = *worker_.shared().l1;
   const cache::Rule* rule = args.size() >= 2 ? worker_.rules()->match(args[1]) : nullptr;
   if (rule == nullptr || !rule->cache) return forward(raw);
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = worker_.now();
   // Cluster mode: the key's slot decides which master's stream vouches for L1 (standalone: the
   // one stream, and the slot is not looked at).
   const std::uint16_t key_slot = cluster_slot_;
@@ -86,11 +86,10 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   build_cache_key(cache_key_, state_.db, state_.resp, c.spec->name, args.subspan(1));
   l1.append_slot_epoch(cache_key_, key_slot);
   // The hit path: one lookup, one copy into the reply buffer.
-  if (cache::ValueRef hit = l1.cache().lookup(cache_key_)) {
+  if (cache::ValueRef hit = l1.lookup(cache_key_, started)) {
     reply(hit.bytes());
     worker_.shared().command_stats.l1_hit(worker_.index(), command_);
-    worker_.shared().latency.hit.observe(worker_.index(),
-                                         std::chrono::steady_clock::now() - started);
+    worker_.count_hit();
     return;
   }
 

@@ -317,7 +317,18 @@ asio::mutable_buffer ClientConnection::tls_read_buffer() {
 }
 
 bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t end) {
+  if (end <= begin) return !read_done_ && !closed_;
+  worker_.tick();
+  struct EndBatch {
+    Worker& worker;
+    ~EndBatch() { worker.end_batch(); }
+  } end_batch{worker_};
+  unsigned since_tick = 0;
   while (end > begin && !paused() && !closed_ && !read_done_) {
+    if (++since_tick > Worker::kRequestsPerTick) {
+      worker_.tick();
+      since_tick = 1;
+    }
     std::string_view input(data + begin, end - begin);
     switch (parser_.parse(input)) {
       case resp::ParseStatus::NeedMore:

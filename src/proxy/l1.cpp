@@ -121,7 +121,11 @@ void L1::set_cluster_state(bool all_armed, bool any_armed,
 void build_cache_key(std::string& out, int db, int protocol, std::string_view command,
                      std::span<const std::string_view> args) {
   append_length(out, static_cast<std::size_t>(db) | static_cast<std::size_t>(protocol) << 24);
-  for (char c : command) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::size_t at = out.size();
+  out.append(command);
+  for (std::size_t i = at; i < out.size(); ++i) {
+    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] + ('a' - 'A'));
+  }
   out += '\0';
   for (auto a : args) {
     append_length(out, a.size());

@@ -111,6 +111,10 @@ class L1 final : public invalidation::Sink {
   void set_cluster_state(bool all_armed, bool any_armed,
                          std::chrono::steady_clock::time_point oldest_current);
   cache::Cache& cache() { return cache_; }
+  // A lookup at `now` (a worker's batch clock, see Worker::now()): the cache runs on SteadyClock.
+  cache::ValueRef lookup(std::string_view key, std::chrono::steady_clock::time_point now) {
+    return cache_.lookup(key, std::chrono::duration_cast<cache::TimePoint>(now.time_since_epoch()));
+  }
   // The rules in effect. Sessions read their worker's copy (Worker::rules()), refreshed on
   // the worker's own thread after a reload, so the read path takes no lock.
   std::shared_ptr<const cache::RuleSet> rules() const;

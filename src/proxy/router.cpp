@@ -57,7 +57,7 @@ bool Session::on_request(Args args, std::string_view raw) {
   stats.total_commands.fetch_add(1, std::memory_order_relaxed);
   command_ = c.spec != nullptr ? c.spec->id : CommandStats::kNone;
   worker_.shared().command_stats.call(worker_.index(), command_);
-  last_command_ = std::chrono::steady_clock::now();
+  last_command_ = worker_.now();
   // CLIENT REPLY: OFF silences every reply, SKIP the next command's (as Redis's resetClient).
   silent_ = state_.reply_mode != ReplyMode::On;
   if (state_.reply_mode == ReplyMode::Skip) state_.reply_mode = ReplyMode::On;

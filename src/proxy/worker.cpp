@@ -75,6 +75,15 @@ void Worker::set_tls_context(std::shared_ptr<asio::ssl::context> context) {
              [this, context = std::move(context)]() mutable { tls_context_ = std::move(context); });
 }
 
+void Worker::tick() {
+  const auto now = std::chrono::steady_clock::now();
+  if (hits_since_tick_ > 0) {
+    shared_.latency.hit.observe(index_, now - now_, hits_since_tick_);
+    hits_since_tick_ = 0;
+  }
+  now_ = now;
+}
+
 void Worker::start() {
   if (shared_.l1) rules_ = shared_.l1->rules();
   access_ = shared_.access_for(config_);

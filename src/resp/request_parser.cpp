@@ -52,6 +52,24 @@ bool parse_ll(std::string_view s, long long& out) {
   return true;
 }
 
+// A count as the clients write it: "0", or 1-18 digits without a leading zero, then "\r\n".
+// Advances `p` past the "\r\n"; false (and `p` unchanged) for anything else, a short input too.
+bool plain_count(const char*& p, const char* end, std::size_t& out) {
+  const char* q = p;
+  std::size_t v = 0;
+  if (q < end && *q == '0') {
+    ++q;
+  } else {
+    const char* const first = q;
+    while (q < end && *q >= '0' && *q <= '9') v = v * 10 + static_cast<std::size_t>(*q++ - '0');
+    if (q == first || q - first > 18) return false;
+  }
+  if (end - q < 2 || q[0] != '\r' || q[1] != '\n') return false;
+  out = v;
+  p = q + 2;
+  return true;
+}
+
 // C isspace() in the "C" locale, which sdssplitargs uses between and after tokens.
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -114,6 +132,7 @@ ParseStatus RequestParser::parse(std::string_view input) {
     return ParseStatus::NeedMore;
   }
   if (!started_) {
+    if (input[0] == '*' && parse_whole_multibulk(input)) return ParseStatus::Complete;
     started_ = true;
     inline_ = input[0] != '*';
   }
@@ -153,6 +172,40 @@ ParseStatus RequestParser::complete(std::string_view input, std::size_t end) {
     for (const auto& [offset, length] : offsets_) args_.emplace_back(input.data() + offset, length);
   }
   return ParseStatus::Complete;
+}
+
+// The common case in one pass: a whole multibulk request with plain headers ("*<n>\r\n", then
+// "$<len>\r\n<payload>" and two bytes each, as every client library writes them) within the
+// limits, already in `input`. Anything else (a partial request, a sign, a leading zero, another
+// byte where "\r\n" or '$' belongs, a limit) returns false having decided nothing: the general
+// parser then takes the request from its first byte and gives Redis's answer.
+bool RequestParser::parse_whole_multibulk(std::string_view input) {
+  const char* p = input.data() + 1;
+  const char* const end = input.data() + input.size();
+  std::size_t count = 0;
+  // (Header lines of up to 20 bytes: a limit below that is left to the general parser.)
+  if (limits_.max_inline_length < 32 || !plain_count(p, end, count) || count == 0 ||
+      count > kMaxReserve || count > limits_.max_arguments ||
+      (!authenticated_ && count > limits_.max_unauthenticated_arguments)) {
+    return false;
+  }
+  const std::size_t max_len =
+      authenticated_ ? limits_.max_bulk_length
+                     : std::min(limits_.max_bulk_length, limits_.max_unauthenticated_bulk_length);
+  args_.clear();
+  for (std::size_t i = 0; i < count; ++i) {
+    std::size_t len = 0;
+    if (p == end || *p != '$') return false;
+    ++p;
+    if (!plain_count(p, end, len) || len > max_len || static_cast<std::size_t>(end - p) < len + 2) {
+      return false;
+    }
+    args_.emplace_back(p, len);
+    p += len + 2;  // the two bytes after a payload are skipped unchecked, as Redis does
+  }
+  consumed_ = static_cast<std::size_t>(p - input.data());
+  done_ = true;
+  return true;
 }
 
 ParseStatus RequestParser::parse_multibulk(std::string_view input) {

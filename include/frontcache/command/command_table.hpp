@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -232,7 +233,14 @@ class CommandTable {
   CommandInfo& entry(std::string_view lower_name);
   CommandInfo& sub_entry(std::string_view lower_name, std::string_view lower_sub);
   void assign_ops();
-  std::unordered_map<std::string, CommandInfo> map_;
+  // Looked up by std::string_view: no std::string per request.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, CommandInfo, NameHash, std::equal_to<>> map_;
   bool complete_ = false;
   std::size_t ids_ = 0;
 };

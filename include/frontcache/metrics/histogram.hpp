@@ -30,7 +30,9 @@ class Histogram {
   // last one, so an extra writer is merely slower, never wrong.
   explicit Histogram(std::size_t shards = 1);
 
-  void observe(std::size_t shard, std::chrono::nanoseconds duration) noexcept;
+  // `count` events that each took `duration`.
+  void observe(std::size_t shard, std::chrono::nanoseconds duration,
+               std::uint64_t count = 1) noexcept;
   HistogramSnapshot snapshot() const noexcept;
   std::size_t shards() const { return shard_count_; }
 

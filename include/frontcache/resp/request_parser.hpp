@@ -71,6 +71,7 @@ class RequestParser {
   void set_authenticated(bool authenticated) { authenticated_ = authenticated; }
 
  private:
+  bool parse_whole_multibulk(std::string_view input);
   ParseStatus parse_multibulk(std::string_view input);
   ParseStatus parse_inline(std::string_view input);
   ParseStatus fail(std::string message);
