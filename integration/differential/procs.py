@@ -157,13 +157,13 @@ FRONTCACHE_YAML = """\
 listen: 127.0.0.1:{port}
 workers: {workers}
 upstream:
-  address: 127.0.0.1:{upstream}
+{upstream_extra}  address: 127.0.0.1:{upstream}
   connections_per_worker: 2
   command_timeout: {command_timeout}
 cache:
   max_memory: 64mb
   rules:
-    - match: "*"
+{rules_extra}    - match: "*"
       ttl: {ttl}
       negative_ttl: {negative_ttl}
 invalidation:
@@ -176,18 +176,21 @@ log:
 
 class Frontcache:
     """A frontcache in front of `upstream_port`, configured from FRONTCACHE_YAML; `extra_yaml`
-    is appended as is (for knobs a newer proxy has and an older one would reject)."""
+    is appended as is (for knobs a newer proxy has and an older one would reject);
+    `upstream_extra` and `rules_extra` are lines put first in `upstream:` and `cache.rules`
+    (cluster mode and its seeds, a rule of keys never cached)."""
 
     def __init__(self, binary, workdir, name, upstream_port, workers=2, ttl='10s',
                  negative_ttl='1s', command_timeout='2s', extra_yaml='', log_level='info',
-                 env=None, admin_commands='deny'):
+                 env=None, admin_commands='deny', upstream_extra='', rules_extra=''):
         self.binary = binary
         self.workdir = workdir
         self.name = name
         self.settings = dict(workers=workers, upstream=upstream_port, ttl=ttl,
                              negative_ttl=negative_ttl, command_timeout=command_timeout,
                              extra=extra_yaml, log_level=log_level,
-                             admin_commands=admin_commands)
+                             admin_commands=admin_commands, upstream_extra=upstream_extra,
+                             rules_extra=rules_extra)
         self.env = env
         self.port = None
         self.child = None
