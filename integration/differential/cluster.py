@@ -4,7 +4,6 @@ ADDSLOTSRANGE, MEET and REPLICATE) that can lose a node and get it back on the s
 its nodes.conf, and a cluster-aware direct client (slot map from CLUSTER SLOTS, MOVED followed,
 the map read again after a lost node or CLUSTERDOWN)."""
 
-import concurrent.futures
 import random
 import time
 
@@ -165,10 +164,6 @@ class Cluster:
         self.workdir = workdir
         self.nodes = []
         self.ranges = ranges(masters)
-        # Nodes are restarted from this one thread, which lives as long as the cluster: a child
-        # gets SIGKILL (PR_SET_PDEATHSIG) when the *thread* that started it exits, and the
-        # fault thread that restarts a node ends before the run does.
-        self.spawner = concurrent.futures.ThreadPoolExecutor(1)
         try:
             self._form(masters)
         except Exception:
@@ -263,9 +258,6 @@ class Cluster:
                     for m, spans in masters.items() if spans]
         return []
 
-    def start_again(self, node):
-        self.spawner.submit(node.start_again).result()
-
     def logs(self):
         return ''.join('--- redis %s (%d) ---\n%s' % (n.name, n.port, n.log()[-4000:])
                        for n in self.nodes)
@@ -273,7 +265,6 @@ class Cluster:
     def stop(self):
         for n in self.nodes:
             n.stop()
-        self.spawner.shutdown()
 
 
 class ClusterConn:

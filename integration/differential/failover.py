@@ -162,7 +162,7 @@ class FailoverInjector(threading.Thread):
         self.records.append(rec)
         self._follow(rec, replica, probes)
         if kind == KILL:
-            self.cluster.start_again(master)
+            master.start_again()
         self._wait_replicating(rec, master, replica)
 
     def _wait_in_sync(self, master, replica):

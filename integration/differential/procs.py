@@ -2,6 +2,7 @@
 in a private temp dir, killed when the run ends (and, through PR_SET_PDEATHSIG, when the runner
 itself dies, so nothing outlives a crashed or killed test)."""
 
+import concurrent.futures
 import ctypes
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -17,6 +19,21 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+_spawner = None
+_spawner_lock = threading.Lock()
+
+
+def _from_spawner_thread(fn):
+    """Run fn (which forks a child) on one thread that lives as long as the runner. The parent
+    PR_SET_PDEATHSIG watches is the *thread* that forked: a Redis restarted by a fault thread
+    was killed when that thread ended, before the run did."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='spawner')
+    return _spawner.submit(fn).result()
 
 
 def free_port():
@@ -69,8 +86,9 @@ class Child:
         self.argv = argv
         self.log_path = log_path
         log = open(log_path, 'ab')
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     preexec_fn=_die_with_parent, env=env)
+        self.proc = _from_spawner_thread(lambda: subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+            env=env))
         log.close()
 
     @property
