@@ -637,6 +637,19 @@ def percentile(sorted_vals, q):
     return sorted_vals[i]
 
 
+def l1_counts(world):
+    """{proxy: (l1_hits, l1_misses)} from INFO frontcache: that the L1 served reads at all."""
+    out = {}
+    for p in world.proxies:
+        try:
+            text = resp.decode(Conn(p.port).call([[b'INFO', b'frontcache']], 5.0)[0])[1]
+        except (OSError, ConnectionError, resp.ProtocolError):
+            continue
+        fields = dict(line.split(b':', 1) for line in text.splitlines() if b':' in line)
+        out[p.name] = (int(fields.get(b'l1_hits', 0)), int(fields.get(b'l1_misses', 0)))
+    return out
+
+
 def summarise(stats, log, opts, seconds, world):
     print('\n==== multi-client summary (%d clients, %.0f s%s) ====' % (
         opts.clients, seconds, ', faults' if opts.faults else ''))
@@ -648,6 +661,9 @@ def summarise(stats, log, opts, seconds, world):
             '%s=%d' % kv for kv in sorted(stats.timeouts.items())))
     print('reads per op:  ' + '  '.join('%s=%d' % kv for kv in sorted(stats.reads.items())))
     print('writes per op: ' + '  '.join('%s=%d' % kv for kv in sorted(stats.writes.items())))
+    l1 = l1_counts(world)
+    print('L1 hits / misses: ' + '  '.join('%s %d / %d' % (name, h, m)
+                                           for name, (h, m) in sorted(l1.items())))
     if log.counts:
         print('faults injected: ' + '  '.join('%s=%d' % kv for kv in sorted(log.counts.items())))
     print('staleness (ms) by target and window:  reads  max  p99  p99.9')
@@ -685,7 +701,7 @@ def summarise(stats, log, opts, seconds, world):
         sanitizer += procs.sanitizer_reports(p.log())
     for line in sanitizer[:10]:
         print('SANITIZER: ' + line)
-    return total_reads, allv, sanitizer
+    return total_reads, allv, sanitizer, l1
 
 
 def main(opts):
@@ -724,7 +740,7 @@ def main(opts):
         if injector and injector.failures:
             print('faults that could not be injected: ' + '  '.join(
                 '%s (%d)' % kv for kv in injector.failures.items()))
-        total_reads, allv, sanitizer = summarise(stats, log, opts, now() - start, world)
+        total_reads, allv, sanitizer, l1 = summarise(stats, log, opts, now() - start, world)
         figures, failover_failed = {}, False
         if opts.cluster and opts.faults:
             figures, failover_failed = failover.summarise(injector, world.targets)
@@ -752,7 +768,8 @@ def main(opts):
                            'staleness_p999_ms': percentile(allv, 0.999),
                            'faults': dict(log.counts), 'sanitizer_reports': len(sanitizer),
                            'errors': sum(stats.errors.values()),
-                           'timeouts': sum(stats.timeouts.values()), **figures},
+                           'timeouts': sum(stats.timeouts.values()), 'l1_hits_misses': l1,
+                           **figures},
                           f, indent=1)
         print('RESULT: %s' % ('FAIL' if fail else 'TOOL ERROR' if stats.tool_errors else 'ok'))
         return 1 if fail else 2 if stats.tool_errors else 0
