@@ -113,6 +113,8 @@ class Stats:
         self.errors = collections.Counter()      # (window, message) -> n
         self.reconnects = 0
         self.timeouts = collections.Counter()  # window -> requests without a reply in time
+        self.error_targets = collections.defaultdict(set)  # message -> targets that got it
+        self.failed_transactions = {}  # EXEC's reply -> (target, the pipeline's replies), first
         self.tool_errors = collections.Counter()
 
     def violation(self, kind, window, text, op=''):
@@ -511,6 +513,7 @@ class Client(threading.Thread):
         msg = resp.show_raw(raw, 60) if raw else 'connection lost'
         with self.stats.lock:
             self.stats.errors[(window, msg[:60])] += 1
+            self.stats.error_targets[msg[:60]].add(self.target)
 
     # -- operations -----------------------------------------------------------------------------
     def run(self):
@@ -616,6 +619,11 @@ class Client(threading.Thread):
             if raws is None:
                 return
             ok = self.write_ok(raws[-2 if pipelined else -1], exec_reply=True)
+            if not ok:
+                with self.stats.lock:
+                    self.stats.failed_transactions.setdefault(
+                        resp.show_raw(raws[-2 if pipelined else -1], 60)[:60],
+                        (self.target, [resp.show_raw(r, 60) for r in raws]))
             for c, _, v in planned:
                 self.acked(c, v, ok)
             with self.stats.lock:
@@ -682,7 +690,11 @@ def summarise(stats, log, opts, seconds, world):
     if stats.errors:
         print('error replies / connection losses by window:')
         for (window, msg), n in sorted(stats.errors.items()):
-            print('  %-28s %6d  %s' % (window, n, msg))
+            print('  %-28s %6d  %s  [%s]' % (window, n, msg, ','.join(
+                sorted(stats.error_targets[msg]))))
+    for exec_reply, (target, replies) in sorted(stats.failed_transactions.items()):
+        print('failed transaction (first with this EXEC reply), %s: %s' % (
+            target, ' | '.join(replies)))
     for err, n in stats.tool_errors.items():
         print('TOOL ERROR (%d): %s' % (n, err))
     print('violations: %d' % sum(n for (kind, _), n in stats.violations.items()
