@@ -624,6 +624,14 @@ class Client(threading.Thread):
                     self.stats.failed_transactions.setdefault(
                         resp.show_raw(raws[-2 if pipelined else -1], 60)[:60],
                         (self.target, [resp.show_raw(r, 60) for r in raws]))
+                # A queued write answers +QUEUED or an error; anything else means it ran on its
+                # own, outside the transaction that then failed.
+                queued = raws[1:1 + len(planned)]
+                if any(r != b'+QUEUED\r\n' and r[:1] != b'-' for r in queued):
+                    self.stats.violation(
+                        'write outside its transaction', self.faults.window_of(t),
+                        'client %d (%s): %s' % (self.idx, self.target, ' | '.join(
+                            resp.show_raw(r, 40) for r in raws)), 'MULTI/EXEC')
             for c, _, v in planned:
                 self.acked(c, v, ok)
             with self.stats.lock:
