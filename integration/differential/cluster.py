@@ -220,44 +220,6 @@ class Cluster:
     def ports(self):
         return [n.port for n in self.nodes]
 
-    def by_id(self, node_id):
-        for n in self.nodes:
-            if n.id == node_id:
-                return n
-        return None
-
-    def shards(self):
-        """[(master, [replicas], [(first, last)...])] as a live node's CLUSTER NODES says
-        (masters it flags as failed left out)."""
-        for n in random.sample(self.nodes, len(self.nodes)):
-            if not n.alive():
-                continue
-            try:
-                text = resp.decode(n.call([[b'CLUSTER', b'NODES']], 2.0)[0])[1]
-            except (OSError, ConnectionError, resp.ProtocolError):
-                continue
-            if not isinstance(text, bytes):
-                continue
-            masters, replicas = {}, {}
-            for line in text.splitlines():
-                f = line.split()
-                flags = f[2].split(b',')
-                if b'fail' in flags or b'noaddr' in flags:
-                    continue
-                if b'master' in flags:
-                    spans = []
-                    for s in f[8:]:
-                        if s.startswith(b'['):
-                            continue
-                        a, _, b = s.partition(b'-')
-                        spans.append((int(a), int(b or a)))
-                    masters[f[0].decode()] = spans
-                elif b'slave' in flags and f[3] != b'-':
-                    replicas.setdefault(f[3].decode(), []).append(f[0].decode())
-            return [(self.by_id(m), [self.by_id(r) for r in replicas.get(m, [])], spans)
-                    for m, spans in masters.items() if spans]
-        return []
-
     def logs(self):
         return ''.join('--- redis %s (%d) ---\n%s' % (n.name, n.port, n.log()[-4000:])
                        for n in self.nodes)
@@ -280,7 +242,6 @@ class ClusterConn:
         self.ports = list(ports)
         self.conns = {}
         self.slots = None  # slot -> port
-        self.redirects = 0
 
     def _refresh(self):
         errors = []
@@ -333,7 +294,6 @@ class ClusterConn:
                 if any(r.startswith(b'-CLUSTERDOWN') for r in replies):
                     self.slots = None
                 return replies
-            self.redirects += 1
             kind, rslot, rport = redirect
             if kind == b'MOVED':
                 self.slots[rslot] = rport

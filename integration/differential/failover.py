@@ -69,7 +69,7 @@ class Record:
 
 
 class FailoverInjector(threading.Thread):
-    def __init__(self, world, ks, log, opts, deadline, seed, conn_class):
+    def __init__(self, world, ks, log, opts, deadline, seed):
         super().__init__(daemon=True)
         self.world = world
         self.cluster = world.cluster
@@ -78,7 +78,6 @@ class FailoverInjector(threading.Thread):
         self.opts = opts
         self.deadline = deadline
         self.rng = random.Random(seed)
-        self.conn_class = conn_class  # multi.Conn
         self.records = []
         self.failures = collections.Counter()
 

@@ -749,8 +749,8 @@ def main(opts):
         threads = list(clients)
         injector = None
         if opts.faults:
-            injector = (failover.FailoverInjector if opts.cluster else FaultInjector)(
-                world, ks, log, opts, deadline, seed, Conn)
+            injector = failover.FailoverInjector(world, ks, log, opts, deadline, seed) \
+                if opts.cluster else FaultInjector(world, ks, log, opts, deadline, seed, Conn)
             threads.append(injector)
         for t in threads:
             t.start()
