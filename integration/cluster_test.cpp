@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "resp_util.hpp"
 #include "target.hpp"
 
 namespace frontcache::integration {
@@ -497,6 +498,37 @@ TEST_F(Cluster, MasterDownFailsOnlyItsOwnSlots) {
   EXPECT_EQ(c("GET", dead[0]).str, "again");
   EXPECT_EQ(cluster_.client(2)("GET", dead[0]).str, "again");
   EXPECT_EQ(c("GET", dead[1]).type, Reply::Type::Nil);
+}
+
+// A transaction whose MULTI went to a master that is down (a keyless MULTI pins to any master,
+// chosen by session id): MULTI gets the error of the refused dedicated connection. The commands
+// the client pipelined behind it were meant for the transaction and must not run on their own
+// (they did: the SET below was written outside any transaction and EXEC failed). The client
+// connection closes instead, as when a dedicated connection is lost inside a transaction.
+// Found by the differential tester's failover mode.
+TEST_F(Cluster, TransactionWhoseMultiFailsRunsNothingOnItsOwn) {
+  const auto keys = cluster_.keys_on(0, 12, "tx:");
+  cluster_.kill(2);
+  int multi_failed = 0;
+  for (const auto& k : keys) {
+    RawClient c("127.0.0.1", proxy_->port());
+    ASSERT_TRUE(c.send(encode_commands({{"MULTI"}, {"SET", k, "in-tx"}, {"EXEC"}})));
+    const auto multi = c.read_reply();
+    ASSERT_TRUE(multi.has_value()) << k << ": no reply to MULTI";
+    if (multi->starts_with("-")) {
+      ++multi_failed;
+      EXPECT_TRUE(c.read_until_closed(10s)) << k << ": still open after MULTI failed";
+      EXPECT_EQ(cluster_.client(0)("GET", k).type, Reply::Type::Nil)
+          << k << ": the SET queued behind a failed MULTI ran on its own; replies: "
+          << c.read_available();
+    } else {
+      EXPECT_EQ(*multi, "+OK\r\n");
+      EXPECT_EQ(c.read_reply().value_or(""), "+QUEUED\r\n");
+      EXPECT_EQ(c.read_reply().value_or(""), "*1\r\n+OK\r\n");
+    }
+  }
+  // 12 sessions spread over the 3 masters by id: some MULTIs went to the dead one.
+  EXPECT_GT(multi_failed, 0);
 }
 
 // Failover: master 2 dies, its replica is promoted by the cluster, and frontcache serves the

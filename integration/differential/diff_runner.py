@@ -8,6 +8,7 @@ normalisations listed in README.md). Exits 1 on any mismatch, 2 on a tool error.
   diff_runner.py --self-check --seed 7                two plain redis-servers (checks the tool)
   diff_runner.py --replay repro.json                  replay a saved (shrunk) program
   diff_runner.py --multi --duration 60 [--faults]     multi-client property checks
+  diff_runner.py --multi --cluster --faults           the same against a cluster, with failovers
 """
 
 import argparse
@@ -85,6 +86,13 @@ def parse_args(argv):
                    help='multi: fail when a read is staler than this')
     p.add_argument('--fault-interval', type=float, default=3.0, help='multi: seconds between '
                    'faults')
+    p.add_argument('--cluster', action='store_true',
+                   help='multi: a local Redis Cluster (3 masters, 3 replicas) behind proxies in '
+                   'cluster mode; --faults then means failovers (kill -9 of a master, CLUSTER '
+                   'FAILOVER)')
+    p.add_argument('--recovery-limit', type=float, default=60.0,
+                   help='multi --cluster: fail when a failover is not served again this many '
+                   'seconds after the kill')
     p.add_argument('--check-data', action='store_true',
                    help='debugging: compare both servers\' data after every step')
     p.add_argument('--trace', type=int, default=None,

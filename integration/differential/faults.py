@@ -40,6 +40,19 @@ class FaultLog:
             self.windows.append((start, end, name))
             self.counts[name] += 1
 
+    def begin(self, name, start):
+        """A window whose end is not known yet (a fault that lasts seconds): reads during it
+        belong to it. Returns the handle for end()."""
+        with self.lock:
+            self.windows.append((start, float('inf'), name))
+            self.counts[name] += 1
+            return len(self.windows) - 1
+
+    def end(self, handle, end):
+        with self.lock:
+            start, _, name = self.windows[handle]
+            self.windows[handle] = (start, end, name)
+
     def window_of(self, t):
         with self.lock:
             for start, end, name in reversed(self.windows):

@@ -17,6 +17,10 @@ Redis's order and a version's acknowledgement time is known. Reads take no lock.
 With --faults a fault thread injects CLIENT KILL TYPE pubsub, a kill of the proxies' tracking
 connections, DEBUG SLEEP 0.5, kill -9 + restart of Redis with different data, and a short
 SIGSTOP of one proxy; violations and staleness are reported per fault window.
+
+With --cluster the same runs against a Redis Cluster (3 masters, one replica each: cluster.py)
+with both proxies in cluster mode and cluster-aware direct clients; the cells are grouped under
+hash tags spread over every master, and --faults then means failovers (failover.py).
 """
 
 import collections
@@ -25,6 +29,8 @@ import socket
 import threading
 import time
 
+import cluster
+import failover
 from faults import FaultInjector, FaultLog
 import procs
 import resp
@@ -35,6 +41,7 @@ ACROSS_COMMANDS = 'monotonic across commands (not promised)'
 SCRIPT_SET = b"redis.call('SET', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])"
 SCRIPT_SET_UNDECLARED = b"redis.call('SET', ARGV[1], ARGV[2]) return redis.call('GET', ARGV[1])"
 SCRIPT_INCR_UNDECLARED = b"return redis.call('INCRBY', ARGV[1], ARGV[2])"
+RESYNC_LIMIT_S = 60.0  # a cell whose truth cannot be read this long is a tool error
 
 
 def now():
@@ -64,6 +71,8 @@ class Cell:
         self.by_sig = {}
         self.value = None  # the latest version's value (int for counters, len for lists)
         self.meta = threading.Lock()
+        self.slot = cluster.key_slot(key)
+        self.anchor = None  # cluster: the declared key of "undeclared" scripts (same slot)
 
     def name(self):
         return self.key.decode() + ('.' + self.field.decode() if self.field else '')
@@ -103,6 +112,9 @@ class Stats:
         self.staleness = collections.defaultdict(list)  # target -> [ms]
         self.errors = collections.Counter()      # (window, message) -> n
         self.reconnects = 0
+        self.timeouts = collections.Counter()  # window -> requests without a reply in time
+        self.error_targets = collections.defaultdict(set)  # message -> targets that got it
+        self.failed_transactions = {}  # EXEC's reply -> (target, the pipeline's replies), first
         self.tool_errors = collections.Counter()
 
     def violation(self, kind, window, text, op=''):
@@ -153,7 +165,7 @@ class Conn:
 def _label(cmd, declared):
     name = cmd[0].decode()
     if name == 'EVAL':
-        return 'EVAL-declared' if cmd[2] != b'0' else 'EVAL-undeclared'
+        return 'EVAL-declared' if cmd[1] == SCRIPT_SET else 'EVAL-undeclared'
     return name
 
 
@@ -176,6 +188,12 @@ class World:
         self.targets = [('A', self.proxies[0].port), ('B', self.proxies[1].port),
                         ('direct', self.redis.port)]
 
+    def conn_for(self, port):
+        return Conn(port)
+
+    def direct_conn(self):
+        return Conn(self.redis.port)
+
     def close(self):
         for p in self.proxies:
             p.stop()
@@ -183,21 +201,81 @@ class World:
         self.workdir.close()
 
 
-class Keyspace:
+class ClusterWorld:
+    """A local cluster (cluster.Cluster) and two frontcache instances in cluster mode in front of
+    it, every node a seed. Keys `probe*` are never cached: the failover probes read Redis."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.workdir = procs.Workdir('difftest-multi-cluster-')
+        self.proxies = []
+        self.cluster = cluster.Cluster(self.workdir)
+        try:
+            ports = self.cluster.ports()
+            upstream = '  mode: cluster\n  seeds: [%s]\n' % ', '.join(
+                '"127.0.0.1:%d"' % p for p in ports[1:])
+            rules = '    - match: "probe*"\n      cache: false\n'
+            for name in ('A', 'B'):
+                self.proxies.append(procs.Frontcache(
+                    opts.frontcache, self.workdir, name, ports[0], workers=opts.workers,
+                    ttl=opts.cache_ttl, extra_yaml=opts.extra_yaml, upstream_extra=upstream,
+                    rules_extra=rules))
+        except Exception:
+            self.close()
+            raise
+        self.targets = [('A', self.proxies[0].port), ('B', self.proxies[1].port),
+                        ('direct', None)]
+
+    def conn_for(self, port):
+        return Conn(port) if port is not None else self.direct_conn()
+
+    def direct_conn(self):
+        return cluster.ClusterConn(self.cluster.ports())
+
+    def close(self):
+        for p in self.proxies:
+            p.stop()
+        self.cluster.stop()
+        self.workdir.close()
+
+
+class Group:
+    """Cells under one key prefix; in cluster mode the prefix is a hash tag, so the group is one
+    slot (transactions and MGET stay within a group)."""
+
     def __init__(self, prefix):
-        p = prefix.encode()
+        p = self.prefix = prefix.encode()
         self.strings = [Cell('str', p + b's%d' % i) for i in range(4)]
         self.counters = [Cell('ctr', p + b'c%d' % i) for i in range(3)]
         self.hstr = [Cell('hstr', p + b'h%d' % i, b'f1') for i in range(2)]
         self.hctr = [Cell('hctr', c.key, b'f2') for c in self.hstr]
         self.lists = [Cell('list', p + b'l%d' % i) for i in range(2)]
         self.all = self.strings + self.counters + self.hstr + self.hctr + self.lists
+        self.slot = cluster.key_slot(p)
+        self.probe = b'probe' + p  # failover probes; the world's rules never cache probe*
+        self.probe_value = b'probe:' + p
+
+
+class Keyspace:
+    def __init__(self, prefix, tags=None):
+        """One group (standalone), or one per hash tag."""
+        self.clustered = tags is not None
+        self.groups = [Group('{%s}' % t) for t in tags] if self.clustered else [Group(prefix)]
+        for g in self.groups:
+            for c in g.all:
+                c.anchor = g.prefix + b'anchor' if self.clustered else None
+        self.all = [c for g in self.groups for c in g.all]
 
     def populate(self, conn, epoch):
         """Give every cell a fresh version written directly (the start, or a restarted Redis
-        with different data). Caller holds every cell's lock."""
-        cmds, plan = [], []
-        for c in self.all:
+        with different data), and the probe keys their value. Caller holds every cell's lock."""
+        for g in self.groups:
+            self._populate(conn, epoch, g)
+
+    def _populate(self, conn, epoch, group):
+        cmds = [[b'SET', group.probe, group.probe_value]] if self.clustered else []
+        plan = []
+        for c in group.all:
             if c.kind in ('str', 'hstr'):
                 val = b'%d:init%d' % (len(c.versions), epoch)
                 cmds.append([b'SET', c.key, val] if c.kind == 'str' else
@@ -213,18 +291,36 @@ class Keyspace:
                 cmds += [[b'DEL', c.key], [b'RPUSH', c.key, elem]]
                 plan.append((c, {('len', 1), ('last', elem)}, 1))
         versions = [c.register(sigs, -1, val) for c, sigs, val in plan]
-        conn.call(cmds)
+        if any(r[:1] == b'-' for r in conn.call(cmds)):
+            raise RuntimeError('populating %s failed' % group.probe.decode())
         t = now()
         for v in versions:
             v.ack = t
 
 
+def cluster_tags(prefix, per_range=2):
+    """Hash tags whose slots spread over every master's initial range, per_range each."""
+    tags, slots = [], set()
+    for first, last in cluster.ranges(3):
+        found = 0
+        for i in range(100000):
+            tag = '%sg%d' % (prefix, i)
+            slot = cluster.key_slot(tag.encode())
+            if first <= slot <= last and slot not in slots:
+                tags.append(tag)
+                slots.add(slot)
+                found += 1
+                if found == per_range:
+                    break
+    return tags
+
+
 class Client(threading.Thread):
-    def __init__(self, idx, target, port, ks, stats, faults, opts, seed, deadline):
+    def __init__(self, idx, target, conn, ks, stats, faults, opts, seed, deadline):
         super().__init__(daemon=True)
         self.idx = idx
         self.target = target
-        self.conn = Conn(port)
+        self.conn = conn
         self.ks = ks
         self.stats = stats
         self.faults = faults
@@ -252,7 +348,7 @@ class Client(threading.Thread):
             elif declared:
                 cmd = [b'EVAL', SCRIPT_SET, b'1', cell.key, val]
             else:
-                cmd = [b'EVAL', SCRIPT_SET_UNDECLARED, b'0', cell.key, val]
+                cmd = [b'EVAL', SCRIPT_SET_UNDECLARED] + self.undeclared(cell) + [val]
             return cmd, cell.register({('v', val)}, self.idx, val)
         if cell.kind in ('ctr', 'hctr'):
             inc = self.rng.randint(1, 5)
@@ -262,11 +358,17 @@ class Client(threading.Thread):
             elif declared is None or declared:
                 cmd = [b'INCRBY', cell.key, b'%d' % inc] if inc > 1 else [b'INCR', cell.key]
             else:
-                cmd = [b'EVAL', SCRIPT_INCR_UNDECLARED, b'0', cell.key, b'%d' % inc]
+                cmd = [b'EVAL', SCRIPT_INCR_UNDECLARED] + self.undeclared(cell) + [b'%d' % inc]
             return cmd, cell.register({('v', b'%d' % val)}, self.idx, val)
         elem = self.new_value(cell)
         return [b'RPUSH', cell.key, elem], cell.register(
             {('len', cell.value + 1), ('last', elem)}, self.idx, cell.value + 1)
+
+    @staticmethod
+    def undeclared(cell):
+        """numkeys and keys of a script writing cell.key undeclared (ARGV[1]); in a cluster a
+        script must declare a key of the slot it runs in: another key of the group."""
+        return [b'1', cell.anchor, cell.key] if cell.anchor else [b'0', cell.key]
 
     def write_ok(self, raw, exec_reply=False):
         """Did the write succeed? An error reply is counted like any other error."""
@@ -286,12 +388,15 @@ class Client(threading.Thread):
     def resync(self, cell):
         """After a failed write its effect is unknown: read the truth directly and make it a
         version (caller holds cell.lock)."""
-        direct = Conn(self.opts.redis_port)
-        for _ in range(200):
+        direct = self.opts.direct_conn()
+        limit = now() + RESYNC_LIMIT_S
+        while True:
             try:
                 if cell.kind == 'list':
                     n, last = direct.call([[b'LLEN', cell.key], [b'LRANGE', cell.key, b'-1',
                                                                   b'-1']])
+                    if n[:1] == b'-' or last[:1] == b'-':
+                        raise ConnectionError('error reply')  # failing over: read again
                     length = resp.decode(n)[1]
                     items = resp.decode(last)[1] or []
                     sigs = {('len', length)}
@@ -301,13 +406,21 @@ class Client(threading.Thread):
                 else:
                     cmd = [b'GET', cell.key] if cell.kind in ('str', 'ctr') else \
                         [b'HGET', cell.key, cell.field]
-                    val = _bulk(direct.call([cmd])[0])
+                    raw = direct.call([cmd])[0]
+                    if raw[:1] == b'-':
+                        raise ConnectionError('error reply')
+                    val = _bulk(raw)
                     value = int(val) if cell.kind in ('ctr', 'hctr') and val else val
                     v = cell.register({('v', val)}, -1, value)
                 v.ack = now()
                 break
-            except (OSError, ConnectionError, ValueError, TypeError):
+            except (OSError, ConnectionError, ValueError, TypeError, resp.ProtocolError) as e:
                 direct.close()
+                if now() > limit:
+                    with self.stats.lock:
+                        self.stats.tool_errors['resync of %s: no answer in %.0f s (%r)' % (
+                            cell.name(), RESYNC_LIMIT_S, e)] += 1
+                    break
                 time.sleep(0.05)
         direct.close()
 
@@ -315,23 +428,29 @@ class Client(threading.Thread):
     def plan_read(self, cells_hint=None):
         """(command, parse) for a read; parse(raw) -> [(cell, sig)]."""
         r = self.rng.random()
+        g = self.group()
         if cells_hint is not None:
             c = cells_hint
         elif r < 0.25:
-            c = self.rng.choice(self.ks.strings + self.ks.counters)
+            c = self.rng.choice(g.strings + g.counters)
         elif r < 0.40:
-            cs = self.rng.sample(self.ks.strings + self.ks.counters, self.rng.randint(2, 4))
+            pool = g.strings + g.counters
+            # Through a proxy an MGET may span slots (split per master, not from the L1).
+            if self.ks.clustered and self.target != 'direct' and self.rng.random() < 0.3:
+                pool = [c for h in self.ks.groups for c in h.strings + h.counters]
+            cs = self.rng.sample(pool, self.rng.randint(2, 4))
+            op = 'MGET' if len({c.slot for c in cs}) == 1 else 'MGET cross-slot'
             return [b'MGET'] + [c.key for c in cs], lambda raw, cs=cs: [
-                (c, ('v', el[1])) for c, el in zip(cs, resp.decode(raw)[1])], 'MGET'
+                (c, ('v', el[1])) for c, el in zip(cs, resp.decode(raw)[1])], op
         elif r < 0.60:
-            c = self.rng.choice(self.ks.hstr + self.ks.hctr)
+            c = self.rng.choice(g.hstr + g.hctr)
         elif r < 0.72:
-            h = self.rng.randrange(len(self.ks.hstr))
-            cs = [self.ks.hstr[h], self.ks.hctr[h]]
+            h = self.rng.randrange(len(g.hstr))
+            cs = [g.hstr[h], g.hctr[h]]
             return [b'HMGET', cs[0].key, b'f1', b'f2'], lambda raw, cs=cs: [
                 (c, ('v', el[1])) for c, el in zip(cs, resp.decode(raw)[1])], 'HMGET'
         else:
-            c = self.rng.choice(self.ks.lists)
+            c = self.rng.choice(g.lists)
         if c.kind in ('str', 'ctr'):
             return [b'GET', c.key], lambda raw, c=c: [(c, ('v', _bulk(raw)))], 'GET'
         if c.kind in ('hstr', 'hctr'):
@@ -340,6 +459,10 @@ class Client(threading.Thread):
             return [b'LLEN', c.key], lambda raw, c=c: [(c, ('len', resp.decode(raw)[1]))], 'LLEN'
         return [b'LRANGE', c.key, b'-1', b'-1'], lambda raw, c=c: [
             (c, ('last', (resp.decode(raw)[1] or [(None, None)])[0][1]))], 'LRANGE'
+
+    def group(self):
+        groups = self.ks.groups
+        return groups[0] if len(groups) == 1 else self.rng.choice(groups)
 
     def check_read(self, op, raw, parse, t_send):
         if raw[:1] == b'-':
@@ -390,12 +513,18 @@ class Client(threading.Thread):
         msg = resp.show_raw(raw, 60) if raw else 'connection lost'
         with self.stats.lock:
             self.stats.errors[(window, msg[:60])] += 1
+            self.stats.error_targets[msg[:60]].add(self.target)
 
     # -- operations -----------------------------------------------------------------------------
     def run(self):
         while not self.stop and now() < self.deadline:
             try:
                 self.one_op()
+            except socket.timeout:
+                self.conn.close()
+                self.error(b'', now())
+                with self.stats.lock:
+                    self.stats.timeouts[self.faults.window_of(now())] += 1
             except (OSError, ConnectionError, resp.ProtocolError):
                 self.conn.close()
                 self.error(b'', now())
@@ -421,7 +550,8 @@ class Client(threading.Thread):
         elif r < 0.93:
             self.transaction()
         else:
-            cell = self.rng.choice(self.ks.strings + self.ks.counters)
+            g = self.group()
+            cell = self.rng.choice(g.strings + g.counters)
             self.write_op(cell, declared=self.rng.random() < 0.5 if cell.kind == 'str' else
                           False, read_after=True)
 
@@ -445,9 +575,12 @@ class Client(threading.Thread):
         resync them) instead of leaving the cells unknown."""
         try:
             return self.conn.call(cmds)
-        except (OSError, ConnectionError, resp.ProtocolError):
+        except (OSError, ConnectionError, resp.ProtocolError) as e:
             self.conn.close()
             self.error(b'', now())
+            if isinstance(e, socket.timeout):
+                with self.stats.lock:
+                    self.stats.timeouts[self.faults.window_of(now())] += 1
             for cell, v in writes:
                 v.failed = True
                 self.resync(cell)
@@ -470,7 +603,7 @@ class Client(threading.Thread):
         self.check_read('%s pipelined after %s' % (op, label), raws[1], parse, t)
 
     def transaction(self):
-        cells = sorted(set(self.rng.sample(self.ks.all, self.rng.randint(1, 3))),
+        cells = sorted(set(self.rng.sample(self.group().all, self.rng.randint(1, 3))),
                        key=lambda c: c.name())
         for c in cells:
             c.lock.acquire()
@@ -486,6 +619,19 @@ class Client(threading.Thread):
             if raws is None:
                 return
             ok = self.write_ok(raws[-2 if pipelined else -1], exec_reply=True)
+            if not ok:
+                with self.stats.lock:
+                    self.stats.failed_transactions.setdefault(
+                        resp.show_raw(raws[-2 if pipelined else -1], 60)[:60],
+                        (self.target, [resp.show_raw(r, 60) for r in raws]))
+                # A queued write answers +QUEUED or an error; anything else means it ran on its
+                # own, outside the transaction that then failed.
+                queued = raws[1:1 + len(planned)]
+                if any(r != b'+QUEUED\r\n' and r[:1] != b'-' for r in queued):
+                    self.stats.violation(
+                        'write outside its transaction', self.faults.window_of(t),
+                        'client %d (%s): %s' % (self.idx, self.target, ' | '.join(
+                            resp.show_raw(r, 40) for r in raws)), 'MULTI/EXEC')
             for c, _, v in planned:
                 self.acked(c, v, ok)
             with self.stats.lock:
@@ -507,14 +653,33 @@ def percentile(sorted_vals, q):
     return sorted_vals[i]
 
 
+def l1_counts(world):
+    """{proxy: (l1_hits, l1_misses)} from INFO frontcache: that the L1 served reads at all."""
+    out = {}
+    for p in world.proxies:
+        try:
+            text = resp.decode(Conn(p.port).call([[b'INFO', b'frontcache']], 5.0)[0])[1]
+        except (OSError, ConnectionError, resp.ProtocolError):
+            continue
+        fields = dict(line.split(b':', 1) for line in text.splitlines() if b':' in line)
+        out[p.name] = (int(fields.get(b'l1_hits', 0)), int(fields.get(b'l1_misses', 0)))
+    return out
+
+
 def summarise(stats, log, opts, seconds, world):
     print('\n==== multi-client summary (%d clients, %.0f s%s) ====' % (
         opts.clients, seconds, ', faults' if opts.faults else ''))
     total_reads = sum(stats.reads.values())
     print('reads checked: %d   writes: %d   reconnects: %d' % (
         total_reads, sum(stats.writes.values()), stats.reconnects))
+    if stats.timeouts:
+        print('requests without a reply in 10 s (hangs): ' + '  '.join(
+            '%s=%d' % kv for kv in sorted(stats.timeouts.items())))
     print('reads per op:  ' + '  '.join('%s=%d' % kv for kv in sorted(stats.reads.items())))
     print('writes per op: ' + '  '.join('%s=%d' % kv for kv in sorted(stats.writes.items())))
+    l1 = l1_counts(world)
+    print('L1 hits / misses: ' + '  '.join('%s %d / %d' % (name, h, m)
+                                           for name, (h, m) in sorted(l1.items())))
     if log.counts:
         print('faults injected: ' + '  '.join('%s=%d' % kv for kv in sorted(log.counts.items())))
     print('staleness (ms) by target and window:  reads  max  p99  p99.9')
@@ -533,7 +698,11 @@ def summarise(stats, log, opts, seconds, world):
     if stats.errors:
         print('error replies / connection losses by window:')
         for (window, msg), n in sorted(stats.errors.items()):
-            print('  %-28s %6d  %s' % (window, n, msg))
+            print('  %-28s %6d  %s  [%s]' % (window, n, msg, ','.join(
+                sorted(stats.error_targets[msg]))))
+    for exec_reply, (target, replies) in sorted(stats.failed_transactions.items()):
+        print('failed transaction (first with this EXEC reply), %s: %s' % (
+            target, ' | '.join(replies)))
     for err, n in stats.tool_errors.items():
         print('TOOL ERROR (%d): %s' % (n, err))
     print('violations: %d' % sum(n for (kind, _), n in stats.violations.items()
@@ -552,54 +721,59 @@ def summarise(stats, log, opts, seconds, world):
         sanitizer += procs.sanitizer_reports(p.log())
     for line in sanitizer[:10]:
         print('SANITIZER: ' + line)
-    return total_reads, allv, sanitizer
+    return total_reads, allv, sanitizer, l1
 
 
 def main(opts):
     seed = opts.seed[0] if opts.seed else random.SystemRandom().randrange(1, 2**31)
     duration = opts.duration or 60.0
-    print('== multi-client: seed %d, %d clients, %.0f s%s, proxy %s' % (
-        seed, opts.clients, duration, ', faults every ~%.1f s' % opts.fault_interval
-        if opts.faults else '', opts.frontcache), flush=True)
-    world = World(opts)
-    opts.redis_port = world.redis.port
+    print('== multi-client: seed %d, %d clients, %.0f s%s%s, proxy %s' % (
+        seed, opts.clients, duration, ', cluster' if opts.cluster else '',
+        ', faults every ~%.1f s' % opts.fault_interval if opts.faults else '',
+        opts.frontcache), flush=True)
+    world = ClusterWorld(opts) if opts.cluster else World(opts)
+    opts.direct_conn = world.direct_conn
     try:
-        ks = Keyspace('mc%d:' % seed)
-        cells = sorted(ks.all, key=lambda c: c.name())
-        conn = Conn(world.redis.port)
+        ks = Keyspace('mc%d:' % seed, cluster_tags('mc%d:' % seed) if opts.cluster else None)
+        conn = world.direct_conn()
         ks.populate(conn, 0)
         conn.close()
-        del cells
         stats, log = Stats(), FaultLog()
         start = now()
         deadline = start + duration
         clients = []
         for i in range(opts.clients):
             target, port = world.targets[i % len(world.targets)]
-            clients.append(Client(i, target, port, ks, stats, log, opts, seed * 1000 + i,
-                                  deadline))
+            clients.append(Client(i, target, world.conn_for(port), ks, stats, log, opts,
+                                  seed * 1000 + i, deadline))
         threads = list(clients)
         injector = None
         if opts.faults:
-            injector = FaultInjector(world, ks, log, opts, deadline, seed, Conn)
+            injector = failover.FailoverInjector(world, ks, log, opts, deadline, seed) \
+                if opts.cluster else FaultInjector(world, ks, log, opts, deadline, seed, Conn)
             threads.append(injector)
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=duration + 120)
+            t.join(timeout=duration + 120 + (opts.recovery_limit * 2 if opts.cluster else 0))
         alive = [p.name for p in world.proxies if not p.alive()]
         if injector and injector.failures:
             print('faults that could not be injected: ' + '  '.join(
                 '%s (%d)' % kv for kv in injector.failures.items()))
-        total_reads, allv, sanitizer = summarise(stats, log, opts, now() - start, world)
+        total_reads, allv, sanitizer, l1 = summarise(stats, log, opts, now() - start, world)
+        figures, failover_failed = {}, False
+        if opts.cluster and opts.faults:
+            figures, failover_failed = failover.summarise(injector, world.targets)
         for name in alive:
             print('PROXY %s DIED' % name)
         failing = {k: n for k, n in stats.violations.items()
                    if k[0] != ACROSS_COMMANDS
                    and not (opts.no_fail_monotonic and k[0] == 'monotonic reads')}
-        fail = bool(failing) or bool(sanitizer) or bool(alive)
+        fail = bool(failing) or bool(sanitizer) or bool(alive) or failover_failed
         if not opts.faults and stats.errors:
             fail = True
+        if opts.cluster and stats.timeouts:
+            fail = True  # errors are allowed while failing over, hangs are not
         if opts.max_staleness_ms is not None and allv and allv[-1] > opts.max_staleness_ms:
             print('max staleness %.1f ms exceeds --max-staleness-ms %.1f' % (
                 allv[-1], opts.max_staleness_ms))
@@ -612,7 +786,10 @@ def main(opts):
                            'staleness_max_ms': allv[-1] if allv else 0,
                            'staleness_p99_ms': percentile(allv, 0.99),
                            'staleness_p999_ms': percentile(allv, 0.999),
-                           'faults': dict(log.counts), 'sanitizer_reports': len(sanitizer)},
+                           'faults': dict(log.counts), 'sanitizer_reports': len(sanitizer),
+                           'errors': sum(stats.errors.values()),
+                           'timeouts': sum(stats.timeouts.values()), 'l1_hits_misses': l1,
+                           **figures},
                           f, indent=1)
         print('RESULT: %s' % ('FAIL' if fail else 'TOOL ERROR' if stats.tool_errors else 'ok'))
         return 1 if fail else 2 if stats.tool_errors else 0

@@ -2,6 +2,7 @@
 in a private temp dir, killed when the run ends (and, through PR_SET_PDEATHSIG, when the runner
 itself dies, so nothing outlives a crashed or killed test)."""
 
+import concurrent.futures
 import ctypes
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -17,6 +19,21 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+_spawner = None
+_spawner_lock = threading.Lock()
+
+
+def _from_spawner_thread(fn):
+    """Run fn (which forks a child) on one thread that lives as long as the runner. The parent
+    PR_SET_PDEATHSIG watches is the *thread* that forked: a Redis restarted by a fault thread
+    was killed when that thread ended, before the run did."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='spawner')
+    return _spawner.submit(fn).result()
 
 
 def free_port():
@@ -69,8 +86,9 @@ class Child:
         self.argv = argv
         self.log_path = log_path
         log = open(log_path, 'ab')
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     preexec_fn=_die_with_parent, env=env)
+        self.proc = _from_spawner_thread(lambda: subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+            env=env))
         log.close()
 
     @property
@@ -157,13 +175,13 @@ FRONTCACHE_YAML = """\
 listen: 127.0.0.1:{port}
 workers: {workers}
 upstream:
-  address: 127.0.0.1:{upstream}
+{upstream_extra}  address: 127.0.0.1:{upstream}
   connections_per_worker: 2
   command_timeout: {command_timeout}
 cache:
   max_memory: 64mb
   rules:
-    - match: "*"
+{rules_extra}    - match: "*"
       ttl: {ttl}
       negative_ttl: {negative_ttl}
 invalidation:
@@ -176,18 +194,21 @@ log:
 
 class Frontcache:
     """A frontcache in front of `upstream_port`, configured from FRONTCACHE_YAML; `extra_yaml`
-    is appended as is (for knobs a newer proxy has and an older one would reject)."""
+    is appended as is (for knobs a newer proxy has and an older one would reject);
+    `upstream_extra` and `rules_extra` are lines put first in `upstream:` and `cache.rules`
+    (cluster mode and its seeds, a rule of keys never cached)."""
 
     def __init__(self, binary, workdir, name, upstream_port, workers=2, ttl='10s',
                  negative_ttl='1s', command_timeout='2s', extra_yaml='', log_level='info',
-                 env=None, admin_commands='deny'):
+                 env=None, admin_commands='deny', upstream_extra='', rules_extra=''):
         self.binary = binary
         self.workdir = workdir
         self.name = name
         self.settings = dict(workers=workers, upstream=upstream_port, ttl=ttl,
                              negative_ttl=negative_ttl, command_timeout=command_timeout,
                              extra=extra_yaml, log_level=log_level,
-                             admin_commands=admin_commands)
+                             admin_commands=admin_commands, upstream_extra=upstream_extra,
+                             rules_extra=rules_extra)
         self.env = env
         self.port = None
         self.child = None

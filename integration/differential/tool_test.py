@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Unit tests of the tester's own parts that need no server: the reply framer fed split at
 every offset, encode/decode round trips, transcript argument splitting, the client-state
-model's reply counts, program JSON round trips. (`--self-check` tests the rest against Redis.)"""
+model's reply counts, program JSON round trips, the cluster key slots and redirect rules.
+(`--self-check` tests the rest against Redis.)"""
 
 import os
 import random
@@ -10,8 +11,10 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cluster  # noqa: E402
 import generator  # noqa: E402
 import model  # noqa: E402
+import multi  # noqa: E402
 from program import Program, split_args  # noqa: E402
 import resp  # noqa: E402
 
@@ -137,6 +140,56 @@ class ProgramTest(unittest.TestCase):
         b = generator.generate(9, 3000)
         self.assertEqual([[c.to_json() for c in s.cmds] for s in a.steps],
                          [[c.to_json() for c in s.cmds] for s in b.steps])
+
+
+class ClusterTest(unittest.TestCase):
+    def test_key_slot_as_redis_computes_it(self):
+        # CLUSTER KEYSLOT of redis-server 7.0.15.
+        known = {b'foo': 12182, b'somekey': 11058, b'foo{hash_tag}': 2515, b'user1000': 3443,
+                 b'{user1000}.following': 3443, b'{}x': 10595, b'{}': 15257, b'a{b}c{d}': 3300,
+                 b'{{a}}': 10276, b'a{}{b}': 15033, b'': 0}
+        for key, slot in known.items():
+            self.assertEqual(cluster.key_slot(key), slot, key)
+        self.assertEqual(cluster.crc16(b'123456789'), 0x31c3)  # the XMODEM check value
+
+    def test_command_key(self):
+        self.assertEqual(cluster.command_key([b'GET', b'k']), b'k')
+        self.assertEqual(cluster.command_key([b'MULTI']), None)
+        self.assertEqual(cluster.command_key([b'EVAL', b's', b'0', b'k']), None)
+        self.assertEqual(cluster.command_key([b'EVAL', b's', b'1', b'a', b'k']), b'a')
+
+    def test_ranges_cover_every_slot_once(self):
+        r = cluster.ranges(3)
+        self.assertEqual(r, [(0, 5460), (5461, 10921), (10922, 16383)])  # as cluster.cpp splits
+
+    def test_tags_spread_over_every_master(self):
+        tags = multi.cluster_tags('mc7:')
+        slots = [cluster.key_slot(t.encode()) for t in tags]
+        self.assertEqual(len(set(slots)), 6)
+        for first, last in cluster.ranges(3):
+            self.assertEqual(sum(first <= s <= last for s in slots), 2)
+        ks = multi.Keyspace('mc7:', tags)
+        for g in ks.groups:  # a group is one slot, its anchor and probe too
+            self.assertEqual({c.slot for c in g.all} | {cluster.key_slot(g.probe),
+                                                        cluster.key_slot(g.all[0].anchor)},
+                             {g.slot})
+
+    def test_redirect_followed_only_when_nothing_ran(self):
+        moved = b'-MOVED 3999 127.0.0.1:6381\r\n'
+        follow = cluster.ClusterConn._redirect_of
+        self.assertEqual(follow([[b'GET', b'k']], [moved]), (b'MOVED', 3999, 6381))
+        self.assertEqual(follow([[b'SET', b'k', b'v'], [b'GET', b'k']], [moved, moved]),
+                         (b'MOVED', 3999, 6381))
+        self.assertIsNone(follow([[b'SET', b'k', b'v'], [b'GET', b'k']], [b'+OK\r\n', moved]))
+        multi_ = [[b'MULTI'], [b'SET', b'k', b'v'], [b'EXEC'], [b'GET', b'k']]
+        self.assertEqual(follow(multi_, [b'+OK\r\n', moved, b'-EXECABORT x\r\n', moved]),
+                         (b'MOVED', 3999, 6381))
+        self.assertEqual(follow(multi_, [b'+OK\r\n', b'+QUEUED\r\n', moved, moved]),
+                         (b'MOVED', 3999, 6381))
+        self.assertIsNone(follow(multi_, [b'+OK\r\n', b'+QUEUED\r\n', b'*1\r\n+OK\r\n',
+                                          moved]))
+        self.assertEqual(follow([[b'GET', b'k']], [b'-ASK 5 127.0.0.1:7000\r\n']),
+                         (b'ASK', 5, 7000))
 
 
 if __name__ == '__main__':

@@ -437,7 +437,12 @@ void Session::release_pinned(bool reusable) {
 void Session::on_stream_closed(const std::string& reason) {
   if (pinned_ == nullptr) return;
   worker_.shared().stats.pinned_lost.fetch_add(1, std::memory_order_relaxed);
-  const bool had_state = state_.multi || state_.watching || state_.monitor || state_.subscribed();
+  bool had_state = state_.multi || state_.watching || state_.monitor || state_.subscribed();
+  // A MULTI not answered yet counts too: the commands the client pipelined behind it were meant
+  // for the transaction, and must not run on their own after MULTI's error.
+  for (const std::uint64_t seq : pinned_requests_) {
+    if (seq < kInternalHello && conn_.context(seq).op == Op::Multi) had_state = true;
+  }
   const std::string error =
       resp::error_reply(fmt::format("ERR upstream connection lost ({})", reason));
   for (const std::uint64_t seq : pinned_requests_) {
