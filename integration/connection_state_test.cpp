@@ -3,6 +3,7 @@
 // is one reproducer of the connection-state issue: items 1-5, 9 and 10.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <regex>
 #include <thread>
 
@@ -257,6 +258,34 @@ TEST_F(ConnectionState, ClientListShowsLastCommandAndFlags) {
 
 // Item 10: with CLIENT TRACKING (the default) the proxy publishes nothing of its own: a client's
 // PSUBSCRIBE * or MONITOR sees only what Redis itself would show.
+// A MONITOR line that arrives while the proxy's own HELLO (HELLO 3 switches the dedicated
+// connection's protocol) is pending there went behind every reply already queued: after the
+// reply to the RESET that ended the monitoring (found by the differential tester, seed 71).
+// Another client's traffic makes lines arrive at any moment; the monitoring client must never
+// see one after +RESET.
+TEST_F(ConnectionState, MonitorLinesNeverFollowTheResetThatEndsMonitoring) {
+  auto writer = twin().connect(Side::Proxy);
+  std::atomic<bool> stop{false};
+  std::thread traffic([&] {
+    while (!stop) Twin::exchange(*writer, cmd({"SET", "traffic", "1"}));
+  });
+  for (int i = 0; i < 100; ++i) {
+    auto monitor = twin().connect(Side::Proxy);
+    monitor->send(cmd({"MONITOR"}));
+    ASSERT_EQ(monitor->read_reply().value_or("(none)"), "+OK\r\n");
+    monitor->send(join({cmd({"HELLO", "3"}), cmd({"RESET"}), cmd({"ECHO", "after"})}));
+    // HELLO's map and MONITOR lines, then RESET's reply; then ECHO's, nothing in between.
+    for (;;) {
+      const auto reply = monitor->read_reply();
+      ASSERT_TRUE(reply.has_value()) << "no RESET reply in round " << i;
+      if (*reply == "+RESET\r\n") break;
+    }
+    ASSERT_EQ(monitor->read_reply().value_or("(none)"), "$5\r\nafter\r\n") << "round " << i;
+  }
+  stop = true;
+  traffic.join();
+}
+
 TEST_F(ConnectionState, ProxyOwnTrafficIsInvisibleToClients) {
   Scenario s(twin(), 2);
   s.step(0, cmd({"PSUBSCRIBE", "*"}));

@@ -177,13 +177,16 @@ bool Session::is_push(std::string_view frame, resp::ReplyKind kind) const {
 
 // A pub/sub message reaches the client whatever CLIENT REPLY says (Redis marks it a push); a
 // MONITOR line does not.
+// It goes before the reply of the first client request still waiting on the dedicated
+// connection: the HELLO or SELECT the proxy sent itself has no reply slot, and appending behind
+// it would put the push after replies of requests already queued (a MONITOR line after the
+// reply to the RESET that ended the monitoring).
 void Session::push_frame(std::string_view frame) {
   if (frame[0] == '+' && state_.reply_mode == ReplyMode::Off) return;
-  if (!pinned_requests_.empty() && pinned_requests_.front() < kInternalHello) {
-    conn_.add(pinned_requests_.front(), frame);
-  } else if (!conn_.reading_stopped()) {
-    conn_.append(frame);
+  for (const std::uint64_t seq : pinned_requests_) {
+    if (seq < kInternalHello) return conn_.add(seq, frame);
   }
+  if (!conn_.reading_stopped()) conn_.append(frame);
 }
 
 void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
