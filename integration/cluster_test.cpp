@@ -560,7 +560,7 @@ TEST(ClusterFailover, PromotedReplicaServesTheDeadMastersSlots) {
       if (r.is_error()) {
         all_served = false;
       } else {
-        ASSERT_EQ(r.str, "v" + k);
+        ASSERT_EQ(r.str, "v" + k) << r << "; proxy log:\n" << proxy.log();
       }
     }
     // (The write fails until a master serves the slot again.)
