@@ -15,6 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 source bench/lib/ports.sh
+source bench/lib/setup.sh
 
 workload="${1:?workload: hit | hit16 | set | set16}"
 requests="${2:-100000}"
@@ -46,8 +47,7 @@ redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfil
 pids+=($!)
 wait_port "$rport"
 # Every key redis-benchmark's -r 10000 can draw ("key:" and 12 digits).
-for i in $(seq 0 9999); do printf 'SET key:%012d %0100d\r\n' "$i" "$i"; done |
-  redis-cli -p "$rport" --pipe >/dev/null
+bench_key_commands SET key: 10000 | bench_pipe "$rport"
 
 # measure BINARY: instructions per request, and the top functions (written to $out).
 measure() {
@@ -59,14 +59,7 @@ workers: 1
 upstream:
   address: 127.0.0.1:$rport
   connections_per_worker: 2
-cache:
-  max_memory: 1gb
-  max_ttl: 300s
-  rules:
-    - match: "*"
-      ttl: 300s
-log:
-  level: warn
+$(bench_cache_yaml)
 EOF
   valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$tag" \
     "$binary" --config "$out/$tag.yaml" >"$out/$tag.log" 2>&1 &
