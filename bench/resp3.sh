@@ -132,20 +132,7 @@ mkdir -p bench/results
   echo "Ratios are the median of each round's RESP3/RESP2 ratio (the two runs of a round are"
   echo "back to back, so drift in the machine's load cancels out better than between medians)."
   echo
-  echo "| pipeline | protocol | requests/s | CPU µs per request | requests/s vs RESP2 | CPU vs RESP2 |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  for p in $pipelines; do
-    for proto in resp2 resp3; do
-      rps="$(awk -v p="$p" -v t="$proto" '$1 == p && $3 == t {print $4}' "$raw" | median)"
-      cpu="$(awk -v p="$p" -v t="$proto" '$1 == p && $3 == t {print $5}' "$raw" | median)"
-      rps_ratio=1.00 cpu_ratio=1.00
-      if [[ "$proto" == resp3 ]]; then
-        rps_ratio="$(round_ratio "$raw" "$p" 4 resp3 resp2)"
-        cpu_ratio="$(round_ratio "$raw" "$p" 5 resp3 resp2)"
-      fi
-      echo "| $p | $proto | $rps | $cpu | $rps_ratio | $cpu_ratio |"
-    done
-  done
+  pair_table "$raw" "$pipelines" protocol resp2 resp3 RESP2
   echo
   echo "Raw rows (pipeline, round, protocol, requests/s, CPU µs per request):"
   echo

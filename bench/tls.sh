@@ -117,21 +117,7 @@ mkdir -p bench/results
   echo "Ratios are the median of each round's frontcache/Redis ratio (the two runs of a round are"
   echo "back to back, so drift in the machine's load cancels out better than between medians)."
   echo
-  echo "| pipeline | target | requests/s | CPU µs per request | requests/s vs Redis | CPU vs Redis |"
-  echo "| --- | --- | --- | --- | --- | --- |"
-  for p in $pipelines; do
-    for target in redis frontcache; do
-      rps="$(awk -v p="$p" -v t="$target" '$1 == p && $3 == t {print $4}' "$raw" | median)"
-      cpu="$(awk -v p="$p" -v t="$target" '$1 == p && $3 == t {print $5}' "$raw" | median)"
-      rps_ratio=1.00 cpu_ratio=1.00
-      if [[ "$target" == frontcache ]]; then
-        # Column 4 (requests/s) then 5 (CPU): frontcache's value over Redis's in the same round.
-        rps_ratio="$(round_ratio "$raw" "$p" 4 frontcache redis)"
-        cpu_ratio="$(round_ratio "$raw" "$p" 5 frontcache redis)"
-      fi
-      echo "| $p | $target | $rps | $cpu | $rps_ratio | $cpu_ratio |"
-    done
-  done
+  pair_table "$raw" "$pipelines" target redis frontcache Redis
   echo
   echo "Raw rows (pipeline, round, target, requests/s, CPU µs per request):"
   echo

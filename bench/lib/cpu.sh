@@ -26,3 +26,24 @@ round_ratio() {
     END {for (i in r) printf "%.3f\n", v[i, num] / v[i, den]}' "$1" | median |
     awk '{printf "%.2f", $1}'
 }
+
+# pair_table RAW PIPELINES COLUMN_NAME BASE OTHER BASE_LABEL: the markdown table of two targets
+# measured in the same rounds (RAW rows: pipeline, round, target, requests/s, CPU µs per
+# request): per pipeline depth, each target's medians, and OTHER's per-round ratios to BASE.
+pair_table() {
+  local raw="$1" pipelines="$2" column="$3" base="$4" other="$5" label="$6" p t rps cpu
+  echo "| pipeline | $column | requests/s | CPU µs per request | requests/s vs $label | CPU vs $label |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for p in $pipelines; do
+    for t in "$base" "$other"; do
+      rps="$(awk -v p="$p" -v t="$t" '$1 == p && $3 == t {print $4}' "$raw" | median)"
+      cpu="$(awk -v p="$p" -v t="$t" '$1 == p && $3 == t {print $5}' "$raw" | median)"
+      local rps_ratio=1.00 cpu_ratio=1.00
+      if [[ "$t" == "$other" ]]; then
+        rps_ratio="$(round_ratio "$raw" "$p" 4 "$other" "$base")"
+        cpu_ratio="$(round_ratio "$raw" "$p" 5 "$other" "$base")"
+      fi
+      echo "| $p | $t | $rps | $cpu | $rps_ratio | $cpu_ratio |"
+    done
+  done
+}
