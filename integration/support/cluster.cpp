@@ -1,6 +1,8 @@
 #include "cluster.hpp"
 
 #include <functional>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -84,7 +86,10 @@ int RedisCluster::add_replica(int master, std::chrono::milliseconds timeout) {
   return index;
 }
 
-// Every node: cluster_state:ok, every master known, and every range owned by its node.
+// Every node: cluster_state:ok, every master known, every range owned by its node, and a
+// connected bus link to every other node. Known is not enough: a node learnt by gossip can still
+// be in its handshake, and a node drops what it would send over a link it does not have yet
+// (a PUBLISH made there never reaches the other node's subscribers).
 bool RedisCluster::formed() {
   for (int i = 0; i < size(); ++i) {
     auto c = client(i);
@@ -96,8 +101,28 @@ bool RedisCluster::formed() {
     }
     const Reply slots = c("CLUSTER", "SLOTS");
     if (slots.elements.size() != static_cast<std::size_t>(size())) return false;
+    if (!all_links_connected(c("CLUSTER", "NODES").str)) return false;
   }
   return true;
+}
+
+// CLUSTER NODES: "<id> <addr> <flags> <master> <ping> <pong> <epoch> <link-state> <slots>...".
+bool RedisCluster::all_links_connected(const std::string& nodes) const {
+  std::istringstream lines(nodes);
+  std::string line;
+  int seen = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    std::istringstream fields(line);
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields),
+                               std::istream_iterator<std::string>()};
+    if (f.size() < 8 || f[7] != "connected") return false;
+    for (const char* bad : {"handshake", "noaddr", "fail"}) {
+      if (f[2].find(bad) != std::string::npos) return false;  // "fail" also matches "fail?"
+    }
+    ++seen;
+  }
+  return seen == size();
 }
 
 int RedisCluster::initial_owner(uint16_t slot) const {

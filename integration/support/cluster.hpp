@@ -47,6 +47,7 @@ class RedisCluster {
 
  private:
   bool formed();
+  bool all_links_connected(const std::string& nodes) const;
 
   std::unique_ptr<RedisServer> start_node();
 
