@@ -500,6 +500,39 @@ TEST_F(Cluster, MasterDownFailsOnlyItsOwnSlots) {
   EXPECT_EQ(c("GET", dead[1]).type, Reply::Type::Nil);
 }
 
+// A dead master's address taken by another Redis (here a standalone one whose copies of the
+// keys hold other values) while the slot map still names the dead node: the proxy's
+// connections ask CLUSTER MYID and refuse it, so the keys get errors, never its answers.
+TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
+  auto c = proxy();
+  const auto dead = cluster_.keys_on(2, 3, "gone:");
+  for (const auto& k : dead) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
+  const uint16_t port = cluster_.port(2);
+  cluster_.kill(2);
+  TempDir dir;
+  RedisServer other(dir.path(), port);
+  auto direct = RedisClient("127.0.0.1", port);
+  for (const auto& k : dead) ASSERT_EQ(direct("SET", k, "other").to_string(), "+OK");
+  auto calls = [&](const std::string& command) {
+    const std::string stats = direct("INFO", "commandstats").str;
+    const std::string field = "cmdstat_" + command + ":calls=";
+    const auto at = stats.find(field);
+    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + field.size()));
+  };
+  // Reads until the proxy has been refused there a few times (each try asks CLUSTER MYID).
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (calls("cluster|myid") < 3) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the proxy never tried the address";
+    for (const auto& k : dead) {
+      const Reply r = c("GET", k);
+      ASSERT_TRUE(r.is_error()) << k << ": " << r;
+      ASSERT_FALSE(is_redirect(r)) << r;
+    }
+  }
+  EXPECT_EQ(calls("get"), 0);
+  for (const auto& k : dead) EXPECT_EQ(direct("GET", k).str, "other");
+}
+
 // A transaction whose MULTI went to a master that is down (a keyless MULTI pins to any master,
 // chosen by session id): MULTI gets the error of the refused dedicated connection. The commands
 // the client pipelined behind it were meant for the transaction and must not run on their own

@@ -40,6 +40,16 @@ RedisServer::RedisServer(std::string dir, RedisTls tls, std::vector<std::string>
   throw std::runtime_error("redis-server (TLS) did not start; last log:\n" + log());
 }
 
+RedisServer::RedisServer(std::string dir, uint16_t port, std::vector<std::string> extra_args)
+    : dir_(std::move(dir)), extra_args_(std::move(extra_args)) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (start_on(port, 5s)) return;
+    std::this_thread::sleep_for(50ms);  // retry interval while the old socket lingers
+  }
+  throw std::runtime_error("redis-server did not start on port " + std::to_string(port));
+}
+
 namespace {
 
 bool wait_for_tls_pong(uint16_t port, const RedisTls& tls, std::chrono::milliseconds timeout,

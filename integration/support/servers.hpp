@@ -27,6 +27,8 @@ class RedisServer {
   explicit RedisServer(std::string dir, std::vector<std::string> extra_args = {});
   // TLS only: port() is the TLS port, and readiness is a PING over TLS.
   RedisServer(std::string dir, RedisTls tls, std::vector<std::string> extra_args = {});
+  // On `port` (taken over from a killed server: retried while its socket lingers).
+  RedisServer(std::string dir, uint16_t port, std::vector<std::string> extra_args = {});
   ~RedisServer() = default;
 
   uint16_t port() const { return port_; }

@@ -62,7 +62,8 @@ ClusterClient::ClusterClient(asio::io_context& io, upstream::Settings settings,
 
 ClusterClient::~ClusterClient() = default;
 
-ClusterClient::Node& ClusterClient::node(const std::string& host, std::uint16_t port) {
+ClusterClient::Node& ClusterClient::node(const std::string& host, std::uint16_t port,
+                                         const std::string& id) {
   const std::string address = cluster::format_address(host, port);
   auto& slot = nodes_[address];
   if (!slot) {
@@ -71,14 +72,28 @@ ClusterClient::Node& ClusterClient::node(const std::string& host, std::uint16_t 
     slot->host = host;
     slot->port = port;
   }
+  if (!id.empty() && slot->id != id) {
+    // Connections opened for the id of a redirect's node (none) keep serving; those checked
+    // against another node's id would only ever be refused.
+    if (!slot->id.empty()) stop_pools(*slot);
+    slot->id = id;
+  }
   if (!slot->pool && !stopped_) start_pools(*slot);
   return *slot;
+}
+
+void ClusterClient::stop_pools(Node& n) {
+  for (auto* pool : {&n.pool, &n.pool3}) {
+    if (*pool) (*pool)->stop();
+    pool->reset();
+  }
 }
 
 void ClusterClient::start_pools(Node& n) {
   upstream::Settings s = settings_;
   s.host = n.host;
   s.port = n.port;
+  s.node_id = n.id;
   s.protocol = 2;
   n.pool = std::make_unique<upstream::Pool>(io_, s, connections_);
   n.pool->start();
@@ -93,7 +108,7 @@ void ClusterClient::apply(std::shared_ptr<const cluster::SlotMap> map) {
   if (stopped_ || map == nullptr) return;
   std::vector<Node*> masters;
   for (const auto& shard : map->shards()) {
-    masters.push_back(&node(shard.master.host, shard.master.port));
+    masters.push_back(&node(shard.master.host, shard.master.port, shard.master.id));
   }
   bool changed = masters != masters_;
   for (auto& [address, n] : nodes_) n->master = false;
@@ -120,12 +135,7 @@ void ClusterClient::apply(std::shared_ptr<const cluster::SlotMap> map) {
       }
     }
     if (pending > 0) continue;
-    n->pool->stop();
-    n->pool.reset();
-    if (n->pool3) {
-      n->pool3->stop();
-      n->pool3.reset();
-    }
+    stop_pools(*n);
   }
 }
 

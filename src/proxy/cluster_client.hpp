@@ -56,6 +56,7 @@ class ClusterClient : public upstream::ReplyTarget,
     std::string address;
     std::string host;
     std::uint16_t port = 0;
+    std::string id;  // the map's node id for this address (empty: known only from a redirect)
     std::unique_ptr<upstream::Pool> pool;   // RESP2
     std::unique_ptr<upstream::Pool> pool3;  // RESP3 (HELLO 3), when the upstream speaks it
     bool master = false;                    // a master in the current map
@@ -116,8 +117,11 @@ class ClusterClient : public upstream::ReplyTarget,
     std::chrono::steady_clock::time_point deadline{};
   };
 
-  Node& node(const std::string& host, std::uint16_t port);
+  // The node at host:port, its connections started. `id`: the map's id for it; a different id
+  // than before means another node took the address, and its connections are opened anew.
+  Node& node(const std::string& host, std::uint16_t port, const std::string& id = "");
   void start_pools(Node& node);
+  void stop_pools(Node& node);
   bool transmit(std::uint32_t id);
   void deliver(std::uint32_t id, std::string_view reply, resp::ReplyKind kind);
   void defer(std::uint32_t id, std::chrono::milliseconds delay, std::chrono::milliseconds bound);

@@ -39,6 +39,11 @@ struct Settings {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{2000};
   int protocol = 2;  // 3: HELLO 3 in the handshake, replies in RESP3 (for RESP3 clients)
+  // Cluster mode: the id the slot map gives the node at host:port. When set, the handshake asks
+  // CLUSTER MYID and refuses a server that answers another id or is no cluster node (a dead
+  // master's address can be taken by another Redis while the map still names it). Empty: no
+  // check (standalone, or a node known only from a MOVED/ASK).
+  std::string node_id;
   // TLS over every connection (upstream.tls); null: plain TCP. Shared by all connections.
   std::shared_ptr<const tls::Client> tls;
 };
