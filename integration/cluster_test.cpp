@@ -502,7 +502,8 @@ TEST_F(Cluster, MasterDownFailsOnlyItsOwnSlots) {
 
 // A dead master's address taken by another Redis (here a standalone one whose copies of the
 // keys hold other values) while the slot map still names the dead node: the proxy's
-// connections ask CLUSTER MYID and refuse it, so the keys get errors, never its answers.
+// connections, shared and pinned, ask CLUSTER MYID and refuse it, so the keys get errors,
+// never its answers, and nothing is written there.
 TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
   auto c = proxy();
   const auto dead = cluster_.keys_on(2, 3, "gone:");
@@ -530,6 +531,17 @@ TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
     }
   }
   EXPECT_EQ(calls("get"), 0);
+  // Pinned sessions are refused there too: a WATCH of the key, a transaction writing it.
+  auto watching = proxy();
+  const Reply watched = watching("WATCH", dead[0]);
+  EXPECT_TRUE(watched.is_error() || watched.is_io_error()) << watched;
+  auto tx = proxy();
+  tx("MULTI");
+  tx("SET", dead[1], "tx");
+  tx("EXEC");
+  EXPECT_EQ(calls("watch"), 0);
+  EXPECT_EQ(calls("multi"), 0);
+  EXPECT_EQ(calls("exec"), 0);
   for (const auto& k : dead) EXPECT_EQ(direct("GET", k).str, "other");
 }
 

@@ -100,7 +100,8 @@ void Session::dispatch_pinned(const Classified& c, Args args, std::string_view r
 
 bool Session::pin() {
   auto connection = cluster_pin_node_ != nullptr
-                        ? worker_.acquire_pinned(cluster_pin_node_->host, cluster_pin_node_->port)
+                        ? worker_.acquire_pinned(cluster_pin_node_->host, cluster_pin_node_->port,
+                                                 cluster_pin_node_->id)
                         : worker_.acquire_pinned();
   if (!connection) {
     reply_error(

@@ -277,15 +277,18 @@ asio::awaitable<void> Worker::idle_loop() {
 }
 
 std::shared_ptr<upstream::DedicatedConnection> Worker::acquire_pinned(const std::string& host,
-                                                                      std::uint16_t port) {
+                                                                      std::uint16_t port,
+                                                                      const std::string& node_id) {
   upstream::Settings settings = upstream_settings_;
   if (!host.empty()) {
     settings.host = host;
     settings.port = port;
+    settings.node_id = node_id;
   }
   for (auto it = idle_pinned_.end(); it != idle_pinned_.begin();) {
     --it;
-    if ((*it)->alive() && ((*it)->host() != settings.host || (*it)->port() != settings.port)) {
+    if ((*it)->alive() && ((*it)->host() != settings.host || (*it)->port() != settings.port ||
+                           (*it)->node_id() != settings.node_id)) {
       continue;  // another cluster node's
     }
     auto c = std::move(*it);

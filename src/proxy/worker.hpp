@@ -114,9 +114,11 @@ class Worker {
   void shed_output();
   // Dedicated upstream connections for pinned sessions: at most upstream.max_pinned_per_worker
   // held (in use or idle). Null when the limit is reached; the caller replies an error.
-  // `host`/`port` (cluster mode): a master's; empty: upstream.address.
+  // `host`/`port`/`node_id` (cluster mode): a master's (its id checked on connect); empty:
+  // upstream.address.
   std::shared_ptr<upstream::DedicatedConnection> acquire_pinned(const std::string& host = {},
-                                                                std::uint16_t port = 0);
+                                                                std::uint16_t port = 0,
+                                                                const std::string& node_id = {});
   // Gives a connection back: when `reusable` (nothing in flight on it) it is RESET, logged in
   // again and kept idle for the next session once every reply came back as expected; closed
   // otherwise.

@@ -45,4 +45,20 @@ int append_auth(std::string& out, const Settings& settings) {
   return 1;
 }
 
+int append_identity_check(std::string& out, const Settings& settings) {
+  if (settings.node_id.empty()) return 0;
+  const std::string_view ask[] = {"CLUSTER", "MYID"};
+  resp::encode_command(out, ask);
+  return 1;
+}
+
+std::string identity_error(const Settings& settings, std::string_view reply) {
+  const std::string_view id = settings.node_id;
+  if (reply == fmt::format("${}\r\n{}\r\n", id.size(), id)) return "";
+  if (reply.starts_with("-NOPERM")) return "";
+  std::string_view shown = reply.substr(0, std::min<std::size_t>(reply.size(), 80));
+  while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.remove_suffix(1);
+  return fmt::format("not cluster node {}: CLUSTER MYID answered {}", id, shown);
+}
+
 }  // namespace frontcache::upstream

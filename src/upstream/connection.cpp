@@ -87,7 +87,6 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   awaitable<bool> serve_once();
   awaitable<bool> connect();
   awaitable<bool> handshake();
-  bool same_node(std::string_view reply, resp::ReplyKind kind);
   awaitable<bool> read_reply(std::string_view& reply, resp::ReplyKind& kind);
   awaitable<void> read_loop();
   awaitable<void> write_loop();
@@ -239,9 +238,7 @@ awaitable<bool> Connection::Impl::handshake() {
   }
   constexpr std::size_t kNoCheck = static_cast<std::size_t>(-1);
   std::size_t myid = kNoCheck;  // the index of CLUSTER MYID's reply
-  if (!settings_.node_id.empty()) {
-    const std::string_view ask[] = {"CLUSTER", "MYID"};
-    resp::encode_command(request, ask);
+  if (append_identity_check(request, settings_) > 0) {
     myid = expected - 1;  // CLIENT SETNAME, counted in `expected` from the start, comes last
     ++expected;
   }
@@ -259,8 +256,10 @@ awaitable<bool> Connection::Impl::handshake() {
     const bool got = co_await read_reply(reply, kind);
     if (!got) co_return false;
     if (i == myid) {
-      if (!same_node(reply, kind)) co_return false;
-      continue;
+      last_error_ = identity_error(settings_, reply);
+      if (last_error_.empty()) continue;
+      spdlog::warn("upstream {}:{}: {}", settings_.host, settings_.port, last_error_);
+      co_return false;
     }
     if (!resp::is_error(kind)) continue;
     if (i < auth) {
@@ -274,19 +273,6 @@ awaitable<bool> Connection::Impl::handshake() {
     }
   }
   co_return true;
-}
-
-// CLUSTER MYID's reply names the node the slot map expects at this address. A user whose ACL
-// does not allow CLUSTER MYID cannot be checked, and is let through.
-bool Connection::Impl::same_node(std::string_view reply, resp::ReplyKind kind) {
-  const std::string_view id = settings_.node_id;
-  const std::string expected = fmt::format("${}\r\n{}\r\n", id.size(), id);
-  if (reply == expected) return true;
-  if (resp::is_error(kind) && reply.starts_with("-NOPERM")) return true;
-  last_error_ = fmt::format("not cluster node {}: CLUSTER MYID answered {}", id,
-                            reply.substr(0, std::min<std::size_t>(reply.size(), 80)));
-  spdlog::warn("upstream {}:{}: {}", settings_.host, settings_.port, last_error_);
-  return false;
 }
 
 // Reads one reply during the handshake (the pipelined loops are not running yet).

@@ -117,13 +117,74 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
     reason = co_await stream_.connect(timer_, settings_);
     if (!reason.empty()) co_return false;
     // AUTH and CLIENT SETNAME go first, ahead of whatever the session queued; their replies
-    // are read (and checked) by read_loop before any frame reaches the target.
+    // are read (and checked) by read_loop before any frame reaches the target. In cluster mode
+    // AUTH and CLUSTER MYID are answered first: nothing of the session goes to a server that
+    // is not the node the slot map names (one round trip more per new pinned connection).
     std::string hello;
-    handshake_replies_ += append_auth(hello, settings_);
+    const int auth = append_auth(hello, settings_);
+    if (append_identity_check(hello, settings_) > 0) {
+      const bool same = co_await confirm_node(hello, auth, reason);
+      if (!same) co_return false;
+      hello.clear();
+    } else {
+      handshake_replies_ += auth;
+    }
     const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache-pinned"};
     resp::encode_command(hello, setname);
     ++handshake_replies_;
     out_.insert(0, hello);
+    co_return true;
+  }
+
+  // Writes `request` (AUTH when `auth`, then CLUSTER MYID) and reads its replies.
+  awaitable<bool> confirm_node(const std::string& request, int auth, std::string& reason) {
+    auto [wec, written] = co_await stream_.write(asio::buffer(request));
+    if (wec) {
+      reason = wec.message();
+      co_return false;
+    }
+    timer_.expires_after(settings_.command_timeout);
+    for (int i = 0; i <= auth;) {
+      if (rend_ > rbegin_) {
+        std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+        const auto status = framer_.frame(data);
+        if (status == resp::FrameStatus::Error) {
+          reason = "protocol error in upstream reply";
+          co_return false;
+        }
+        if (status == resp::FrameStatus::Complete) {
+          const std::string_view frame = data.substr(0, framer_.consumed());
+          rbegin_ += framer_.consumed();
+          if (i < auth && framer_.kind() == resp::ReplyKind::Error) {
+            reason = fmt::format("AUTH refused: {}", frame.substr(1, frame.size() - 3));
+            co_return false;
+          }
+          if (i == auth) {
+            reason = identity_error(settings_, frame);
+            if (!reason.empty()) {
+              spdlog::warn("pinned upstream {}:{}: {}", settings_.host, settings_.port, reason);
+              co_return false;
+            }
+          }
+          ++i;
+          continue;
+        }
+      }
+      if (rbuf_.size() - rend_ < kReadChunk / 2) rbuf_.resize(rend_ + kReadChunk);
+      auto result =
+          co_await (stream_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_)) ||
+                    timer_.async_wait(kNoThrow));
+      if (result.index() == 1) {
+        reason = "handshake timeout";
+        co_return false;
+      }
+      auto [ec, got] = std::get<0>(result);
+      if (ec) {
+        reason = ec.message();
+        co_return false;
+      }
+      rend_ += got;
+    }
     co_return true;
   }
 
@@ -250,6 +311,7 @@ void DedicatedConnection::stop() { impl_->stop(); }
 bool DedicatedConnection::alive() const { return !impl_->stopped_ && !impl_->failed_; }
 const std::string& DedicatedConnection::host() const { return impl_->settings().host; }
 std::uint16_t DedicatedConnection::port() const { return impl_->settings().port; }
+const std::string& DedicatedConnection::node_id() const { return impl_->settings().node_id; }
 void DedicatedConnection::send(std::string_view request) { impl_->send(request); }
 void DedicatedConnection::recycle(std::function<void(bool)> done) {
   impl_->recycle(std::move(done));

@@ -24,4 +24,12 @@ boost::asio::awaitable<std::string> connect_socket(boost::asio::ip::tcp::socket&
 // replies it adds (0 or 1).
 int append_auth(std::string& out, const Settings& settings);
 
+// Appends `CLUSTER MYID` when settings.node_id is set (cluster mode); returns the number of
+// replies it adds (0 or 1).
+int append_identity_check(std::string& out, const Settings& settings);
+// Why CLUSTER MYID's `reply` (a whole RESP frame) shows the server is not the node
+// settings.node_id names; empty when it is that node, or when the user's ACL refuses the
+// command (it cannot be checked, and is let through).
+std::string identity_error(const Settings& settings, std::string_view reply);
+
 }  // namespace frontcache::upstream

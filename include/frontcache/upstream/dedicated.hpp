@@ -53,6 +53,7 @@ class DedicatedConnection {
   // The server it connects to (a cluster has one per master).
   const std::string& host() const;
   std::uint16_t port() const;
+  const std::string& node_id() const;  // Settings::node_id (cluster mode), checked on connect
   // Queues one complete RESP request.
   void send(std::string_view request);
   // Makes the connection fit for another session (detaching the current target): sends RESET,
