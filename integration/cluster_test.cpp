@@ -545,6 +545,48 @@ TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
   for (const auto& k : dead) EXPECT_EQ(direct("GET", k).str, "other");
 }
 
+// The slot map read from a node of another cluster that took a dead master's address: refused
+// (it shares no node with the current map), so the proxy keeps routing by the map it reads
+// from the live master. Without that, it would send every key to the other cluster.
+TEST_F(Cluster, MapOfAnotherClusterAtADeadMastersAddressIsNotTaken) {
+  TempDir proxy_dir;
+  Frontcache p(proxy_dir.path(), cluster_options(cluster_.port(0), "  topology_refresh: 100ms\n"));
+  auto c = RedisClient("127.0.0.1", p.port());
+  const std::string k = cluster_.keys_on(2, 1, "ours:")[0];
+  ASSERT_EQ(c("SET", k, "ours").to_string(), "+OK");
+  const uint16_t taken = cluster_.port(1);
+  cluster_.kill(0);  // the seed
+  cluster_.kill(1);
+  TempDir other_dir;
+  RedisServer other(
+      other_dir.path(), taken,
+      {"--cluster-enabled", "yes", "--cluster-config-file", other_dir.file("nodes.conf")});
+  auto direct = RedisClient("127.0.0.1", taken);
+  ASSERT_EQ(direct("CLUSTER", "ADDSLOTSRANGE", "0", "16383").to_string(), "+OK");
+  const auto formed_by = std::chrono::steady_clock::now() + 30s;
+  while (direct("CLUSTER", "INFO").str.find("cluster_state:ok") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), formed_by) << "the other cluster never formed";
+    std::this_thread::sleep_for(20ms);  // polling interval
+  }
+  ASSERT_EQ(direct("SET", k, "theirs").to_string(), "+OK");
+  auto asked = [&] {
+    const std::string stats = direct("INFO", "commandstats").str;
+    const std::string field = "cmdstat_cluster|shards:calls=";
+    const auto at = stats.find(field);
+    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + field.size()));
+  };
+  // Refreshes ask the live master and the other node in a random order; once the other node
+  // has been asked a few times, its map had every chance to be taken.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (asked() < 3) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the proxy never asked the other node";
+    const Reply r = c("GET", k);
+    ASSERT_EQ(r.str, "ours") << r;
+  }
+  EXPECT_EQ(c("GET", k).str, "ours");
+  EXPECT_TRUE(p.log().find("a map of another cluster") != std::string::npos) << p.log();
+}
+
 // A transaction whose MULTI went to a master that is down (a keyless MULTI pins to any master,
 // chosen by session id): MULTI gets the error of the refused dedicated connection. The commands
 // the client pipelined behind it were meant for the transaction and must not run on their own

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <unordered_set>
 
 namespace frontcache::cluster {
 
@@ -214,6 +215,26 @@ std::size_t SlotMap::unowned_slots() const {
 bool SlotMap::degraded() const {
   return std::any_of(shards_.begin(), shards_.end(),
                      [](const Shard& s) { return !s.ranges.empty() && !s.master.online; });
+}
+
+bool SlotMap::shares_a_node_with(const SlotMap& other) const {
+  auto for_each_id = [](const SlotMap& map, const auto& f) {
+    for (const auto& s : map.shards_) {
+      if (!s.master.id.empty()) f(s.master.id);
+      for (const auto& r : s.replicas) {
+        if (!r.id.empty()) f(r.id);
+      }
+    }
+  };
+  std::unordered_set<std::string_view> ids;
+  for_each_id(*this, [&](std::string_view id) { ids.insert(id); });
+  bool other_has_ids = false;
+  bool shared = false;
+  for_each_id(other, [&](std::string_view id) {
+    other_has_ids = true;
+    shared = shared || ids.contains(id);
+  });
+  return shared || ids.empty() || !other_has_ids;
 }
 
 std::string SlotMap::describe() const {

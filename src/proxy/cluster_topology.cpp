@@ -142,6 +142,10 @@ void Topology::run() {
   }
 }
 
+bool Topology::is_seed(const config::Endpoint& node) const {
+  return std::find(seeds_.begin(), seeds_.end(), node) != seeds_.end();
+}
+
 // Known masters first (those online before the others), then their replicas, then the seeds:
 // a node that answered before is the most likely to answer now, and seeds may be gone.
 std::vector<config::Endpoint> Topology::candidates() const {
@@ -179,6 +183,20 @@ bool Topology::refresh() {
     if (!map) {
       if (!errors.empty()) errors += "; ";
       errors += error;
+      continue;
+    }
+    if (const auto current = this->map();
+        current != nullptr && !map->shares_a_node_with(*current) && !is_seed(node)) {
+      // A node of another cluster at an address the current map named (a dead master's, taken
+      // over): its map would send everything there. A configured seed is trusted to move the
+      // proxy to a new cluster (one re-created from scratch).
+      const std::string refused =
+          fmt::format("{}: a map of another cluster (no node in common), not taken",
+                      cluster::format_address(node.host, node.port));
+      static metrics::LogLimit log_limit;
+      log_limit.warn("cluster topology: {}", refused);
+      if (!errors.empty()) errors += "; ";
+      errors += refused;
       continue;
     }
     stats_.refreshes.fetch_add(1, std::memory_order_relaxed);

@@ -63,6 +63,7 @@ class Topology {
   // One read, from the first node that answers; updates and announces the map if it changed.
   bool refresh();
   std::vector<config::Endpoint> candidates() const;
+  bool is_seed(const config::Endpoint& node) const;
 
   upstream::Settings settings_;
   std::vector<config::Endpoint> seeds_;

@@ -128,6 +128,27 @@ TEST(SlotMap, SeveralRangesOfOneMasterAndGaps) {
   EXPECT_EQ(map->describe(), "0-49,51-99 host:7000, 50,200-16383 host:7001");
 }
 
+// Two maps of the same cluster share a node id (a failover, a reshard, a node added); a map
+// read from another cluster's node shares none, and the topology refuses it.
+TEST(SlotMap, MapsOfTwoClustersShareNoNode) {
+  auto node = [](std::string id, std::uint16_t port) {
+    return Node{std::move(id), "127.0.0.1", port, true};
+  };
+  const SlotMap ours({Shard{node("a", 7000), {node("a2", 7003)}, {{0, 8191}}},
+                      Shard{node("b", 7001), {}, {{8192, 16383}}}});
+  // Failover: b's replica, never seen before, and a2 promoted.
+  const SlotMap after_failover(
+      {Shard{node("a2", 7003), {}, {{0, 8191}}}, Shard{node("b9", 7004), {}, {{8192, 16383}}}});
+  const SlotMap other_cluster({Shard{node("x", 7001), {node("y", 7005)}, {{0, 16383}}}});
+  const SlotMap without_ids({Shard{node("", 7001), {}, {{0, 16383}}}});
+  EXPECT_TRUE(ours.shares_a_node_with(after_failover));
+  EXPECT_TRUE(after_failover.shares_a_node_with(ours));
+  EXPECT_FALSE(ours.shares_a_node_with(other_cluster));
+  EXPECT_FALSE(other_cluster.shares_a_node_with(ours));
+  EXPECT_TRUE(ours.shares_a_node_with(without_ids));  // cannot be told apart
+  EXPECT_TRUE(without_ids.shares_a_node_with(ours));
+}
+
 TEST(SlotMap, FailedMasterMakesTheMapDegraded) {
   const std::string reply =
       "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n"

@@ -69,6 +69,11 @@ class SlotMap {
   // One line per shard for logs: "0-5460 127.0.0.1:7000, 5461-10922 ...".
   std::string describe() const;
 
+  // True when some node (master or replica) has the same id in both maps, or when either map
+  // names no ids (CLUSTER SLOTS of an old server may not): then they cannot be told apart.
+  // False: the maps come from two different clusters.
+  bool shares_a_node_with(const SlotMap& other) const;
+
   bool operator==(const SlotMap& other) const { return shards_ == other.shards_; }
 
  private:
