@@ -502,8 +502,8 @@ TEST_F(Cluster, MasterDownFailsOnlyItsOwnSlots) {
 
 // A dead master's address taken by another Redis (here a standalone one whose copies of the
 // keys hold other values) while the slot map still names the dead node: the proxy's
-// connections, shared and pinned, ask CLUSTER MYID and refuse it, so the keys get errors,
-// never its answers, and nothing is written there.
+// connections (shared, pinned, invalidation stream) ask CLUSTER MYID and refuse it, so the
+// keys get errors, never its answers, nothing is written there, and no stream arms there.
 TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
   auto c = proxy();
   const auto dead = cluster_.keys_on(2, 3, "gone:");
@@ -520,10 +520,12 @@ TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
     const auto at = stats.find(field);
     return at == std::string::npos ? 0 : std::stoi(stats.substr(at + field.size()));
   };
-  // Reads until the proxy has been refused there a few times (each try asks CLUSTER MYID).
+  // Reads until the proxy has been refused there a few times (each try asks CLUSTER MYID; a
+  // shared connection's try also CLIENT SETNAME, the invalidation stream's does not).
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (calls("cluster|myid") < 3) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the proxy never tried the address";
+  while (calls("cluster|myid") < 3 || calls("cluster|myid") <= calls("client|setname")) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the proxy's connections and invalidation stream never asked the node's id there";
     for (const auto& k : dead) {
       const Reply r = c("GET", k);
       ASSERT_TRUE(r.is_error()) << k << ": " << r;
@@ -542,6 +544,9 @@ TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
   EXPECT_EQ(calls("watch"), 0);
   EXPECT_EQ(calls("multi"), 0);
   EXPECT_EQ(calls("exec"), 0);
+  // Nor does the master's invalidation stream arm there.
+  EXPECT_EQ(calls("subscribe"), 0);
+  EXPECT_EQ(calls("client|tracking"), 0);
   for (const auto& k : dead) EXPECT_EQ(direct("GET", k).str, "other");
 }
 

@@ -200,6 +200,18 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       ReplyPtr r = co_await read_reply(link);
       if (r->type == REDIS_REPLY_ERROR) co_return "AUTH refused: " + std::string(str(r.get()));
     }
+    std::string ask;
+    if (upstream::append_identity_check(ask, settings_.upstream) > 0) {
+      co_await write(link, ask);
+      ReplyPtr r = co_await read_reply(link);
+      const std::string_view text = str(r.get());
+      const std::string frame = r->type == REDIS_REPLY_STRING
+                                    ? fmt::format("${}\r\n{}\r\n", text.size(), text)
+                                : r->type == REDIS_REPLY_ERROR ? fmt::format("-{}\r\n", text)
+                                                               : std::string("(not a string)");
+      std::string other = upstream::identity_error(settings_.upstream, frame);
+      if (!other.empty()) co_return other;
+    }
     co_return "";
   }
 

@@ -66,11 +66,13 @@ void ClusterCoherence::follow(const cluster::SlotMap& map) {
   std::lock_guard lock(mu_);
   std::vector<Node> leaving;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
-    if (masters.contains(it->first)) {
+    const auto master = masters.find(it->first);
+    if (master != masters.end() && master->second->id == it->second.id) {
       ++it;
       continue;
     }
-    spdlog::info("cluster: invalidation stream of {} closed (no longer a master)", it->first);
+    spdlog::info("cluster: invalidation stream of {} closed ({})", it->first,
+                 master == masters.end() ? "no longer a master" : "another node at that address");
     it->second.sink->retired = true;
     it->second.subscriber->stop();
     leaving.push_back(std::move(it->second));
@@ -88,6 +90,8 @@ void ClusterCoherence::follow(const cluster::SlotMap& map) {
     invalidation::SubscriberSettings s = settings_;
     s.upstream.host = master->host;
     s.upstream.port = master->port;
+    s.upstream.node_id = master->id;  // checked with CLUSTER MYID on connect
+    node.id = master->id;
     node.subscriber = std::make_unique<invalidation::Subscriber>(io_, s, *node.sink);
     node.subscriber->start();
     nodes_.emplace(address, std::move(node));

@@ -53,6 +53,7 @@ class ClusterCoherence {
  private:
   class NodeSink;
   struct Node {
+    std::string id;  // the map's node id at the address (another id: another stream)
     std::shared_ptr<NodeSink> sink;
     std::unique_ptr<invalidation::Subscriber> subscriber;
   };
