@@ -33,6 +33,14 @@ long long info_field(RedisClient& c, const std::string& field) {
   return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 2));
 }
 
+// How often the server behind `c` ran `command` ("get", "cluster|myid"): INFO commandstats.
+long long command_calls(RedisClient& c, const std::string& command) {
+  const std::string stats = c("INFO", "commandstats").str;
+  const std::string field = "cmdstat_" + command + ":calls=";
+  const auto at = stats.find(field);
+  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+}
+
 // frontcache with upstream.mode: cluster, `seed` its upstream.address.
 FrontcacheOptions cluster_options(uint16_t seed, const std::string& upstream_yaml = "") {
   FrontcacheOptions o;
@@ -378,10 +386,8 @@ TEST_F(Cluster, L1InvalidatedByWritesOnEveryMaster) {
 // How many GETs a node has run (its own INFO commandstats): a read through the proxy that does
 // not add one was answered from L1.
 long long get_calls(const RedisCluster& cluster, int node) {
-  const std::string stats = cluster.client(node)("INFO", "commandstats").str;
-  const std::string field = "cmdstat_get:calls=";
-  const auto at = stats.find(field);
-  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+  auto c = cluster.client(node);
+  return command_calls(c, "get");
 }
 
 // CLIENT TRACKING is per master, and so is the proof that L1 is current: losing one master's
@@ -514,12 +520,7 @@ TEST_F(Cluster, AnotherRedisOnADeadMastersAddressIsNeverReadFrom) {
   RedisServer other(dir.path(), port);
   auto direct = RedisClient("127.0.0.1", port);
   for (const auto& k : dead) ASSERT_EQ(direct("SET", k, "other").to_string(), "+OK");
-  auto calls = [&](const std::string& command) {
-    const std::string stats = direct("INFO", "commandstats").str;
-    const std::string field = "cmdstat_" + command + ":calls=";
-    const auto at = stats.find(field);
-    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + field.size()));
-  };
+  auto calls = [&](const std::string& command) { return command_calls(direct, command); };
   // Reads until the proxy has been refused there a few times (each try asks CLUSTER MYID; a
   // shared connection's try also CLIENT SETNAME, the invalidation stream's does not).
   const auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -578,12 +579,7 @@ TEST_F(Cluster, MapOfAnotherClusterAtADeadMastersAddressIsNotTaken) {
     std::this_thread::sleep_for(20ms);  // polling interval
   }
   ASSERT_EQ(direct("SET", k, "theirs").to_string(), "+OK");
-  auto asked = [&] {
-    const std::string stats = direct("INFO", "commandstats").str;
-    const std::string field = "cmdstat_cluster|shards:calls=";
-    const auto at = stats.find(field);
-    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + field.size()));
-  };
+  auto asked = [&] { return command_calls(direct, "cluster|shards"); };
   // Refreshes ask the live master and the other node in a random order; once the other node
   // has been asked a few times, its map had every chance to be taken.
   const auto deadline = std::chrono::steady_clock::now() + 60s;
