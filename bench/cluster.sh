@@ -39,11 +39,7 @@ source bench/lib/cpu.sh
 source bench/lib/setup.sh
 source bench/lib/cluster.sh
 
-rounds="${BENCH_ROUNDS:-3}"
-requests="${BENCH_REQUESTS:-200000}"
-clients="${BENCH_CLIENTS:-50}"
-workers="${BENCH_WORKERS:-1}"
-pipelines="${BENCH_PIPELINES:-1 16}"
+bench_load_settings
 keys=10000
 masters=3
 

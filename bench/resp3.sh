@@ -25,11 +25,7 @@ source bench/lib/ports.sh
 source bench/lib/cpu.sh
 source bench/lib/setup.sh
 
-rounds="${BENCH_ROUNDS:-3}"
-requests="${BENCH_REQUESTS:-200000}"
-clients="${BENCH_CLIENTS:-50}"
-workers="${BENCH_WORKERS:-1}"
-pipelines="${BENCH_PIPELINES:-1 16}"
+bench_load_settings
 csc_rounds="${BENCH_CSC_ROUNDS:-500}"
 keys=10000
 

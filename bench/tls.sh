@@ -18,11 +18,7 @@ source bench/lib/ports.sh
 source bench/lib/cpu.sh
 source bench/lib/setup.sh
 
-rounds="${BENCH_ROUNDS:-3}"
-requests="${BENCH_REQUESTS:-200000}"
-clients="${BENCH_CLIENTS:-50}"
-workers="${BENCH_WORKERS:-1}"
-pipelines="${BENCH_PIPELINES:-1 16}"
+bench_load_settings
 keys=10000
 
 bench_frontcache_bin

@@ -26,6 +26,17 @@ bench_stop() {
   pids=("${kept[@]}")
 }
 
+# bench_load_settings: the load every target gets, from the environment: $rounds
+# (BENCH_ROUNDS, 3), $requests per run (BENCH_REQUESTS, 200000), $clients (BENCH_CLIENTS, 50),
+# $workers of frontcache (BENCH_WORKERS, 1), $pipelines (BENCH_PIPELINES, "1 16").
+bench_load_settings() {
+  rounds="${BENCH_ROUNDS:-3}"
+  requests="${BENCH_REQUESTS:-200000}"
+  clients="${BENCH_CLIENTS:-50}"
+  workers="${BENCH_WORKERS:-1}"
+  pipelines="${BENCH_PIPELINES:-1 16}"
+}
+
 # bench_frontcache_bin: sets $bin to the frontcache binary to measure: $FRONTCACHE_BIN, or else
 # the release preset, built now (dependencies installed first).
 bench_frontcache_bin() {
