@@ -74,6 +74,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
 }
 
 ClientConnection::~ClientConnection() {
+  if (flush_deferred_) worker_.forget_flush(this);
   release_bytes();
   if (tls_ && tls_->counted) {
     worker_.shared().stats.tls_clients.fetch_sub(1, std::memory_order_relaxed);
@@ -188,15 +189,26 @@ void ClientConnection::complete(std::uint64_t seq, std::string_view bytes) {
   if (closed_) bytes = {};
   replies_.complete(seq, bytes);
   if (closed_ || !account()) return;
-  wake_writer();
-  resume_reading();  // one more slot is answered: below the pipeline limit again?
+  if (!processing_) defer_flush();  // during a batch, the reader's flush() writes it
+  resume_reading();                 // one more slot is answered: below the pipeline limit again?
 }
 
 void ClientConnection::add(std::uint64_t seq, std::string_view bytes) {
   if (closed_) return;
   replies_.add(seq, bytes);
   if (!account()) return;
-  wake_writer();
+  if (!processing_) defer_flush();
+}
+
+void ClientConnection::defer_flush() {
+  if (flush_deferred_) return;
+  flush_deferred_ = true;
+  worker_.defer_flush(this);
+}
+
+void ClientConnection::deferred_flush() {
+  flush_deferred_ = false;
+  flush();
 }
 
 // Reads wait for readiness, then take what is there with one non-blocking read. Asio's
@@ -209,8 +221,11 @@ awaitable<void> ClientConnection::read_loop() {
   bool client_gone = false;
   for (;;) {
     if (!process(rbuf_.data(), rbegin_, rend_)) break;
+    const bool stopped_paused = paused();
     flush();
     if (read_done_ || closed_) break;
+    // The flush wrote enough to end the pause: the requests still buffered go on at once.
+    if (stopped_paused && !paused()) continue;
     if (paused()) {
       // Complete requests may be buffered: they wait for the hold to end, then go first.
       reader_waiting_ = true;
@@ -319,10 +334,16 @@ asio::mutable_buffer ClientConnection::tls_read_buffer() {
 bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t end) {
   if (end <= begin) return !read_done_ && !closed_;
   worker_.tick();
+  // Replies completed during the batch (L1 hits, local replies) are left to flush(), which the
+  // reader calls after every batch: one write, without waking the writer.
+  processing_ = true;
   struct EndBatch {
-    Worker& worker;
-    ~EndBatch() { worker.end_batch(); }
-  } end_batch{worker_};
+    ClientConnection& connection;
+    ~EndBatch() {
+      connection.processing_ = false;
+      connection.worker_.end_batch();
+    }
+  } end_batch{*this};
   unsigned since_tick = 0;
   while (end > begin && !paused() && !closed_ && !read_done_) {
     if (++since_tick > Worker::kRequestsPerTick) {
@@ -369,7 +390,8 @@ bool ClientConnection::process(const char* data, std::size_t& begin, std::size_t
 void ClientConnection::flush() {
   if (!replies_.has_ready()) return;
   // TLS records are written by the writer's async_write only (an SSL write cannot be half-done).
-  if (!writer_waiting_ || closed_ || tls_) return wake_writer();
+  // Once reading is done, the writer also closes the connection after the last reply.
+  if (!writer_waiting_ || closed_ || read_done_ || tls_) return wake_writer();
   replies_.take_ready(wbuf_);
   boost::system::error_code ec;
   const std::size_t sent = socket_.write_some(asio::buffer(wbuf_), ec);

@@ -89,6 +89,8 @@ class ClientConnection {
   // Closes now; replies not yet written are dropped and their bytes released.
   void close();
   bool closed() const { return closed_; }
+  // Worker: the flush asked for by defer_flush().
+  void deferred_flush();
   bool reading_stopped() const { return read_done_; }
 
   const std::string& addr() const { return addr_; }
@@ -113,6 +115,8 @@ class ClientConnection {
   // stops early while paused. False: stop reading (protocol error or stop_reading()).
   bool process(const char* data, std::size_t& begin, std::size_t end);
   void flush();  // write ready replies now when the writer is idle, else wake it
+  // A reply completed outside a read batch: flush() once the worker's current handler returns.
+  void defer_flush();
   void wake_writer();
   // Counts the change in queued bytes and enforces the output limits; false when the
   // connection was closed for exceeding them.
@@ -140,6 +144,8 @@ class ClientConnection {
   std::size_t accounted_ = 0;      // bytes of this connection counted in the budgets
   std::size_t largest_reply_ = 0;  // largest single reply pending since nothing was
   std::chrono::steady_clock::time_point soft_since_{};  // over the soft limit since
+  bool processing_ = false;      // process() is handing requests over; flush() follows
+  bool flush_deferred_ = false;  // queued on the worker for a deferred_flush()
   bool writer_waiting_ = false;
   bool reader_waiting_ = false;
   bool read_done_ = false;

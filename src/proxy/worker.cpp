@@ -218,6 +218,25 @@ void Worker::publish_all() {
   schedule_publish();
 }
 
+void Worker::defer_flush(ClientConnection* connection) {
+  deferred_flush_.push_back(connection);
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this] {
+    flush_posted_ = false;
+    // A flush only writes and wakes writers (posted): no connection is destroyed meanwhile.
+    std::vector<ClientConnection*> ready;
+    ready.swap(deferred_flush_);
+    for (ClientConnection* waiting : ready) waiting->deferred_flush();
+    if (deferred_flush_.empty()) {
+      ready.clear();
+      deferred_flush_.swap(ready);  // keeps the capacity
+    }
+  });
+}
+
+void Worker::forget_flush(ClientConnection* connection) { std::erase(deferred_flush_, connection); }
+
 void Worker::schedule_publish() {
   if (publish_scheduled_) return;
   publish_scheduled_ = true;

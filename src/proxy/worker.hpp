@@ -30,6 +30,7 @@ class context;
 
 namespace frontcache::proxy {
 
+class ClientConnection;
 class Session;
 class ClusterClient;
 
@@ -91,6 +92,13 @@ class Worker {
     if (hits_since_tick_ > 0) tick();
   }
 
+  // Replies completed outside their connection's read batch (upstream replies, messages of
+  // other clients): the connection is written once the current handler returns, in one write
+  // for all of its ready replies, instead of waking its writer per reply. forget_flush(): the
+  // connection goes away before that.
+  void defer_flush(ClientConnection* connection);
+  void forget_flush(ClientConnection* connection);
+
   // Sessions of this worker, for CLIENT LIST and shutdown. Returns the position for remove().
   std::list<Session*>::iterator add(Session* session);
   void remove(std::list<Session*>::iterator it);
@@ -151,6 +159,8 @@ class Worker {
   std::unordered_map<std::uint64_t, Session*> by_id_;
   std::string publish_body_;  // <len>:<key>... of the keys waiting to be published
   bool publish_all_ = false;
+  std::vector<ClientConnection*> deferred_flush_;
+  bool flush_posted_ = false;
   bool publish_scheduled_ = false;
   upstream::Settings upstream_settings_;
   std::vector<std::shared_ptr<upstream::DedicatedConnection>> idle_pinned_;
