@@ -114,16 +114,21 @@ detail::Shard& Cache::shard_for(std::uint64_t hash) const noexcept {
   return shards_[shard_shift_ >= 64 ? 0 : hash >> shard_shift_];
 }
 
-ValueRef Cache::lookup(std::string_view key) {
+detail::Shard& Cache::shard_of(std::uint64_t key_hash,
+                               std::optional<std::string_view> owner) const {
+  return shard_for(owner ? hash_key(*owner) : key_hash);
+}
+
+ValueRef Cache::lookup(std::string_view key, std::optional<std::string_view> owner) {
   const std::uint64_t hash = hash_key(key);
-  detail::Shard& shard = shard_for(hash);
+  detail::Shard& shard = shard_of(hash, owner);
   std::lock_guard lock(shard.mu);
   return shard.lookup(key, hash, detail::LookupTime(*clock_));
 }
 
-ValueRef Cache::lookup(std::string_view key, TimePoint now) {
+ValueRef Cache::lookup(std::string_view key, std::optional<std::string_view> owner, TimePoint now) {
   const std::uint64_t hash = hash_key(key);
-  detail::Shard& shard = shard_for(hash);
+  detail::Shard& shard = shard_of(hash, owner);
   std::lock_guard lock(shard.mu);
   return shard.lookup(key, hash, detail::LookupTime(now));
 }
@@ -131,7 +136,7 @@ ValueRef Cache::lookup(std::string_view key, TimePoint now) {
 bool Cache::insert(std::string_view key, std::optional<std::string_view> owner, ValueRef value,
                    Duration ttl) {
   const std::uint64_t hash = hash_key(key);
-  detail::Shard& shard = shard_for(hash);
+  detail::Shard& shard = shard_of(hash, owner);
   const TimePoint now = clock_->now();
   bool inserted = false;
   {
@@ -156,7 +161,7 @@ void Cache::shed_elsewhere(const detail::Shard& inserted) {
 BeginResult Cache::begin(std::string_view key, std::optional<std::string_view> owner,
                          Waiter&& on_done, bool count_lookup) {
   const std::uint64_t hash = hash_key(key);
-  detail::Shard& shard = shard_for(hash);
+  detail::Shard& shard = shard_of(hash, owner);
   std::lock_guard lock(shard.mu);
   if (ValueRef hit = shard.lookup(key, hash, detail::LookupTime(*clock_), count_lookup)) {
     return {BeginKind::Hit, std::move(hit), {}};
@@ -175,6 +180,7 @@ BeginResult Cache::begin(std::string_view key, std::optional<std::string_view> o
   fill->key.assign(key);
   fill->owner.assign(owner ? *owner : key);
   fill->hash = hash;
+  fill->shard = &shard;
   shard.fills.emplace(fill->key, fill);
   detail::bump(shard.counters.fills_started);
   return {BeginKind::Leader, {}, FillTicket(this, std::move(fill))};
@@ -185,7 +191,7 @@ void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Dura
   if (ticket.fill_ == nullptr) return;
   std::shared_ptr<detail::Fill> fill = std::move(ticket.fill_);
   ticket.cache_ = nullptr;
-  detail::Shard& shard = shard_for(fill->hash);
+  detail::Shard& shard = *fill->shard;
   std::vector<Waiter> waiters;
   {
     const TimePoint now = clock_->now();
@@ -239,25 +245,21 @@ std::size_t Cache::invalidate(std::string_view owner) {
   return invalidate(std::span<const std::string_view>(&owner, 1));
 }
 
+// Every entry and fill of an owner is in the owner's shard: one lock per owner.
 std::size_t Cache::invalidate(std::span<const std::string_view> owners) {
-  std::vector<std::uint32_t> hashes;
-  hashes.reserve(owners.size());
-  for (std::string_view owner : owners) {
-    hashes.push_back(static_cast<std::uint32_t>(hash_key(owner) >> 7));
-  }
   std::size_t dropped = 0;
-  for (unsigned s = 0; s < shard_count_; ++s) {
-    std::lock_guard lock(shards_[s].mu);
-    for (std::size_t i = 0; i < owners.size(); ++i) {
-      dropped += shards_[s].invalidate_owner(owners[i], hashes[i]);
-    }
+  for (std::string_view owner : owners) {
+    const std::uint64_t hash = hash_key(owner);
+    detail::Shard& shard = shard_for(hash);
+    std::lock_guard lock(shard.mu);
+    dropped += shard.invalidate_owner(owner, static_cast<std::uint32_t>(hash >> 7));
   }
   return dropped;
 }
 
-bool Cache::invalidate_entry(std::string_view key) {
+bool Cache::invalidate_entry(std::string_view key, std::optional<std::string_view> owner) {
   const std::uint64_t hash = hash_key(key);
-  detail::Shard& shard = shard_for(hash);
+  detail::Shard& shard = shard_of(hash, owner);
   std::lock_guard lock(shard.mu);
   if (auto it = shard.fills.find(key); it != shard.fills.end()) shard.stale_fill(it);
   const std::uint32_t i = shard.find(key, static_cast<std::uint32_t>(hash));

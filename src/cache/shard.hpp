@@ -81,10 +81,13 @@ struct Node {
 };
 static_assert(sizeof(Node) == 64);
 
+class Shard;
+
 struct Fill {
   std::string key;
-  std::string owner;  // the key itself when no owner was given
-  std::uint64_t hash = 0;
+  std::string owner;       // the key itself when no owner was given
+  std::uint64_t hash = 0;  // of the key (table and sketch)
+  Shard* shard = nullptr;  // the owner's shard, whose table holds this fill
   std::vector<Waiter> waiters;
   std::atomic<bool> stale{false};
   bool done = false;

@@ -86,7 +86,7 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   build_cache_key(cache_key_, state_.db, state_.resp, c.spec->name, args.subspan(1));
   l1.append_slot_epoch(cache_key_, key_slot);
   // The hit path: one lookup, one copy into the reply buffer.
-  if (cache::ValueRef hit = l1.lookup(cache_key_, started)) {
+  if (cache::ValueRef hit = l1.lookup(cache_key_, args[1], started)) {
     reply(hit.bytes());
     worker_.shared().command_stats.l1_hit(worker_.index(), command_);
     worker_.count_hit();

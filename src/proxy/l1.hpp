@@ -112,8 +112,11 @@ class L1 final : public invalidation::Sink {
                          std::chrono::steady_clock::time_point oldest_current);
   cache::Cache& cache() { return cache_; }
   // A lookup at `now` (a worker's batch clock, see Worker::now()): the cache runs on SteadyClock.
-  cache::ValueRef lookup(std::string_view key, std::chrono::steady_clock::time_point now) {
-    return cache_.lookup(key, std::chrono::duration_cast<cache::TimePoint>(now.time_since_epoch()));
+  // `owner`: the Redis key the entry was cached for (it picks the shard).
+  cache::ValueRef lookup(std::string_view key, std::string_view owner,
+                         std::chrono::steady_clock::time_point now) {
+    return cache_.lookup(key, owner,
+                         std::chrono::duration_cast<cache::TimePoint>(now.time_since_epoch()));
   }
   // The rules in effect. Sessions read their worker's copy (Worker::rules()), refreshed on
   // the worker's own thread after a reload, so the read path takes no lock.

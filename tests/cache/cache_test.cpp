@@ -211,9 +211,9 @@ TEST(Invalidate, OwnerDropsEveryEntryItOwns) {
   f.cache->insert("0GET kk", "kk", v("d"), {});
   f.cache->insert("k", {}, v("e"), {});  // no owner: owned by its own key
   EXPECT_EQ(f.cache->invalidate("k"), 4U);
-  EXPECT_FALSE(f.cache->lookup("0HGETALL k"));
-  EXPECT_FALSE(f.cache->lookup("3LRANGE k 0 -1"));
-  EXPECT_TRUE(f.cache->lookup("0GET kk"));
+  EXPECT_FALSE(f.cache->lookup("0HGETALL k", "k"));
+  EXPECT_FALSE(f.cache->lookup("3LRANGE k 0 -1", "k"));
+  EXPECT_TRUE(f.cache->lookup("0GET kk", "kk"));
   EXPECT_EQ(f.cache->stats().invalidations, 4U);
 }
 
@@ -229,9 +229,9 @@ TEST(Invalidate, EmptyOwnerIsTheEmptyKey) {
   BeginResult fill = f.cache->begin("0STRLEN ", std::string_view(""), [](FillOutcome) {});
   ASSERT_EQ(fill.kind, BeginKind::Leader);
   EXPECT_EQ(f.cache->invalidate(std::string_view("")), 2U);
-  EXPECT_FALSE(f.cache->lookup("0GET "));
-  EXPECT_FALSE(f.cache->lookup("0HGETALL "));
-  EXPECT_TRUE(f.cache->lookup("0GET x"));
+  EXPECT_FALSE(f.cache->lookup("0GET ", std::string_view("")));
+  EXPECT_FALSE(f.cache->lookup("0HGETALL ", std::string_view("")));
+  EXPECT_TRUE(f.cache->lookup("0GET x", "x"));
   EXPECT_TRUE(fill.ticket.stale());
   EXPECT_FALSE(f.cache->complete(std::move(fill.ticket), v("old"), {}));
   // Self-owned entries are not the empty key's.
@@ -250,11 +250,11 @@ TEST(Invalidate, SetOfOwnersEntryAndClear) {
   const std::vector<std::string_view> owners{"o1", "o2", "o9", "missing"};
   EXPECT_EQ(f.cache->invalidate(owners), 3U);
   EXPECT_EQ(f.cache->stats().entries, 7U);
-  EXPECT_TRUE(f.cache->invalidate_entry("0GET o3"));
-  EXPECT_FALSE(f.cache->invalidate_entry("0GET o3"));
+  EXPECT_TRUE(f.cache->invalidate_entry("0GET o3", "o3"));
+  EXPECT_FALSE(f.cache->invalidate_entry("0GET o3", "o3"));
   f.cache->clear();
   EXPECT_EQ(f.cache->stats().entries, 0U);
-  EXPECT_FALSE(f.cache->lookup("0GET o4"));
+  EXPECT_FALSE(f.cache->lookup("0GET o4", "o4"));
 }
 
 TEST(Config, ShardsRoundUpToPowerOfTwo) {

@@ -58,7 +58,7 @@ TEST(SingleFlight, DeliverAnswersWaitersWithoutCaching) {
   ASSERT_EQ(r.outcomes.size(), 1U);
   EXPECT_EQ(r.outcomes[0].status, FillStatus::Ok);
   EXPECT_EQ(r.outcomes[0].value.get(), error.get());
-  EXPECT_FALSE(cache.lookup("0GET k"));
+  EXPECT_FALSE(cache.lookup("0GET k", "k"));
   EXPECT_EQ(cache.begin("0GET k", "k", r.waiter()).kind, BeginKind::Leader)
       << "a delivered fill leaves nothing behind";
 }
@@ -66,7 +66,7 @@ TEST(SingleFlight, DeliverAnswersWaitersWithoutCaching) {
 TEST(SingleFlight, LookupThenBeginCountsOneMiss) {
   Cache cache(one_shard());
   Recorder r;
-  EXPECT_FALSE(cache.lookup("0GET k"));
+  EXPECT_FALSE(cache.lookup("0GET k", "k"));
   BeginResult leader = cache.begin("0GET k", "k", r.waiter(), /*count_lookup=*/false);
   ASSERT_EQ(leader.kind, BeginKind::Leader);
   EXPECT_EQ(cache.stats().misses, 1U);
@@ -91,13 +91,13 @@ TEST(SingleFlight, InvalidationStalesInFlightFill) {
   EXPECT_FALSE(cache.complete(std::move(first.ticket), Value::make("old"), 10s));
   ASSERT_EQ(before.outcomes.size(), 1U);
   EXPECT_EQ(before.outcomes[0].value.bytes(), "old");
-  EXPECT_FALSE(cache.lookup("0GET k")) << "a stale fill must not be cached";
+  EXPECT_FALSE(cache.lookup("0GET k", "k")) << "a stale fill must not be cached";
   EXPECT_TRUE(after.outcomes.empty());
 
   EXPECT_TRUE(cache.complete(std::move(second.ticket), Value::make("new"), 10s));
   ASSERT_EQ(after.outcomes.size(), 1U);
   EXPECT_EQ(after.outcomes[0].value.bytes(), "new");
-  EXPECT_EQ(cache.lookup("0GET k").bytes(), "new");
+  EXPECT_EQ(cache.lookup("0GET k", "k").bytes(), "new");
   EXPECT_EQ(cache.stats().stale_fills_discarded, 1U);
 }
 
@@ -109,14 +109,14 @@ TEST(SingleFlight, EntryInvalidationAndClearAlsoStale) {
   BeginResult a = cache.begin("0GET a", "a", r.waiter());
   BeginResult b = cache.begin("0GET b", "b", r.waiter());
   BeginResult other = cache.begin("0GET other", "other", r.waiter());
-  cache.invalidate_entry("0GET a");
+  cache.invalidate_entry("0GET a", "a");
   EXPECT_TRUE(a.ticket.stale());
   EXPECT_FALSE(b.ticket.stale());
   cache.clear();
   EXPECT_TRUE(b.ticket.stale());
   EXPECT_TRUE(other.ticket.stale());
   EXPECT_FALSE(cache.complete(std::move(b.ticket), Value::make("x"), 1s));
-  EXPECT_FALSE(cache.lookup("0GET b"));
+  EXPECT_FALSE(cache.lookup("0GET b", "b"));
 }
 
 TEST(SingleFlight, FailureIsNotCachedAndNextMissLeadsAgain) {

@@ -62,9 +62,9 @@ TEST(L1Cluster, LosingOneMastersStreamChangesOnlyItsSlotsKeysAndFreshness) {
   EXPECT_FALSE(l1.usable(2));
   // Slot 1's entry is found as before; slot 2's is not found under its new key.
   EXPECT_EQ(key_of(l1, "k1", 1), key1);
-  EXPECT_TRUE(l1.cache().lookup(key_of(l1, "k1", 1)));
+  EXPECT_TRUE(l1.cache().lookup(key_of(l1, "k1", 1), "k1"));
   EXPECT_NE(key_of(l1, "k2", 2), key2);
-  EXPECT_FALSE(l1.cache().lookup(key_of(l1, "k2", 2)));
+  EXPECT_FALSE(l1.cache().lookup(key_of(l1, "k2", 2), "k2"));
   // An invalidation by the Redis key still reaches the entry of an older epoch.
   EXPECT_EQ(l1.cache().invalidate("k2"), 1U);
 }

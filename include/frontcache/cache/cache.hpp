@@ -1,4 +1,5 @@
-// The L1 cache: a process-wide store of RESP replies split into shards by key hash, each shard
+// The L1 cache: a process-wide store of RESP replies split into shards by owner hash (every entry
+// of one owner in one shard, so invalidating an owner takes one shard lock), each shard
 // with its own lock, W-TinyLFU policy (adaptive window), expiry wheel and single-flight fills.
 // Data flows in through insert()/complete(), out through lookup()/begin(), and is dropped by
 // eviction, expiry (run_maintenance) and invalidation by owner key. No I/O, no Asio.
@@ -124,11 +125,14 @@ class Cache {
   Cache(const Cache&) = delete;
   Cache& operator=(const Cache&) = delete;
 
-  // Hit: a handle to the value (no allocation, no copy). Miss or expired: null.
-  [[nodiscard]] ValueRef lookup(std::string_view key);
+  // Hit: a handle to the value (no allocation, no copy). Miss or expired: null. `owner` is the
+  // one the entry was cached with (none: the key owns itself); it picks the shard.
+  [[nodiscard]] ValueRef lookup(std::string_view key,
+                                std::optional<std::string_view> owner = std::nullopt);
   // The same at `now`, the clock's reading taken by the caller: one clock read for a batch of
   // lookups instead of one per lookup.
-  [[nodiscard]] ValueRef lookup(std::string_view key, TimePoint now);
+  [[nodiscard]] ValueRef lookup(std::string_view key, std::optional<std::string_view> owner,
+                                TimePoint now);
 
   // Caches `value` under `key`, owned by `owner` (none: the key owns itself; an empty owner is
   // the empty key, a real one), replacing any previous value. ttl <= 0 means no deadline.
@@ -156,8 +160,8 @@ class Cache {
   // Returns the number of entries dropped.
   std::size_t invalidate(std::string_view owner);
   std::size_t invalidate(std::span<const std::string_view> owners);
-  // Drops the one entry cached under exactly `key` and stales its fill.
-  bool invalidate_entry(std::string_view key);
+  // Drops the one entry cached under exactly `key` (with `owner`) and stales its fill.
+  bool invalidate_entry(std::string_view key, std::optional<std::string_view> owner = std::nullopt);
   // Drops everything and stales every in-flight fill.
   void clear();
 
@@ -177,6 +181,9 @@ class Cache {
  private:
   friend class FillTicket;
   detail::Shard& shard_for(std::uint64_t hash) const noexcept;
+  // The shard of every entry and fill of `owner` (none: of the key, which owns itself, whose
+  // hash_key is `key_hash`).
+  detail::Shard& shard_of(std::uint64_t key_hash, std::optional<std::string_view> owner) const;
   // After an insert: if the shard inserted into could not bring the total under the bound
   // (it ran out of entries), the other shards give up entries in turn.
   void shed_elsewhere(const detail::Shard& inserted);
@@ -191,7 +198,8 @@ class Cache {
   std::unique_ptr<detail::Shard[]> shards_;
 };
 
-// The hash used for sharding, the tables and the sketch (exposed for tools and tests).
+// The hash used for the shards (of the owner), the tables and the sketch (of the key); exposed
+// for tools and tests.
 std::uint64_t hash_key(std::string_view key) noexcept;
 
 }  // namespace frontcache::cache
