@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -27,6 +28,10 @@ constexpr std::size_t kKeepBufferBytes = 64 * 1024;  // larger idle buffers are 
 // Reading pauses while this many reply bytes wait for the client to read them, so a client
 // that pipelines without reading is slowed down by TCP rather than disconnected.
 constexpr std::size_t kSoftOutputBytes = 1 << 20;
+// Readiness waits that skip the yield after a yield whose read found nothing (read_loop); doubled
+// after each such yield up to the maximum, back to the minimum after one that found bytes.
+constexpr unsigned kYieldBackoff = 2;
+constexpr unsigned kMaxYieldBackoff = 256;
 // After the last reply of a TLS connection, how long its close_notify waits for the client's.
 constexpr std::chrono::milliseconds kTlsShutdownGrace{1000};
 
@@ -211,13 +216,26 @@ void ClientConnection::deferred_flush() {
   flush();
 }
 
-// Reads wait for readiness, then take what is there with one non-blocking read. Asio's
-// async_read_some would first try a speculative read after every wake-up, which for a client
-// that waits for its reply is an EAGAIN: one wasted syscall per request. The edge-triggered
-// reactor only announces new bytes, so after any suspension other than the readiness wait
-// itself the socket is read before waiting (`maybe_readable`).
+// Reads take what is there with one non-blocking read. Asio's async_read_some would first try
+// a speculative read after every wake-up, which for a client that waits for its reply is an
+// EAGAIN: one wasted syscall per request. The edge-triggered reactor only announces new bytes,
+// so after any suspension other than the readiness wait itself the socket is read before
+// waiting (`maybe_readable`).
+//
+// After a batch whose replies are all written, the reader does not wait for readiness at once:
+// Asio re-arms the descriptor (epoll_ctl) for every readiness wait. It yields to the back of the
+// worker's queue instead, and reads when its turn comes back: under load the client's next
+// request has arrived while the worker served the other connections, and a request costs one
+// recv and one send, as in Redis (measured: epoll_ctl per GET hit 0.944 -> 0.03, c50). A client
+// still waiting for a reply from Redis is waited for as before. A read after a yield that finds
+// nothing (a quiet client, or a worker with nothing else to do) sends the next waits to readiness
+// directly, 2 of them, then twice as many after each such yield up to 256: at low load the
+// yield costs one recv (EAGAIN) in a few hundred requests.
 awaitable<void> ClientConnection::read_loop() {
   bool maybe_readable = true;
+  bool yielded = false;      // since the last read that got bytes
+  unsigned skip_yields = 0;  // waits that go to readiness at once, after a yield found nothing
+  unsigned backoff = kYieldBackoff;
   bool client_gone = false;
   for (;;) {
     if (!process(rbuf_.data(), rbegin_, rend_)) break;
@@ -248,7 +266,16 @@ awaitable<void> ClientConnection::read_loop() {
       rend_ += got;
       continue;
     }
-    if (!maybe_readable) {
+    // A client with every reply written is about to send more; one waiting for a reply from
+    // Redis is not.
+    const bool may_yield = !yielded && replies_.in_flight() == 0;
+    if (!maybe_readable && may_yield && skip_yields == 0) {
+      yielded = true;
+      co_await asio::post(worker_.io(), asio::use_awaitable);
+      if (read_done_ || closed_) break;
+    } else if (!maybe_readable) {
+      if (may_yield) --skip_yields;
+      yielded = false;
       auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, kNoThrow);
       if (read_done_ || closed_) break;
       if (wait_ec) {
@@ -266,6 +293,10 @@ awaitable<void> ClientConnection::read_loop() {
       std::vector<char>& scratch = read_scratch();
       const std::size_t n = socket_.read_some(asio::buffer(scratch), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (yielded) {
+          skip_yields = backoff;
+          backoff = std::min(backoff * 2, kMaxYieldBackoff);
+        }
         maybe_readable = false;
         continue;
       }
@@ -274,6 +305,8 @@ awaitable<void> ClientConnection::read_loop() {
         break;
       }
       maybe_readable = n == scratch.size();
+      if (yielded) backoff = kYieldBackoff;
+      yielded = false;
       std::size_t begin = 0;
       const bool more = process(scratch.data(), begin, n);
       if (begin < n && more) {
@@ -299,6 +332,10 @@ awaitable<void> ClientConnection::read_loop() {
     const std::size_t space = rbuf_.size() - rend_;
     const std::size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if (yielded) {
+        skip_yields = backoff;
+        backoff = std::min(backoff * 2, kMaxYieldBackoff);
+      }
       maybe_readable = false;
       continue;
     }
@@ -308,6 +345,8 @@ awaitable<void> ClientConnection::read_loop() {
     }
     rend_ += n;
     maybe_readable = n == space;  // a full buffer may have left bytes in the socket
+    if (yielded) backoff = kYieldBackoff;
+    yielded = false;
   }
   flush();
   read_done_ = true;
