@@ -28,10 +28,41 @@ constexpr std::size_t kKeepBufferBytes = 64 * 1024;  // larger idle buffers are 
 // Reading pauses while this many reply bytes wait for the client to read them, so a client
 // that pipelines without reading is slowed down by TCP rather than disconnected.
 constexpr std::size_t kSoftOutputBytes = 1 << 20;
-// Readiness waits that skip the yield after a yield whose read found nothing (read_loop); doubled
-// after each such yield up to the maximum, back to the minimum after one that found bytes.
-constexpr unsigned kYieldBackoff = 2;
-constexpr unsigned kMaxYieldBackoff = 256;
+// Whether the plain-TCP reader yields to the worker's queue before reading, instead of waiting
+// for readiness (see read_loop). After a yield whose read found nothing, the next kMinSkip waits
+// go to readiness at once; doubled after each such yield up to kMaxSkip, back to kMinSkip after
+// one that found bytes.
+class ReadYield {
+ public:
+  // Before waiting for bytes. `replies_pending`: the client still waits for a reply (from Redis),
+  // so it will not send more soon.
+  bool yield_now(bool replies_pending) {
+    const bool may = !yielded_ && !replies_pending;
+    if (may && skip_ == 0) {
+      yielded_ = true;
+      return true;
+    }
+    if (may) --skip_;
+    yielded_ = false;
+    return false;
+  }
+  void read_nothing() {
+    if (!yielded_) return;
+    skip_ = backoff_;
+    backoff_ = std::min(backoff_ * 2, kMaxSkip);
+  }
+  void read_bytes() {
+    if (yielded_) backoff_ = kMinSkip;
+    yielded_ = false;
+  }
+
+ private:
+  static constexpr unsigned kMinSkip = 2;
+  static constexpr unsigned kMaxSkip = 256;
+  bool yielded_ = false;  // since the last read that got bytes
+  unsigned skip_ = 0;     // waits that go to readiness at once
+  unsigned backoff_ = kMinSkip;
+};
 // After the last reply of a TLS connection, how long its close_notify waits for the client's.
 constexpr std::chrono::milliseconds kTlsShutdownGrace{1000};
 
@@ -233,9 +264,7 @@ void ClientConnection::deferred_flush() {
 // yield costs one recv (EAGAIN) in a few hundred requests.
 awaitable<void> ClientConnection::read_loop() {
   bool maybe_readable = true;
-  bool yielded = false;      // since the last read that got bytes
-  unsigned skip_yields = 0;  // waits that go to readiness at once, after a yield found nothing
-  unsigned backoff = kYieldBackoff;
+  ReadYield yield;
   bool client_gone = false;
   for (;;) {
     if (!process(rbuf_.data(), rbegin_, rend_)) break;
@@ -266,21 +295,17 @@ awaitable<void> ClientConnection::read_loop() {
       rend_ += got;
       continue;
     }
-    // A client with every reply written is about to send more; one waiting for a reply from
-    // Redis is not.
-    const bool may_yield = !yielded && replies_.in_flight() == 0;
-    if (!maybe_readable && may_yield && skip_yields == 0) {
-      yielded = true;
-      co_await asio::post(worker_.io(), asio::use_awaitable);
-      if (read_done_ || closed_) break;
-    } else if (!maybe_readable) {
-      if (may_yield) --skip_yields;
-      yielded = false;
-      auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, kNoThrow);
-      if (read_done_ || closed_) break;
-      if (wait_ec) {
-        client_gone = true;
-        break;
+    if (!maybe_readable) {
+      if (yield.yield_now(replies_.in_flight() > 0)) {
+        co_await asio::post(worker_.io(), asio::use_awaitable);
+        if (read_done_ || closed_) break;
+      } else {
+        auto [wait_ec] = co_await socket_.async_wait(asio::socket_base::wait_read, kNoThrow);
+        if (read_done_ || closed_) break;
+        if (wait_ec) {
+          client_gone = true;
+          break;
+        }
       }
     }
     boost::system::error_code ec;
@@ -293,10 +318,7 @@ awaitable<void> ClientConnection::read_loop() {
       std::vector<char>& scratch = read_scratch();
       const std::size_t n = socket_.read_some(asio::buffer(scratch), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        if (yielded) {
-          skip_yields = backoff;
-          backoff = std::min(backoff * 2, kMaxYieldBackoff);
-        }
+        yield.read_nothing();
         maybe_readable = false;
         continue;
       }
@@ -305,8 +327,7 @@ awaitable<void> ClientConnection::read_loop() {
         break;
       }
       maybe_readable = n == scratch.size();
-      if (yielded) backoff = kYieldBackoff;
-      yielded = false;
+      yield.read_bytes();
       std::size_t begin = 0;
       const bool more = process(scratch.data(), begin, n);
       if (begin < n && more) {
@@ -332,10 +353,7 @@ awaitable<void> ClientConnection::read_loop() {
     const std::size_t space = rbuf_.size() - rend_;
     const std::size_t n = socket_.read_some(asio::buffer(rbuf_.data() + rend_, space), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      if (yielded) {
-        skip_yields = backoff;
-        backoff = std::min(backoff * 2, kMaxYieldBackoff);
-      }
+      yield.read_nothing();
       maybe_readable = false;
       continue;
     }
@@ -345,8 +363,7 @@ awaitable<void> ClientConnection::read_loop() {
     }
     rend_ += n;
     maybe_readable = n == space;  // a full buffer may have left bytes in the socket
-    if (yielded) backoff = kYieldBackoff;
-    yielded = false;
+    yield.read_bytes();
   }
   flush();
   read_done_ = true;

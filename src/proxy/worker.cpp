@@ -224,14 +224,10 @@ void Worker::defer_flush(ClientConnection* connection) {
   flush_posted_ = true;
   asio::post(io_, [this] {
     flush_posted_ = false;
-    // A flush only writes and wakes writers (posted): no connection is destroyed meanwhile.
-    std::vector<ClientConnection*> ready;
-    ready.swap(deferred_flush_);
-    for (ClientConnection* waiting : ready) waiting->deferred_flush();
-    if (deferred_flush_.empty()) {
-      ready.clear();
-      deferred_flush_.swap(ready);  // keeps the capacity
-    }
+    // A flush writes and wakes writers (posted): no connection is destroyed meanwhile. By index:
+    // one queued during the loop is flushed in it too.
+    for (std::size_t i = 0; i < deferred_flush_.size(); ++i) deferred_flush_[i]->deferred_flush();
+    deferred_flush_.clear();
   });
 }
 
