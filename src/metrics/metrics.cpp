@@ -72,6 +72,9 @@ constexpr std::array<MetricInfo, static_cast<std::size_t>(Metric::Count)> kTable
     {"frontcache_upstream_timeouts_total", Counter,
      "Upstream connections closed because a reply took longer than upstream.command_timeout."},
     {"frontcache_upstream_requests_total", Counter, "Requests written to upstream connections."},
+    {"frontcache_upstream_writes_total", Counter,
+     "Batches of requests written to the shared upstream connections (requests per write: "
+     "frontcache_upstream_requests_total / this)."},
     {"frontcache_upstream_failed_requests_total", Counter,
      "Forwarded requests answered with an error made up by the proxy (connection lost, "
      "timeout)."},

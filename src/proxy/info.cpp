@@ -143,6 +143,7 @@ std::string Session::info_section() const {
              "upstream_reconnects:{}\r\n"
              "upstream_timeouts:{}\r\n"
              "upstream_requests:{}\r\n"
+             "upstream_writes:{}\r\n"
              "upstream_failed_requests:{}\r\n"
              "upstream_unavailable_replies:{}\r\n",
              FRONTCACHE_VERSION, uptime.count(), shared.workers,
@@ -167,7 +168,7 @@ std::string Session::info_section() const {
              cfg.upstream.address.port, state, total, ready,
              up.reconnects.load(std::memory_order_relaxed),
              up.timeouts.load(std::memory_order_relaxed),
-             up.requests.load(std::memory_order_relaxed),
+             up.requests.load(std::memory_order_relaxed), up.writes.load(std::memory_order_relaxed),
              up.failed_requests.load(std::memory_order_relaxed),
              up.unavailable_replies.load(std::memory_order_relaxed)) +
          cluster_info(shared) + cluster_streams_info(shared) + tls_info(shared, cfg) + l1_info() +

@@ -105,6 +105,7 @@ std::string render_metrics(const Shared& shared) {
   out.set(Metric::UpstreamReconnects, get(up.reconnects));
   out.set(Metric::UpstreamTimeouts, get(up.timeouts));
   out.set(Metric::UpstreamRequests, get(up.requests));
+  out.set(Metric::UpstreamWrites, get(up.writes));
   out.set(Metric::UpstreamFailedRequests, get(up.failed_requests));
   out.set(Metric::UpstreamUnavailableReplies, get(up.unavailable_replies));
   if (shared.topology != nullptr) {

@@ -202,7 +202,7 @@ upstream::Connection* Session::upstream_connection() {
   // A session keeps one connection while it has requests in flight, so the upstream runs its
   // commands in the order it sent them; when idle it moves to the least loaded one.
   if (in_upstream_ == 0 || upstream_ == nullptr) {
-    upstream_ = worker_.pool(state_.resp).least_loaded();
+    upstream_ = worker_.pool(state_.resp).pick();
   }
   return upstream_;
 }

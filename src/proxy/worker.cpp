@@ -256,7 +256,7 @@ void Worker::flush_publish() {
   publish_all_ = false;
   static const auto discard = std::make_shared<DiscardReplies>();
   // In a cluster, PUBLISH reaches every node's subscribers from any node.
-  upstream::Connection* conn = pool_.least_loaded();
+  upstream::Connection* conn = pool_.pick();
   if (cluster_ != nullptr) {
     auto* node = cluster_->owner(ClusterClient::kAnySlot, 0);
     conn = node != nullptr ? cluster_->connection(*node, 0, 2) : nullptr;

@@ -90,6 +90,7 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   awaitable<bool> read_reply(std::string_view& reply, resp::ReplyKind& kind);
   awaitable<void> read_loop();
   awaitable<void> write_loop();
+  awaitable<bool> gather_batch();
   awaitable<void> timeout_loop();
   void prepare_read_buffer();
   void close_socket();
@@ -383,6 +384,27 @@ awaitable<void> Connection::Impl::read_loop() {
   }
 }
 
+// The writer was woken by the first request of a batch. Requests that other clients of this
+// worker have ready (their reads are queued behind this handler) join it when the writer steps
+// to the back of the worker's queue before writing: Redis then reads one larger batch instead of
+// several small ones. Behind 50 clients sending SETs, one worker: Redis read 9 SETs per read
+// without this and ~35 with it, its CPU per SET fell from 2.3 to 1.4 µs and the proxy's from 7.1
+// to 6.3 µs (docs/benchmarks.md). Two steps at least (one step: Redis 1.55 µs), more while the
+// previous step gained requests, up to kMaxBatchSteps. An idle proxy pays the two steps (no
+// syscall; latency of one client unchanged within the noise).
+awaitable<bool> Connection::Impl::gather_batch() {
+  constexpr int kMinBatchSteps = 2;
+  constexpr int kMaxBatchSteps = 8;
+  constexpr std::size_t kMaxBatchBytes = 64 * 1024;
+  for (int step = 0; step < kMaxBatchSteps && out_.size() < kMaxBatchBytes; ++step) {
+    const std::size_t before = out_.size();
+    co_await asio::post(stream_.socket().get_executor(), asio::use_awaitable);
+    if (!stream_.socket().is_open()) co_return false;
+    if (out_.size() == before && step + 1 >= kMinBatchSteps) break;
+  }
+  co_return true;
+}
+
 awaitable<void> Connection::Impl::write_loop() {
   for (;;) {
     while (out_.empty()) {
@@ -391,8 +413,10 @@ awaitable<void> Connection::Impl::write_loop() {
       co_await signal_.async_wait(kNoThrow);
       writer_waiting_ = false;
       if (!stream_.socket().is_open()) co_return;
+      if (!co_await gather_batch()) co_return;
     }
     writing_.swap(out_);
+    stats().writes.fetch_add(1, std::memory_order_relaxed);
     if (stream_.tls()) {
       auto [ec, n] = co_await stream_.write(asio::buffer(writing_));
       writing_.clear();

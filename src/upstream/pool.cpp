@@ -17,12 +17,16 @@ void Pool::stop() {
   for (auto& c : connections_) c->stop();
 }
 
-Connection* Pool::least_loaded() {
-  Connection* best = nullptr;
+Connection* Pool::pick() {
+  Connection* least = nullptr;
   for (auto& c : connections_) {
-    if (c->ready() && (best == nullptr || c->pending() < best->pending())) best = c.get();
+    if (c->ready() && (least == nullptr || c->pending() < least->pending())) least = c.get();
   }
-  return best;
+  if (least == nullptr) return nullptr;
+  for (auto& c : connections_) {
+    if (c->ready() && c->pending() <= least->pending() + kBatchSlack) return c.get();
+  }
+  return least;
 }
 
 std::size_t Pool::ready_count() const {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/post.hpp>
 #include <deque>
 
 #include "fake_upstream.hpp"
@@ -303,7 +304,35 @@ TEST_F(ConnectionTest, StopFailsPendingAndStopsReconnecting) {
   EXPECT_EQ(fake.accepted(), 1);
 }
 
-TEST(PoolTest, LeastLoadedPicksAReadyConnectionWithFewestPending) {
+// Requests queued by handlers that run while the writer gathers its batch (other clients' reads
+// in the same turn of the worker) go to the upstream in the same write: Redis reads them at once.
+TEST_F(ConnectionTest, RequestsQueuedInTheSameTurnGoUpstreamInOneWrite) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "b"}));
+    c.write("$1\r\nA\r\n$1\r\nB\r\n");
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  const std::uint64_t writes_before = stats().writes.load();
+  io_.call([&] {
+    // The first request wakes the writer; the second is queued by a handler posted after that
+    // wake-up, as a second client's read would be.
+    EXPECT_TRUE(connection_->send(0, command({"GET", "a"}), recorder_, 1));
+    boost::asio::post(io_.io(), [this] {
+      EXPECT_TRUE(connection_->send(0, command({"GET", "b"}), recorder_, 2));
+    });
+  });
+  ASSERT_TRUE(recorder_->wait_for(2));
+  EXPECT_EQ(stats().writes.load() - writes_before, 1u) << "the two requests took separate writes";
+  const auto got = recorder_->got();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].reply, "$1\r\nA\r\n");
+  EXPECT_EQ(got[1].reply, "$1\r\nB\r\n");
+}
+
+TEST(PoolTest, PickStaysOnTheFirstConnectionUntilItIsBatchSlackAhead) {
   FakeUpstream fake([&](FakeConnection& c) {
     handshake(c);
     while (c.read_command(30s)) {
@@ -314,22 +343,31 @@ TEST(PoolTest, LeastLoadedPicksAReadyConnectionWithFewestPending) {
   auto settings = settings_for(fake);
   auto pool = io.call([&] {
     auto p = std::make_unique<Pool>(io.io(), settings, 2);
-    EXPECT_EQ(p->least_loaded(), nullptr) << "no connection is ready yet";
+    EXPECT_EQ(p->pick(), nullptr) << "no connection is ready yet";
     EXPECT_EQ(p->unavailable_reason(), "not connected yet");
     p->start();
     return p;
   });
   ASSERT_TRUE(wait_until([&] { return io.call([&] { return pool->ready_count() == 2; }); }));
   auto target = std::make_shared<Recorder>();
+  std::uint64_t tag = 0;
   io.call([&] {
-    Connection* first = pool->least_loaded();
-    EXPECT_TRUE(first->send(0, command({"GET", "x"}), target, 1));
-    Connection* second = pool->least_loaded();
-    EXPECT_NE(first, second) << "the loaded connection was picked again";
-    EXPECT_TRUE(second->send(0, command({"GET", "y"}), target, 2));
+    Connection* first = pool->pick();
+    EXPECT_EQ(first, &pool->at(0));
+    // Requests of many clients share the first connection, so they share its writes ...
+    for (std::size_t i = 0; i < Pool::kBatchSlack; ++i) {
+      ASSERT_EQ(pool->pick(), first) << "after " << i << " requests in flight";
+      EXPECT_TRUE(first->send(0, command({"GET", "x"}), target, ++tag));
+    }
+    EXPECT_EQ(pool->pick(), first);
+    EXPECT_TRUE(first->send(0, command({"GET", "x"}), target, ++tag));
+    // ... until it is more than kBatchSlack requests ahead of the least loaded one.
+    Connection* second = pool->pick();
+    EXPECT_EQ(second, &pool->at(1)) << "the loaded connection was picked again";
+    EXPECT_TRUE(second->send(0, command({"GET", "y"}), target, ++tag));
     pool->stop();
   });
-  ASSERT_TRUE(target->wait_for(2));  // both failed by stop()
+  ASSERT_TRUE(target->wait_for(tag));  // all failed by stop()
   io.call([&] { pool.reset(); });
 }
 

@@ -56,6 +56,7 @@ enum class Metric : std::size_t {
   UpstreamReconnects,
   UpstreamTimeouts,
   UpstreamRequests,
+  UpstreamWrites,
   UpstreamFailedRequests,
   UpstreamUnavailableReplies,
   ClusterMasters,
