@@ -301,5 +301,26 @@ TEST_F(ConnectionState, ProxyOwnTrafficIsInvisibleToClients) {
   EXPECT_EQ(seen.find("PUBLISH"), std::string::npos) << seen;
 }
 
+// A client that sends its requests and half-closes (`printf ... | nc -N`, a script's shutdown
+// of its write side) reads the replies Redis writes before it sees the end of file: those of
+// commands that ran. Through the proxy, forwarded requests in flight were dropped when the
+// reader saw the end of file first (the reader now reads again only after their replies).
+TEST_F(ConnectionState, ClientThatHalfClosesGetsTheRepliesOfItsCommands) {
+  for (const std::string& script :
+       {join({cmd({"SET", "hc", "v"}), cmd({"INCR", "hc:n"}), cmd({"GET", "hc"})}),
+        join({cmd({"GET", "hc"}), cmd({"GET", "hc"}), cmd({"STRLEN", "hc"})}),
+        join({cmd({"SET", "hc", "w"}), cmd({"BLPOP", "hc:q", "0.1"}), cmd({"GET", "hc"})})}) {
+    std::string got[2];
+    for (Side side : {Side::Redis, Side::Proxy}) {
+      auto c = twin().connect(side);
+      ASSERT_TRUE(c->send(script));
+      c->shutdown_send();
+      EXPECT_TRUE(c->read_until_closed(10s)) << "the connection stayed open";
+      got[side == Side::Proxy] = c->received();
+    }
+    EXPECT_EQ(first_difference(got[0], got[1]), "") << "script:\n" << script;
+  }
+}
+
 }  // namespace
 }  // namespace frontcache::integration

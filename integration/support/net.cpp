@@ -298,6 +298,10 @@ RawClient::RawClient(const std::string& host, uint16_t port, std::chrono::millis
 
 RawClient::~RawClient() { close(); }
 
+void RawClient::shutdown_send() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 void RawClient::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

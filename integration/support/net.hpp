@@ -99,6 +99,8 @@ class RawClient {
 
   const std::string& received() const { return buffer_; }
   bool closed_by_peer() const { return peer_closed_; }
+  // Half-closes: the peer reads end-of-file after what was sent; replies can still be read.
+  void shutdown_send();
   void close();
 
  private:

@@ -53,6 +53,10 @@ class ClientConnection {
     virtual void on_empty_request() = 0;
     // True while requests must wait unparsed (a pin hand-off, a barrier, an AUTH penalty...).
     virtual bool holding() const = 0;
+    // True when every request in flight will be answered without the client's help within
+    // bounded time (no dedicated connection: no blocking command, transaction or subscription),
+    // so the reader need not watch the socket until they are (read_loop).
+    virtual bool replies_bounded() const = 0;
     virtual OutputClass output_class() const = 0;
     // The client closed or reset the connection (not called for a drain or a QUIT).
     virtual void on_client_gone() = 0;
@@ -148,6 +152,7 @@ class ClientConnection {
   bool flush_deferred_ = false;  // queued on the worker for a deferred_flush()
   bool writer_waiting_ = false;
   bool reader_waiting_ = false;
+  bool awaiting_replies_ = false;  // the reader waits until no reply is in flight
   bool read_done_ = false;
   bool closed_ = false;
 

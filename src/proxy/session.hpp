@@ -76,6 +76,7 @@ class Session : public upstream::ReplyTarget,
   bool on_request(std::span<const std::string_view> args, std::string_view raw) override;
   void on_empty_request() override;
   bool holding() const override;
+  bool replies_bounded() const override { return pinned_ == nullptr; }
   OutputClass output_class() const override {
     return state_.subscribed() ? OutputClass::Pubsub : OutputClass::Normal;
   }
