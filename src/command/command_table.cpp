@@ -5,6 +5,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include "builtin_commands.hpp"
 #include "frontcache/resp/errors.hpp"
@@ -480,9 +481,24 @@ const CommandInfo& CommandTable::resolve(const CommandInfo& info,
 }
 
 Classified CommandTable::classify(std::span<const std::string_view> args) const {
+  NameMemo memo;
+  return classify(args, memo);
+}
+
+Classified CommandTable::classify(std::span<const std::string_view> args, NameMemo& memo) const {
   Classified c;
   if (args.empty()) return c;
-  c.info = find(args[0]);
+  const std::string_view name = args[0];
+  if (name.size() == memo.size && std::memcmp(name.data(), memo.name, name.size()) == 0) {
+    c.info = memo.info;
+  } else {
+    c.info = find(name);
+    if (name.size() <= NameMemo::kMaxBytes) {
+      std::memcpy(memo.name, name.data(), name.size());
+      memo.size = name.size();
+      memo.info = c.info;
+    }
+  }
   if (c.info == nullptr) {
     c.arity_ok = true;
     c.unknown_to_redis = complete_;

@@ -24,7 +24,7 @@ void Session::on_empty_request() {
 
 bool Session::on_request(Args args, std::string_view raw) {
   const auto& commands = worker_.shared().commands;
-  const Classified c = commands.classify(args);
+  const Classified c = commands.classify(args, command_memo_);
   access_ = permissions().check(c, args, commands.complete(), keys_);
   // Holds that keep this request waiting, unparsed: a write behind reads joined to another
   // session's fill; a pinning request behind shared requests still in flight (so that it runs

@@ -281,9 +281,10 @@ class Session : public upstream::ReplyTarget,
   std::uint16_t cluster_pin_slot_ = 0xFFFF;
   // Reads bypass L1 until a fence round started after this (a write of unnamed keys).
   std::chrono::steady_clock::time_point fence_after_{};
-  std::string cache_key_;               // scratch: the cache key being looked up
-  std::vector<std::string_view> keys_;  // scratch: keys of the request being dispatched
-  std::string encoded_;                 // scratch: requests the proxy encodes itself
+  std::string cache_key_;                         // scratch: the cache key being looked up
+  std::vector<std::string_view> keys_;            // scratch: keys of the request being dispatched
+  command::CommandTable::NameMemo command_memo_;  // the last command name and its entry
+  std::string encoded_;                           // scratch: requests the proxy encodes itself
 
   // Why requests wait (holding()).
   bool holding_for_joined_ = false;  // a request that may write waits for joined reads

@@ -40,6 +40,48 @@ TEST(CommandTable, LookupIsCaseInsensitiveAndRoutesAreOurs) {
   EXPECT_EQ(t.find(std::string(100, 'x')), nullptr);
 }
 
+// A connection's memo of its last command name gives what the lookup gives, for every
+// sequence of names (case, subcommands, unknown and over-long names), and is what answers a
+// repeated name.
+TEST(CommandTable, NameMemoAnswersLikeTheLookup) {
+  CommandTable t;
+  CommandTable::NameMemo memo;
+  const std::string long_name(40, 'x');
+  const std::vector<std::vector<std::string_view>> requests{{"GET", "k"},
+                                                            {"GET", "k"},
+                                                            {"get", "k"},
+                                                            {"CONFIG", "GET", "x"},
+                                                            {"CONFIG", "SET"},
+                                                            {"config", "get", "y"},
+                                                            {"NOSUCH", "a"},
+                                                            {"NOSUCH"},
+                                                            {long_name, "a"},
+                                                            {long_name},
+                                                            {"GET"},
+                                                            {"XREAD", "BLOCK", "0"},
+                                                            {"XREAD", "COUNT"},
+                                                            {"CLIENT", "ID"},
+                                                            {"client", "id"},
+                                                            {"GET", "k", "extra"}};
+  for (const auto& args : requests) {
+    const Classified plain = t.classify(args);
+    const Classified memoized = t.classify(args, memo);
+    EXPECT_EQ(memoized.info, plain.info) << args[0];
+    EXPECT_EQ(memoized.spec, plain.spec) << args[0];
+    EXPECT_EQ(memoized.route, plain.route) << args[0];
+    EXPECT_EQ(memoized.op, plain.op) << args[0];
+    EXPECT_EQ(memoized.arity_ok, plain.arity_ok) << args[0];
+  }
+  // The same bytes again are answered from the memo, without a lookup.
+  const std::vector<std::string_view> get{"GET", "k"};
+  t.classify(get, memo);
+  const CommandInfo* other = t.find("set");
+  memo.info = other;
+  EXPECT_EQ(t.classify(get, memo).info, other);
+  const std::vector<std::string_view> lower{"get", "k"};
+  EXPECT_EQ(t.classify(lower, memo).info, t.find("get")) << "other bytes are looked up";
+}
+
 TEST(CommandTable, FallbackWriteKeys) {
   CommandTable t;
   EXPECT_EQ(keys_of(t, {"SET", "k", "v"}), (std::vector<std::string_view>{"k"}));

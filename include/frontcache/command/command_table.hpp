@@ -210,8 +210,18 @@ class CommandTable {
   }
   // Number of ids (CommandInfo::id) in use.
   std::size_t ids() const { return ids_; }
+  // The last command name a connection sent (its exact bytes) and its entry: clients repeat
+  // names (a pipeline of GETs), and the same bytes skip the case folding and the hash lookup.
+  // Owned by the caller (one per connection); valid while this table is not changed.
+  struct NameMemo {
+    static constexpr std::size_t kMaxBytes = 24;
+    char name[kMaxBytes] = {};
+    std::size_t size = kMaxBytes + 1;  // no name yet
+    const CommandInfo* info = nullptr;
+  };
   // The one lookup of a request: entry, subcommand, route and op.
   Classified classify(std::span<const std::string_view> args) const;
+  Classified classify(std::span<const std::string_view> args, NameMemo& memo) const;
   // The subcommand's entry when `info` has subcommands and args[1] names one, else `info`.
   static const CommandInfo& resolve(const CommandInfo& info,
                                     std::span<const std::string_view> args);
