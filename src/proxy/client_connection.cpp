@@ -225,6 +225,16 @@ void ClientConnection::wake_writer() {
 void ClientConnection::complete(std::uint64_t seq, std::string_view bytes) {
   if (closed_) bytes = {};
   replies_.complete(seq, bytes);
+  replied();
+}
+
+void ClientConnection::append(std::string_view bytes) {
+  if (closed_) bytes = {};
+  replies_.append(bytes);
+  replied();
+}
+
+void ClientConnection::replied() {
   if (closed_ || !account()) return;
   if (!processing_) defer_flush();  // during a batch, the reader's flush() writes it
   resume_reading();                 // one more slot is answered: below the pipeline limit again?

@@ -78,7 +78,7 @@ class ClientConnection {
   bool pending(std::uint64_t seq) const { return replies_.pending(seq); }
   void complete(std::uint64_t seq, std::string_view bytes);
   void add(std::uint64_t seq, std::string_view bytes);
-  void append(std::string_view bytes) { complete(push(), bytes); }
+  void append(std::string_view bytes);
   std::size_t in_flight() const { return replies_.in_flight(); }
   std::size_t buffered_bytes() const { return replies_.buffered_bytes(); }
 
@@ -125,6 +125,9 @@ class ClientConnection {
   // Counts the change in queued bytes and enforces the output limits; false when the
   // connection was closed for exceeding them.
   bool account();
+  // After a reply was stored: accounted, then written by the reader's flush (during its batch)
+  // or by the worker's deferred flush.
+  void replied();
   bool over_limit(std::size_t pending);
   void release_bytes();
 

@@ -200,7 +200,7 @@ void Session::forward(std::string_view raw, Reply kind) {
 
 upstream::Connection* Session::upstream_connection() {
   // A session keeps one connection while it has requests in flight, so the upstream runs its
-  // commands in the order it sent them; when idle it moves to the least loaded one.
+  // commands in the order it sent them; when idle it picks again (Pool::pick).
   if (in_upstream_ == 0 || upstream_ == nullptr) {
     upstream_ = worker_.pool(state_.resp).pick();
   }

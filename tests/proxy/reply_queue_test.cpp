@@ -28,6 +28,33 @@ TEST(ReplyQueue, InOrderCompletionIsReadyAtOnce) {
   EXPECT_EQ(q.in_flight(), 0u);
 }
 
+// append() with nothing in flight takes the fast path (no slot touched); the sequence numbers
+// and the order of replies around it are the same as push() + complete().
+TEST(ReplyQueue, AppendKeepsOrderAndSequenceWithOrWithoutRequestsInFlight) {
+  ReplyQueue q;
+  q.append("+1\r\n");  // nothing in flight
+  EXPECT_EQ(q.in_flight(), 0u);
+  EXPECT_EQ(q.next(), 1u);
+  const auto a = q.push();
+  EXPECT_EQ(a, 1u);
+  q.append("+2\r\n");  // behind `a`
+  EXPECT_EQ(q.in_flight(), 2u);
+  EXPECT_EQ(take(q), "+1\r\n");
+  q.complete(a, "+A\r\n");
+  q.append("+3\r\n");  // nothing in flight again
+  EXPECT_EQ(take(q), "+A\r\n+2\r\n+3\r\n");
+  EXPECT_EQ(q.head(), 4u);
+  EXPECT_EQ(q.next(), 4u);
+  const auto b = q.push();
+  EXPECT_EQ(b, 4u);
+  EXPECT_TRUE(q.pending(b));
+  EXPECT_FALSE(q.pending(3u));
+  q.complete(b, "+B\r\n");
+  EXPECT_EQ(take(q), "+B\r\n");
+  EXPECT_EQ(q.in_flight(), 0u);
+  EXPECT_EQ(q.buffered_bytes(), 0u);
+}
+
 TEST(ReplyQueue, LaterReplyWaitsForEarlierOne) {
   ReplyQueue q;
   auto a = q.push();

@@ -65,8 +65,18 @@ class BasicReplyQueue {
     s.reply.append(bytes);
     parked_bytes_ += bytes.size();
   }
-  // Shorthand: push() and complete() in one, for replies known at dispatch time.
-  void append(std::string_view reply) { complete(push(), reply); }
+  // Shorthand: push() and complete() in one, for replies known at dispatch time. With nothing
+  // in flight the reply is ready at once: the slot it would take is not touched (the next
+  // push() resets it anyway).
+  void append(std::string_view reply) {
+    if (head_ == next_) {
+      ready_.append(reply);
+      ++head_;
+      ++next_;
+      return;
+    }
+    complete(push(), reply);
+  }
 
   // Moves every reply that may be written now (in order) into `out`, which must be empty.
   // The queue keeps `out`'s old capacity, so alternating two buffers allocates nothing.
