@@ -303,13 +303,17 @@ TEST_F(ConnectionState, ProxyOwnTrafficIsInvisibleToClients) {
 
 // A client that sends its requests and half-closes (`printf ... | nc -N`, a script's shutdown
 // of its write side) reads the replies Redis writes before it sees the end of file: those of
-// commands that ran. Through the proxy, forwarded requests in flight were dropped when the
-// reader saw the end of file first (the reader now reads again only after their replies).
+// commands that ran (a blocked BLPOP is dropped with its client). Through the proxy, requests in
+// flight were dropped when the reader saw the end of file first: on the shared connections and
+// on a dedicated one (a transaction, SUBSCRIBE).
 TEST_F(ConnectionState, ClientThatHalfClosesGetsTheRepliesOfItsCommands) {
   for (const std::string& script :
        {join({cmd({"SET", "hc", "v"}), cmd({"INCR", "hc:n"}), cmd({"GET", "hc"})}),
         join({cmd({"GET", "hc"}), cmd({"GET", "hc"}), cmd({"STRLEN", "hc"})}),
-        join({cmd({"SET", "hc", "w"}), cmd({"BLPOP", "hc:q", "0.1"}), cmd({"GET", "hc"})})}) {
+        join({cmd({"SET", "hc", "w"}), cmd({"BLPOP", "hc:q", "0.1"}), cmd({"GET", "hc"})}),
+        join({cmd({"MULTI"}), cmd({"SET", "hc", "x"}), cmd({"INCR", "hc:n"}), cmd({"EXEC"})}),
+        join({cmd({"SUBSCRIBE", "hc:ch"}), cmd({"PING"})}),
+        join({cmd({"GET", "hc"}), cmd({"WATCH", "hc"}), cmd({"GET", "hc"})})}) {
     std::string got[2];
     for (Side side : {Side::Redis, Side::Proxy}) {
       auto c = twin().connect(side);

@@ -351,7 +351,7 @@ awaitable<void> ClientConnection::read_loop() {
         continue;
       }
       if (ec) {
-        client_gone = true;
+        client_gone = ec != asio::error::eof || !handler_.answer_after_eof();
         break;
       }
       maybe_readable = n == scratch.size();
@@ -386,7 +386,7 @@ awaitable<void> ClientConnection::read_loop() {
       continue;
     }
     if (ec) {
-      client_gone = true;
+      client_gone = ec != asio::error::eof || !handler_.answer_after_eof();
       break;
     }
     rend_ += n;

@@ -60,6 +60,11 @@ class ClientConnection {
     virtual OutputClass output_class() const = 0;
     // The client closed or reset the connection (not called for a drain or a QUIT).
     virtual void on_client_gone() = 0;
+    // The client half-closed (end of file after its requests): true when the replies to the
+    // requests already read are to be written before the connection closes, as Redis writes
+    // the replies of the commands it ran before it reads the end of file; false to close at once
+    // (on_client_gone), as Redis frees a client blocked in a command.
+    virtual bool answer_after_eof() = 0;
   };
 
   // With `tls` (the listener's context when the client was accepted; kept for the connection's

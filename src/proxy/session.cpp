@@ -64,6 +64,15 @@ void Session::drain() { conn_.drain(); }
 // BLPOP in flight is closed now rather than when the BLPOP times out.
 void Session::on_client_gone() { close(); }
 
+// A blocking command in flight on the dedicated connection would take an element (or wait for
+// one) for a client that is gone: the session closes at once and its connection with it.
+bool Session::answer_after_eof() {
+  for (const std::uint64_t seq : pinned_requests_) {
+    if (seq < kInternalHello && conn_.context(seq).blocking) return false;
+  }
+  return true;
+}
+
 bool Session::holding() const {
   return holding_for_joined_ || pin_wait_ || barrier_ || reset_pending_ || auth_wait_ ||
          cluster_wait_;

@@ -77,6 +77,7 @@ class Session : public upstream::ReplyTarget,
   void on_empty_request() override;
   bool holding() const override;
   bool replies_bounded() const override { return pinned_ == nullptr; }
+  bool answer_after_eof() override;
   OutputClass output_class() const override {
     return state_.subscribed() ? OutputClass::Pubsub : OutputClass::Normal;
   }
