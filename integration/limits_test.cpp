@@ -125,37 +125,18 @@ TEST_F(SmallOutputBudget, ClientsThatDoNotReadStayWithinTheTotalBudget) {
   EXPECT_GT(served, 0u);
 }
 
-// Item 8: command_timeout counted from when a request was queued, so a legal burst of large
-// replies tripped it, closed the shared connections and failed other clients' requests. Now
-// only silence counts. (Redis itself is silent while it runs the 300 GETs, well under 1 s; the
-// deterministic test of the rule is the upstream unit test with a scripted slow upstream.)
+// Item 8: command_timeout counted from when a request was queued, so a legal burst that kept
+// Redis busy (and answering) for longer than the timeout tripped it and failed other clients'
+// requests. Now only silence counts. The proof is the unit test
+// ConnectionTest.UpstreamThatKeepsAnsweringALongPipelineIsNotTimedOut (its upstream answers at a
+// scripted pace); a real Redis cannot be made to answer a pipeline slowly but steadily without
+// the test depending on how fast this machine is. Against a real Redis: silence still times out.
 class ShortCommandTimeout : public TwinTest {
  protected:
   TwinOptions twin_options() const override {
-    return {"cache: false\nlimits:\n  max_output_buffer: 0\n  max_output_memory: 0\n",
-            "  command_timeout: 1s\n", 1};
+    return {"cache: false\n", "  command_timeout: 1s\n", 1};
   }
 };
-
-TEST_F(ShortCommandTimeout, LongBurstOfLargeRepliesIsNotATimeout) {
-  const std::string value = big_value(1024 * 1024);
-  expect_same(cmd({"SET", "v", value}));
-  std::string burst;
-  for (int i = 0; i < 300; ++i) burst += cmd({"GET", "v"});
-  auto reader = twin().connect(Side::Proxy);
-  auto other = twin().connect(Side::Proxy);
-  ASSERT_TRUE(reader->send(burst, 30s));
-  const std::string expected = "$" + std::to_string(value.size()) + "\r\n" + value + "\r\n";
-  for (int i = 0; i < 300; ++i) {
-    auto reply = reader->read_reply(30s);
-    ASSERT_TRUE(reply) << "reply " << i;
-    ASSERT_EQ(first_difference(expected, *reply), "") << "reply " << i;
-    // The reader is slow; other clients are served meanwhile.
-    if (i % 100 == 0) {
-      ASSERT_EQ(Twin::exchange(*other, cmd({"INCR", "n"})).substr(0, 1), ":");
-    }
-  }
-}
 
 // A silent upstream still times out: CLIENT PAUSE on Redis holds the proxy's GET unanswered.
 TEST_F(ShortCommandTimeout, SilentUpstreamTimesOut) {

@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <deque>
+#include <thread>
 
 #include "fake_upstream.hpp"
 #include "frontcache/upstream/pool.hpp"
@@ -202,6 +203,44 @@ TEST_F(ConnectionTest, TimeoutFailsThePendingRequestsClosesAndReconnects) {
   send(0, {"GET", "again"}, 3);
   ASSERT_TRUE(recorder_->wait_for(3));
   EXPECT_EQ(recorder_->got()[2].reply, "$2\r\nok\r\n");
+}
+
+// command_timeout is silence, not queueing time: an upstream that answers a long pipeline one
+// reply at a time, never silent for long, is not timed out even though the last request waited
+// far longer than the timeout. Here 15 requests are queued at once and answered 100 ms apart
+// (1.5 s for the last, however fast the machine) with a 1 s timeout: counting from when a
+// request was queued fails the last ones (checked by making the module do so); a false failure
+// needs the fake's thread stalled for most of a second.
+TEST_F(ConnectionTest, UpstreamThatKeepsAnsweringALongPipelineIsNotTimedOut) {
+  constexpr int kRequests = 15;
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    std::vector<Args> got;
+    for (int i = 0; i < kRequests; ++i) {
+      auto cmd = c.read_command(30s);
+      if (!cmd) return;
+      got.push_back(*cmd);
+    }
+    for (const auto& cmd : got) {
+      std::this_thread::sleep_for(100ms);  // the scripted pace of this upstream, not a wait
+      c.write("$" + std::to_string(cmd[1].size()) + "\r\n" + cmd[1] + "\r\n");
+    }
+    (void)c.read_command(30s);  // holds the connection until the module closes it
+  });
+  Settings settings = settings_for(fake);
+  settings.command_timeout = 1s;
+  open(settings);
+  ASSERT_TRUE(wait_ready());
+  for (int i = 0; i < kRequests; ++i) send(0, {"GET", "k" + std::to_string(i)}, i);
+  ASSERT_TRUE(recorder_->wait_for(kRequests));
+  const auto got = recorder_->got();
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    EXPECT_EQ(got[static_cast<std::size_t>(i)].reply,
+              "$" + std::to_string(key.size()) + "\r\n" + key + "\r\n")
+        << "request " << i;
+  }
+  EXPECT_EQ(io_.call([&] { return connection_->reconnects(); }), 0u);
 }
 
 TEST_F(ConnectionTest, LostConnectionFailsPendingThenReconnects) {
