@@ -257,6 +257,27 @@ TEST(Invalidate, SetOfOwnersEntryAndClear) {
   EXPECT_FALSE(f.cache->lookup("0GET o4", "o4"));
 }
 
+// Owners are invalidated a group of shards at a time: more owners than one group, over every
+// shard, with repeats and absent ones, drop exactly the entries they own.
+TEST(Invalidate, ManyOwnersOverEveryShardDropExactlyTheirEntries) {
+  CacheConfig c;
+  c.shards = 8;
+  Fixture f(c);
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) names.push_back("o" + std::to_string(i));
+  for (const auto& o : names) f.cache->insert("0GET " + o, o, v("x"), {});
+  std::vector<std::string_view> owners;
+  for (int i = 0; i < 300; i += 2) owners.push_back(names[static_cast<std::size_t>(i)]);
+  owners.push_back(names[0]);  // a repeat, in another group
+  owners.push_back("absent");
+  EXPECT_EQ(f.cache->invalidate(owners), 150U);
+  EXPECT_EQ(f.cache->stats().entries, 150U);
+  for (int i = 0; i < 300; ++i) {
+    const auto& o = names[static_cast<std::size_t>(i)];
+    EXPECT_EQ(static_cast<bool>(f.cache->lookup("0GET " + o, o)), i % 2 == 1) << o;
+  }
+}
+
 TEST(Config, ShardsRoundUpToPowerOfTwo) {
   CacheConfig c;
   c.shards = 5;

@@ -222,6 +222,49 @@ TEST_F(SubscriberTest, EveryKindOfMessageReachesTheSink) {
                             }));
 }
 
+// Replies are decoded into slots that are reused from one message to the next, and a message
+// longer than one read is decoded across several: every key of every message must come out
+// intact, none left over from a longer message before.
+TEST_F(SubscriberTest, LongAndShortMessagesInTurnReachTheSinkIntact) {
+  auto keys_of = [](char tag, int count) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < count; ++i) {
+      keys.push_back(std::string(1, tag) + ":" +
+                     std::string(static_cast<std::size_t>(i % 97), 'v') + std::to_string(i));
+    }
+    return keys;
+  };
+  // Three times the subscriber's 16 KB read buffer, then 2 keys, then a nested empty array.
+  const std::vector<std::vector<std::string>> batches = {
+      keys_of('a', 1000), keys_of('b', 2), keys_of('c', 700), {}};
+  std::vector<std::string> expected{"armed"};
+  Notification done;
+  FakeRedis redis;
+  redis.on_subscriber = [&](FakeConnection& c) {
+    for (const auto& keys : batches) {
+      std::string payload = "*" + std::to_string(keys.size()) + "\r\n";
+      for (const auto& k : keys) payload += bulk(k);
+      const std::string frame = message("__redis__:invalidate", payload);
+      // In pieces of 1,000 bytes: replies end in the middle of a read.
+      for (std::size_t at = 0; at < frame.size(); at += 1000) c.write(frame.substr(at, 1000));
+    }
+    c.write(message("inv", bulk("last")));
+    done.notify();
+    FakeRedis::answer_pings(c, true);
+  };
+  for (const auto& keys : batches) {
+    std::string line = "keys tracking:";
+    for (std::size_t i = 0; i < keys.size(); ++i) line += (i ? "," : " ") + keys[i];
+    expected.push_back(line);
+  }
+  expected.push_back("keys channel: last");
+  FakeUpstream fake(std::ref(redis));
+  start(fake);
+  ASSERT_TRUE(done.wait());
+  ASSERT_TRUE(sink_.wait_for("keys channel: last"));
+  EXPECT_EQ(sink_.events(), expected);
+}
+
 TEST_F(SubscriberTest, LostSubscriberDisarmsThenRearms) {
   FakeRedis redis;
   redis.on_subscriber = [&](FakeConnection& c) {
