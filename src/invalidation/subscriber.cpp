@@ -74,10 +74,19 @@ class Replies {
     reset();
     return reader;
   }
-  // Before decoding the next reply: the previous one is no longer used.
+  // Before decoding the next reply: the previous one is no longer used. What an unusually large
+  // reply left (a write of many keys in one event-loop turn) is given back.
   void reset() {
     used_ = 0;
-    bytes_.clear();
+    if (slots_.size() > kKeepSlots) {
+      slots_.resize(kKeepSlots);
+      slots_.shrink_to_fit();
+    }
+    if (bytes_.capacity() > kKeepBytes) {
+      std::string().swap(bytes_);
+    } else {
+      bytes_.clear();
+    }
   }
 
  private:
@@ -88,7 +97,11 @@ class Replies {
     r->type = type;
     r->integer = 0;
     r->elements = 0;
-    r->element.clear();
+    if (r->element.capacity() > kKeepSlots) {
+      std::vector<const Reply*>().swap(r->element);
+    } else {
+      r->element.clear();
+    }
     r->bytes = &self->bytes_;
     r->offset = r->size = 0;
     if (task->parent != nullptr) {
@@ -117,6 +130,9 @@ class Replies {
     return r;
   }
   static void* create_nil(const redisReadTask* task) { return make(task, REDIS_REPLY_NIL); }
+
+  static constexpr std::size_t kKeepSlots = 4096;
+  static constexpr std::size_t kKeepBytes = 1024 * 1024;
 
   redisReplyObjectFunctions functions_{};
   std::deque<Reply> slots_;  // a deque: slots keep their address as it grows

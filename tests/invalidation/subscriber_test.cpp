@@ -234,9 +234,11 @@ TEST_F(SubscriberTest, LongAndShortMessagesInTurnReachTheSinkIntact) {
     }
     return keys;
   };
-  // Three times the subscriber's 16 KB read buffer, then 2 keys, then a nested empty array.
-  const std::vector<std::vector<std::string>> batches = {
-      keys_of('a', 1000), keys_of('b', 2), keys_of('c', 700), {}};
+  // Three times the subscriber's 16 KB read buffer, then 2 keys, more keys than the decoder
+  // keeps slots for between replies, and an empty array.
+  const std::vector<std::vector<std::string>> batches = {keys_of('a', 1000), keys_of('b', 2),
+                                                         keys_of('c', 700),  keys_of('d', 5000),
+                                                         keys_of('e', 3),    {}};
   std::vector<std::string> expected{"armed"};
   Notification done;
   FakeRedis redis;
