@@ -246,11 +246,11 @@ std::size_t Cache::invalidate(std::string_view owner) {
   return invalidate(std::span<const std::string_view>(&owner, 1));
 }
 
-// Every entry and fill of an owner is in the owner's shard: one lock per owner.
-// Many owners at once (a tracking message carries every key Redis changed in one event-loop
-// turn): they are grouped by shard, and each shard is locked once per group of up to kGroup
-// owners instead of once per owner. The lock is a cache line the worker threads use too: taking
-// it for each key was a fifth of the invalidation thread's CPU under a write load.
+// Every entry and fill of an owner is in the owner's shard. Many owners at once (a tracking
+// message carries every key Redis changed in one event-loop turn) are grouped by shard, and each
+// shard is locked once per group of up to kGroup owners instead of once per owner: the lock is a
+// cache line the worker threads use too, and taking it for each key was a fifth of the
+// invalidation thread's CPU under a write load.
 std::size_t Cache::invalidate(std::span<const std::string_view> owners) {
   constexpr std::size_t kGroup = 64;
   struct Owner {
