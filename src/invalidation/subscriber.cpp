@@ -43,12 +43,11 @@ struct ReaderDeleter {
 // A reply as hiredis's reader decodes it, built in the link's Replies arena rather than with one
 // allocation per element (hiredis's default objects): a BCAST message carries every key Redis
 // changed in one event-loop turn, and allocating and freeing each was a fifth of this thread's
-// CPU under a write load. Field names follow redisReply's.
+// CPU under a write load. Field names follow redisReply's where they exist.
 struct Reply {
   int type = REDIS_REPLY_NIL;
   long long integer = 0;
-  std::size_t elements = 0;
-  std::vector<const Reply*> element;  // `elements` of them
+  std::vector<const Reply*> element;  // an array's elements
   const std::string* bytes = nullptr;
   std::size_t offset = 0;  // the string's bytes: (*bytes)[offset, offset + size)
   std::size_t size = 0;
@@ -96,7 +95,6 @@ class Replies {
     Reply* r = &self->slots_[self->used_++];
     r->type = type;
     r->integer = 0;
-    r->elements = 0;
     if (r->element.capacity() > kKeepSlots) {
       std::vector<const Reply*>().swap(r->element);
     } else {
@@ -120,8 +118,7 @@ class Replies {
   }
   static void* create_array(const redisReadTask* task, int elements) {
     Reply* r = make(task, REDIS_REPLY_ARRAY);
-    r->elements = static_cast<std::size_t>(elements);
-    r->element.assign(r->elements, nullptr);
+    r->element.assign(static_cast<std::size_t>(elements), nullptr);
     return r;
   }
   static void* create_integer(const redisReadTask* task, long long value) {
@@ -416,13 +413,13 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
 
  private:
   void handle_message(const Reply* r) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
+    if (r->type != REDIS_REPLY_ARRAY || r->element.size() < 2) return;
     const std::string_view kind = str(r->element[0]);
     if (kind == "pong") {
       pong(sub_);
       return;
     }
-    if (kind != "message" || r->elements != 3) return;
+    if (kind != "message" || r->element.size() != 3) return;
     const std::string_view channel = str(r->element[1]);
     const Reply* payload = r->element[2];
     keys_.clear();
@@ -432,7 +429,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         return;
       }
       if (payload->type == REDIS_REPLY_ARRAY) {
-        for (std::size_t i = 0; i < payload->elements; ++i)
+        for (std::size_t i = 0; i < payload->element.size(); ++i)
           keys_.push_back(str(payload->element[i]));
       } else {
         keys_.push_back(str(payload));

@@ -207,12 +207,12 @@ TEST_F(ConnectionTest, TimeoutFailsThePendingRequestsClosesAndReconnects) {
 
 // command_timeout is silence, not queueing time: an upstream that answers a long pipeline one
 // reply at a time, never silent for long, is not timed out even though the last request waited
-// far longer than the timeout. Here 15 requests are queued at once and answered 100 ms apart
-// (1.5 s for the last, however fast the machine) with a 1 s timeout: counting from when a
+// far longer than the timeout. Here 50 requests are queued at once and answered 60 ms apart
+// (3 s for the last, however fast the machine) with a 2 s timeout: counting from when a
 // request was queued fails the last ones (checked by making the module do so); a false failure
-// needs the fake's thread stalled for most of a second.
+// needs the fake's thread stalled for nearly two seconds.
 TEST_F(ConnectionTest, UpstreamThatKeepsAnsweringALongPipelineIsNotTimedOut) {
-  constexpr int kRequests = 15;
+  constexpr int kRequests = 50;
   FakeUpstream fake([&](FakeConnection& c) {
     handshake(c);
     std::vector<Args> got;
@@ -222,13 +222,13 @@ TEST_F(ConnectionTest, UpstreamThatKeepsAnsweringALongPipelineIsNotTimedOut) {
       got.push_back(*cmd);
     }
     for (const auto& cmd : got) {
-      std::this_thread::sleep_for(100ms);  // the scripted pace of this upstream, not a wait
+      std::this_thread::sleep_for(60ms);  // the scripted pace of this upstream, not a wait
       c.write("$" + std::to_string(cmd[1].size()) + "\r\n" + cmd[1] + "\r\n");
     }
     (void)c.read_command(30s);  // holds the connection until the module closes it
   });
   Settings settings = settings_for(fake);
-  settings.command_timeout = 1s;
+  settings.command_timeout = 2s;
   open(settings);
   ASSERT_TRUE(wait_ready());
   for (int i = 0; i < kRequests; ++i) send(0, {"GET", "k" + std::to_string(i)}, i);
