@@ -193,6 +193,7 @@ rps_of() { awk -F'\t' -v s="$1" -v t="$2" '$1 == s && $2 == t {print $3}' "$summ
     goal "(b) L1 hit, pipelines of 16, ≤ 0.7× Redis's" b 3 0.7
     goal "(c) forwarded SET CPU ≤ 0.8× twemproxy's" c-P1 4 0.8 5 1.0
     goal "(f) forwarded miss CPU ≤ 0.8× twemproxy's" f 4 0.8 5 1.0
+    goal "(g) forwarded miss of a key Redis has, CPU ≤ 0.8× twemproxy's" g 4 0.8 5 1.0
   fi
   true
 } >"$out_md"

@@ -12,7 +12,7 @@
 #
 # Environment: BENCH_SECONDS (measured seconds per run, 4), BENCH_ROUNDS (3), BENCH_WORKERS
 # (frontcache worker counts, "1 2"), BENCH_DELAY_US (relay delay per direction, 250),
-# BENCH_SCENARIOS ("a b c f d e m"), BENCH_PIN (1: load generator on CPU 1, every server on CPU 0),
+# BENCH_SCENARIOS ("a b c f g d e m"), BENCH_PIN (1: load generator on CPU 1, every server on CPU 0),
 # BENCH_BIN_DIR (a build directory holding frontcache and the bench tools, e.g. build-ci: used as
 # it is instead of building the release preset), BENCH_BASELINE_BIN (a second frontcache binary,
 # measured in the same rounds as "baseline-wN": before/after figures from one run).
@@ -21,6 +21,7 @@
 #   a  GET, all hits, 50 clients, no pipelining           b  the same with pipelines of 16
 #   c  SET, 50 clients, pipelines of 1 and 16             f  GET misses: keys Redis does not have,
 #                                                            nil not cached, 50 clients
+#   g  GET misses of keys Redis has (the rule's TTL is 1 ms: every read is a fill), 50 clients
 #                                                         d  Redis behind a 0.5 ms hop (relay):
 #      90/10 GET/SET, Zipf over 100k keys, 1 KB values, closed loop and open loop
 #   e  1,000 and 10,000 idle connections plus 50 working: RSS per connection, upstream
@@ -37,7 +38,7 @@ secs="${BENCH_SECONDS:-4}"
 rounds="${BENCH_ROUNDS:-3}"
 workers_list="${BENCH_WORKERS:-1 2}"
 delay_us="${BENCH_DELAY_US:-250}"
-scenarios="${BENCH_SCENARIOS:-a b c f d e m}"
+scenarios="${BENCH_SCENARIOS:-a b c f g d e m}"
 pin="${BENCH_PIN:-0}"
 baseline_bin="${BENCH_BASELINE_BIN:-}"
 warmup=1
@@ -113,6 +114,8 @@ cache:
     - match: "miss:*"     # scenario f: every GET a miss (nil replies are not cached)
       ttl: 300s
       negative_ttl: 0s
+    - match: "fill:*"     # scenario g: every GET a miss of a key Redis has (entries live 1 ms)
+      ttl: 1ms
     - match: "*"
       ttl: 300s
 limits:
@@ -211,9 +214,12 @@ if redis-cli -p "${fc_port[$first_w]}" info frontcache | grep -Eq '(^|_)hits:'; 
 echo "bench: redis :$rport, relay :$xport (+${delay_us}us each way), twemproxy :$tport," \
   "L1 counters: $caching"
 
-# Keys: hit:* (10k x 100 B) for a/b/e, set:* written by c, zipf:* (100k x 1 KB) for d.
-"$bin/frontcache-load" --port "$rport" --populate-only --keys 10000 --value-size 100 \
-  --key-prefix hit: >/dev/null
+# Keys: hit:* (10k x 100 B) for a/b/e, set:* written by c, fill:* (10k x 100 B) for g,
+# zipf:* (100k x 1 KB) for d.
+for prefix in hit: fill:; do
+  "$bin/frontcache-load" --port "$rport" --populate-only --keys 10000 --value-size 100 \
+    --key-prefix "$prefix" >/dev/null
+done
 "$bin/frontcache-load" --port "$rport" --populate-only --keys 100000 --value-size 1024 \
   --key-prefix zipf: >/dev/null
 
@@ -253,6 +259,7 @@ for s in $scenarios; do
       run_basic c-P16 --workload set --keys 10000 --key-prefix set: --value-size 100 --pipeline 16
       ;;
     f) run_basic f --workload get --keys 10000 --key-prefix miss: --pipeline 1 ;;
+    g) run_basic g --workload get --keys 10000 --key-prefix fill: --pipeline 1 ;;
     d)
       echo "scenario d (Redis behind a ${delay_us}us-each-way relay)"
       mix=(--workload mix --read-ratio 0.9 --zipf --keys 100000 --key-prefix zipf: --value-size 1024)

@@ -317,6 +317,30 @@ TEST_F(Caching, EntryNeverOutlivesItsKeyInRedis) {
   ASSERT_TRUE(took.has_value()) << "the cached value outlived the key";
 }
 
+// A key whose last fill read nil is filled without its PTTL (fill_hints.hpp); the nil that
+// fill reads is cached for the rule's whole negative_ttl, as one read with PTTL would be.
+TEST_F(Caching, ANilReadWithoutPttlIsStillCached) {
+  auto c = target().client();
+  auto d = target().direct_client();
+  const long long seen = std::stoll(info_field(c, "invalidations_tracking"));
+  ASSERT_EQ(c("GET", "gone").to_string(), "(nil)");  // a fill with PTTL: the hint is set
+  // Two writes invalidate the cached nil; the key is absent again.
+  ASSERT_EQ(d("SET", "gone", "x").to_string(), "+OK");
+  ASSERT_EQ(d("DEL", "gone").to_string(), ":1");
+  ASSERT_TRUE(wait_until([&] { return info_number(c, "invalidations_tracking") >= seen + 2; }))
+      << "the tracking invalidations of the writes never arrived: " << c("INFO", "frontcache").str;
+  ASSERT_EQ(d("CONFIG", "RESETSTAT").to_string(), "+OK");
+  const auto t0 = Clock::now();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c("GET", "gone").to_string(), "(nil)");
+  EXPECT_EQ(upstream_calls(d, "pttl"), 0) << "the key's last fill read nil: no PTTL expected";
+  // The default rule's negative_ttl is 1 s: the nil is still cached unless the machine stalled.
+  if (Clock::now() - t0 < 1s) {
+    EXPECT_EQ(upstream_calls(d, "get"), 1) << "the nil read without PTTL was not cached";
+  } else {
+    std::cout << "[nil] the reads took longer than the negative TTL; the count is not checked\n";
+  }
+}
+
 TEST_F(Caching, LosingTheSubscriberClearsAndRearms) {
   auto c = target().client();
   auto d = target().direct_client();
@@ -563,6 +587,9 @@ cache:
     - match: "short:*"
       ttl: 2s
       negative_ttl: 0
+    - match: "nonil:*"
+      ttl: 10s
+      negative_ttl: 0
     - match: "*"
       ttl: 10s
 invalidation:
@@ -607,6 +634,37 @@ TEST_F(CachingRules, RuleTtlBoundsStaleness) {
   d("CONFIG", "RESETSTAT");
   for (int i = 0; i < 5; ++i) ASSERT_EQ(c("GET", "short:none").to_string(), "(nil)");
   EXPECT_EQ(upstream_calls(d, "get"), 5);
+}
+
+// A fill asks Redis for the key's PTTL only to cap the lifetime of a value; a key whose last
+// fill read nil is read without it (fill_hints.hpp). Counted by Redis itself.
+TEST_F(CachingRules, RepeatedNilReadsSkipThePttl) {
+  auto c = target().client();
+  auto d = target().direct_client();
+  d("CONFIG", "RESETSTAT");
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c("GET", "nonil:absent").to_string(), "(nil)");
+  EXPECT_EQ(upstream_calls(d, "get"), 5) << "negative_ttl 0: every nil read is a fill";
+  EXPECT_EQ(upstream_calls(d, "pttl"), 1) << "only the first fill should ask for the PTTL";
+}
+
+// When the key appears, the fill that guessed nil answers the value without caching it (its
+// lifetime in Redis is unknown); the next fill asks for the PTTL and caches it.
+TEST_F(CachingRules, AValueReadWithoutItsPttlIsNotCached) {
+  auto c = target().client();
+  auto d = target().direct_client();
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(c("GET", "nonil:late").to_string(), "(nil)");
+  ASSERT_EQ(d("SET", "nonil:late", "v", "PX", "100000").to_string(), "+OK");
+  d("CONFIG", "RESETSTAT");
+  ASSERT_EQ(c("GET", "nonil:late").to_string(), "\"v\"");
+  EXPECT_EQ(upstream_calls(d, "pttl"), 0) << "the fill after a nil should not ask for the PTTL";
+  const auto t0 = Clock::now();
+  ASSERT_EQ(c("GET", "nonil:late").to_string(), "\"v\"");
+  EXPECT_EQ(upstream_calls(d, "get"), 2) << "a value read without its PTTL was cached";
+  EXPECT_EQ(upstream_calls(d, "pttl"), 1);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(c("GET", "nonil:late").to_string(), "\"v\"");
+  if (Clock::now() - t0 < 10s) {  // the rule's TTL
+    EXPECT_EQ(upstream_calls(d, "get"), 2) << "the value filled with its PTTL was not cached";
+  }
 }
 
 // With tracking off only this instance's own invalidation can drop an entry: writes inside a

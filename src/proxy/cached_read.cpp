@@ -2,8 +2,11 @@
 //
 //   cacheable read ─► L1 lookup ─ hit ─► reply
 //                          └ miss ─► single-flight begin ─┬ Leader: the read and PTTL go
-//                                                         │   upstream back to back; the reply
-//                                                         │   is cached and answers the waiters
+//                                                         │   upstream back to back (the read
+//                                                         │   alone when the key's last fill
+//                                                         │   read nil: fill_hints.hpp); the
+//                                                         │   reply is cached and answers the
+//                                                         │   waiters
 //                                                         └ Joined: the leader's result, posted
 //                                                             back to this session's worker
 //
@@ -131,6 +134,8 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
       ctx.ticket = std::move(begun.ticket);
       ctx.rule = rule;
       ctx.rules = worker_.rules();
+      ctx.hint = FillHints::hash(cache_key_);
+      ctx.pttl_asked = !worker_.fill_hints().expect_nil(ctx.hint);
       return start_fill(seq, args, raw);
     }
   }
@@ -141,9 +146,9 @@ void Session::joined_resolved() {
   maybe_resume();
 }
 
-// One leader fill: the read and a PTTL of its key, back to back on one connection. The pair
-// cannot be split by a reconnect that queues one and refuses the other, since send() fails only
-// when the connection is down.
+// One leader fill: the read and a PTTL of its key, back to back on one connection (the read
+// alone when a nil is expected). The pair cannot be split by a reconnect that queues one and
+// refuses the other, since send() fails only when the connection is down.
 void Session::start_fill(std::uint64_t seq, Args args, std::string_view raw) {
   RequestContext& ctx = conn_.context(seq);
   ctx.reply = Reply::Fill;
@@ -154,23 +159,35 @@ void Session::start_fill(std::uint64_t seq, Args args, std::string_view raw) {
     worker_.shared().l1->cache().deliver(std::move(ctx.ticket), cache::Value::make(error));
     return conn_.complete(seq, error);
   }
-  encode_pttl(encoded_, args[1]);
   const auto self = shared_from_this();
   conn->send(state_.db, raw, self, seq);
-  ctx.pttl_sent = std::chrono::steady_clock::now();
-  conn->send(state_.db, encoded_, self, seq);
+  if (ctx.pttl_asked) {
+    encode_pttl(encoded_, args[1]);
+    ctx.pttl_sent = std::chrono::steady_clock::now();
+    conn->send(state_.db, encoded_, self, seq);
+  }
   ++in_upstream_;
 }
 
 void Session::fill_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKind kind) {
   RequestContext& ctx = conn_.context(seq);
-  if (++ctx.replies_seen == 1) {
+  std::chrono::milliseconds ttl{0};
+  if (ctx.pttl_asked) {
+    if (++ctx.replies_seen == 1) {
+      ctx.value = cache::Value::make(reply);
+      ctx.value_kind = kind;
+      return;
+    }
+    ttl = fill_ttl(*ctx.rule, ctx.value_kind, reply, kind, ctx.pttl_sent);
+  } else {
+    // The read alone: a nil is cached as long as the rule says (no cap needed: see
+    // fill_hints.hpp); a value, whose key may expire sooner, only answers.
     ctx.value = cache::Value::make(reply);
     ctx.value_kind = kind;
-    return;
+    if (resp::is_null(kind)) ttl = ctx.rule->negative_ttl;
   }
+  worker_.fill_hints().record(ctx.hint, resp::is_null(ctx.value_kind));
   L1& l1 = *worker_.shared().l1;
-  const auto ttl = fill_ttl(*ctx.rule, ctx.value_kind, reply, kind, ctx.pttl_sent);
   if (ttl.count() > 0) {
     l1.cache().complete(std::move(ctx.ticket), ctx.value, ttl);
   } else {

@@ -147,8 +147,8 @@ std::string Session::cluster_unavailable_error() {
       fmt::format("ERR upstream unavailable ({})", cluster.unavailable_reason(cluster_slot_, id_)));
 }
 
-// A fill's read and its PTTL, back to back on the slot's master (one connection: both are
-// queued, or neither).
+// A fill's read and its PTTL (unless a nil is expected), back to back on the slot's master (one
+// connection: both are queued, or neither).
 void Session::cluster_fill(std::uint64_t seq, Args args, std::string_view raw) {
   ClusterClient& cluster = *worker_.cluster();
   RequestContext& ctx = conn_.context(seq);
@@ -158,12 +158,14 @@ void Session::cluster_fill(std::uint64_t seq, Args args, std::string_view raw) {
     worker_.shared().l1->cache().deliver(std::move(ctx.ticket), cache::Value::make(error));
     return conn_.complete(seq, error);
   }
-  const std::string_view pttl[] = {"PTTL", args[1]};
-  encoded_.clear();
-  resp::encode_command(encoded_, pttl);
   send_cluster(seq, raw);
-  ctx.pttl_sent = std::chrono::steady_clock::now();
-  send_cluster(seq, encoded_);
+  if (ctx.pttl_asked) {
+    const std::string_view pttl[] = {"PTTL", args[1]};
+    encoded_.clear();
+    resp::encode_command(encoded_, pttl);
+    ctx.pttl_sent = std::chrono::steady_clock::now();
+    send_cluster(seq, encoded_);
+  }
   ++in_upstream_;
 }
 

@@ -24,7 +24,7 @@ namespace frontcache::proxy {
 enum class Reply : std::uint8_t {
   Copy,  // copied to the client as is
   Info,  // INFO: the `# frontcache` section is appended
-  Fill,  // an L1 fill: the read, then PTTL of its key
+  Fill,  // an L1 fill: the read, then PTTL of its key (unless a nil is expected)
   Mget,  // MGET served partly from L1: the upstream MGET of the missing keys, then a PTTL each
   ClientInfo,  // CLIENT INFO on the dedicated connection: its flags, our identity
 };
@@ -83,6 +83,8 @@ struct RequestContext {
   std::shared_ptr<const cache::RuleSet> rules;  // keeps `rule` alive across a reload
   cache::ValueRef value;
   resp::ReplyKind value_kind = resp::ReplyKind::Error;
+  bool pttl_asked = true;  // false: the read alone, a nil expected (FillHints)
+  std::uint64_t hint = 0;  // FillHints::hash of the cache key
   std::chrono::steady_clock::time_point pttl_sent{};
   std::unique_ptr<MgetState> mget;
 
@@ -100,6 +102,7 @@ struct RequestContext {
     rule = nullptr;
     if (rules) rules.reset();
     if (value) value = {};
+    pttl_asked = true;
     if (mget) mget.reset();
   }
 };

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fill_hints.hpp"
 #include "frontcache/cache/rules.hpp"
 #include "frontcache/upstream/dedicated.hpp"
 #include "frontcache/upstream/pool.hpp"
@@ -91,6 +92,8 @@ class Worker {
   void end_batch() {
     if (hits_since_tick_ > 0) tick();
   }
+  // Which keys' last fill read nil (fill_hints.hpp).
+  FillHints& fill_hints() { return fill_hints_; }
 
   // Replies completed outside their connection's read batch (upstream replies, messages of
   // other clients): the connection is written once the current handler returns, in one write
@@ -147,6 +150,7 @@ class Worker {
   std::size_t index_;
   std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
   std::uint64_t hits_since_tick_ = 0;
+  FillHints fill_hints_;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tls_acceptor_;
