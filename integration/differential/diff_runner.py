@@ -68,6 +68,9 @@ def parse_args(argv):
     p.add_argument('--repro-dir', default=None, help='where shrunk programs are saved')
     p.add_argument('--workers', type=int, default=2, help='frontcache worker threads')
     p.add_argument('--cache-ttl', default='10s', help='rule TTL of the generated config')
+    p.add_argument('--negative-ttl', default='1s',
+                   help='rule negative TTL (0s: nils are not cached, so reads of absent keys are '
+                        'fills, most of them without PTTL)')
     p.add_argument('--extra-yaml', default=os.environ.get('DIFFTEST_EXTRA_YAML', ''),
                    help='appended to the generated frontcache config')
     p.add_argument('--reply-timeout', type=float, default=10.0,

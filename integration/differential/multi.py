@@ -184,6 +184,7 @@ class World:
             self.proxies.append(procs.Frontcache(opts.frontcache, self.workdir, name,
                                                  self.redis.port, workers=opts.workers,
                                                  ttl=opts.cache_ttl,
+                                                 negative_ttl=opts.negative_ttl,
                                                  extra_yaml=opts.extra_yaml))
         self.targets = [('A', self.proxies[0].port), ('B', self.proxies[1].port),
                         ('direct', self.redis.port)]
@@ -218,7 +219,8 @@ class ClusterWorld:
             for name in ('A', 'B'):
                 self.proxies.append(procs.Frontcache(
                     opts.frontcache, self.workdir, name, ports[0], workers=opts.workers,
-                    ttl=opts.cache_ttl, extra_yaml=opts.extra_yaml, upstream_extra=upstream,
+                    ttl=opts.cache_ttl, negative_ttl=opts.negative_ttl,
+                    extra_yaml=opts.extra_yaml, upstream_extra=upstream,
                     rules_extra=rules))
         except Exception:
             self.close()

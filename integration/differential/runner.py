@@ -80,6 +80,7 @@ class World:
         self.proxy = procs.Frontcache(self.opts.frontcache, self.workdir,
                                       'p%d' % self.proxy_starts, self.sut_redis.port,
                                       workers=self.opts.workers, ttl=self.opts.cache_ttl,
+                                      negative_ttl=self.opts.negative_ttl,
                                       extra_yaml=self.opts.extra_yaml,
                                       # MONITOR is @admin: the programs compare it with Redis
                                       admin_commands='forward')
