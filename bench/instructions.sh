@@ -5,11 +5,12 @@
 # binary, measured the same way, and the ratio). Kernel work (syscalls, TCP) is not counted:
 # bench/run.sh and bench/profile.sh measure it as time. Cache misses are not visible either.
 #
-#   bench/instructions.sh WORKLOAD [REQUESTS]      WORKLOAD: hit | hit16 | set | set16
+#   bench/instructions.sh WORKLOAD [REQUESTS]      WORKLOAD: hit | hit16 | set | set16 | miss | nil
 #   FRONTCACHE_BIN=build-ci/frontcache BASELINE_BIN=/path/old/frontcache bench/instructions.sh hit16
 #
 # The load is redis-benchmark (50 clients, 100-byte values, 10,000 keys); hits are measured
-# after a pass that fills the L1. Prints "<binary> <workload> <instructions per request>" and,
+# after a pass that fills the L1. miss: GETs of keys Redis has, under a 1 ms rule TTL (every
+# GET is a fill: the read and its PTTL); nil: GETs of keys Redis does not have, nils not cached. Prints "<binary> <workload> <instructions per request>" and,
 # with the top functions by inclusive cost, writes callgrind.out.* under $BENCH_OUT.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,7 +18,7 @@ cd "$root"
 source bench/lib/ports.sh
 source bench/lib/setup.sh
 
-workload="${1:?workload: hit | hit16 | set | set16}"
+workload="${1:?workload: hit | hit16 | set | set16 | miss | nil}"
 requests="${2:-100000}"
 fc_bin="$(realpath "${FRONTCACHE_BIN:-build-ci/frontcache}")"
 baseline_bin="${BASELINE_BIN:+$(realpath "$BASELINE_BIN")}"
@@ -37,6 +38,8 @@ case "$workload" in
   hit16) test=get pipeline=16 ;;
   set) test=set pipeline=1 ;;
   set16) test=set pipeline=16 ;;
+  miss) test=get pipeline=1 ;;
+  nil) test=get pipeline=1 ;;
   *) echo "unknown workload $workload" >&2; exit 2 ;;
 esac
 bench() { redis-benchmark -p "$1" -t "$test" -n "$2" -c 50 -P "$pipeline" -r 10000 -d 100 -q >/dev/null; }
@@ -46,8 +49,22 @@ redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --logfil
   >/dev/null &
 pids+=($!)
 wait_port "$rport"
-# Every key redis-benchmark's -r 10000 can draw ("key:" and 12 digits).
-bench_key_commands SET key: 10000 | bench_pipe "$rport"
+# Every key redis-benchmark's -r 10000 can draw ("key:" and 12 digits), except for nil.
+[[ "$workload" == nil ]] || bench_key_commands SET key: 10000 | bench_pipe "$rport"
+cache_yaml() {
+  case "$workload" in
+    miss | nil)
+      printf 'cache:\n  max_memory: 1gb\n  rules:\n    - match: "*"\n'
+      if [[ "$workload" == miss ]]; then
+        printf '      ttl: 1ms\n'
+      else
+        printf '      ttl: 300s\n      negative_ttl: 0s\n'
+      fi
+      printf 'log:\n  level: warn\n'
+      ;;
+    *) bench_cache_yaml ;;
+  esac
+}
 
 # measure BINARY: instructions per request, and the top functions (written to $out).
 measure() {
@@ -59,7 +76,7 @@ workers: 1
 upstream:
   address: 127.0.0.1:$rport
   connections_per_worker: 2
-$(bench_cache_yaml)
+$(cache_yaml)
 EOF
   valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.$tag" \
     "$binary" --config "$out/$tag.yaml" >"$out/$tag.log" 2>&1 &

@@ -161,28 +161,43 @@ void Cache::shed_elsewhere(const detail::Shard& inserted) {
 
 BeginResult Cache::begin(std::string_view key, std::optional<std::string_view> owner,
                          Waiter&& on_done, bool count_lookup) {
+  auto give = [&on_done] { return std::move(on_done); };
+  return begin(key, owner, WaiterFactory(give), count_lookup);
+}
+
+BeginResult Cache::begin(std::string_view key, std::optional<std::string_view> owner,
+                         WaiterFactory make_waiter, bool count_lookup) {
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_of(hash, owner);
   std::lock_guard lock(shard.mu);
   if (ValueRef hit = shard.lookup(key, hash, detail::LookupTime(*clock_), count_lookup)) {
     return {BeginKind::Hit, std::move(hit), {}};
   }
-  if (auto it = shard.fills.find(key); it != shard.fills.end()) {
+  if (auto it = shard.fills.find(detail::FillKey{key, hash}); it != shard.fills.end()) {
     detail::Fill& fill = *it->second;
     if (fill.waiters.size() >= shard.config().max_waiters) {
       detail::bump(shard.counters.refused);
       return {BeginKind::TooManyWaiters, {}, {}};
     }
-    fill.waiters.push_back(std::move(on_done));
+    fill.waiters.push_back(make_waiter());
     detail::bump(shard.counters.coalesced);
     return {BeginKind::Joined, {}, {}};
   }
   auto fill = std::make_shared<detail::Fill>();
   fill->key.assign(key);
-  fill->owner.assign(owner ? *owner : key);
+  const std::string_view stored = fill->key;
+  const std::size_t at = owner ? stored.find(*owner) : 0;
+  if (!owner) {
+    fill->owner = stored;
+  } else if (at != std::string_view::npos) {
+    fill->owner = stored.substr(at, owner->size());
+  } else {
+    fill->owner_copy.assign(*owner);
+    fill->owner = fill->owner_copy;
+  }
   fill->hash = hash;
   fill->shard = &shard;
-  shard.fills.emplace(fill->key, fill);
+  shard.fills.emplace(detail::FillKey{stored, hash}, fill);
   detail::bump(shard.counters.fills_started);
   return {BeginKind::Leader, {}, FillTicket(this, std::move(fill))};
 }
@@ -203,7 +218,7 @@ void Cache::resolve(FillTicket&& ticket, FillStatus status, ValueRef value, Dura
     const bool stale = fill->stale.load(std::memory_order_relaxed);
     if (!stale) {
       // Not stale means the map still points at this fill (invalidation erases it).
-      shard.fills.erase(fill->key);
+      shard.fills.erase(detail::FillKey{fill->key, fill->hash});
     }
     if (status == FillStatus::Ok) {
       if (stale) {
@@ -285,7 +300,9 @@ bool Cache::invalidate_entry(std::string_view key, std::optional<std::string_vie
   const std::uint64_t hash = hash_key(key);
   detail::Shard& shard = shard_of(hash, owner);
   std::lock_guard lock(shard.mu);
-  if (auto it = shard.fills.find(key); it != shard.fills.end()) shard.stale_fill(it);
+  if (auto it = shard.fills.find(detail::FillKey{key, hash}); it != shard.fills.end()) {
+    shard.stale_fill(it);
+  }
   const std::uint32_t i = shard.find(key, static_cast<std::uint32_t>(hash));
   if (i == detail::kNil) return false;
   shard.remove(i, detail::Removal::Invalidated);

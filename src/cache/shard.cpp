@@ -226,7 +226,7 @@ void Shard::remove(std::uint32_t i, Removal why) {
   release(i);
 }
 
-void Shard::stale_fill(decltype(fills)::iterator it) {
+void Shard::stale_fill(FillTable::iterator it) {
   it->second->stale.store(true, std::memory_order_release);
   fills.erase(it);
 }

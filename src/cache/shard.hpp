@@ -85,7 +85,8 @@ class Shard;
 
 struct Fill {
   std::string key;
-  std::string owner;       // the key itself when no owner was given
+  std::string_view owner;  // in `key` (the key itself when no owner was given), or owner_copy
+  std::string owner_copy;  // the owner's bytes when they do not occur in the key
   std::uint64_t hash = 0;  // of the key (table and sketch)
   Shard* shard = nullptr;  // the owner's shard, whose table holds this fill
   std::vector<Waiter> waiters;
@@ -131,10 +132,22 @@ inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return hash_key(s); }
+// A fill's place in its shard's table: the key's bytes (a view of Fill::key, which the table's
+// shared_ptr keeps alive) and the hash the caller computed once, so that finding, adding and
+// removing a fill hash nothing again.
+struct FillKey {
+  std::string_view key;
+  std::uint64_t hash;
 };
+struct FillKeyHash {
+  std::size_t operator()(const FillKey& k) const noexcept { return k.hash; }
+};
+struct FillKeyEqual {
+  bool operator()(const FillKey& a, const FillKey& b) const noexcept {
+    return a.hash == b.hash && a.key == b.key;
+  }
+};
+using FillTable = std::unordered_map<FillKey, std::shared_ptr<Fill>, FillKeyHash, FillKeyEqual>;
 
 class alignas(64) Shard {
  public:
@@ -163,10 +176,9 @@ class alignas(64) Shard {
   [[nodiscard]] std::string debug_order() const;
   [[nodiscard]] const ShardConfig& config() const noexcept { return config_; }
 
-  std::unordered_map<std::string, std::shared_ptr<Fill>, StringHash, std::equal_to<>> fills;
+  FillTable fills;
   // Marks the fill stale and forgets it so later misses start a new fill.
-  void stale_fill(std::unordered_map<std::string, std::shared_ptr<Fill>, StringHash,
-                                     std::equal_to<>>::iterator it);
+  void stale_fill(FillTable::iterator it);
 
  private:
   // storage (shard.cpp)

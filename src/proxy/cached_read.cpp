@@ -97,29 +97,30 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   }
 
   const std::uint64_t seq = take_slot(false);
-  auto self = shared_from_this();
-  cache::BeginResult begun = l1.cache().begin(
-      cache_key_, args[1],
-      [self, seq, started, request = std::string(raw),
-       slot = cluster_slot_](cache::FillOutcome outcome) mutable {
-        // Runs on the thread that completed the fill: hop back to this session's worker.
-        boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request),
-                                               slot, outcome = std::move(outcome)] {
-          self->cluster_slot_ = slot;
-          self->worker_.shared().latency.miss.observe(self->worker_.index(),
-                                                      std::chrono::steady_clock::now() - started);
-          if (outcome.status == cache::FillStatus::Ok) {
-            self->conn_.complete(seq, outcome.value.bytes());
-          } else if (!self->send_shared(seq, request)) {
-            // The leader could not give an answer that holds for this read: ask for ourselves.
-            // Writes sent after this read are still held (joined_pending_), so it runs upstream
-            // before them.
-            self->conn_.complete(seq, self->unavailable_error());
-          }
-          self->joined_resolved();
-        });
-      },
-      /*count_lookup=*/false);
+  // Built only if this read joins another's fill (a leader needs none).
+  auto make_waiter = [&]() -> cache::Waiter {
+    return [self = shared_from_this(), seq, started, request = std::string(raw),
+            slot = cluster_slot_](cache::FillOutcome outcome) mutable {
+      // Runs on the thread that completed the fill: hop back to this session's worker.
+      boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request), slot,
+                                             outcome = std::move(outcome)] {
+        self->cluster_slot_ = slot;
+        self->worker_.shared().latency.miss.observe(self->worker_.index(),
+                                                    std::chrono::steady_clock::now() - started);
+        if (outcome.status == cache::FillStatus::Ok) {
+          self->conn_.complete(seq, outcome.value.bytes());
+        } else if (!self->send_shared(seq, request)) {
+          // The leader could not give an answer that holds for this read: ask for ourselves.
+          // Writes sent after this read are still held (joined_pending_), so it runs upstream
+          // before them.
+          self->conn_.complete(seq, self->unavailable_error());
+        }
+        self->joined_resolved();
+      });
+    };
+  };
+  cache::BeginResult begun =
+      l1.cache().begin(cache_key_, args[1], make_waiter, /*count_lookup=*/false);
   switch (begun.kind) {
     case cache::BeginKind::Hit:
       return conn_.complete(seq, begun.value.bytes());
@@ -215,6 +216,8 @@ void Session::read_mget(Args args, std::string_view raw) {
   ctx.mget = std::make_unique<MgetState>();
   MgetState& m = *ctx.mget;
   m.hits.resize(n);
+  // A key whose fill is in flight is fetched again here: its waiter has nothing to do.
+  auto no_waiter = []() -> cache::Waiter { return [](cache::FillOutcome) {}; };
   for (std::size_t i = 0; i < n; ++i) {
     const std::string_view key = args[i + 1];
     const cache::Rule* rule = ctx.rules->match(key);
@@ -223,7 +226,7 @@ void Session::read_mget(Args args, std::string_view raw) {
       cache_key_.clear();
       build_cache_key(cache_key_, state_.db, state_.resp, "get", args.subspan(i + 1, 1));
       l1.append_slot_epoch(cache_key_, cluster_slot_);
-      cache::BeginResult begun = l1.cache().begin(cache_key_, key, [](cache::FillOutcome) {});
+      cache::BeginResult begun = l1.cache().begin(cache_key_, key, no_waiter);
       if (begun.kind == cache::BeginKind::Hit) {
         m.hits[i] = std::move(begun.value);
         continue;

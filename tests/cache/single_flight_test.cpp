@@ -119,6 +119,52 @@ TEST(SingleFlight, EntryInvalidationAndClearAlsoStale) {
   EXPECT_FALSE(cache.lookup("0GET b", "b"));
 }
 
+// The fill's owner is kept as a view into its key when it occurs there, else as a copy: both
+// must still stale the fill, and only theirs.
+TEST(SingleFlight, OwnerInsideOrOutsideTheKeyStalesOnlyItsFill) {
+  Cache cache(one_shard());
+  Recorder r;
+  BeginResult inside = cache.begin("0GET owner1", "owner1", r.waiter());
+  BeginResult outside = cache.begin("entry-2", "owner2", r.waiter());
+  BeginResult self = cache.begin("owner3", std::nullopt, r.waiter());
+  ASSERT_EQ(outside.kind, BeginKind::Leader);
+  cache.invalidate("owner2");
+  EXPECT_TRUE(outside.ticket.stale());
+  EXPECT_FALSE(inside.ticket.stale());
+  EXPECT_FALSE(self.ticket.stale());
+  cache.invalidate("owner1");
+  EXPECT_TRUE(inside.ticket.stale());
+  EXPECT_FALSE(self.ticket.stale());
+  cache.invalidate("owner3");
+  EXPECT_TRUE(self.ticket.stale());
+  // A fill's key may hold its owner's bytes more than once; any copy of them is the owner.
+  BeginResult twice = cache.begin("k:k", "k", r.waiter());
+  cache.invalidate("k:");
+  EXPECT_FALSE(twice.ticket.stale());
+  cache.invalidate("k");
+  EXPECT_TRUE(twice.ticket.stale());
+}
+
+// A WaiterFactory is called only for a read that joins: a leader or a hit builds no waiter.
+TEST(SingleFlight, WaiterIsMadeOnlyWhenJoining) {
+  Cache cache(one_shard());
+  int made = 0;
+  int called = 0;
+  auto make = [&]() -> Waiter {
+    ++made;
+    return [&called](FillOutcome) { ++called; };
+  };
+  BeginResult leader = cache.begin("0GET k", "k", make);
+  ASSERT_EQ(leader.kind, BeginKind::Leader);
+  EXPECT_EQ(made, 0);
+  EXPECT_EQ(cache.begin("0GET k", "k", make).kind, BeginKind::Joined);
+  EXPECT_EQ(made, 1);
+  EXPECT_TRUE(cache.complete(std::move(leader.ticket), Value::make("v"), 10s));
+  EXPECT_EQ(called, 1);
+  EXPECT_EQ(cache.begin("0GET k", "k", make).kind, BeginKind::Hit);
+  EXPECT_EQ(made, 1);
+}
+
 TEST(SingleFlight, FailureIsNotCachedAndNextMissLeadsAgain) {
   Cache cache(one_shard());
   Recorder r;

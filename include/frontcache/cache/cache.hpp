@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "frontcache/cache/clock.hpp"
 #include "frontcache/cache/unique_function.hpp"
@@ -72,6 +73,21 @@ struct FillOutcome {
 
 // Invoked once, on the thread that completes/fails/abandons the fill, outside any cache lock.
 using Waiter = UniqueFunction<void(FillOutcome)>;
+
+// Makes the waiter of a begin() when, and only when, the read joins a fill in flight: a hit or a
+// new leader (most misses) builds none. Refers to a callable the caller keeps alive for the
+// duration of begin().
+class WaiterFactory {
+ public:
+  template <class F, class = std::enable_if_t<std::is_invocable_r_v<Waiter, F&>>>
+  WaiterFactory(F& make) noexcept  // NOLINT(google-explicit-constructor)
+      : object_(&make), call_([](void* f) -> Waiter { return (*static_cast<F*>(f))(); }) {}
+  Waiter operator()() const { return call_(object_); }
+
+ private:
+  void* object_;
+  Waiter (*call_)(void*);
+};
 
 namespace detail {
 struct Fill;
@@ -145,6 +161,9 @@ class Cache {
   // there would otherwise be counted twice).
   BeginResult begin(std::string_view key, std::optional<std::string_view> owner, Waiter&& on_done,
                     bool count_lookup = true);
+  // The same, with the waiter made only if the read joins (see WaiterFactory).
+  BeginResult begin(std::string_view key, std::optional<std::string_view> owner,
+                    WaiterFactory make_waiter, bool count_lookup = true);
   // Resolves every waiter with `value` and caches it unless the fill went stale.
   // Returns true when the value was cached.
   bool complete(FillTicket&& ticket, ValueRef value, Duration ttl);
