@@ -45,7 +45,10 @@ Worker::Worker(Shared& shared, std::size_t index)
     : shared_(shared),
       config_(shared.config()),
       index_(index),
-      io_(1),
+      // One thread runs this context and every socket and timer on it is used from that thread
+      // only (other threads post to it): the reactor's per-descriptor locks are not needed.
+      // Scheduler and registration locking stay on, for those posts.
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       acceptor_(io_),
       tls_acceptor_(io_),
       idle_timer_(io_),
