@@ -667,6 +667,21 @@ TEST_F(CachingRules, AValueReadWithoutItsPttlIsNotCached) {
   }
 }
 
+// A GET that joined an MGET's fill of its key is answered by asking Redis itself when the MGET
+// caches nothing for it (a nil, with negative_ttl 0): that read must run in the database it
+// was sent in, though the SELECT pipelined after it was answered meanwhile (it ran in the new
+// database until 2026-12-01, found by the differential tester). Same bytes as Redis.
+TEST_F(CachingRules, AJoinedReadAskedAgainRunsInItsOwnDatabase) {
+  auto d = target().direct_client();
+  ASSERT_EQ(d("SELECT", "3").to_string(), "+OK");
+  ASSERT_EQ(d("SET", "nonil:k", "db3").to_string(), "+OK");
+  const std::vector<std::vector<std::string>> cmds = {
+      {"SELECT", "2"}, {"MGET", "nonil:a", "nonil:k"}, {"GET", "nonil:k"}, {"SELECT", "3"}};
+  const auto want = raw_pipeline(target().redis_port(), cmds);
+  ASSERT_EQ(want.size(), cmds.size());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(raw_pipeline(target().port(), cmds), want);
+}
+
 // With tracking off only this instance's own invalidation can drop an entry: writes inside a
 // transaction and scripts' declared keys must do it, at once.
 TEST_F(CachingRules, TransactionsAndScriptsInvalidateTheirKeys) {

@@ -100,19 +100,19 @@ void Session::read_cached(const Classified& c, Args args, std::string_view raw) 
   // Built only if this read joins another's fill (a leader needs none).
   auto make_waiter = [&]() -> cache::Waiter {
     return [self = shared_from_this(), seq, started, request = std::string(raw),
-            slot = cluster_slot_](cache::FillOutcome outcome) mutable {
+            slot = cluster_slot_, db = state_.db](cache::FillOutcome outcome) mutable {
       // Runs on the thread that completed the fill: hop back to this session's worker.
       boost::asio::post(self->worker_.io(), [self, seq, started, request = std::move(request), slot,
-                                             outcome = std::move(outcome)] {
+                                             db, outcome = std::move(outcome)] {
         self->cluster_slot_ = slot;
         self->worker_.shared().latency.miss.observe(self->worker_.index(),
                                                     std::chrono::steady_clock::now() - started);
         if (outcome.status == cache::FillStatus::Ok) {
           self->conn_.complete(seq, outcome.value.bytes());
-        } else if (!self->send_shared(seq, request)) {
-          // The leader could not give an answer that holds for this read: ask for ourselves.
-          // Writes sent after this read are still held (joined_pending_), so it runs upstream
-          // before them.
+        } else if (!self->send_shared(seq, request, db)) {
+          // The leader could not give an answer that holds for this read: ask for ourselves,
+          // in the database the read was sent in. Writes sent after this read are still held
+          // (joined_pending_), so it runs upstream before them.
           self->conn_.complete(seq, self->unavailable_error());
         }
         self->joined_resolved();

@@ -207,14 +207,14 @@ upstream::Connection* Session::upstream_connection() {
   return upstream_;
 }
 
-bool Session::send_shared(std::uint64_t seq, std::string_view raw) {
-  if (worker_.cluster() != nullptr) {
+bool Session::send_shared(std::uint64_t seq, std::string_view raw, int db) {
+  if (worker_.cluster() != nullptr) {  // database 0 only
     if (!send_cluster(seq, raw)) return false;
     ++in_upstream_;
     return true;
   }
   upstream::Connection* conn = upstream_connection();
-  if (conn == nullptr || !conn->send(state_.db, raw, shared_from_this(), seq)) return false;
+  if (conn == nullptr || !conn->send(db, raw, shared_from_this(), seq)) return false;
   ++in_upstream_;
   return true;
 }

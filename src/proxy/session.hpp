@@ -146,7 +146,12 @@ class Session : public upstream::ReplyTarget,
 
   // Shared upstream connections (router.cpp).
   void forward(std::string_view raw, Reply kind = Reply::Copy);
-  bool send_shared(std::uint64_t seq, std::string_view raw);
+  bool send_shared(std::uint64_t seq, std::string_view raw) {
+    return send_shared(seq, raw, state_.db);
+  }
+  // In database `db`: the one the request was sent in, for a read asked again later (a SELECT
+  // after it may have been answered meanwhile).
+  bool send_shared(std::uint64_t seq, std::string_view raw, int db);
   upstream::Connection* upstream_connection();
   std::string unavailable_error();
   void shared_reply_done();
