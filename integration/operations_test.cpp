@@ -423,6 +423,15 @@ TEST_F(Operations, HealthzAndReadyzFollowTheUpstreamAndShutdown) {
       << "liveness must not follow the upstream";
   target_->redis().restart();
   ASSERT_TRUE(readyz("200")) << ready;
+  // /readyz needs one ready upstream connection; the held SET below lands on any worker, and one
+  // still reconnecting would answer it with an error at once (this failed a CI run): wait for
+  // all of them.
+  auto c = target_->client();
+  std::string info;
+  ASSERT_TRUE(wait_until([&] {
+    info = c("INFO", "frontcache").str;
+    return info_field(info, "upstream_state") == "up";
+  })) << info;
 
   // Draining: not ready any more while the process still finishes what it holds.
   auto direct = target_->direct_client();
