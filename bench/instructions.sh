@@ -10,7 +10,8 @@
 #
 # The load is redis-benchmark (50 clients, 100-byte values, 10,000 keys); hits are measured
 # after a pass that fills the L1. miss: GETs of keys Redis has, under a 1 ms rule TTL (every
-# GET is a fill: the read and its PTTL); nil: GETs of keys Redis does not have, nils not cached. Prints "<binary> <workload> <instructions per request>" and,
+# GET is a fill: the read and its PTTL); nil: GETs of keys Redis does not have, nils not cached.
+# Prints "<binary> <workload> <instructions per request>" and,
 # with the top functions by inclusive cost, writes callgrind.out.* under $BENCH_OUT.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
