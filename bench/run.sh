@@ -15,7 +15,10 @@
 # BENCH_SCENARIOS ("a b c f g d e m"), BENCH_PIN (1: load generator on CPU 1, every server on CPU 0),
 # BENCH_BIN_DIR (a build directory holding frontcache and the bench tools, e.g. build-ci: used as
 # it is instead of building the release preset), BENCH_BASELINE_BIN (a second frontcache binary,
-# measured in the same rounds as "baseline-wN": before/after figures from one run).
+# measured in the same rounds as "baseline-wN": before/after figures from one run),
+# BENCH_YAML and BENCH_BASELINE_YAML (YAML appended to the frontcache config of the current and the
+# baseline binary: the same binary as baseline with BENCH_YAML=$'invalidation:\n  tracking: default'
+# compares two settings in one run).
 #
 # Scenarios (docs/benchmarks.md has the method):
 #   a  GET, all hits, 50 clients, no pipelining           b  the same with pipelines of 16
@@ -99,7 +102,7 @@ EOF
   wait_port "$1"
 }
 
-start_frontcache() {  # start_frontcache PORT UPSTREAM_PORT WORKERS [BINARY]
+start_frontcache() {  # start_frontcache PORT UPSTREAM_PORT WORKERS [BINARY [EXTRA_YAML]]
   local conf="$work/frontcache-$1.yaml"
   cat >"$conf" <<EOF
 listen: 127.0.0.1:$1
@@ -123,6 +126,8 @@ limits:
 log:
   level: warn
 EOF
+  local extra="${5-${BENCH_YAML:-}}"
+  [[ -z "$extra" ]] || printf '%s\n' "$extra" >>"$conf"
   "${server_pin[@]}" "${4:-$bin/frontcache}" --config "$conf" >"$work/frontcache-$1.log" 2>&1 &
   last_pid=$!
   pids+=("$last_pid")
@@ -240,7 +245,7 @@ run_basic() {  # run_basic SCENARIO ARGS...
         "$(load "$p" --clients 50 --cpu-pid "$pid" --cpu-pid "$redis_pid" "$@")"
       stop_pid "$pid"
       if [[ -n "$baseline_bin" ]]; then
-        p=$(free_port); start_frontcache "$p" "$rport" "$w" "$baseline_bin"; pid=$last_pid
+        p=$(free_port); start_frontcache "$p" "$rport" "$w" "$baseline_bin" "${BENCH_BASELINE_YAML:-}"; pid=$last_pid
         record "$scen" "baseline-w$w" "$r" \
           "$(load "$p" --clients 50 --cpu-pid "$pid" --cpu-pid "$redis_pid" "$@")"
         stop_pid "$pid"

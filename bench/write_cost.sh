@@ -7,7 +7,9 @@
 #
 #   bench/write_cost.sh OLD_BINARY NEW_BINARY
 #
-# Environment: BENCH_ROUNDS (3), BENCH_REQUESTS (100000), BENCH_CLIENTS (50).
+# Environment: BENCH_ROUNDS (3), BENCH_REQUESTS (100000), BENCH_CLIENTS (50), BENCH_YAML_A and
+# BENCH_YAML_B (YAML appended to the config of the first and the second binary: the same binary
+# twice with e.g. BENCH_YAML_B=$'invalidation:\n  tracking: default' compares two settings).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/bench/lib/ports.sh"
@@ -20,7 +22,9 @@ requests="${BENCH_REQUESTS:-100000}"
 clients="${BENCH_CLIENTS:-50}"
 bench_workdir writes
 
-run_one() {  # run_one BINARY: prints "proxy_us redis_us commands-per-set"
+extra_yaml=("${BENCH_YAML_A:-}" "${BENCH_YAML_B:-}")
+
+run_one() {  # run_one BINARY EXTRA_YAML: prints "proxy_us redis_us commands-per-set"
   local bin="$1" rport pport rpid ppid
   rport="$(free_port)"
   redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
@@ -31,6 +35,7 @@ run_one() {  # run_one BINARY: prints "proxy_us redis_us commands-per-set"
   pport="$(free_port)"
   printf 'listen: 127.0.0.1:%s\nworkers: 1\nupstream:\n  address: 127.0.0.1:%s\n' \
     "$pport" "$rport" >"$work/fc.yaml"
+  [[ -z "$2" ]] || printf '%s\n' "$2" >>"$work/fc.yaml"
   "$bin" --config "$work/fc.yaml" >"$work/fc.log" 2>&1 &
   ppid=$!
   pids+=("$ppid")
@@ -55,6 +60,6 @@ run_one() {  # run_one BINARY: prints "proxy_us redis_us commands-per-set"
 echo -e "round\tbinary\tproxy_cpu_us_per_set\tredis_cpu_us_per_set\tredis_commands"
 for round in $(seq "$rounds"); do
   for i in 0 1; do
-    echo -e "$round\t$(basename "$(dirname "${bins[$i]}")")/$(basename "${bins[$i]}")\t$(run_one "${bins[$i]}")"
+    echo -e "$round\t$(basename "$(dirname "${bins[$i]}")")/$(basename "${bins[$i]}")\t$(run_one "${bins[$i]}" "${extra_yaml[$i]}")"
   done
 done

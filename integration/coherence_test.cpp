@@ -1,6 +1,8 @@
 // Cache coherence as a stated guarantee (docs/invalidation.md): read-your-writes for every kind
 // of write, the empty key, and staleness bounded by invalidation.max_staleness even when the
-// invalidation stream is cut. Two instances in front of one Redis; default settings.
+// invalidation stream is cut. Two instances in front of one Redis; default settings, and each
+// test again with invalidation.tracking: default (CLIENT TRACKING on the shared connections
+// instead of BCAST).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -17,7 +19,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kMaxStaleness = 100ms;  // the default invalidation.max_staleness
 
-class Coherence : public ::testing::Test {
+long long info_number(RedisClient& c, const std::string& field) {
+  const std::string value = info_field(c("INFO", "frontcache").str, field);
+  return value.empty() ? -1 : std::stoll(value);
+}
+
+class Coherence : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     redis_ = std::make_unique<RedisServer>(dir_.path());
@@ -26,6 +33,7 @@ class Coherence : public ::testing::Test {
       o.binary = frontcache_binary();
       o.upstream_port = redis_->port();
       o.workers = 2;
+      o.extra_yaml = "invalidation:\n  tracking: " + GetParam() + "\n";
       proxies_.push_back(std::make_unique<Frontcache>(dirs_[i].path(), o));
       ASSERT_TRUE(wait_serving(i));
     }
@@ -82,7 +90,7 @@ class Coherence : public ::testing::Test {
 // After a client's write is acknowledged, none of its later reads returns an older value, for
 // every kind of write: pipelined keyed writes, EXEC, scripts with declared and undeclared keys,
 // and commands whose written keys the proxy cannot name (GEORADIUS ... STORE).
-TEST_F(Coherence, ReadYourWritesForEveryKindOfWrite) {
+TEST_P(Coherence, ReadYourWritesForEveryKindOfWrite) {
   auto d = direct();
   d("GEOADD", "geo", "13.361389", "38.115556", "palermo");
   const std::vector<std::vector<std::string>> reads = {
@@ -120,7 +128,7 @@ TEST_F(Coherence, ReadYourWritesForEveryKindOfWrite) {
 }
 
 // The empty key was never invalidated: its entries were taken for self-owned ones.
-TEST_F(Coherence, EmptyKeyIsInvalidated) {
+TEST_P(Coherence, EmptyKeyIsInvalidated) {
   auto c = proxy(0);
   auto d = direct();
   EXPECT_EQ(c("SET", "", "v1").str, "OK");
@@ -148,12 +156,22 @@ TEST_F(Coherence, EmptyKeyIsInvalidated) {
 // than max_staleness after the write was acknowledged may return the old value.
 class CoherenceUnderFaults : public Coherence {
  protected:
-  void expect_bounded(const std::string& what, const std::function<void()>& fault) {
+  // `rearmed`: the write comes only after L1 is armed again and `k` cached anew (what the new
+  // invalidation connections must catch, not the window while they were down).
+  void expect_bounded(const std::string& what, const std::function<void()>& fault,
+                      bool rearmed = false) {
     auto c = proxy(0);
     ASSERT_EQ(c("SET", "k", "old").str, "OK");
     ASSERT_EQ(c("GET", "k").str, "old");
     ASSERT_EQ(c("GET", "k").str, "old");  // cached
     fault();
+    if (rearmed) {
+      const long long hits = info_number(c, "l1_hits");
+      ASSERT_TRUE(wait_until([&] {
+        return c("GET", "k").str == "old" && info_number(c, "l1_hits") > hits + 1;
+      })) << what
+          << ": k never served from L1 again";
+    }
     auto d = direct();
     Reply set;
     for (int i = 0; i < 500 && set.str != "OK"; ++i) {  // Redis may be restarting
@@ -178,27 +196,51 @@ class CoherenceUnderFaults : public Coherence {
   }
 };
 
-TEST_F(CoherenceUnderFaults, SubscriberKilled) {
+TEST_P(CoherenceUnderFaults, SubscriberKilled) {
   expect_bounded("CLIENT KILL TYPE pubsub", [&] { direct()("CLIENT", "KILL", "TYPE", "pubsub"); });
 }
 
-TEST_F(CoherenceUnderFaults, TrackerKilled) {
+TEST_P(CoherenceUnderFaults, SubscriberKilledThenWritesAfterRearming) {
+  expect_bounded(
+      "CLIENT KILL TYPE pubsub, write after re-arming",
+      [&] { direct()("CLIENT", "KILL", "TYPE", "pubsub"); }, true);
+}
+
+// CLIENT KILL ID of every client whose CLIENT LIST line contains `marker`.
+void kill_clients(RedisClient& d, const std::string& marker) {
+  std::istringstream in(d("CLIENT", "LIST").str);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(marker) == std::string::npos) continue;
+    d("CLIENT", "KILL", "ID", line.substr(3, line.find(' ') - 3));
+  }
+}
+
+// The BCAST tracker; with tracking: default, the shared connections (they track).
+TEST_P(CoherenceUnderFaults, TrackerKilled) {
   expect_bounded("tracker connection killed", [&] {
     auto d = direct();
-    const std::string list = d("CLIENT", "LIST").str;
-    std::istringstream in(list);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.find(" flags=t") == std::string::npos) continue;
-      const auto id = line.substr(3, line.find(' ') - 3);
-      d("CLIENT", "KILL", "ID", id);
-    }
+    kill_clients(d, " flags=t");
   });
 }
 
-TEST_F(CoherenceUnderFaults, RedisKilledAndRestartedWithOtherData) {
+TEST_P(CoherenceUnderFaults, RedisKilledAndRestartedWithOtherData) {
   expect_bounded("kill -9 and restart", [&] { redis_->restart(); });
 }
+
+// A shared connection killed (default mode: it tracked the reads that filled L1, and Redis
+// forgets them with it): L1 must forget what it filled.
+TEST_P(CoherenceUnderFaults, SharedConnectionKilled) {
+  expect_bounded("shared connections killed", [&] {
+    auto d = direct();
+    kill_clients(d, " name=frontcache ");
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracking, Coherence, ::testing::Values("bcast", "default"),
+                         [](const auto& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Tracking, CoherenceUnderFaults, ::testing::Values("bcast", "default"),
+                         [](const auto& p) { return p.param; });
 
 }  // namespace
 }  // namespace frontcache::integration

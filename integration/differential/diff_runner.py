@@ -71,6 +71,9 @@ def parse_args(argv):
     p.add_argument('--negative-ttl', default='1s',
                    help='rule negative TTL (0s: nils are not cached, so reads of absent keys are '
                         'fills, most of them without PTTL)')
+    p.add_argument('--tracking', default='bcast', choices=['bcast', 'default'],
+                   help='invalidation.tracking of the generated config (default: CLIENT TRACKING '
+                        'on the shared connections; not in cluster mode)')
     p.add_argument('--extra-yaml', default=os.environ.get('DIFFTEST_EXTRA_YAML', ''),
                    help='appended to the generated frontcache config')
     p.add_argument('--reply-timeout', type=float, default=10.0,

@@ -185,7 +185,8 @@ class World:
                                                  self.redis.port, workers=opts.workers,
                                                  ttl=opts.cache_ttl,
                                                  negative_ttl=opts.negative_ttl,
-                                                 extra_yaml=opts.extra_yaml))
+                                                 extra_yaml=opts.extra_yaml,
+                                                 tracking=opts.tracking))
         self.targets = [('A', self.proxies[0].port), ('B', self.proxies[1].port),
                         ('direct', self.redis.port)]
 

@@ -185,7 +185,7 @@ cache:
       ttl: {ttl}
       negative_ttl: {negative_ttl}
 invalidation:
-  tracking: bcast
+  tracking: {tracking}
 admin_commands: {admin_commands}
 log:
   level: {log_level}
@@ -200,7 +200,8 @@ class Frontcache:
 
     def __init__(self, binary, workdir, name, upstream_port, workers=2, ttl='10s',
                  negative_ttl='1s', command_timeout='2s', extra_yaml='', log_level='info',
-                 env=None, admin_commands='deny', upstream_extra='', rules_extra=''):
+                 env=None, admin_commands='deny', upstream_extra='', rules_extra='',
+                 tracking='bcast'):
         self.binary = binary
         self.workdir = workdir
         self.name = name
@@ -208,7 +209,7 @@ class Frontcache:
                              negative_ttl=negative_ttl, command_timeout=command_timeout,
                              extra=extra_yaml, log_level=log_level,
                              admin_commands=admin_commands, upstream_extra=upstream_extra,
-                             rules_extra=rules_extra)
+                             rules_extra=rules_extra, tracking=tracking)
         self.env = env
         self.port = None
         self.child = None

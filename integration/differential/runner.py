@@ -82,6 +82,7 @@ class World:
                                       workers=self.opts.workers, ttl=self.opts.cache_ttl,
                                       negative_ttl=self.opts.negative_ttl,
                                       extra_yaml=self.opts.extra_yaml,
+                                      tracking=self.opts.tracking,
                                       # MONITOR is @admin: the programs compare it with Redis
                                       admin_commands='forward')
 

@@ -342,7 +342,9 @@ void read_invalidation(YamlReader& r, const YAML::Node& root, InvalidationConfig
   if (!r.mapping(node, path)) return;
   r.string(node, path, "channel", inv.channel, false);
   r.choice<TrackingMode>(node, path, "tracking",
-                         {{"bcast", TrackingMode::Bcast}, {"off", TrackingMode::Off}},
+                         {{"bcast", TrackingMode::Bcast},
+                          {"default", TrackingMode::Default},
+                          {"off", TrackingMode::Off}},
                          inv.tracking);
   r.duration(node, path, "ping_interval", inv.ping_interval, Duration{1});
   r.duration(node, path, "max_staleness", inv.max_staleness, Duration{4});
@@ -471,6 +473,11 @@ void read_root(YamlReader& r, const YAML::Node& root, Config& config) {
   read_upstream(r, root, config.upstream);
   read_cache(r, root, config.cache);
   read_invalidation(r, root, config.invalidation);
+  if (config.invalidation.tracking == TrackingMode::Default &&
+      config.upstream.mode == UpstreamMode::Cluster) {
+    r.error(root["invalidation"]["tracking"], "invalidation.tracking",
+            "default is not supported with upstream.mode: cluster yet (use bcast)");
+  }
   read_limits(r, root, config.limits);
   read_tls(r, root, config);
   // Before auth: it is the permission list of every user whose list is not written.

@@ -116,8 +116,9 @@ std::string to_yaml(const Config& c) {
   }
   line("invalidation:");
   line(fmt::format("  channel: {}", quoted(c.invalidation.channel)));
-  line(fmt::format("  tracking: {}",
-                   c.invalidation.tracking == TrackingMode::Bcast ? "bcast" : "off"));
+  line(fmt::format("  tracking: {}", c.invalidation.tracking == TrackingMode::Bcast     ? "bcast"
+                                     : c.invalidation.tracking == TrackingMode::Default ? "default"
+                                                                                        : "off"));
   line(fmt::format("  ping_interval: {}", format_duration(c.invalidation.ping_interval)));
   line(fmt::format("  max_staleness: {}", format_duration(c.invalidation.max_staleness)));
   line("limits:");

@@ -235,6 +235,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       }
       last_reason_ = reason;
       armed_ = false;
+      // The shared connections stop counting as tracked before L1 is cleared.
+      if (settings_.data_tracking) settings_.data_tracking->unpoint();
       sink_.set_armed(false, reason);
       if (stopped_) break;
       timer_.expires_after(backoff);
@@ -252,7 +254,8 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     co_await write(sub_, client_id_request);
     const Reply* id = co_await read_reply(sub_);
     if (id->type != REDIS_REPLY_INTEGER) co_return "CLIENT ID failed: " + std::string(str(id));
-    const std::string client_id = std::to_string(id->integer);
+    const auto subscriber_id = static_cast<std::uint64_t>(id->integer);
+    const std::string client_id = std::to_string(subscriber_id);
     const std::string subscribe = command({"SUBSCRIBE", kTrackingChannel, settings_.channel});
     co_await write(sub_, subscribe);
     for (int i = 0; i < 2; ++i) {
@@ -269,10 +272,18 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         co_return "CLIENT TRACKING refused: " + std::string(str(r));
       }
     }
+    if (settings_.data_tracking) {
+      // A new generation: the shared connections point themselves at this subscriber before
+      // their next request; their fills are cached from then on (after the clear below).
+      settings_.data_tracking->point_to(subscriber_id);
+      data_generation_ = settings_.data_tracking->generation();
+    }
     armed_ = true;
     sink_.set_armed(true, "");
     spdlog::info("invalidation armed: channel {}{}", settings_.channel,
-                 settings_.tracking ? ", CLIENT TRACKING BCAST" : "");
+                 settings_.tracking        ? ", CLIENT TRACKING BCAST"
+                 : settings_.data_tracking ? ", CLIENT TRACKING on the shared connections"
+                                           : "");
     std::string reason;
     co_await (read_loop(sub_, true, reason) || read_loop(tracker_, false, reason) ||
               fence_loop(reason));
@@ -390,7 +401,13 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         }
         co_return;
       }
-      sink_.set_current(started);
+      // With data tracking, writes are reported only while the connection that read the key
+      // is alive: current only as of the oldest proof among them (data_tracking.hpp).
+      auto as_of = started;
+      if (settings_.data_tracking) {
+        as_of = std::min(as_of, settings_.data_tracking->proven_as_of(data_generation_));
+      }
+      sink_.set_current(as_of);
       const auto next = started + settings_.fence_interval;
       while (!fence_requested_.load(std::memory_order_relaxed) && Clock::now() < next) {
         timer.expires_at(next);
@@ -465,6 +482,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   metrics::LogLimit malformed_log_;
   bool stopped_ = false;
   bool armed_ = false;
+  std::uint64_t data_generation_ = 0;
   std::string last_reason_;
   std::vector<std::string_view> keys_;
 };

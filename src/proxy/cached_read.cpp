@@ -162,6 +162,9 @@ void Session::start_fill(std::uint64_t seq, Args args, std::string_view raw) {
   }
   const auto self = shared_from_this();
   conn->send(state_.db, raw, self, seq);
+  // invalidation.tracking: default: Redis reports writes of this key only if the connection
+  // that read it was pointed at the current subscriber (upstream/data_tracking.hpp).
+  ctx.tracked = conn->tracked();
   if (ctx.pttl_asked) {
     encode_pttl(encoded_, args[1]);
     ctx.pttl_sent = std::chrono::steady_clock::now();
@@ -189,7 +192,7 @@ void Session::fill_reply(std::uint64_t seq, std::string_view reply, resp::ReplyK
   }
   worker_.fill_hints().record(ctx.hint, resp::is_null(ctx.value_kind));
   L1& l1 = *worker_.shared().l1;
-  if (ttl.count() > 0) {
+  if (ttl.count() > 0 && ctx.tracked) {
     l1.cache().complete(std::move(ctx.ticket), ctx.value, ttl);
   } else {
     l1.cache().deliver(std::move(ctx.ticket), ctx.value);
@@ -255,6 +258,7 @@ void Session::read_mget(Args args, std::string_view raw) {
   const bool whole = fetch.size() == args.size();
   const auto self = shared_from_this();
   conn->send(state_.db, whole ? raw : std::string_view(encoded_), self, seq);
+  ctx.tracked = conn->tracked();
   ctx.pttl_sent = std::chrono::steady_clock::now();
   for (const auto& missing : m.missing) {
     encode_pttl(encoded_, args[missing.index + 1]);
@@ -290,7 +294,7 @@ void Session::mget_reply(std::uint64_t seq, std::string_view reply, resp::ReplyK
   if (missing.ticket) {
     L1& l1 = *worker_.shared().l1;
     const bool exists_elsewhere = missing.kind != resp::ReplyKind::Bulk && parse_pttl(reply) != -2;
-    const auto ttl = exists_elsewhere || !m.error.empty()
+    const auto ttl = exists_elsewhere || !m.error.empty() || !ctx.tracked
                          ? std::chrono::milliseconds(0)
                          : fill_ttl(*missing.rule, missing.kind, reply, kind, ctx.pttl_sent);
     if (ttl.count() > 0) {

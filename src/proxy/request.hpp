@@ -84,6 +84,7 @@ struct RequestContext {
   cache::ValueRef value;
   resp::ReplyKind value_kind = resp::ReplyKind::Error;
   bool pttl_asked = true;  // false: the read alone, a nil expected (FillHints)
+  bool tracked = true;     // false: read on a connection Redis does not track for us, not cached
   std::uint64_t hint = 0;  // FillHints::hash of the cache key
   std::chrono::steady_clock::time_point pttl_sent{};
   std::unique_ptr<MgetState> mget;
@@ -102,7 +103,7 @@ struct RequestContext {
     rule = nullptr;
     if (rules) rules.reset();
     if (value) value = {};
-    pttl_asked = true;
+    pttl_asked = tracked = true;
     if (mget) mget.reset();
   }
 };

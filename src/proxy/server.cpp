@@ -40,6 +40,11 @@ namespace asio = boost::asio;
 
 namespace {
 
+// How often the invalidation stream proves itself current (a fence round).
+std::chrono::milliseconds fence_interval(const config::Config& cfg) {
+  return std::max(std::chrono::milliseconds(1), cfg.invalidation.max_staleness / 4);
+}
+
 command::CommandInfo parse_command_entry(const redisReply* e) {
   command::CommandInfo info;
   if (e->type != REDIS_REPLY_ARRAY || e->elements < 6) return info;
@@ -363,6 +368,17 @@ Server::Server(config::Config config) : impl_(std::make_unique<Impl>(std::move(c
     shared.topology = std::make_unique<Topology>(upstream_settings(shared, *shared.config()),
                                                  std::move(seeds), up.topology_refresh);
   }
+  if (const auto& cfg = *shared.config();
+      cfg.invalidation.tracking == config::TrackingMode::Default && cfg.cache.enabled &&
+      cfg.cache.max_memory > 0) {
+    // Before the workers: their shared connections carry it. A connection that ends makes L1
+    // forget everything (the L1 exists by the time a connection has filled anything).
+    shared.data_tracking = std::make_shared<upstream::DataTracking>(
+        [&shared] {
+          if (shared.l1 != nullptr) shared.l1->invalidate_all(invalidation::Source::Tracking);
+        },
+        fence_interval(cfg));
+  }
   for (std::size_t i = 0; i < shared.workers; ++i) {
     impl_->workers.push_back(std::make_unique<Worker>(shared, i));
     shared.all_workers.push_back(impl_->workers.back().get());
@@ -491,10 +507,10 @@ void Server::run() {
     settings.upstream = upstream_settings(shared, cfg);
     settings.channel = cfg.invalidation.channel;
     settings.tracking = cfg.invalidation.tracking == config::TrackingMode::Bcast;
+    settings.data_tracking = shared.data_tracking;
     settings.prefixes = shared.l1->rules()->tracking_prefixes();
     settings.ping_interval = cfg.invalidation.ping_interval;
-    settings.fence_interval =
-        std::max(std::chrono::milliseconds(1), cfg.invalidation.max_staleness / 4);
+    settings.fence_interval = fence_interval(cfg);
     settings.instance = shared.l1->instance();
     auto& io = impl_->invalidation_io;
     if (shared.topology != nullptr) {

@@ -19,6 +19,7 @@
 #include "frontcache/config/config.hpp"
 #include "frontcache/metrics/histogram.hpp"
 #include "frontcache/tls/context.hpp"
+#include "frontcache/upstream/data_tracking.hpp"
 #include "l1.hpp"
 #include "permissions.hpp"
 #include "tracking.hpp"
@@ -102,6 +103,8 @@ struct Shared {
   AuthLimiter auth_limiter;                // wrong passwords per client address, all workers
   std::shared_ptr<const tls::Client> upstream_tls;  // upstream.tls, built at startup; null: off
   std::unique_ptr<L1> l1;                           // null when the cache is off
+  // invalidation.tracking: default: the shared connections' CLIENT TRACKING; null otherwise.
+  std::shared_ptr<upstream::DataTracking> data_tracking;
   std::unique_ptr<Topology> topology;  // upstream.mode: cluster; null in standalone mode
   TrackingTable tracking;              // CLIENT TRACKING served by the proxy (needs the L1)
   ProxyStats stats;

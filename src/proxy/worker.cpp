@@ -41,6 +41,18 @@ upstream::Settings upstream_settings(const Shared& shared, const config::Config&
   return s;
 }
 
+namespace {
+
+// The shared connections' settings: those of every upstream connection, plus the data tracking
+// (dedicated connections carry a client's own state; their reads are never cached).
+upstream::Settings shared_settings(const Shared& shared, const config::Config& c, int protocol) {
+  upstream::Settings s = upstream_settings(shared, c, protocol);
+  s.tracking = shared.data_tracking;
+  return s;
+}
+
+}  // namespace
+
 Worker::Worker(Shared& shared, std::size_t index)
     : shared_(shared),
       config_(shared.config()),
@@ -52,8 +64,8 @@ Worker::Worker(Shared& shared, std::size_t index)
       acceptor_(io_),
       tls_acceptor_(io_),
       idle_timer_(io_),
-      pool_(io_, upstream_settings(shared, *config_), config_->upstream.connections_per_worker),
-      pool3_(io_, upstream_settings(shared, *config_, 3), config_->upstream.connections_per_worker),
+      pool_(io_, shared_settings(shared, *config_, 2), config_->upstream.connections_per_worker),
+      pool3_(io_, shared_settings(shared, *config_, 3), config_->upstream.connections_per_worker),
       upstream_settings_(upstream_settings(shared, *config_)) {}
 
 Worker::~Worker() { join(); }

@@ -19,6 +19,7 @@
 #include "frontcache/resp/errors.hpp"
 #include "frontcache/resp/request_parser.hpp"
 #include "frontcache/upstream/connect.hpp"
+#include "frontcache/upstream/data_tracking.hpp"
 #include "frontcache/upstream/stats.hpp"
 #include "frontcache/upstream/stream.hpp"
 
@@ -50,10 +51,13 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds base) {
 }
 
 struct Pending {
-  std::shared_ptr<ReplyTarget> target;  // null: our own SELECT, whose reply is dropped
+  std::shared_ptr<ReplyTarget> target;  // null: our own command (tag: Own), its reply is ours
   std::uint64_t tag;
   std::chrono::steady_clock::time_point sent;
 };
+
+// The tag of a request the connection sent for itself.
+enum Own : std::uint64_t { kSelect, kTracking, kPing };
 
 }  // namespace
 
@@ -76,6 +80,9 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   void stop();
   bool send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
             std::uint64_t tag);
+  bool tracked() const {
+    return !settings_.tracking || (pointed_ && gen_ == settings_.tracking->generation());
+  }
 
   State state_ = State::Connecting;
   std::string last_error_ = "not connected yet";
@@ -96,6 +103,9 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   void close_socket();
   bool deliver(std::string_view reply, resp::ReplyKind kind);
   void fail_pending();
+  void queue_own(std::string_view request, Own kind, std::chrono::steady_clock::time_point now);
+  void point(std::chrono::steady_clock::time_point now);
+  void tracking_ended();
 
   asio::io_context& io_;
   Stream stream_;
@@ -114,6 +124,12 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   std::size_t rbegin_ = 0;
   std::size_t rend_ = 0;
   resp::ReplyFramer framer_;
+  // Data tracking (settings_.tracking): this connection's slot, the generation last pointed at
+  // (or seen without a subscriber to point at), and whether CLIENT TRACKING was queued for it.
+  std::shared_ptr<DataTracking::Slot> slot_;
+  std::uint64_t gen_ = 0;
+  bool pointed_ = false;
+  std::chrono::steady_clock::time_point last_sent_{};
 };
 
 Connection::Connection(asio::io_context& io, Settings settings, std::size_t index)
@@ -127,6 +143,7 @@ State Connection::state() const { return impl_->state_; }
 const std::string& Connection::last_error() const { return impl_->last_error_; }
 std::size_t Connection::pending() const { return impl_->pending_.size(); }
 std::uint64_t Connection::reconnects() const { return impl_->reconnects_; }
+bool Connection::tracked() const { return impl_->tracked(); }
 bool Connection::send(int db, std::string_view request, std::shared_ptr<ReplyTarget> target,
                       std::uint64_t tag) {
   return impl_->send(db, request, std::move(target), tag);
@@ -160,6 +177,7 @@ awaitable<void> Connection::Impl::run([[maybe_unused]] std::shared_ptr<Impl> sel
     }
     close_socket();
     fail_pending();
+    tracking_ended();
     if (stopped_) break;
     state_ = State::Connecting;
     ++reconnects_;
@@ -448,12 +466,27 @@ awaitable<void> Connection::Impl::write_loop() {
 }
 
 awaitable<void> Connection::Impl::timeout_loop() {
-  const auto tick = std::clamp(settings_.command_timeout / 4, std::chrono::milliseconds(10),
-                               std::chrono::milliseconds(250));
+  auto tick = std::clamp(settings_.command_timeout / 4, std::chrono::milliseconds(10),
+                         std::chrono::milliseconds(250));
+  // Data tracking: an idle connection PINGs so that its proof stays recent (a busy one is
+  // proven by its replies).
+  const auto prove_every =
+      settings_.tracking ? settings_.tracking->prove_every() / 2 : std::chrono::milliseconds::max();
+  if (settings_.tracking)
+    tick = std::min(tick, std::max(prove_every, std::chrono::milliseconds(1)));
+  std::string ping;
+  if (settings_.tracking) {
+    const std::string_view command[] = {"PING"};
+    resp::encode_command(ping, command);
+  }
   for (;;) {
     timer_.expires_after(tick);
     auto [ec] = co_await timer_.async_wait(kNoThrow);
     if (ec) co_return;
+    if (settings_.tracking && pending_.empty() && tracked()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_sent_ >= prove_every) queue_own(ping, kPing, now);
+    }
     // Silence, not queueing time: a long pipeline of large replies keeps the upstream talking,
     // and only an upstream that sent nothing while it owed replies is given up on.
     // Bytes waiting in the socket are not silence either: this worker was busy elsewhere.
@@ -472,6 +505,9 @@ awaitable<void> Connection::Impl::timeout_loop() {
 }
 
 bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
+  // Out of band, never a reply: a tracking connection in RESP3 hears "tracking-redir-broken"
+  // when the subscriber it redirects to is gone (the subscriber's loss disarms L1 anyway).
+  if (kind == resp::ReplyKind::Push) return true;
   if (pending_.empty()) {
     last_error_ = "reply without a request";
     failure_reply_ = "ERR upstream protocol error";
@@ -479,13 +515,25 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
   }
   Pending p = std::move(pending_.front());
   pending_.pop_front();
+  // Alive when Redis ran it, so still tracking then (data_tracking.hpp).
+  if (slot_) slot_->proven.store(p.sent.time_since_epoch().count(), std::memory_order_relaxed);
   if (!p.target) {
     // Our own SELECT: if it failed, later requests were written for the wrong database, so the
     // connection cannot be trusted; close it and fail what is queued.
-    if (resp::is_error(kind)) {
+    if (resp::is_error(kind) && p.tag == kSelect) {
       last_error_ = fmt::format("SELECT refused: {}", reply.substr(1, reply.size() - 3));
       failure_reply_ = "ERR upstream refused SELECT";
       return false;
+    }
+    // CLIENT TRACKING refused (an ACL without CLIENT, a subscriber gone meanwhile): the reads
+    // queued behind it were counted as tracked, so L1 forgets everything (which also keeps
+    // their fills out), and this connection fills nothing until the next generation.
+    if (resp::is_error(kind) && p.tag == kTracking) {
+      spdlog::warn("upstream connection {}: CLIENT TRACKING refused: {}; its reads are not cached",
+                   index_, reply.substr(1, reply.size() - 3));
+      const std::uint64_t gen = gen_;
+      tracking_ended();
+      gen_ = gen;
     }
     return true;
   }
@@ -510,21 +558,72 @@ bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<Re
                             std::uint64_t tag) {
   if (state_ != State::Ready) return false;
   const auto now = std::chrono::steady_clock::now();
+  if (settings_.tracking && gen_ != settings_.tracking->generation()) point(now);
   if (db >= 0 && db != db_) {
     const std::string db_text = std::to_string(db);
     const std::string_view select[] = {"SELECT", db_text};
     resp::encode_command(out_, select);
-    pending_.push_back(Pending{nullptr, 0, now});
+    pending_.push_back(Pending{nullptr, kSelect, now});
     db_ = db;
   }
   out_.append(request);
   stats().requests.fetch_add(1, std::memory_order_relaxed);
   pending_.push_back(Pending{std::move(target), tag, now});
+  last_sent_ = now;
   if (writer_waiting_) {
     writer_waiting_ = false;
     signal_.cancel();
   }
   return true;
+}
+
+void Connection::Impl::queue_own(std::string_view request, Own kind,
+                                 std::chrono::steady_clock::time_point now) {
+  out_.append(request);
+  pending_.push_back(Pending{nullptr, kind, now});
+  last_sent_ = now;
+  if (writer_waiting_) {
+    writer_waiting_ = false;
+    signal_.cancel();
+  }
+}
+
+// A new generation: point the connection at its subscriber before anything else is queued, so
+// that every read queued after it is tracked for that subscriber. Its proof starts now: what it
+// reads from now on was read after every earlier write. Without a subscriber (lost) nothing is
+// sent; the connection's reads are not cached until one is back.
+void Connection::Impl::point(std::chrono::steady_clock::time_point now) {
+  DataTracking& tracking = *settings_.tracking;
+  gen_ = tracking.generation();
+  const std::uint64_t id = tracking.redirect();
+  pointed_ = id != 0;
+  if (!slot_) slot_ = tracking.attach();
+  if (!pointed_) {
+    slot_->generation.store(0, std::memory_order_release);
+    return;
+  }
+  const std::string id_text = std::to_string(id);
+  const std::string_view command[] = {"CLIENT", "TRACKING", "on", "REDIRECT", id_text};
+  std::string request;
+  resp::encode_command(request, command);
+  slot_->proven.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  slot_->generation.store(gen_, std::memory_order_release);
+  queue_own(request, kTracking, now);
+}
+
+// The connection ended: Redis forgot which keys it read, so L1 forgets what it may have filled
+// (before the slot stops counting in fence rounds). A connection of an older generation filled
+// nothing L1 still holds (arming cleared it).
+void Connection::Impl::tracking_ended() {
+  if (!slot_) return;
+  // Not when stopped: that is shutdown, after this worker drained (the other workers are
+  // draining too, and telling tracking clients would post to workers being destroyed).
+  if (pointed_ && !stopped_ && gen_ == settings_.tracking->generation()) {
+    settings_.tracking->lost();
+  }
+  slot_->generation.store(0, std::memory_order_release);
+  pointed_ = false;
+  gen_ = 0;
 }
 
 }  // namespace frontcache::upstream

@@ -143,8 +143,11 @@ const BadCase kBadCases[] = {
     {"cache: {commands: [[GET]]}\n", "cache.commands[0]: expected a command name like GET"},
     // invalidation.
     {"invalidation: {tracking: on}\n",
-     "invalidation.tracking: expected one of bcast, off, got \"on\""},
-    {"invalidation: {tracking: BCAST}\n", "invalidation.tracking: expected one of bcast, off"},
+     "invalidation.tracking: expected one of bcast, default, off, got \"on\""},
+    {"invalidation: {tracking: BCAST}\n",
+     "invalidation.tracking: expected one of bcast, default, off"},
+    {"upstream: {mode: cluster}\ninvalidation: {tracking: default}\n",
+     "invalidation.tracking: default is not supported with upstream.mode: cluster yet"},
     {"invalidation: {channel: \"\"}\n", "invalidation.channel: must not be empty"},
     {"invalidation: {ping_interval: 0}\n", "invalidation.ping_interval: must be greater than 0"},
     {"invalidation: {pings: 1s}\n", "invalidation.pings: unknown key"},

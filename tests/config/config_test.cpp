@@ -270,6 +270,13 @@ TEST(Load, ClusterMode) {
   EXPECT_EQ(standalone.find("seeds"), std::string::npos);
 }
 
+TEST(Load, DefaultModeTracking) {
+  EXPECT_EQ(load_ok("invalidation: {tracking: default}\n").invalidation.tracking,
+            TrackingMode::Default);
+  EXPECT_NE(to_yaml(load_ok("invalidation: {tracking: default}\n")).find("  tracking: default\n"),
+            std::string::npos);
+}
+
 TEST(Load, UnquotedOffIsAStringNotABool) {
   EXPECT_EQ(load_ok("invalidation: {tracking: off}\n").invalidation.tracking, TrackingMode::Off);
 }

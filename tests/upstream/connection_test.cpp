@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "fake_upstream.hpp"
+#include "frontcache/upstream/data_tracking.hpp"
 #include "frontcache/upstream/pool.hpp"
 #include "frontcache/upstream/stats.hpp"
 
@@ -408,6 +409,167 @@ TEST(PoolTest, PickStaysOnTheFirstConnectionUntilItIsBatchSlackAhead) {
   });
   ASSERT_TRUE(target->wait_for(tag));  // all failed by stop()
   io.call([&] { pool.reset(); });
+}
+
+// invalidation.tracking: default (data_tracking.hpp): the connection points itself at the
+// subscriber of the current generation before its next request, and again for a new one.
+class DataTrackingTest : public ConnectionTest {
+ protected:
+  std::shared_ptr<DataTracking> tracking_ =
+      std::make_shared<DataTracking>([this] { ++lost_; }, 10s);
+  std::atomic<int> lost_{0};
+  Settings tracked_settings(const FakeUpstream& fake) {
+    Settings s = settings_for(fake);
+    s.tracking = tracking_;
+    return s;
+  }
+  bool tracked() {
+    return io_.call([&] { return connection_->tracked(); });
+  }
+};
+
+TEST_F(DataTrackingTest, PointsAtEachGenerationsSubscriberBeforeItsNextRequest) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "b"}));  // same generation: nothing between
+    c.write("+OK\r\n$1\r\nA\r\n$1\r\nB\r\n");
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "9"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "c"}));
+    c.write("+OK\r\n$1\r\nC\r\n");
+  });
+  tracking_->point_to(7);
+  const std::uint64_t first = tracking_->generation();
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  EXPECT_FALSE(tracked()) << "nothing queued yet: not pointed";
+  EXPECT_EQ(tracking_->proven_as_of(first), std::chrono::steady_clock::time_point::max());
+  const auto before = std::chrono::steady_clock::now();
+  send(0, {"GET", "a"}, 1);
+  send(0, {"GET", "b"}, 2);
+  EXPECT_TRUE(tracked());
+  EXPECT_GE(tracking_->proven_as_of(first), before);
+  ASSERT_TRUE(recorder_->wait_for(2));
+  tracking_->point_to(9);
+  EXPECT_FALSE(tracked()) << "a new subscriber: reads are not cached until re-pointed";
+  EXPECT_EQ(tracking_->proven_as_of(tracking_->generation()),
+            std::chrono::steady_clock::time_point::max());
+  send(0, {"GET", "c"}, 3);
+  EXPECT_TRUE(tracked());
+  ASSERT_TRUE(recorder_->wait_for(3));
+  const auto got = recorder_->got();
+  EXPECT_EQ(got[0].reply, "$1\r\nA\r\n");
+  EXPECT_EQ(got[1].reply, "$1\r\nB\r\n");
+  EXPECT_EQ(got[2].reply, "$1\r\nC\r\n");
+  EXPECT_EQ(lost_.load(), 0);
+}
+
+TEST_F(DataTrackingTest, WithoutASubscriberNothingIsPointedOrTracked) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    c.write("$1\r\nA\r\n");
+  });
+  tracking_->point_to(7);
+  tracking_->unpoint();
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "a"}, 1);
+  EXPECT_FALSE(tracked());
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(recorder_->got()[0].reply, "$1\r\nA\r\n");
+}
+
+// A RESP3 tracking connection hears "tracking-redir-broken" when its subscriber is gone: a push,
+// never the reply of the request in front.
+TEST_F(DataTrackingTest, PushesAreNotTakenForReplies) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    c.write("+OK\r\n>2\r\n$21\r\ntracking-redir-broken\r\n:7\r\n$1\r\nA\r\n");
+  });
+  tracking_->point_to(7);
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "a"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(recorder_->got()[0].reply, "$1\r\nA\r\n");
+}
+
+// Redis forgets a connection's reads when it goes: L1 must forget what it filled, and the
+// connection no longer counts in fence rounds.
+TEST_F(DataTrackingTest, ALostConnectionMakesL1Forget) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    if (c.index() > 0) return;  // the reconnect: left connecting
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    c.write("+OK\r\n$1\r\nA\r\n");
+    c.close();
+  });
+  tracking_->point_to(7);
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "a"}, 1);
+  ASSERT_TRUE(wait_until([&] { return lost_.load() == 1; }));
+  EXPECT_EQ(tracking_->proven_as_of(tracking_->generation()),
+            std::chrono::steady_clock::time_point::max());
+  EXPECT_FALSE(tracked());
+}
+
+// CLIENT TRACKING refused (an ACL without CLIENT): what was queued behind it counted as tracked,
+// so L1 forgets; the connection keeps serving, uncached, and does not ask again this generation.
+TEST_F(DataTrackingTest, RefusedTrackingLeavesTheConnectionServingUntracked) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    c.write("-NOPERM this user has no permissions to run the 'client|tracking' command\r\n");
+    c.write("$1\r\nA\r\n");
+    EXPECT_EQ(c.read_command(), (Args{"GET", "b"}));
+    c.write("$1\r\nB\r\n");
+  });
+  tracking_->point_to(7);
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "a"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(lost_.load(), 1);
+  EXPECT_FALSE(tracked());
+  send(0, {"GET", "b"}, 2);
+  ASSERT_TRUE(recorder_->wait_for(2));
+  EXPECT_EQ(recorder_->got()[1].reply, "$1\r\nB\r\n");
+  EXPECT_TRUE(io_.call([&] { return connection_->ready(); }));
+}
+
+// An idle tracking connection PINGs so that fence rounds can count it as alive.
+TEST_F(DataTrackingTest, AnIdleConnectionProvesItselfWithPings) {
+  Notification pinged;
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
+    c.write("+OK\r\n$1\r\nA\r\n");
+    EXPECT_EQ(c.read_command(30s), (Args{"PING"}));
+    c.write("+PONG\r\n");
+    pinged.notify();
+    while (!c.stopping()) {  // it goes on PINGing until the test ends
+      if (c.read_command(100ms) == Args{"PING"}) c.write("+PONG\r\n");
+    }
+  });
+  tracking_ = std::make_shared<DataTracking>([this] { ++lost_; }, 20ms);
+  tracking_->point_to(7);
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "a"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  const auto answered = tracking_->proven_as_of(tracking_->generation());
+  ASSERT_TRUE(pinged.wait(30s));
+  EXPECT_TRUE(
+      wait_until([&] { return tracking_->proven_as_of(tracking_->generation()) > answered; }));
+  EXPECT_EQ(recorder_->got().size(), 1u) << "the PONGs are the connection's own";
 }
 
 }  // namespace

@@ -83,7 +83,10 @@ struct CacheConfig {
   bool operator==(const CacheConfig&) const = default;
 };
 
-enum class TrackingMode { Bcast, Off };
+// bcast: CLIENT TRACKING BCAST on a tracker connection (every write reported). default:
+// default-mode CLIENT TRACKING on the shared connections, REDIRECTed to the subscriber (writes
+// reported for keys an instance read). off: the channel only.
+enum class TrackingMode { Bcast, Default, Off };
 
 struct InvalidationConfig {
   std::string channel = "frontcache:invalidate";

@@ -2,6 +2,8 @@
 //
 //   subscriber: CLIENT ID, SUBSCRIBE __redis__:invalidate <channel>   (receives both streams)
 //   tracker:    CLIENT TRACKING on REDIRECT <subscriber id> BCAST [PREFIX p ...]
+//               (or, with data tracking, no tracker: the shared connections track their reads
+//               and redirect to the subscriber; see upstream/data_tracking.hpp)
 //
 // Fence rounds (a PING on both at once, every fence_interval or on request) prove the stream
 // current: when both PONGs are back, every write Redis ran before the round started has been
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "frontcache/upstream/connection.hpp"
+#include "frontcache/upstream/data_tracking.hpp"
 
 namespace frontcache::invalidation {
 
@@ -39,7 +42,10 @@ class Sink {
 struct SubscriberSettings {
   upstream::Settings upstream;
   std::string channel = "frontcache:invalidate";
-  bool tracking = true;
+  bool tracking = true;  // the BCAST tracker connection
+  // invalidation.tracking: default: the shared connections track and redirect to the
+  // subscriber instead; it is pointed at each new subscriber, and fence rounds count it.
+  std::shared_ptr<upstream::DataTracking> data_tracking;
   std::vector<std::string> prefixes;              // empty: track every key
   std::chrono::milliseconds ping_interval{1000};  // a fence round unanswered this long: lost
   std::chrono::milliseconds fence_interval{25};   // a fence round at least this often

@@ -22,6 +22,8 @@ struct Client;
 
 namespace frontcache::upstream {
 
+class DataTracking;
+
 // Receives the reply to one request. Called on the connection's executor, once per request:
 // with the upstream's reply bytes, or with an error reply the connection made up when the
 // request was lost (timeout, connection reset). The bytes are valid during the call only.
@@ -46,6 +48,9 @@ struct Settings {
   std::string node_id;
   // TLS over every connection (upstream.tls); null: plain TCP. Shared by all connections.
   std::shared_ptr<const tls::Client> tls;
+  // invalidation.tracking: default, shared connections only: CLIENT TRACKING on REDIRECT <the
+  // invalidation subscriber> before the first request of each generation (data_tracking.hpp).
+  std::shared_ptr<DataTracking> tracking;
 };
 
 enum class State { Connecting, Ready, Closed };
@@ -70,6 +75,9 @@ class Connection {
   const std::string& last_error() const;
   std::size_t pending() const;
   std::uint64_t reconnects() const;
+  // A read sent now may be cached: no data tracking (Settings::tracking), or the connection is
+  // pointed at the current invalidation subscriber (requests queued from now on are tracked).
+  bool tracked() const;
 
   // Queues `request` (one complete RESP command) to run in database `db` (-1: any, for
   // commands such as PUBLISH that do not depend on it). Returns false when
