@@ -152,6 +152,24 @@ TEST_P(Coherence, EmptyKeyIsInvalidated) {
   }
 }
 
+// An idle proxy still answers from L1: the fence rounds go on proving the stream current (with
+// tracking: default, idle shared connections PING to prove they still track). The idle spell is
+// the point of the test, hence the sleeps; a read that a stalled machine made miss is retried.
+TEST_P(Coherence, AnIdleProxyStillAnswersFromL1) {
+  auto c = proxy(0);
+  ASSERT_EQ(c("SET", "idle", "v").str, "OK");
+  ASSERT_EQ(c("GET", "idle").str, "v");
+  bool hit = false;
+  for (int attempt = 0; attempt < 20 && !hit; ++attempt) {
+    std::this_thread::sleep_for(3 * kMaxStaleness);
+    const long long hits = info_number(c, "l1_hits");
+    ASSERT_EQ(c("GET", "idle").str, "v");
+    hit = info_number(c, "l1_hits") > hits;
+  }
+  EXPECT_TRUE(hit) << "every read after an idle spell went to Redis: "
+                   << c("INFO", "frontcache").str;
+}
+
 // Cuts the invalidation stream with `fault`, then writes around the proxy: no read sent more
 // than max_staleness after the write was acknowledged may return the old value.
 class CoherenceUnderFaults : public Coherence {

@@ -306,6 +306,8 @@ def main(argv=None):
     p.add_argument('--checker-timeout', type=float, default=10.0,
                    help='seconds a checker request may take before it counts as a stall')
     p.add_argument('--extra-yaml', default=os.environ.get('DIFFTEST_EXTRA_YAML', ''))
+    p.add_argument('--tracking', default='bcast', choices=['bcast', 'default'],
+                   help='invalidation.tracking of the proxy')
     p.add_argument('--max-rss-mb', type=int, default=None,
                    help='fail when the proxy\'s RSS ever exceeds this (output buffers bounded?)')
     p.add_argument('--no-inline', action='store_true',
@@ -328,7 +330,7 @@ def main(argv=None):
         'ASAN_OPTIONS', 'detect_leaks=0:abort_on_error=0'),
         UBSAN_OPTIONS=os.environ.get('UBSAN_OPTIONS', 'print_stacktrace=1'))
     proxy = procs.Frontcache(binary, wd, 'fuzz', redis.port, extra_yaml=opts.extra_yaml,
-                             command_timeout='5s', env=env)
+                             command_timeout='5s', env=env, tracking=opts.tracking)
     status = 0
     try:
         conn = socket.create_connection(('127.0.0.1', redis.port))

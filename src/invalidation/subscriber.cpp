@@ -4,6 +4,7 @@
 #include <hiredis/read.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <charconv>
 #include <deque>
 #include <vector>
 
@@ -262,6 +264,12 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       const Reply* r = co_await read_reply(sub_);
       if (r->type != REDIS_REPLY_ARRAY) co_return "SUBSCRIBE failed: " + std::string(str(r));
     }
+    if (settings_.data_tracking) {
+      // No tracking of its own: it asks in each fence round which shared connections are still
+      // there (CLIENT LIST ID), so that a busy one's queue does not hold the round back.
+      error = co_await open(tracker_);
+      if (!error.empty()) co_return "tracker: " + error;
+    }
     if (settings_.tracking) {
       error = co_await open(tracker_);
       if (!error.empty()) co_return "tracker: " + error;
@@ -345,7 +353,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   }
 
   awaitable<void> read_loop(Link& link, bool subscriber, std::string& reason) {
-    if (!subscriber && !settings_.tracking) {
+    if (!subscriber && !uses_tracker()) {
       // No tracker: wait until the group ends.
       asio::steady_timer forever(io_, asio::steady_timer::time_point::max());
       co_await forever.async_wait(kNoThrow);
@@ -356,6 +364,9 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         const Reply* r = co_await read_reply(link);
         if (subscriber) {
           handle_message(r);
+        } else if (settings_.data_tracking) {
+          confirm(r);
+          pong(tracker_);
         } else if (str(r) == "PONG") {
           pong(tracker_);
         }
@@ -382,10 +393,11 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       const auto started = Clock::now();
       fence_requested_.store(false, std::memory_order_relaxed);
       sub_.ponged = false;
-      tracker_.ponged = !settings_.tracking;
+      tracker_.ponged = !uses_tracker();
       try {
         co_await write(sub_, ping);
         if (settings_.tracking) co_await write(tracker_, ping);
+        if (settings_.data_tracking) co_await write(tracker_, alive_request());
       } catch (const std::exception& e) {
         if (reason.empty()) reason = fmt::format("PING failed: {}", e.what());
         co_return;
@@ -405,7 +417,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
       // is alive: current only as of the oldest proof among them (data_tracking.hpp).
       auto as_of = started;
       if (settings_.data_tracking) {
-        as_of = std::min(as_of, settings_.data_tracking->proven_as_of(data_generation_));
+        as_of = std::min(as_of, settings_.data_tracking->proven_as_of(data_generation_, alive_));
       }
       sink_.set_current(as_of);
       const auto next = started + settings_.fence_interval;
@@ -414,6 +426,58 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
         co_await timer.async_wait(kNoThrow);
       }
     }
+  }
+
+  bool uses_tracker() const { return settings_.tracking || settings_.data_tracking != nullptr; }
+
+  // Data tracking: CLIENT LIST ID of the shared connections pointed at this generation (their
+  // ids as the round starts), or a PING when there is none. Run after the round's start, its
+  // reply names those still connected, so still tracking, then: they were tracking for every
+  // write before the start, whatever their own queues hold.
+  std::string alive_request() {
+    asked_ = settings_.data_tracking->client_ids(data_generation_);
+    alive_.clear();
+    if (asked_.empty()) return command({"PING"});
+    std::vector<std::string> ids;
+    for (auto id : asked_) ids.push_back(std::to_string(id));
+    std::vector<std::string_view> args{"CLIENT", "LIST", "ID"};
+    args.insert(args.end(), ids.begin(), ids.end());
+    std::string request;
+    resp::encode_command(request, args);
+    return request;
+  }
+
+  // The reply to alive_request(): the asked ids whose line says they track (flag t). Anything
+  // else (PONG, an error such as a NOPERM or a Redis before 6.2) confirms nothing: those
+  // connections count with their own proofs (data_tracking.hpp).
+  void confirm(const Reply* r) {
+    alive_.clear();
+    if (r->type != REDIS_REPLY_STRING) {
+      if (r->type == REDIS_REPLY_ERROR) {
+        alive_log_.warn(
+            "invalidation: CLIENT LIST ID refused ({}): idle shared connections "
+            "prove themselves with PINGs",
+            str(r));
+      }
+      return;
+    }
+    std::string_view text = str(r);
+    while (!text.empty()) {
+      const auto end = text.find('\n');
+      const std::string_view line = text.substr(0, end);
+      text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+      std::uint64_t id = 0;
+      if (!line.starts_with("id=")) continue;
+      std::from_chars(line.data() + 3, line.data() + line.size(), id);
+      const auto flags = line.find(" flags=");
+      if (flags == std::string_view::npos) continue;
+      const std::string_view f = line.substr(flags + 7, line.find(' ', flags + 7) - flags - 7);
+      if (f.find('t') != std::string_view::npos &&
+          std::binary_search(asked_.begin(), asked_.end(), id)) {
+        alive_.push_back(id);
+      }
+    }
+    std::sort(alive_.begin(), alive_.end());
   }
 
   void pong(Link& link) {
@@ -483,6 +547,9 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   bool stopped_ = false;
   bool armed_ = false;
   std::uint64_t data_generation_ = 0;
+  std::vector<std::uint64_t> asked_;  // data tracking: the ids this round asks about (sorted)
+  std::vector<std::uint64_t> alive_;  // ... and those Redis listed as tracking (sorted)
+  metrics::LogLimit alive_log_;
   std::string last_reason_;
   std::vector<std::string_view> keys_;
 };

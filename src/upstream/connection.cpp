@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <charconv>
 #include <deque>
 #include <random>
 #include <vector>
@@ -261,6 +262,15 @@ awaitable<bool> Connection::Impl::handshake() {
     myid = expected - 1;  // CLIENT SETNAME, counted in `expected` from the start, comes last
     ++expected;
   }
+  // Data tracking: the connection's CLIENT ID, by which fence rounds ask Redis whether it is
+  // still there (data_tracking.hpp). Right before SETNAME, which stays last.
+  std::size_t client_id = kNoCheck;
+  if (settings_.tracking) {
+    const std::string_view ask[] = {"CLIENT", "ID"};
+    resp::encode_command(request, ask);
+    client_id = expected - 1;
+    ++expected;
+  }
   const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache"};
   resp::encode_command(request, setname);
 
@@ -274,8 +284,16 @@ awaitable<bool> Connection::Impl::handshake() {
     resp::ReplyKind kind{};
     const bool got = co_await read_reply(reply, kind);
     if (!got) co_return false;
+    if (i == client_id) {
+      std::uint64_t id = 0;
+      if (kind == resp::ReplyKind::Integer) {
+        std::from_chars(reply.data() + 1, reply.data() + reply.size(), id);
+      }
+      if (!slot_) slot_ = settings_.tracking->attach();
+      slot_->client_id.store(id, std::memory_order_relaxed);
+      continue;
+    }
     if (i == myid) {
-      last_error_ = identity_error(settings_, reply);
       if (last_error_.empty()) continue;
       spdlog::warn("upstream {}:{}: {}", settings_.host, settings_.port, last_error_);
       co_return false;

@@ -63,6 +63,13 @@ void handshake(FakeConnection& c) {
   c.write("+OK\r\n");
 }
 
+// The same with data tracking: CLIENT ID first (answered 41 + the connection's index).
+void tracked_handshake(FakeConnection& c) {
+  EXPECT_EQ(c.read_command(), (Args{"CLIENT", "ID"}));
+  EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache"}));
+  c.write(":" + std::to_string(41 + c.index()) + "\r\n+OK\r\n");
+}
+
 std::string command(const Args& args) { return resp_array(args); }
 
 // Drives one Connection on its own io thread.
@@ -430,7 +437,7 @@ class DataTrackingTest : public ConnectionTest {
 
 TEST_F(DataTrackingTest, PointsAtEachGenerationsSubscriberBeforeItsNextRequest) {
   FakeUpstream fake([&](FakeConnection& c) {
-    handshake(c);
+    tracked_handshake(c);
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
     EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
     EXPECT_EQ(c.read_command(), (Args{"GET", "b"}));  // same generation: nothing between
@@ -467,7 +474,7 @@ TEST_F(DataTrackingTest, PointsAtEachGenerationsSubscriberBeforeItsNextRequest) 
 
 TEST_F(DataTrackingTest, WithoutASubscriberNothingIsPointedOrTracked) {
   FakeUpstream fake([&](FakeConnection& c) {
-    handshake(c);
+    tracked_handshake(c);
     EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
     c.write("$1\r\nA\r\n");
   });
@@ -481,11 +488,38 @@ TEST_F(DataTrackingTest, WithoutASubscriberNothingIsPointedOrTracked) {
   EXPECT_EQ(recorder_->got()[0].reply, "$1\r\nA\r\n");
 }
 
+// A connection Redis lists as tracking (CLIENT LIST ID in the fence round) does not hold the
+// round back, however old its own proof; one it does not list counts with its proof.
+TEST_F(DataTrackingTest, ConnectionsListedAliveDoNotHoldTheRoundBack) {
+  Notification may_reply;
+  FakeUpstream fake([&](FakeConnection& c) {
+    tracked_handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "slow"}));
+    ASSERT_TRUE(may_reply.wait());
+    c.write("+OK\r\n$1\r\nS\r\n");
+  });
+  tracking_->point_to(7);
+  const std::uint64_t gen = tracking_->generation();
+  open(tracked_settings(fake));
+  ASSERT_TRUE(wait_ready());
+  send(0, {"GET", "slow"}, 1);
+  const auto pointed = tracking_->proven_as_of(gen);
+  ASSERT_NE(pointed, std::chrono::steady_clock::time_point::max());
+  EXPECT_EQ(tracking_->client_ids(gen), (std::vector<std::uint64_t>{41}));
+  const std::uint64_t listed[] = {41};
+  EXPECT_EQ(tracking_->proven_as_of(gen, listed), std::chrono::steady_clock::time_point::max());
+  const std::uint64_t others[] = {40, 42};
+  EXPECT_EQ(tracking_->proven_as_of(gen, others), pointed);
+  may_reply.notify();
+  ASSERT_TRUE(recorder_->wait_for(1));
+}
+
 // A RESP3 tracking connection hears "tracking-redir-broken" when its subscriber is gone: a push,
 // never the reply of the request in front.
 TEST_F(DataTrackingTest, PushesAreNotTakenForReplies) {
   FakeUpstream fake([&](FakeConnection& c) {
-    handshake(c);
+    tracked_handshake(c);
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
     EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
     c.write("+OK\r\n>2\r\n$21\r\ntracking-redir-broken\r\n:7\r\n$1\r\nA\r\n");
@@ -503,7 +537,7 @@ TEST_F(DataTrackingTest, PushesAreNotTakenForReplies) {
 TEST_F(DataTrackingTest, ALostConnectionMakesL1Forget) {
   FakeUpstream fake([&](FakeConnection& c) {
     if (c.index() > 0) return;  // the reconnect: left connecting
-    handshake(c);
+    tracked_handshake(c);
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
     EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
     c.write("+OK\r\n$1\r\nA\r\n");
@@ -523,7 +557,7 @@ TEST_F(DataTrackingTest, ALostConnectionMakesL1Forget) {
 // so L1 forgets; the connection keeps serving, uncached, and does not ask again this generation.
 TEST_F(DataTrackingTest, RefusedTrackingLeavesTheConnectionServingUntracked) {
   FakeUpstream fake([&](FakeConnection& c) {
-    handshake(c);
+    tracked_handshake(c);
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
     EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
     c.write("-NOPERM this user has no permissions to run the 'client|tracking' command\r\n");
@@ -548,7 +582,7 @@ TEST_F(DataTrackingTest, RefusedTrackingLeavesTheConnectionServingUntracked) {
 TEST_F(DataTrackingTest, AnIdleConnectionProvesItselfWithPings) {
   Notification pinged;
   FakeUpstream fake([&](FakeConnection& c) {
-    handshake(c);
+    tracked_handshake(c);
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "TRACKING", "on", "REDIRECT", "7"}));
     EXPECT_EQ(c.read_command(), (Args{"GET", "a"}));
     c.write("+OK\r\n$1\r\nA\r\n");

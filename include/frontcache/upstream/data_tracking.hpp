@@ -11,9 +11,12 @@
 //     before its next request;
 //   - a connection that ends takes Redis's memory of its reads with it: L1 forgets everything
 //     (lost()) before the connection stops counting;
-//   - a fence round is current only as of the oldest "proven" time among the connections of the
-//     current generation: the send time of the last request each one had answered (it was alive,
-//     so still tracking, when Redis ran it). Idle connections PING to keep it recent.
+//   - a fence round must know every connection of the current generation alive after it started:
+//     the subscriber's tracker link asks Redis (CLIENT LIST ID, run after the round's start);
+//     a connection Redis did not list counts with its own "proven" time, the send time of the
+//     last request it had answered (it was alive, so still tracking, when Redis ran it), and
+//     the round is current only as of the oldest of those. Idle connections PING to keep theirs
+//     recent (for a Redis or an ACL that refuses CLIENT LIST).
 //
 // Shared by the subscriber's thread (point_to, unpoint, proven_as_of) and the workers (attach,
 // the slots); no Asio here.
@@ -25,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace frontcache::upstream {
@@ -37,6 +41,7 @@ class DataTracking {
   struct alignas(64) Slot {
     std::atomic<std::uint64_t> generation{0};  // the generation it is pointed at; 0: none
     std::atomic<Clock::rep> proven{0};         // send time of the last request answered
+    std::atomic<std::uint64_t> client_id{0};   // its CLIENT ID (from the handshake)
   };
 
   // `on_lost`: L1 forgets everything (any thread). `prove_every`: how old an idle connection's
@@ -54,9 +59,13 @@ class DataTracking {
   // The subscriber's CLIENT ID for generation(); 0: none (load generation() first).
   std::uint64_t redirect() const { return redirect_.load(std::memory_order_relaxed); }
 
-  // Subscriber: every connection pointed at `generation` was alive at Redis after the returned
-  // time (time_point::max() when there is none).
-  Clock::time_point proven_as_of(std::uint64_t generation) const;
+  // Subscriber: every connection pointed at `generation`, but those whose CLIENT ID is in
+  // `alive` (sorted: Redis listed them as tracking after the fence round started), was alive at
+  // Redis after the returned time (time_point::max() when there is none).
+  Clock::time_point proven_as_of(std::uint64_t generation,
+                                 std::span<const std::uint64_t> alive = {}) const;
+  // The CLIENT IDs of the connections pointed at `generation`, sorted.
+  std::vector<std::uint64_t> client_ids(std::uint64_t generation) const;
 
   // Connections: a slot for the connection's lifetime (the handle gives it back).
   std::shared_ptr<Slot> attach();
