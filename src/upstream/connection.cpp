@@ -294,6 +294,7 @@ awaitable<bool> Connection::Impl::handshake() {
       continue;
     }
     if (i == myid) {
+      last_error_ = identity_error(settings_, reply);
       if (last_error_.empty()) continue;
       spdlog::warn("upstream {}:{}: {}", settings_.host, settings_.port, last_error_);
       co_return false;
