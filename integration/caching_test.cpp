@@ -17,15 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// calls=N of one command in the upstream's INFO commandstats (0 when never called).
-long long upstream_calls(RedisClient& direct, const std::string& command) {
-  const std::string info = direct("INFO", "commandstats").str;
-  const std::string key = "cmdstat_" + command + ":calls=";
-  const auto pos = info.find(key);
-  if (pos == std::string::npos) return 0;
-  return std::stoll(info.substr(pos + key.size()));
-}
-
 std::string info_field(RedisClient& c, const std::string& field) {
   return frontcache::integration::info_field(c("INFO", "frontcache").str, field);
 }
@@ -92,12 +83,12 @@ TEST_F(Caching, RepeatedReadsCostOneUpstreamRead) {
     ASSERT_EQ(c("MGET", "k2", "nokey").to_string(), "[\"v2\", (nil)]");
     ASSERT_EQ(c("HGETALL", "h").to_string(), "[\"f1\", \"a\", \"f2\", \"b\"]");
   }
-  EXPECT_LE(upstream_calls(d, "get"), 1);
-  EXPECT_LE(upstream_calls(d, "mget"), 1);
-  EXPECT_LE(upstream_calls(d, "hgetall"), 1);
+  EXPECT_LE(command_calls(d, "get"), 1);
+  EXPECT_LE(command_calls(d, "mget"), 1);
+  EXPECT_LE(command_calls(d, "hgetall"), 1);
   // MGET of keys GET has cached costs nothing more.
   EXPECT_EQ(c("MGET", "k", "k2").to_string(), "[\"v\", \"v2\"]");
-  EXPECT_LE(upstream_calls(d, "mget"), 1);
+  EXPECT_LE(command_calls(d, "mget"), 1);
   EXPECT_GE(std::stoll(info_field(c, "l1_hits")), 147);
 }
 
@@ -163,7 +154,7 @@ TEST_F(Stampede, ColdKeyCostsOneUpstreamRead) {
   EXPECT_TRUE(all_waiting) << text;
   EXPECT_EQ(blocker.read_reply(30s).value_or("<none>"), "+OK\r\n");
   for (int i = 0; i < kClients; ++i) EXPECT_EQ(got[i], "\"value\"") << "client " << i;
-  EXPECT_EQ(upstream_calls(d, "get"), 1);
+  EXPECT_EQ(command_calls(d, "get"), 1);
   EXPECT_GE(info_number(c, "l1_coalesced_waits"), kClients - 1) << c("INFO", "frontcache").str;
 }
 
@@ -332,10 +323,10 @@ TEST_F(Caching, ANilReadWithoutPttlIsStillCached) {
   ASSERT_EQ(d("CONFIG", "RESETSTAT").to_string(), "+OK");
   const auto t0 = Clock::now();
   for (int i = 0; i < 5; ++i) ASSERT_EQ(c("GET", "gone").to_string(), "(nil)");
-  EXPECT_EQ(upstream_calls(d, "pttl"), 0) << "the key's last fill read nil: no PTTL expected";
+  EXPECT_EQ(command_calls(d, "pttl"), 0) << "the key's last fill read nil: no PTTL expected";
   // The default rule's negative_ttl is 1 s: the nil is still cached unless the machine stalled.
   if (Clock::now() - t0 < 1s) {
-    EXPECT_EQ(upstream_calls(d, "get"), 1) << "the nil read without PTTL was not cached";
+    EXPECT_EQ(command_calls(d, "get"), 1) << "the nil read without PTTL was not cached";
   } else {
     std::cout << "[nil] the reads took longer than the negative TTL; the count is not checked\n";
   }
@@ -607,7 +598,7 @@ TEST_F(CachingRules, UncachedRuleGoesUpstreamEveryTime) {
   d("SET", "session:1", "s");
   d("CONFIG", "RESETSTAT");
   for (int i = 0; i < 10; ++i) ASSERT_EQ(c("GET", "session:1").to_string(), "\"s\"");
-  EXPECT_EQ(upstream_calls(d, "get"), 10);
+  EXPECT_EQ(command_calls(d, "get"), 10);
 }
 
 // Reasoned from when requests were sent and replies came back, not from how fast they were: the
@@ -633,7 +624,7 @@ TEST_F(CachingRules, RuleTtlBoundsStaleness) {
   // negative_ttl: 0 means nil replies are not cached.
   d("CONFIG", "RESETSTAT");
   for (int i = 0; i < 5; ++i) ASSERT_EQ(c("GET", "short:none").to_string(), "(nil)");
-  EXPECT_EQ(upstream_calls(d, "get"), 5);
+  EXPECT_EQ(command_calls(d, "get"), 5);
 }
 
 // A fill asks Redis for the key's PTTL only to cap the lifetime of a value; a key whose last
@@ -643,8 +634,8 @@ TEST_F(CachingRules, RepeatedNilReadsSkipThePttl) {
   auto d = target().direct_client();
   d("CONFIG", "RESETSTAT");
   for (int i = 0; i < 5; ++i) ASSERT_EQ(c("GET", "nonil:absent").to_string(), "(nil)");
-  EXPECT_EQ(upstream_calls(d, "get"), 5) << "negative_ttl 0: every nil read is a fill";
-  EXPECT_EQ(upstream_calls(d, "pttl"), 1) << "only the first fill should ask for the PTTL";
+  EXPECT_EQ(command_calls(d, "get"), 5) << "negative_ttl 0: every nil read is a fill";
+  EXPECT_EQ(command_calls(d, "pttl"), 1) << "only the first fill should ask for the PTTL";
 }
 
 // When the key appears, the fill that guessed nil answers the value without caching it (its
@@ -656,14 +647,14 @@ TEST_F(CachingRules, AValueReadWithoutItsPttlIsNotCached) {
   ASSERT_EQ(d("SET", "nonil:late", "v", "PX", "100000").to_string(), "+OK");
   d("CONFIG", "RESETSTAT");
   ASSERT_EQ(c("GET", "nonil:late").to_string(), "\"v\"");
-  EXPECT_EQ(upstream_calls(d, "pttl"), 0) << "the fill after a nil should not ask for the PTTL";
+  EXPECT_EQ(command_calls(d, "pttl"), 0) << "the fill after a nil should not ask for the PTTL";
   const auto t0 = Clock::now();
   ASSERT_EQ(c("GET", "nonil:late").to_string(), "\"v\"");
-  EXPECT_EQ(upstream_calls(d, "get"), 2) << "a value read without its PTTL was cached";
-  EXPECT_EQ(upstream_calls(d, "pttl"), 1);
+  EXPECT_EQ(command_calls(d, "get"), 2) << "a value read without its PTTL was cached";
+  EXPECT_EQ(command_calls(d, "pttl"), 1);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(c("GET", "nonil:late").to_string(), "\"v\"");
   if (Clock::now() - t0 < 10s) {  // the rule's TTL
-    EXPECT_EQ(upstream_calls(d, "get"), 2) << "the value filled with its PTTL was not cached";
+    EXPECT_EQ(command_calls(d, "get"), 2) << "the value filled with its PTTL was not cached";
   }
 }
 

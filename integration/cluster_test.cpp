@@ -33,14 +33,6 @@ long long info_field(RedisClient& c, const std::string& field) {
   return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 2));
 }
 
-// How often the server behind `c` ran `command` ("get", "cluster|myid"): INFO commandstats.
-long long command_calls(RedisClient& c, const std::string& command) {
-  const std::string stats = c("INFO", "commandstats").str;
-  const std::string field = "cmdstat_" + command + ":calls=";
-  const auto at = stats.find(field);
-  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
-}
-
 // frontcache with upstream.mode: cluster, `seed` its upstream.address.
 FrontcacheOptions cluster_options(uint16_t seed, const std::string& upstream_yaml = "") {
   FrontcacheOptions o;

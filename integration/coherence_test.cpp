@@ -170,6 +170,28 @@ TEST_P(Coherence, AnIdleProxyStillAnswersFromL1) {
                    << c("INFO", "frontcache").str;
 }
 
+// With tracking: default a fence round asks Redis which shared connections still track
+// (CLIENT LIST ID, ~19 us of Redis CPU) only when a session waits for the round or a
+// connection's own proof lags; idle connections PING, so an idle proxy rarely asks. (With
+// bcast no round asks.) Both proxies' rounds count against proxy 0's: before the change every
+// round of each asked.
+TEST_P(Coherence, IdleProxiesRarelyListTheirConnections) {
+  auto c = proxy(0);
+  ASSERT_EQ(c("SET", "idle", "v").str, "OK");
+  ASSERT_EQ(c("GET", "idle").str, "v");
+  auto d = direct();
+  const long long rounds = info_number(c, "invalidation_fence_rounds");
+  const long long lists = command_calls(d, "client|list");
+  ASSERT_GE(rounds, 0);
+  ASSERT_TRUE(wait_until([&] {
+    return info_number(c, "invalidation_fence_rounds") >= rounds + 40;
+  })) << c("INFO", "frontcache").str;
+  const long long rounds_seen = info_number(c, "invalidation_fence_rounds") - rounds;
+  const long long listed = command_calls(d, "client|list") - lists;
+  EXPECT_LE(listed * 2, rounds_seen)
+      << listed << " CLIENT LIST calls in " << rounds_seen << " fence rounds of proxy 0";
+}
+
 // Cuts the invalidation stream with `fault`, then writes around the proxy: no read sent more
 // than max_staleness after the write was acknowledged may return the old value.
 class CoherenceUnderFaults : public Coherence {

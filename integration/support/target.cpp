@@ -173,6 +173,13 @@ std::string info_field(const std::string& info, const std::string& field) {
   return info.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+long long command_calls(RedisClient& c, const std::string& command) {
+  const std::string stats = c("INFO", "commandstats").str;
+  const std::string field = "cmdstat_" + command + ":calls=";
+  const auto at = stats.find(field);
+  return at == std::string::npos ? 0 : std::stoll(stats.substr(at + field.size()));
+}
+
 long long blocked_clients(RedisClient& direct) {
   const std::string value = info_field(direct("INFO", "clients").str, "blocked_clients");
   return value.empty() ? -1 : std::stoll(value);

@@ -98,6 +98,10 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
 // `field:value` from INFO text; empty when absent.
 std::string info_field(const std::string& info, const std::string& field);
 
+// How often the server behind `c` ran `command` ("get", "client|list"): calls=N in its INFO
+// commandstats, 0 when never.
+long long command_calls(RedisClient& c, const std::string& command);
+
 // Until the proxy's L1 is armed (`l1_state:armed` in INFO frontcache: every invalidation stream
 // it needs is up); false when the hang guard passes first.
 bool wait_armed(RedisClient& c, std::chrono::milliseconds timeout = 30s);

@@ -391,13 +391,13 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
     asio::steady_timer& timer = round_timer_;
     for (;;) {
       const auto started = Clock::now();
-      fence_requested_.store(false, std::memory_order_relaxed);
+      const bool requested = fence_requested_.exchange(false, std::memory_order_relaxed);
       sub_.ponged = false;
       tracker_.ponged = !uses_tracker();
       try {
         co_await write(sub_, ping);
         if (settings_.tracking) co_await write(tracker_, ping);
-        if (settings_.data_tracking) co_await write(tracker_, alive_request());
+        if (settings_.data_tracking) co_await write(tracker_, alive_request(started, requested));
       } catch (const std::exception& e) {
         if (reason.empty()) reason = fmt::format("PING failed: {}", e.what());
         co_return;
@@ -431,12 +431,22 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   bool uses_tracker() const { return settings_.tracking || settings_.data_tracking != nullptr; }
 
   // Data tracking: CLIENT LIST ID of the shared connections pointed at this generation (their
-  // ids as the round starts), or a PING when there is none. Run after the round's start, its
-  // reply names those still connected, so still tracking, then: they were tracking for every
-  // write before the start, whatever their own queues hold.
-  std::string alive_request() {
-    asked_ = settings_.data_tracking->client_ids(data_generation_);
+  // ids as the round starts). Run after the round's start, its reply names those still
+  // connected, so still tracking, then: they were tracking for every write before the start,
+  // whatever their own queues hold. Asked only when the round needs it: when a session waits
+  // for it (a requested fence must be current as of its start) or when some connection's own
+  // proof lags by more than a fence interval (one queued behind large replies). Otherwise
+  // (idle connections PING, busy ones are proven by their replies) a PING: 19 us of Redis CPU
+  // per CLIENT LIST ID, 40 rounds a second, saved on every instance whose connections keep up.
+  std::string alive_request(Clock::time_point started, bool requested) {
+    asked_.clear();
     alive_.clear();
+    const auto lag_allowed = 2 * settings_.data_tracking->prove_every();
+    if (!requested &&
+        settings_.data_tracking->proven_as_of(data_generation_) >= started - lag_allowed) {
+      return command({"PING"});
+    }
+    asked_ = settings_.data_tracking->client_ids(data_generation_);
     if (asked_.empty()) return command({"PING"});
     std::vector<std::string> ids;
     for (auto id : asked_) ids.push_back(std::to_string(id));

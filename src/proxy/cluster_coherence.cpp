@@ -32,6 +32,7 @@ class ClusterCoherence::NodeSink final : public invalidation::Sink {
   void set_current(std::chrono::steady_clock::time_point as_of) override {
     if (retired) return;
     current = as_of;
+    owner_.l1_.stats().fence_rounds.fetch_add(1, std::memory_order_relaxed);
     owner_.slots_.set_current(stream_, as_of);
     owner_.update_summary();
   }

@@ -226,6 +226,7 @@ std::string Session::l1_info() const {
       "invalidation_publish_dropped:{}\r\n"
       "invalidation_max_staleness_ms:{}\r\n"
       "invalidation_current_age_ms:{}\r\n"
+      "invalidation_fence_rounds:{}\r\n"
       "l1_bypass_not_current:{}\r\n"
       "l1_bypass_own_write:{}\r\n"
       "l1_bypass_not_armed:{}\r\n",
@@ -237,7 +238,7 @@ std::string Session::l1_info() const {
       c.coalesced_waiters, c.waiters_refused, c.stale_fills_discarded, c.fills_failed,
       load(s.invalidated_channel), load(s.invalidated_tracking), load(s.invalidated_local),
       load(s.flushes), load(s.bypass_events), load(s.published), load(s.publish_dropped),
-      l1->max_staleness().count(), current_age_ms, load(s.bypass_not_current),
+      l1->max_staleness().count(), current_age_ms, load(s.fence_rounds), load(s.bypass_not_current),
       load(s.bypass_own_write), load(s.bypass_not_armed));
 }
 

@@ -92,6 +92,7 @@ void L1::set_armed(bool armed, std::string_view) {
 }
 
 void L1::set_current(std::chrono::steady_clock::time_point as_of) {
+  stats_.fence_rounds.fetch_add(1, std::memory_order_relaxed);
   current_as_of_.store(as_of.time_since_epoch().count(), std::memory_order_release);
 }
 

@@ -33,6 +33,7 @@ struct L1Stats {
   std::atomic<std::uint64_t> invalidated_local{0};     // keys written through this instance
   std::atomic<std::uint64_t> flushes{0};               // invalidate-everything events
   std::atomic<std::uint64_t> bypass_events{0};         // lost streams (cluster: per master)
+  std::atomic<std::uint64_t> fence_rounds{0};          // completed (cluster: every master's)
   std::atomic<std::uint64_t> published{0};             // PUBLISH messages sent
   std::atomic<std::uint64_t> publish_dropped{0};       // batches not sent: no upstream ready
   // Cacheable reads sent upstream instead of being looked up in L1, by cause:

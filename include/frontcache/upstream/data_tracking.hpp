@@ -12,11 +12,12 @@
 //   - a connection that ends takes Redis's memory of its reads with it: L1 forgets everything
 //     (lost()) before the connection stops counting;
 //   - a fence round must know every connection of the current generation alive after it started:
-//     the subscriber's tracker link asks Redis (CLIENT LIST ID, run after the round's start);
-//     a connection Redis did not list counts with its own "proven" time, the send time of the
-//     last request it had answered (it was alive, so still tracking, when Redis ran it), and
-//     the round is current only as of the oldest of those. Idle connections PING to keep theirs
-//     recent (for a Redis or an ACL that refuses CLIENT LIST).
+//     a connection counts with its own "proven" time, the send time of the last request it had
+//     answered (it was alive, so still tracking, when Redis ran it), and the round is current
+//     only as of the oldest of those. Idle connections PING to keep theirs recent. When that is
+//     not enough (a proof lags: a connection queued behind large replies; or a session waits
+//     for the round) the subscriber's tracker link asks Redis (CLIENT LIST ID, run after the
+//     round's start), and the connections it lists as tracking no longer hold the round back.
 //
 // Shared by the subscriber's thread (point_to, unpoint, proven_as_of) and the workers (attach,
 // the slots); no Asio here.
