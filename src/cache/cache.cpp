@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -18,13 +19,29 @@ constexpr unsigned kMaxShards = 1024;
 // A shard may hold up to this many times its nominal share while the total is under the bound.
 constexpr std::uint64_t kShardLimitFactor = 2;
 
-std::uint64_t finalize(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
+// hash_key: the multiply-and-fold construction of wyhash (public domain): each 16 bytes are
+// folded by one 64x64->128-bit multiplication whose halves are xored. A cache key of ~30 bytes
+// and its owner cost ~50 instructions together, where std::hash (murmur) and a 64-bit
+// finalizer cost 155 per hit (callgrind); the quality stays that of a full-avalanche hash (the
+// trace simulations' hit ratios, which a weak hash lowered, are the check).
+constexpr std::uint64_t kSecret[4] = {0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL,
+                                      0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL};
+
+__extension__ typedef unsigned __int128 Wide;  // GCC and Clang on 64-bit targets
+
+inline std::uint64_t fold(std::uint64_t a, std::uint64_t b) noexcept {
+  const Wide r = static_cast<Wide>(a) * b;
+  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
+}
+inline std::uint64_t read8(const char* p) noexcept {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline std::uint64_t read4(const char* p) noexcept {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
 }
 
 unsigned shard_count_for(const CacheConfig& config) {
@@ -43,7 +60,50 @@ std::int64_t deadline_for(TimePoint now, Duration ttl) noexcept {
 }  // namespace
 
 std::uint64_t hash_key(std::string_view key) noexcept {
-  return finalize(std::hash<std::string_view>{}(key));
+  const char* p = key.data();
+  const std::size_t len = key.size();
+  std::uint64_t seed = fold(kSecret[0], kSecret[1]);
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  if (len <= 16) {
+    if (len >= 4) {
+      const std::size_t mid = (len >> 3) << 2;
+      a = (read4(p) << 32) | read4(p + mid);
+      b = (read4(p + len - 4) << 32) | read4(p + len - 4 - mid);
+    } else if (len > 0) {
+      const auto byte = [p](std::size_t i) {
+        return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i]));
+      };
+      a = (byte(0) << 16) | (byte(len >> 1) << 8) | byte(len - 1);
+    }
+  } else {
+    std::size_t i = len;
+    if (i > 48) {
+      std::uint64_t see1 = seed;
+      std::uint64_t see2 = seed;
+      do {
+        seed = fold(read8(p) ^ kSecret[1], read8(p + 8) ^ seed);
+        see1 = fold(read8(p + 16) ^ kSecret[2], read8(p + 24) ^ see1);
+        see2 = fold(read8(p + 32) ^ kSecret[3], read8(p + 40) ^ see2);
+        p += 48;
+        i -= 48;
+      } while (i > 48);
+      seed ^= see1 ^ see2;
+    }
+    while (i > 16) {
+      seed = fold(read8(p) ^ kSecret[1], read8(p + 8) ^ seed);
+      p += 16;
+      i -= 16;
+    }
+    a = read8(p + i - 16);
+    b = read8(p + i - 8);
+  }
+  a ^= kSecret[1];
+  b ^= seed;
+  const Wide r = static_cast<Wide>(a) * b;
+  a = static_cast<std::uint64_t>(r);
+  b = static_cast<std::uint64_t>(r >> 64);
+  return fold(a ^ kSecret[0] ^ len, b ^ kSecret[1]);
 }
 
 // ---- FillTicket -----------------------------------------------------------------------------

@@ -298,5 +298,28 @@ TEST(Stats, HitsAndMisses) {
   EXPECT_EQ(s.inserts, 1U);
 }
 
+// hash_key reads the key's bytes and nothing around them, at every length (each length class of
+// the multiply-fold takes a different path: 0, 1-3, 4-16, 17-48, longer), and every byte counts.
+TEST(HashKey, DependsOnEveryByteOfTheKeyAndOnNothingElse) {
+  for (std::size_t len = 0; len <= 130; ++len) {
+    std::string key(len, 'k');
+    for (std::size_t i = 0; i < len; ++i) key[i] = static_cast<char>('a' + (i * 7) % 26);
+    const std::uint64_t h = hash_key(key);
+    // The same bytes amid other bytes: a read past either end would change the hash.
+    for (const char fill : {'\0', '\xff'}) {
+      const std::string framed = std::string(64, fill) + key + std::string(64, fill);
+      EXPECT_EQ(hash_key(std::string_view(framed).substr(64, len)), h) << "length " << len;
+    }
+    for (std::size_t i = 0; i < len; ++i) {
+      std::string other = key;
+      other[i] = static_cast<char>(other[i] ^ 1);
+      EXPECT_NE(hash_key(other), h) << "length " << len << ", byte " << i;
+    }
+    if (len > 0) {
+      EXPECT_NE(hash_key(key.substr(0, len - 1)), h) << "length " << len;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace frontcache::cache
