@@ -20,10 +20,10 @@ constexpr unsigned kMaxShards = 1024;
 constexpr std::uint64_t kShardLimitFactor = 2;
 
 // hash_key: the multiply-and-fold construction of wyhash (public domain): each 16 bytes are
-// folded by one 64x64->128-bit multiplication whose halves are xored. A cache key of ~30 bytes
-// and its owner cost ~50 instructions together, where std::hash (murmur) and a 64-bit
-// finalizer cost 155 per hit (callgrind); the quality stays that of a full-avalanche hash (the
-// trace simulations' hit ratios, which a weak hash lowered, are the check).
+// folded by one 64x64->128-bit multiplication whose halves are xored. A GET hit's cache key and
+// its owner cost 77 instructions together, where std::hash (murmur) and a 64-bit finalizer cost
+// 155 (callgrind); the quality stays that of a full-avalanche hash (the trace simulations' hit
+// ratios, which a weak hash lowered, are the check).
 constexpr std::uint64_t kSecret[4] = {0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL,
                                       0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL};
 

@@ -435,7 +435,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Subscriber::Impl> {
   // connected, so still tracking, then: they were tracking for every write before the start,
   // whatever their own queues hold. Asked only when the round needs it: when a session waits
   // for it (a requested fence must be current as of its start) or when some connection's own
-  // proof lags by more than a fence interval (one queued behind large replies). Otherwise
+  // proof lags by more than two fence intervals (one queued behind large replies). Otherwise
   // (idle connections PING, busy ones are proven by their replies) a PING: 19 us of Redis CPU
   // per CLIENT LIST ID, 40 rounds a second, saved on every instance whose connections keep up.
   std::string alive_request(Clock::time_point started, bool requested) {
