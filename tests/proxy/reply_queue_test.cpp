@@ -17,6 +17,24 @@ std::string take(ReplyQueue& q) {
   return out;
 }
 
+// An idle connection's queue holds no slots; they come with the first request in flight and
+// double as the pipeline deepens, the replies staying in order across each growth.
+TEST(ReplyQueue, SlotsAreAllocatedOnlyForRequestsInFlight) {
+  ReplyQueue q;
+  EXPECT_EQ(q.slots(), 0u);
+  q.append("+hit\r\n");  // an unpipelined hit takes no slot
+  EXPECT_EQ(q.slots(), 0u);
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 9; ++i) seqs.push_back(q.push());
+  EXPECT_EQ(q.slots(), 16u);
+  std::string expected = "+hit\r\n";
+  for (auto it = seqs.rbegin(); it != seqs.rend(); ++it) {
+    q.complete(*it, ":" + std::to_string(*it) + "\r\n");
+  }
+  for (auto seq : seqs) expected += ":" + std::to_string(seq) + "\r\n";
+  EXPECT_EQ(take(q), expected);
+}
+
 TEST(ReplyQueue, InOrderCompletionIsReadyAtOnce) {
   ReplyQueue q;
   auto a = q.push();

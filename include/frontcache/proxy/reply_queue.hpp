@@ -109,9 +109,12 @@ class BasicReplyQueue {
   // Sequence number of the oldest slot still waiting (== next when none).
   std::uint64_t head() const { return head_; }
   std::uint64_t next() const { return next_; }
+  // Slots allocated: none until the first push() (an idle connection holds no ring).
+  std::size_t slots() const { return ring_.size(); }
 
  private:
   static constexpr std::size_t kKeepSlotBytes = 4096;  // larger parked buffers are freed
+  static constexpr std::size_t kFirstSlots = 4;
 
   struct Slot {
     bool done = false;
@@ -122,7 +125,7 @@ class BasicReplyQueue {
   const Slot& slot(std::uint64_t seq) const { return ring_[seq & (ring_.size() - 1)]; }
 
   void grow() {
-    std::vector<Slot> bigger(ring_.size() * 2);
+    std::vector<Slot> bigger(ring_.empty() ? kFirstSlots : ring_.size() * 2);
     for (std::uint64_t seq = head_; seq < next_; ++seq) {
       bigger[seq & (bigger.size() - 1)] = std::move(slot(seq));
     }
@@ -148,8 +151,10 @@ class BasicReplyQueue {
   }
 
   // Ring of slots, power-of-two sized, indexed by sequence number: slots and their strings are
-  // reused, so a steady pipeline allocates nothing.
-  std::vector<Slot> ring_ = std::vector<Slot>(16);
+  // reused, so a steady pipeline allocates nothing. Empty until the first push(): 16 slots
+  // allocated up front were 3.3 KB of every idle connection's 11 KB (massif, 2,000 idle
+  // connections); a reply appended with nothing in flight (an unpipelined hit) takes no slot.
+  std::vector<Slot> ring_;
   std::uint64_t head_ = 0;  // sequence number of the oldest slot not yet taken
   std::uint64_t next_ = 0;  // sequence number the next push() returns
   std::string ready_;       // replies in order, not yet taken by the writer
