@@ -20,7 +20,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <deque>
 #include <list>
 #include <memory>
 #include <optional>
@@ -43,6 +42,7 @@
 #include "frontcache/upstream/dedicated.hpp"
 #include "permissions.hpp"
 #include "request.hpp"
+#include "seq_fifo.hpp"
 #include "tracking.hpp"
 
 namespace frontcache::proxy {
@@ -308,7 +308,7 @@ class Session : public upstream::ReplyTarget,
   // or kInternal for the proxy's own (the SELECT of a hand-off), whose +OK is checked.
   static constexpr std::uint64_t kInternal = ~std::uint64_t{0};   // SELECT: +OK expected
   static constexpr std::uint64_t kInternalHello = kInternal - 1;  // HELLO: a map expected
-  std::deque<std::uint64_t> pinned_requests_;
+  SeqFifo pinned_requests_;
   std::vector<QueuedCommand> multi_queue_;
 };
 
