@@ -45,8 +45,9 @@ class DataTracking {
     std::atomic<std::uint64_t> client_id{0};   // its CLIENT ID (from the handshake)
   };
 
-  // `on_lost`: L1 forgets everything (any thread). `prove_every`: how old an idle connection's
-  // proof may get before it PINGs.
+  // `on_lost`: L1 forgets everything (any thread). `prove_every` (the fence interval): an idle
+  // connection PINGs when its last request is half that old, and a fence round asks Redis
+  // (CLIENT LIST ID) when some connection's proof is more than twice that old.
   DataTracking(std::function<void()> on_lost, std::chrono::milliseconds prove_every)
       : on_lost_(std::move(on_lost)), prove_every_(prove_every) {}
 
