@@ -2,6 +2,7 @@
 // HELLO, CLIENT SETNAME/GETNAME, INFO, and plain SET/GET on both protocols hiredis speaks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "resp_util.hpp"
@@ -114,6 +115,49 @@ TEST_F(BasicCommands, InfoHasFrontcacheSection) {
   Reply r = c("INFO");
   ASSERT_EQ(r.type, Reply::Type::String) << r;
   EXPECT_NE(r.str.find("# frontcache\r\n"), std::string::npos) << r.str;
+}
+
+// The section headers ("# Server", ...) of an INFO reply, in order.
+std::vector<std::string> info_sections(const std::string& text) {
+  std::vector<std::string> sections;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find("\r\n", at);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(at, 2, "# ") == 0) sections.push_back(text.substr(at + 2, end - at - 2));
+    at = end + 2;
+  }
+  return sections;
+}
+
+// INFO gives the sections asked for, as Redis does: ours join Redis's default and full sets
+// and come when named, never with other named sections (Redis's test suite asks `INFO cpu`
+// and checks that no memory field is in it).
+TEST_F(BasicCommands, InfoHasTheSectionsAskedFor) {
+  if (!target().is_proxy()) GTEST_SKIP() << "compares the proxy's INFO with Redis's";
+  auto c = target().client();
+  auto direct = target().direct_client();
+  const std::vector<std::vector<std::string>> asks = {{"INFO"},
+                                                      {"INFO", "cpu"},
+                                                      {"INFO", "CPU", "memory"},
+                                                      {"INFO", "default"},
+                                                      {"INFO", "all"},
+                                                      {"INFO", "everything"},
+                                                      {"INFO", "commandstats"},
+                                                      {"INFO", "server", "frontcache"},
+                                                      {"INFO", "nosuch"}};
+  for (const auto& ask : asks) {
+    std::vector<std::string> expected = info_sections(direct.command(ask).str);
+    const std::string args = ask.size() > 1 ? ask[1] : "";
+    const bool ours = ask.size() == 1 || args == "default" || args == "all" ||
+                      args == "everything" || (ask.size() > 2 && ask[2] == "frontcache");
+    if (ours) expected.push_back("frontcache");
+    if (std::find(expected.begin(), expected.end(), "Commandstats") != expected.end()) {
+      expected.push_back("frontcache_commandstats");
+    }
+    const Reply r = c.command(ask);
+    ASSERT_EQ(r.type, Reply::Type::String) << r;
+    EXPECT_EQ(info_sections(r.str), expected) << ask.back();
+  }
 }
 
 TEST_F(BasicCommands, InfoServerSection) {

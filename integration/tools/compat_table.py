@@ -28,7 +28,7 @@ SPECIAL = {
     "select": "answered by the proxy; the database travels with each forwarded request",
     "auth": "answered by the proxy against `auth.*`; upstream credentials stay in `upstream.*`",
     "hello": "answered by the proxy; `HELLO 3` switches the session to RESP3 ([resp3.md](resp3.md))",
-    "info": "forwarded, with a `# frontcache` section appended",
+    "info": "forwarded; a `# frontcache` section is appended when Redis's default or every section is asked for (no argument, `default`, `all`, `everything`) or `frontcache` is named, and `# frontcache_commandstats` after Redis's `# Commandstats`; `INFO frontcache` and `INFO frontcache_commandstats` alone are answered by the proxy",
     "reset": "answered by the proxy; also run upstream when pinned, which unpins",
     "readonly": "forwarded (cluster mode is the upstream's business)",
     "readwrite": "forwarded",

@@ -244,20 +244,31 @@ std::string Session::l1_info() const {
 
 // Appends our section to the upstream's INFO text: a bulk string (RESP2) or a verbatim string
 // (RESP3, "=<n>\r\ntxt:<text>\r\n"), answered in the same form.
-std::string Session::info_reply(std::string_view upstream_bulk) const {
+Reply Session::info_reply_kind(Args args) {
+  if (args.size() == 1) return Reply::Info;
+  for (auto arg : args.subspan(1)) {
+    for (std::string_view set : {"DEFAULT", "ALL", "EVERYTHING", "FRONTCACHE"}) {
+      if (command::iequals(arg, set)) return Reply::Info;
+    }
+  }
+  return Reply::InfoNamed;
+}
+
+std::string Session::info_reply(std::string_view upstream_bulk, bool with_section) const {
   const auto header_end = upstream_bulk.find("\r\n");
   std::string_view text = upstream_bulk.substr(header_end + 2);
   text.remove_suffix(2);  // the value's trailing CRLF
   const bool verbatim = upstream_bulk.starts_with("=");
   if (verbatim) text.remove_prefix(4);  // "txt:"
   std::string combined(text);
-  if (!combined.empty() && !combined.ends_with("\r\n")) combined += "\r\n";
-  if (!combined.empty()) combined += "\r\n";
-  combined += info_section();
+  auto append = [&combined](const std::string& section) {
+    if (!combined.empty() && !combined.ends_with("\r\n")) combined += "\r\n";
+    if (!combined.empty()) combined += "\r\n";
+    combined += section;
+  };
+  if (with_section) append(info_section());
   // Redis's own per-command section was asked for (commandstats, all, everything): ours too.
-  if (text.find("# Commandstats\r\n") != std::string_view::npos) {
-    combined += "\r\n" + command_stats_section();
-  }
+  if (text.find("# Commandstats\r\n") != std::string_view::npos) append(command_stats_section());
   return verbatim ? resp::verbatim_reply(combined, "txt", resp::Protocol::Resp3)
                   : resp::bulk_reply(combined);
 }

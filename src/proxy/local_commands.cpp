@@ -90,7 +90,7 @@ void Session::answer_locally(const Classified& c, Args args) {
       }
       encoded_.clear();
       resp::encode_command(encoded_, args);
-      return forward(encoded_, Reply::Info);
+      return forward(encoded_, info_reply_kind(args));
     case Op::ClientInfo:
       if (pinned_ != nullptr) {
         // The dedicated connection's flags are the client's (d: a WATCHed key was touched...);

@@ -141,7 +141,7 @@ void Session::send_pinned(const Classified& c, Args args, std::string_view raw) 
     auto [p, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
     if (ec == std::errc() && p == args[1].data() + args[1].size()) ctx.db = db;
   }
-  if (c.op == Op::Info) ctx.reply = Reply::Info;
+  if (c.op == Op::Info) ctx.reply = info_reply_kind(args);
   if (c.op == Op::ClientInfo) ctx.reply = Reply::ClientInfo;
   if (is_subscription_op(c.op)) ctx.frames = static_cast<int>(args.size()) - 1;
   if (c.op == Op::Reset) reset_pending_ = true;
@@ -312,7 +312,7 @@ std::string Session::confirm(RequestContext& ctx, std::string_view frame, resp::
       break;
     case Op::Info:
       if (kind == resp::ReplyKind::Bulk || kind == resp::ReplyKind::Verbatim) {
-        return info_reply(frame);
+        return info_reply(frame, ctx.reply == Reply::Info);
       }
       break;
     case Op::ClientInfo:

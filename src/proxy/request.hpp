@@ -22,10 +22,11 @@ namespace frontcache::proxy {
 
 // How a forwarded request's reply is handled when it arrives.
 enum class Reply : std::uint8_t {
-  Copy,  // copied to the client as is
-  Info,  // INFO: the `# frontcache` section is appended
-  Fill,  // an L1 fill: the read, then PTTL of its key (unless a nil is expected)
-  Mget,  // MGET served partly from L1: the upstream MGET of the missing keys, then a PTTL each
+  Copy,       // copied to the client as is
+  Info,       // INFO of the default or every section: the `# frontcache` section is appended
+  InfoNamed,  // INFO of named sections, not ours: only `# frontcache_commandstats` may be
+  Fill,       // an L1 fill: the read, then PTTL of its key (unless a nil is expected)
+  Mget,       // MGET served partly from L1: the upstream MGET of the missing keys, then a PTTL each
   ClientInfo,  // CLIENT INFO on the dedicated connection: its flags, our identity
 };
 

@@ -241,6 +241,7 @@ void Session::on_reply(std::uint64_t seq, std::string_view reply, resp::ReplyKin
       return mget_reply(seq, reply, kind);
     case Reply::Copy:
     case Reply::Info:
+    case Reply::InfoNamed:
     case Reply::ClientInfo:
       return finish_shared(seq, reply, kind);
   }
@@ -257,9 +258,9 @@ void Session::finish_shared(std::uint64_t seq, std::string_view reply, resp::Rep
                                            std::chrono::steady_clock::now() - ctx.started);
   count_upstream(ctx);
   if (ctx.silent) return conn_.complete(seq, {});
-  if (ctx.reply == Reply::Info &&
+  if ((ctx.reply == Reply::Info || ctx.reply == Reply::InfoNamed) &&
       (kind == resp::ReplyKind::Bulk || kind == resp::ReplyKind::Verbatim)) {
-    return conn_.complete(seq, info_reply(reply));
+    return conn_.complete(seq, info_reply(reply, ctx.reply == Reply::Info));
   }
   conn_.complete(seq, reply);
 }

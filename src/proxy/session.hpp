@@ -245,7 +245,10 @@ class Session : public upstream::ReplyTarget,
   std::string info_section() const;
   std::string command_stats_section() const;
   std::string l1_info() const;
-  std::string info_reply(std::string_view upstream_bulk) const;
+  std::string info_reply(std::string_view upstream_bulk, bool with_section) const;
+  // Reply::Info when INFO's arguments ask for our section (none, default, all, everything or
+  // frontcache, as Redis picks its own sections), else Reply::InfoNamed.
+  static Reply info_reply_kind(Args args);
   bool check_credentials(std::string_view user, std::string_view password) const;
   void auth_failed();
   static bool allowed_before_auth(const Classified& c);
