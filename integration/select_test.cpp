@@ -102,5 +102,49 @@ TEST_F(Select, PipelinedSelectOnTwoConnectionsAtOnce) {
   }
 }
 
+// A script running past busy-reply-threshold: Redis refuses SELECT and every other command but
+// SCRIPT KILL and a few more, and stays in its database. A client of another database than
+// the shared connection's gets Redis's own BUSY refusal (not an error of the proxy's), its
+// SCRIPT KILL reaches Redis (no SELECT, no queueing behind the script), and afterwards its
+// database is the one it selected. The script is run directly on Redis, as another instance or
+// an operator would.
+class BusyScript : public TargetTest {
+ protected:
+  TargetOptions target_options() const override {
+    TargetOptions o;
+    o.redis_args = {"--busy-reply-threshold", "10"};
+    o.workers = 1;  // one worker, so both clients below use its first shared connection
+    return o;
+  }
+};
+
+TEST_F(BusyScript, OtherDatabasesGetRedisRefusalAndScriptKillGetsThrough) {
+  auto a = target().client();
+  ASSERT_EQ(a("SELECT", "9").to_string(), "+OK");
+  ASSERT_EQ(a("SET", "k", "v").to_string(), "+OK");
+  auto zero = target().client();  // the shared connection goes back to database 0
+  ASSERT_EQ(zero("SET", "x", "1").to_string(), "+OK");
+  auto direct = target().direct_client();
+  ASSERT_EQ(direct("SELECT", "9").to_string(), "+OK");
+
+  RawClient script(target().host(), target().redis_port());
+  ASSERT_TRUE(script.send(encode_commands({{"EVAL", "while true do end", "0"}})));
+  std::string refusal;
+  ASSERT_TRUE(wait_until([&] {
+    refusal = direct("GET", "k").to_string();
+    return refusal.starts_with("-BUSY ");
+  })) << refusal;
+
+  EXPECT_EQ(a("GET", "k").to_string(), refusal);
+  EXPECT_EQ(a("EXISTS", "k").to_string(), refusal);
+  EXPECT_EQ(a("SCRIPT", "KILL").to_string(), "+OK");
+  const std::string killed = script.read_reply().value_or("<none>");
+  EXPECT_TRUE(killed.starts_with("-ERR ") &&
+              killed.find("Script killed by user") != std::string::npos)
+      << killed;
+  EXPECT_EQ(a("GET", "k").to_string(), "\"v\"");
+  EXPECT_EQ(zero("GET", "k").to_string(), "(nil)");
+}
+
 }  // namespace
 }  // namespace frontcache::integration

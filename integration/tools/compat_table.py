@@ -136,8 +136,23 @@ def main():
           " it shows the traffic that reaches Redis (misses, writes, forwarded commands, and the"
           " proxy's own fills and fence PINGs), not the reads frontcache answers from"
           " L1, which never leave the proxy. To see every command a client sent, including L1"
-          " hits, look at the proxy's `INFO frontcache` counters and `/metrics`, or capture"
-          " client traffic in front of the proxy.")
+          " hits, look at the proxy's per-command counters (`INFO frontcache_commandstats`,"
+          " `frontcache_command_*` in `/metrics`;"
+          " [operations.md](operations.md#per-command-statistics)), or capture client traffic in"
+          " front of the proxy.")
+    print("\n**A script running past `busy-reply-threshold`** (Redis answers `-BUSY` to all but"
+          " a few commands): commands Redis still runs then (`SCRIPT KILL`, `FUNCTION KILL`,"
+          " `FUNCTION STATS`) are sent without a `SELECT` on the shared connection with the fewest"
+          " requests in flight, so they reach Redis whatever the client's database; a client"
+          " of another database than its shared connection's gets Redis's `-BUSY` refusal as"
+          " Redis would give it (the proxy's `SELECT` is refused the same way, and the"
+          " connection goes on). What differs: `PING` is answered by the proxy (`+PONG`, where"
+          " Redis says `-BUSY`); requests queued on the same shared connection behind the"
+          " long script's own `EVAL`/`FCALL` wait for it instead of getting `-BUSY`, and fail"
+          " with `-ERR upstream timeout` after `upstream.command_timeout`; a command that needs"
+          " a dedicated connection (`MULTI`, blocking commands, `SUBSCRIBE`) from a client of"
+          " a database other than 0 gets `-ERR frontcache: dedicated connection refused SELECT"
+          " n` and the connection closes.")
 
 if __name__ == "__main__":
     main()

@@ -162,6 +162,7 @@ void Session::dispatch_shared(const Classified& c, Args args, std::string_view r
     return reply_error(error);
   }
   if (worker_.cluster() != nullptr && !route_cluster(c, args)) return;
+  if (c.has(command::kAllowBusy) && worker_.cluster() == nullptr) return forward_busy_safe(raw);
   if (!c.known() || worker_.shared().l1 == nullptr) return forward(raw);
   if (c.has(command::kCacheable) && !silent_) return read_cached(c, args, raw);
   if (c.has(command::kWrite) || c.route == Route::Script) return forward_write(c, args, raw);
@@ -196,6 +197,19 @@ void Session::forward(std::string_view raw, Reply kind) {
   const std::uint64_t seq = take_slot(silent_);
   conn_.context(seq).reply = kind;
   if (!send_shared(seq, raw)) conn_.complete(seq, unavailable_error());
+}
+
+// SCRIPT KILL, FUNCTION KILL, FUNCTION STATS: what Redis runs while a script is busy concerns
+// no database. Sent without a SELECT (Redis would refuse it as BUSY), on the connection with the
+// fewest requests in flight: not behind the long script's own EVAL, which a connection of this
+// worker may be waiting on. Nothing of this session's depends on the order (replies keep it).
+void Session::forward_busy_safe(std::string_view raw) {
+  const std::uint64_t seq = take_slot(silent_);
+  upstream::Connection* conn = worker_.pool(state_.resp).least_loaded();
+  if (conn == nullptr || !conn->send(-1, raw, shared_from_this(), seq)) {
+    return conn_.complete(seq, unavailable_error());
+  }
+  ++in_upstream_;
 }
 
 upstream::Connection* Session::upstream_connection() {

@@ -60,6 +60,7 @@ command::CommandInfo parse_command_entry(const redisReply* e) {
     if (f == "readonly") info.flags |= command::kReadonly;
     if (f == "movablekeys") info.flags |= command::kMovableKeys;
     if (f == "admin") info.flags |= command::kAdmin;
+    if (f == "allow_busy") info.flags |= command::kAllowBusy;
   }
   info.first_key = integer(e->element[3]);
   info.last_key = integer(e->element[4]);

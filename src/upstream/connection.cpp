@@ -55,7 +55,13 @@ struct Pending {
   std::shared_ptr<ReplyTarget> target;  // null: our own command (tag: Own), its reply is ours
   std::uint64_t tag;
   std::chrono::steady_clock::time_point sent;
+  bool db_bound = false;  // sent for a database (send() with db >= 0)
 };
+
+// Redis's refusal of a command while a script or function runs past busy-reply-threshold.
+bool is_busy(std::string_view reply, resp::ReplyKind kind) {
+  return resp::is_error(kind) && reply.starts_with("-BUSY ");
+}
 
 // The tag of a request the connection sent for itself.
 enum Own : std::uint64_t { kSelect, kTracking, kPing };
@@ -114,7 +120,10 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   asio::steady_timer timer_;   // connect deadline, backoff and timeout checks
   Settings settings_;
   std::size_t index_;
-  int db_ = 0;  // database the upstream is in, as of the last queued request
+  int db_ = 0;  // database the upstream is in, as of the last queued request (-1: unknown)
+  // A SELECT was refused as BUSY, and no SELECT since has been confirmed: the requests behind
+  // it were written for a database Redis is not in (deliver()).
+  bool select_refused_ = false;
   std::chrono::steady_clock::time_point last_read_{};  // when the upstream last sent bytes
   std::string out_;                                    // requests not yet handed to the socket
   std::string writing_;                                // requests being written
@@ -207,6 +216,7 @@ void Connection::Impl::close_socket() {
 awaitable<bool> Connection::Impl::serve_once() {
   state_ = State::Connecting;
   db_ = 0;
+  select_refused_ = false;
   framer_.reset();
   rbegin_ = rend_ = 0;
   out_.clear();
@@ -537,8 +547,18 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
   // Alive when Redis ran it, so still tracking then (data_tracking.hpp).
   if (slot_) slot_->proven.store(p.sent.time_since_epoch().count(), std::memory_order_relaxed);
   if (!p.target) {
-    // Our own SELECT: if it failed, later requests were written for the wrong database, so the
-    // connection cannot be trusted; close it and fail what is queued.
+    // Our own SELECT refused while Redis runs a long script (SELECT is not one of the commands
+    // Redis runs then): Redis stayed in its database. The requests written behind it for the
+    // new one get the same BUSY refusal, which is Redis's answer to their clients too, so
+    // the connection goes on; deliver() checks that each of them was refused, and the next
+    // request sends SELECT again.
+    if (p.tag == kSelect && is_busy(reply, kind)) {
+      select_refused_ = true;
+      db_ = -1;
+      return true;
+    }
+    // Refused otherwise: later requests were written for the wrong database, so the connection
+    // cannot be trusted; close it and fail what is queued.
     if (resp::is_error(kind) && p.tag == kSelect) {
       last_error_ = fmt::format("SELECT refused: {}", reply.substr(1, reply.size() - 3));
       failure_reply_ = "ERR upstream refused SELECT";
@@ -554,7 +574,16 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
       tracking_ended();
       gen_ = gen;
     }
+    if (p.tag == kSelect) select_refused_ = false;
     return true;
+  }
+  if (select_refused_ && p.db_bound && !is_busy(reply, kind)) {
+    // It ran, in a database its client is not in (the script ended between the two).
+    last_error_ = "a request ran after its SELECT was refused";
+    failure_reply_ = "ERR upstream refused SELECT";
+    stats().failed_requests.fetch_add(1, std::memory_order_relaxed);
+    p.target->on_reply(p.tag, resp::error_reply(failure_reply_), resp::ReplyKind::Error);
+    return false;
   }
   p.target->on_reply(p.tag, reply, kind);
   return true;
@@ -587,7 +616,7 @@ bool Connection::Impl::send(int db, std::string_view request, std::shared_ptr<Re
   }
   out_.append(request);
   stats().requests.fetch_add(1, std::memory_order_relaxed);
-  pending_.push_back(Pending{std::move(target), tag, now});
+  pending_.push_back(Pending{std::move(target), tag, now, db >= 0});
   last_sent_ = now;
   if (writer_waiting_) {
     writer_waiting_ = false;

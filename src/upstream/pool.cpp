@@ -17,11 +17,16 @@ void Pool::stop() {
   for (auto& c : connections_) c->stop();
 }
 
-Connection* Pool::pick() {
+Connection* Pool::least_loaded() {
   Connection* least = nullptr;
   for (auto& c : connections_) {
     if (c->ready() && (least == nullptr || c->pending() < least->pending())) least = c.get();
   }
+  return least;
+}
+
+Connection* Pool::pick() {
+  Connection* least = least_loaded();
   if (least == nullptr) return nullptr;
   for (auto& c : connections_) {
     if (c->ready() && c->pending() <= least->pending() + kBatchSlack) return c.get();

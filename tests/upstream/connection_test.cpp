@@ -171,6 +171,52 @@ TEST_F(ConnectionTest, RefusedSelectClosesTheConnectionAndFailsWhatWasQueued) {
   EXPECT_EQ(recorder_->got()[0].kind, resp::ReplyKind::Error);
 }
 
+// Redis refuses SELECT as BUSY while a script runs long, and stays in its database: the
+// requests behind it get the same refusal, which is relayed (Redis's answer to their clients),
+// a request for no database is relayed whatever it gets, and the next request selects again.
+TEST_F(ConnectionTest, SelectRefusedAsBusyRelaysTheRefusalsAndSelectsAgain) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"SELECT", "9"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    EXPECT_EQ(c.read_command(), (Args{"SCRIPT", "KILL"}));
+    c.write("-BUSY Redis is busy\r\n-BUSY Redis is busy\r\n+OK\r\n");
+    EXPECT_EQ(c.read_command(), (Args{"SELECT", "9"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    c.write("+OK\r\n$1\r\nv\r\n");
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  send(9, {"GET", "k"}, 1);
+  send(-1, {"SCRIPT", "KILL"}, 2);
+  ASSERT_TRUE(recorder_->wait_for(2));
+  send(9, {"GET", "k"}, 3);
+  ASSERT_TRUE(recorder_->wait_for(3));
+  const auto got = recorder_->got();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].reply, "-BUSY Redis is busy\r\n");
+  EXPECT_EQ(got[1].reply, "+OK\r\n");
+  EXPECT_EQ(got[2].reply, "$1\r\nv\r\n");
+}
+
+// ... but a request behind the refused SELECT that ran (the script ended in between) ran in
+// another database than its client's: it fails and the connection closes.
+TEST_F(ConnectionTest, ARequestThatRanAfterItsSelectWasRefusedFailsAndCloses) {
+  FakeUpstream fake([&](FakeConnection& c) {
+    if (c.index() > 0) return;  // the reconnect: left connecting
+    handshake(c);
+    EXPECT_EQ(c.read_command(), (Args{"SELECT", "9"}));
+    EXPECT_EQ(c.read_command(), (Args{"GET", "k"}));
+    c.write("-BUSY Redis is busy\r\n$5\r\nother\r\n");
+    EXPECT_TRUE(c.wait_closed());
+  });
+  open(settings_for(fake));
+  ASSERT_TRUE(wait_ready());
+  send(9, {"GET", "k"}, 1);
+  ASSERT_TRUE(recorder_->wait_for(1));
+  EXPECT_EQ(recorder_->got()[0].reply, "-ERR upstream refused SELECT\r\n");
+}
+
 TEST_F(ConnectionTest, TimeoutFailsThePendingRequestsClosesAndReconnects) {
   Notification closed;
   FakeUpstream fake([&](FakeConnection& c) {

@@ -83,6 +83,7 @@ enum Flag : std::uint32_t {
   kCacheable = 1u << 3,    // a read whose reply L1 may keep (cache.commands)
   kFlush = 1u << 4,        // FLUSHDB / FLUSHALL / SWAPDB: invalidates everything
   kAdmin = 1u << 5,        // Redis flags it `admin`
+  kAllowBusy = 1u << 6,    // Redis runs it while a script is busy (`allow_busy`)
 };
 
 // Redis's ACL categories (acl.c), one bit each, in Redis's order.

@@ -24,6 +24,8 @@ class Pool {
   // clients then reach Redis in one write on one connection (fewer reads for Redis, fewer sends
   // here), and the next connections take over when it falls behind (a long reply being read).
   Connection* pick();
+  // The ready connection with the fewest requests in flight (the first of equals), or null.
+  Connection* least_loaded();
   static constexpr std::size_t kBatchSlack = 128;
   std::size_t size() const { return connections_.size(); }
   std::size_t ready_count() const;
