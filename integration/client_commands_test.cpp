@@ -52,6 +52,19 @@ TEST_F(ClientCommands, ListAndKillSeeEveryWorker) {
   EXPECT_EQ(me("PING").to_string(), "+PONG");
 }
 
+// CLIENT KILL USER names a user that exists (the proxy's users: `default` and auth.users), or
+// gets Redis's error; Redis's test suite asks it with a user nobody created.
+TEST_F(ClientCommands, KillByUserOfNoSuchUserIsAnError) {
+  auto c = target().client();
+  auto direct = target().direct_client();
+  for (const std::vector<std::string>& kill :
+       {std::vector<std::string>{"CLIENT", "KILL", "USER", "wrong_user"},
+        {"CLIENT", "KILL", "ID", "99999", "USER", "default"},
+        {"CLIENT", "KILL", "USER", "nobody", "ID", "99999"}}) {
+    EXPECT_EQ(c.command(kill).to_string(), direct.command(kill).to_string()) << kill[3];
+  }
+}
+
 // Commands never forwarded, whatever the permissions say: the proxy's own error, naming the
 // command, and they never reach Redis. (Admin commands a user is not granted:
 // permissions_test.cpp.)

@@ -128,6 +128,13 @@ bool Session::check_credentials(std::string_view user, std::string_view password
   return match;
 }
 
+// Whether `auth` knows this user name, as Redis's ACLGetUserByName: `default` always exists.
+bool Session::user_exists(std::string_view user) const {
+  if (user == "default") return true;
+  const auto& users = worker_.config().auth.users;
+  return std::any_of(users.begin(), users.end(), [&](const auto& u) { return u.name == user; });
+}
+
 void Session::auth_failed() {
   worker_.shared().stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
   if (!peer_key_) peer_key_ = AuthLimiter::key_of(addr());

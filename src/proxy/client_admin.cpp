@@ -108,6 +108,7 @@ void Session::client_kill(Args args) {
       } else if (iequals(option, "LADDR")) {
         filter.laddr = std::string(value);
       } else if (iequals(option, "USER")) {
+        if (!user_exists(value)) return reply_error(fmt::format("ERR No such user '{}'", value));
         filter.user = std::string(value);
       } else if (iequals(option, "SKIPME")) {
         if (iequals(value, "YES")) {

@@ -251,6 +251,7 @@ class Session : public upstream::ReplyTarget,
   // frontcache, as Redis picks its own sections), else Reply::InfoNamed.
   static Reply info_reply_kind(Args args);
   bool check_credentials(std::string_view user, std::string_view password) const;
+  bool user_exists(std::string_view user) const;
   void auth_failed();
   static bool allowed_before_auth(const Classified& c);
   // AUTH, or HELLO with an AUTH option.
