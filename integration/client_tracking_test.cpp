@@ -86,6 +86,26 @@ TEST_F(ClientTracking, Resp3DefaultModeGetsTheSameInvalidationsAsFromRedis) {
   }
 }
 
+// A script that reads: Redis remembers its declared keys for the caller, and tells it when they
+// change (EVAL and EVAL_RO alike). Through the proxy the same messages arrive.
+TEST_F(ClientTracking, ScriptThatReadsTracksItsDeclaredKeys) {
+  for (bool through_proxy : {false, true}) {
+    last_.clear();  // the previous round's last message is no repeat of this round's
+    auto redis = open(Side::Redis);
+    auto proxy = open(Side::Proxy, through_proxy);
+    const std::string read = "return redis.call('get', KEYS[1])";
+    same(redis, proxy, true,
+         join({cmd({"HELLO", "3"}), cmd({"CLIENT", "TRACKING", "on"}),
+               cmd({"EVAL", read, "1", "s1"}), cmd({"EVAL_RO", read, "1", "s2"})}));
+    same(redis, proxy, false, cmd({"SET", "s1", "1"}));
+    same_message(redis, proxy);  // >2 invalidate [s1]
+    same(redis, proxy, false, cmd({"SET", "s2", "2"}));
+    same_message(redis, proxy);  // >2 invalidate [s2]
+    Twin::exchange(*proxy.tracker, cmd({"CLIENT", "TRACKING", "off"}));
+    Twin::exchange(*redis.tracker, cmd({"CLIENT", "TRACKING", "off"}));
+  }
+}
+
 TEST_F(ClientTracking, BcastWithPrefixesAndOptin) {
   auto redis = open(Side::Redis);
   auto proxy = open(Side::Proxy);

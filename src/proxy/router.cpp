@@ -75,7 +75,8 @@ bool Session::on_request(Args args, std::string_view raw) {
   }
   // CLIENT CACHING applies to the next command only (its own reply is not "the next").
   const bool was_caching = state_.tracking.caching;
-  if (state_.tracking.on && !state_.tracking.bcast && c.has(command::kReadonly)) {
+  if (state_.tracking.on && !state_.tracking.bcast &&
+      (c.has(command::kReadonly) || c.route == Route::Script)) {
     remember_tracked(c, args);
   }
   if (pinned_ != nullptr || c.pins()) {
