@@ -23,8 +23,9 @@ SPECIAL = {
     "xread": "forwarded; with BLOCK, pinned for the call",
     "xreadgroup": "forwarded; with BLOCK, pinned for the call",
     "config|get": "forwarded; `CONFIG GET save`, `appendonly`, `databases` need no permission (redis-benchmark asks for them)",
+    "client|unblock": "answered by the proxy: unblocks the named client's dedicated connection upstream (by its id there) and relays Redis's reply; standalone mode only",
     "acl|whoami": "answered by the proxy: the client's user, not the proxy's upstream account",
-    "client": "answered by the proxy from the client's state: ID/INFO/LIST/KILL (all workers)/SETNAME/GETNAME/REPLY/NO-EVICT/HELP, TRACKING/TRACKINGINFO/GETREDIR/CACHING (client-side caching served by the proxy, [resp3.md](resp3.md)); PAUSE/UNPAUSE forwarded for users granted @admin; UNBLOCK refused (blocked clients' upstream ids are not the proxy's)",
+    "client": "answered by the proxy from the client's state: ID/INFO/LIST/KILL (all workers)/SETNAME/GETNAME/REPLY/NO-EVICT/HELP, TRACKING/TRACKINGINFO/GETREDIR/CACHING (client-side caching served by the proxy, [resp3.md](resp3.md)); PAUSE/UNPAUSE forwarded for users granted @admin; UNBLOCK of a client (by the proxy's id) unblocks its dedicated connection upstream (standalone mode; in cluster mode an error)",
     "select": "answered by the proxy; the database travels with each forwarded request",
     "auth": "answered by the proxy against `auth.*`; upstream credentials stay in `upstream.*`",
     "hello": "answered by the proxy; `HELLO 3` switches the session to RESP3 ([resp3.md](resp3.md))",
@@ -103,7 +104,7 @@ def main():
     for k in ["forwarded", "pinned", "local", "refused"]:
         print(f"- {k}: {counts.get(k, 0)}")
     print("\nRefused by design: `shutdown` (would stop the shared Redis), `sync`/`psync`"
-          " (replication goes to Redis directly), `client unblock` (see `client`).\n")
+          " (replication goes to Redis directly).\n")
     print("Every other command runs only if the user's permissions allow it ([security.md]"
           "(security.md#command-permissions)). The column *default permissions* says what the"
           " default set, `+@all -@admin` (`admin_commands: deny`), does: Redis's `@admin` commands"

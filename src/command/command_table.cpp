@@ -102,8 +102,8 @@ constexpr std::array kSubcommands = {
     // Pausing acts on the whole shared upstream (@admin: for users granted it).
     SubEntry{"client", "pause", -3, Route::Forward, Op::ClientPause},
     SubEntry{"client", "unpause", 2, Route::Forward, Op::ClientUnpause},
-    // Blocked clients run on dedicated connections whose ids are not the proxy's.
-    SubEntry{"client", "unblock", -3, Route::Never, Op::ClientUnblock},
+    // Blocked clients run on dedicated connections: Redis unblocks the connection by its id.
+    SubEntry{"client", "unblock", -3, Route::Local, Op::ClientUnblock},
     // Upstream, it would name the proxy's own upstream account.
     SubEntry{"acl", "whoami", 2, Route::Local, Op::AclWhoami},
     // Forwarded; its harmless parameters need no permission (proxy/permissions.cpp).

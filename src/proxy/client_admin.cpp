@@ -168,4 +168,67 @@ void Session::client_kill(Args args) {
   }
 }
 
+// CLIENT UNBLOCK <id> [TIMEOUT|ERROR], with Redis's checks in Redis's order. Client `id` (the
+// proxy's) runs its blocking command on a dedicated connection: Redis unblocks that connection,
+// named by its own id, and answers :1, or :0 when it was not blocked (any more). The UNBLOCK
+// goes on a shared connection, in no order with the dedicated connection's later commands, so
+// that connection never serves another session afterwards (it could unblock theirs).
+void Session::client_unblock(Args args) {
+  if (args.size() > 4) {
+    return reply_error(fmt::format(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+        args[1].substr(0, 128)));
+  }
+  if (args.size() == 4 && !iequals(args[3], "TIMEOUT") && !iequals(args[3], "ERROR")) {
+    return reply_error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+  }
+  long long id = 0;
+  auto [p, ec] = std::from_chars(args[2].data(), args[2].data() + args[2].size(), id);
+  if (ec != std::errc() || p != args[2].data() + args[2].size()) {
+    return reply_error("ERR value is not an integer or out of range");
+  }
+  if (worker_.cluster() != nullptr) {
+    return reply_error("ERR frontcache: CLIENT UNBLOCK is not supported in cluster mode");
+  }
+  const long long worker =
+      id > 0 ? worker_.shared().tracking.worker_of(static_cast<std::uint64_t>(id)) : -1;
+  if (worker < 0) return reply(resp::integer_reply(0));
+  const std::uint64_t seq = take_slot(silent_);
+  const std::string reason = args.size() == 4 ? std::string(args[3]) : "";
+  Worker* w = worker_.shared().all_workers[static_cast<std::size_t>(worker)];
+  auto& home = worker_.io();
+  auto weak = weak_from_this();
+  boost::asio::post(w->io(), [w, id, weak, seq, reason, &home] {
+    std::uint64_t upstream_id = 0;
+    for (Session* s : w->sessions()) {
+      if (s->id() == static_cast<std::uint64_t>(id)) upstream_id = s->unblock_target();
+    }
+    boost::asio::post(home, [weak, seq, upstream_id, reason] {
+      auto self = weak.lock();
+      if (!self || !self->conn_.pending(seq)) return;
+      if (upstream_id == 0) {
+        return self->conn_.complete(
+            seq, self->conn_.context(seq).silent ? std::string() : resp::integer_reply(0));
+      }
+      const std::string target = std::to_string(upstream_id);
+      std::vector<std::string_view> unblock = {"CLIENT", "UNBLOCK", target};
+      if (!reason.empty()) unblock.push_back(reason);
+      std::string request;
+      resp::encode_command(request, unblock);
+      upstream::Connection* conn = self->worker_.pool(self->state_.resp).least_loaded();
+      if (conn == nullptr || !conn->send(-1, request, self, seq)) {
+        return self->conn_.complete(seq, self->unavailable_error());
+      }
+      ++self->in_upstream_;
+    });
+  });
+}
+
+std::uint64_t Session::unblock_target() {
+  if (pinned_ == nullptr || !blocked()) return 0;
+  const std::uint64_t upstream_id = pinned_->upstream_id();
+  if (upstream_id != 0) pinned_unblocked_ = true;
+  return upstream_id;
+}
+
 }  // namespace frontcache::proxy

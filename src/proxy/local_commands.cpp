@@ -104,6 +104,8 @@ void Session::answer_locally(const Classified& c, Args args) {
       return client_list();
     case Op::ClientKill:
       return client_kill(args);
+    case Op::ClientUnblock:
+      return client_unblock(args);
     default:
       break;
   }

@@ -434,8 +434,9 @@ void Session::unpin_if_idle() {
 
 void Session::release_pinned(bool reusable) {
   if (pinned_ == nullptr) return;
-  worker_.release_pinned(std::move(pinned_), reusable);
+  worker_.release_pinned(std::move(pinned_), reusable && !pinned_unblocked_);
   pinned_.reset();
+  pinned_unblocked_ = false;
 }
 
 void Session::on_stream_closed(const std::string& reason) {

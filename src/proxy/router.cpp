@@ -109,9 +109,13 @@ bool Session::switches_protocol(const Classified& c, Args args) const {
   return (args[1] == "2" && state_.resp != 2) || (args[1] == "3" && state_.resp != 3);
 }
 
-// Commands the user's permissions do not allow (Redis's NOPERM texts), and commands never
-// forwarded.
+// Commands Redis refuses inside MULTI, the user's permissions do not allow (Redis's NOPERM
+// texts), or never forwarded; in Redis's order.
 bool Session::refused(const Classified& c, Args args, std::string& error) const {
+  if (state_.multi && c.has(command::kNoMulti)) {
+    error = "ERR Command not allowed inside a transaction";
+    return true;
+  }
   if (access_ == Access::DeniedKey) {
     error = "NOPERM this user has no permissions to access one of the keys used as arguments";
     return true;

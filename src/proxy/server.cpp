@@ -61,6 +61,7 @@ command::CommandInfo parse_command_entry(const redisReply* e) {
     if (f == "movablekeys") info.flags |= command::kMovableKeys;
     if (f == "admin") info.flags |= command::kAdmin;
     if (f == "allow_busy") info.flags |= command::kAllowBusy;
+    if (f == "no_multi") info.flags |= command::kNoMulti;
   }
   info.first_key = integer(e->element[3]);
   info.last_key = integer(e->element[4]);

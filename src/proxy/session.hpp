@@ -263,6 +263,10 @@ class Session : public upstream::ReplyTarget,
   // client_admin.cpp: CLIENT LIST / KILL over every worker.
   void client_list();
   void client_kill(Args args);
+  void client_unblock(Args args);
+  // The dedicated connection's id upstream while Redis runs this session's blocking command
+  // (0 otherwise); the connection then serves no other session (client_admin.cpp).
+  std::uint64_t unblock_target();
 
   Worker& worker_;
   ClientConnection conn_;
@@ -309,6 +313,7 @@ class Session : public upstream::ReplyTarget,
 
   // The dedicated connection (pinned.cpp).
   std::shared_ptr<upstream::DedicatedConnection> pinned_;
+  bool pinned_unblocked_ = false;  // a CLIENT UNBLOCK named it: not given to another session
   // Requests on the dedicated connection awaiting their replies, oldest first: reply slots,
   // or kInternal for the proxy's own (the SELECT of a hand-off), whose +OK is checked.
   static constexpr std::uint64_t kInternal = ~std::uint64_t{0};   // SELECT: +OK expected

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <charconv>
 #include <functional>
 #include <vector>
 
@@ -89,6 +90,7 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
   bool recycle_seen_reset_ = false;
   bool stopped_ = false;
   bool failed_ = false;
+  std::uint64_t upstream_id_ = 0;  // the connection's CLIENT ID upstream; 0 until known
   const Settings& settings() const { return settings_; }
 
  private:
@@ -131,7 +133,10 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
     }
     const std::string_view setname[] = {"CLIENT", "SETNAME", "frontcache-pinned"};
     resp::encode_command(hello, setname);
-    ++handshake_replies_;
+    // Last: its reply is the last of the handshake (CLIENT UNBLOCK names the connection by it).
+    const std::string_view id[] = {"CLIENT", "ID"};
+    resp::encode_command(hello, id);
+    handshake_replies_ += 2;
     out_.insert(0, hello);
     co_return true;
   }
@@ -203,7 +208,10 @@ class DedicatedConnection::Impl : public std::enable_shared_from_this<DedicatedC
         const std::string_view frame = data.substr(0, n);
         if (handshake_replies_ > 0) {
           --handshake_replies_;
-          if (framer_.kind() == resp::ReplyKind::Error && handshake_replies_ > 0) {
+          if (handshake_replies_ == 0 && framer_.kind() == resp::ReplyKind::Integer) {
+            std::from_chars(frame.data() + 1, frame.data() + frame.size() - 2, upstream_id_);
+          }
+          if (framer_.kind() == resp::ReplyKind::Error && handshake_replies_ > 1) {
             reason = fmt::format("AUTH refused: {}", frame.substr(1, frame.size() - 3));
             co_return;
           }
@@ -309,6 +317,7 @@ void DedicatedConnection::attach(std::weak_ptr<StreamTarget> target) {
 void DedicatedConnection::detach() { impl_->target_.reset(); }
 void DedicatedConnection::stop() { impl_->stop(); }
 bool DedicatedConnection::alive() const { return !impl_->stopped_ && !impl_->failed_; }
+std::uint64_t DedicatedConnection::upstream_id() const { return impl_->upstream_id_; }
 const std::string& DedicatedConnection::host() const { return impl_->settings().host; }
 std::uint16_t DedicatedConnection::port() const { return impl_->settings().port; }
 const std::string& DedicatedConnection::node_id() const { return impl_->settings().node_id; }

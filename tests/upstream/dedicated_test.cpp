@@ -83,11 +83,12 @@ TEST_F(DedicatedTest, HandshakeFirstThenRequestsInOrderAndEveryFrame) {
   Notification release_handshake;
   FakeUpstream fake([&](FakeConnection& c) {
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache-pinned"}));
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "ID"}));
     // The session's requests, sent before the handshake was answered, follow it in order.
     EXPECT_EQ(c.read_command(), (Args{"SUBSCRIBE", "news"}));
     EXPECT_EQ(c.read_command(), (Args{"PING"}));
     ASSERT_TRUE(release_handshake.wait());
-    c.write("+OK\r\n");  // the handshake's reply: not a frame for the target
+    c.write("+OK\r\n:7\r\n");  // the handshake's replies: not frames for the target
     c.write("*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
     c.write("*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     // A frame nobody asked for: a published message.
@@ -105,12 +106,14 @@ TEST_F(DedicatedTest, HandshakeFirstThenRequestsInOrderAndEveryFrame) {
                                }));
   EXPECT_TRUE(alive());
   EXPECT_TRUE(frames_->closes().empty());
+  EXPECT_EQ(io_.call([&] { return connection_->upstream_id(); }), 7u);  // CLIENT UNBLOCK's name
 }
 
 TEST_F(DedicatedTest, CloseByUpstreamIsReportedOnce) {
   FakeUpstream fake([&](FakeConnection& c) {
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache-pinned"}));
-    c.write("+OK\r\n");
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "ID"}));
+    c.write("+OK\r\n:7\r\n");
     EXPECT_EQ(c.read_command(), (Args{"BLPOP", "q", "0"}));
     c.close();
   });
@@ -127,8 +130,10 @@ TEST_F(DedicatedTest, RefusedAuthClosesTheStream) {
   FakeUpstream fake([&](FakeConnection& c) {
     EXPECT_EQ(c.read_command(), (Args{"AUTH", "nope"}));
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache-pinned"}));
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "ID"}));
     EXPECT_EQ(c.read_command(), (Args{"MULTI"}));
-    c.write("-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n+OK\r\n");
+    c.write(
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n:7\r\n+OK\r\n");
     c.wait_closed();
   });
   open(fake, "nope");
@@ -145,7 +150,8 @@ TEST_F(DedicatedTest, StopAndDetachSilenceTheTarget) {
   Notification got;
   FakeUpstream fake([&](FakeConnection& c) {
     EXPECT_EQ(c.read_command(), (Args{"CLIENT", "SETNAME", "frontcache-pinned"}));
-    c.write("+OK\r\n");
+    EXPECT_EQ(c.read_command(), (Args{"CLIENT", "ID"}));
+    c.write("+OK\r\n:7\r\n");
     EXPECT_EQ(c.read_command(), (Args{"MONITOR"}));
     got.notify();
     EXPECT_TRUE(c.wait_closed());

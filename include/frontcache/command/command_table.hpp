@@ -84,6 +84,7 @@ enum Flag : std::uint32_t {
   kFlush = 1u << 4,        // FLUSHDB / FLUSHALL / SWAPDB: invalidates everything
   kAdmin = 1u << 5,        // Redis flags it `admin`
   kAllowBusy = 1u << 6,    // Redis runs it while a script is busy (`allow_busy`)
+  kNoMulti = 1u << 7,      // Redis refuses it inside MULTI (`no_multi`: SHUTDOWN, SYNC, ...)
 };
 
 // Redis's ACL categories (acl.c), one bit each, in Redis's order.

@@ -39,8 +39,8 @@ class DedicatedConnection {
   DedicatedConnection(const DedicatedConnection&) = delete;
   DedicatedConnection& operator=(const DedicatedConnection&) = delete;
 
-  // Connects (AUTH, CLIENT SETNAME) in the background; requests sent meanwhile are held and
-  // written once the handshake is done.
+  // Connects (AUTH, CLIENT SETNAME, CLIENT ID) in the background; requests sent meanwhile are held
+  // and written once the handshake is done.
   void start();
   // Points frames at `target` (a session taking this connection from the idle list).
   void attach(std::weak_ptr<StreamTarget> target);
@@ -50,6 +50,8 @@ class DedicatedConnection {
   void stop();
   // False once the connection failed or was stopped.
   bool alive() const;
+  // Its CLIENT ID upstream (asked in the handshake); 0 until the handshake's reply came.
+  std::uint64_t upstream_id() const;
   // The server it connects to (a cluster has one per master).
   const std::string& host() const;
   std::uint16_t port() const;
