@@ -123,6 +123,25 @@ TEST_F(ClientCommands, NeverForwardedCommandsInsideMultiGetRedisRefusal) {
   EXPECT_EQ(transcript(target().port()), transcript(target().redis_port()));
 }
 
+// CLIENT LIST, KILL and UNBLOCK gather an answer from every worker (or from Redis), which EXEC
+// cannot wait for: inside MULTI they are refused, and the transaction aborts (docs:
+// architecture.md). Redis would queue them.
+TEST_F(ClientCommands, GatheringClientCommandsAreNotQueuedInMulti) {
+  if (!target().is_proxy()) GTEST_SKIP() << "a difference of the proxy's";
+  auto c = target().client();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"CLIENT", "LIST"}, "client|list"},
+      {{"CLIENT", "KILL", "ID", "1"}, "client|kill"},
+      {{"CLIENT", "UNBLOCK", "1"}, "client|unblock"}};
+  for (const auto& [command, name] : cases) {
+    ASSERT_EQ(c("MULTI").to_string(), "+OK");
+    EXPECT_EQ(c.command(command).to_string(),
+              "-ERR frontcache: '" + name + "' cannot be queued in a transaction");
+    EXPECT_EQ(c("EXEC").to_string(),
+              "-EXECABORT Transaction discarded because of previous errors.");
+  }
+}
+
 // Commands never forwarded, whatever the permissions say: the proxy's own error, naming the
 // command, and they never reach Redis. (Admin commands a user is not granted:
 // permissions_test.cpp.)

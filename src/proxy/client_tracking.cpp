@@ -172,9 +172,8 @@ std::string Session::tracking_info() {
   return out;
 }
 
-// Default-mode tracking: the keys of a read-only command run by this client (not EVAL_RO &
-// co., as Redis), subject to OPTIN/OPTOUT and CLIENT CACHING.
-// The keys of a read-only command; of a script (EVAL, FCALL and their _RO forms), its declared
+// Default-mode tracking, subject to OPTIN/OPTOUT and CLIENT CACHING: the keys of a read-only
+// command run by this client; of a script (EVAL, FCALL and their _RO forms), its declared
 // keys: Redis remembers those when the script runs a read-only command (they are the caller's
 // keys). Whether it will the proxy cannot see, so it remembers them for every script: a
 // write-only script costs the client an extra invalidation, where not remembering them left its

@@ -242,8 +242,6 @@ std::string Session::l1_info() const {
       load(s.bypass_own_write), load(s.bypass_not_armed));
 }
 
-// Appends our section to the upstream's INFO text: a bulk string (RESP2) or a verbatim string
-// (RESP3, "=<n>\r\ntxt:<text>\r\n"), answered in the same form.
 Reply Session::info_reply_kind(Args args) {
   if (args.size() == 1) return Reply::Info;
   for (auto arg : args.subspan(1)) {
@@ -254,6 +252,8 @@ Reply Session::info_reply_kind(Args args) {
   return Reply::InfoNamed;
 }
 
+// Appends our sections to the upstream's INFO text: a bulk string (RESP2) or a verbatim string
+// (RESP3, "=<n>\r\ntxt:<text>\r\n"), answered in the same form.
 std::string Session::info_reply(std::string_view upstream_bulk, bool with_section) const {
   const auto header_end = upstream_bulk.find("\r\n");
   std::string_view text = upstream_bulk.substr(header_end + 2);

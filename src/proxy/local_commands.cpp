@@ -64,8 +64,8 @@ void Session::answer_locally(const Classified& c, Args args) {
       state_.multi_failed = true;
       return reply_error("ERR frontcache: HELLO switching protocols cannot be queued in MULTI");
     }
-    if (c.op == Op::ClientList || c.op == Op::ClientKill) {
-      // Their answer gathers every worker's sessions, which EXEC cannot wait for.
+    if (c.op == Op::ClientList || c.op == Op::ClientKill || c.op == Op::ClientUnblock) {
+      // Their answer gathers every worker's sessions (or Redis's), which EXEC cannot wait for.
       state_.multi_failed = true;
       return reply_error(
           fmt::format("ERR frontcache: '{}' cannot be queued in a transaction", c.spec->fullname));
