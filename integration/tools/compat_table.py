@@ -141,6 +141,8 @@ def main():
           " `frontcache_command_*` in `/metrics`;"
           " [operations.md](operations.md#per-command-statistics)), or capture client traffic in"
           " front of the proxy.")
+    print("\nRedis's own test suite, run through the proxy, and what still differs there:"
+          " [redis-test-suite.md](redis-test-suite.md).")
     print("\n**A script running past `busy-reply-threshold`** (Redis answers `-BUSY` to all but"
           " a few commands): commands Redis still runs then (`SCRIPT KILL`, `FUNCTION KILL`,"
           " `FUNCTION STATS`) are sent without a `SELECT` on the shared connection with the fewest"
