@@ -215,11 +215,10 @@ void Session::client_unblock(Args args) {
       if (!reason.empty()) unblock.push_back(reason);
       std::string request;
       resp::encode_command(request, unblock);
-      upstream::Connection* conn = self->worker_.pool(self->state_.resp).least_loaded();
-      if (conn == nullptr || !conn->send(-1, request, self, seq)) {
-        return self->conn_.complete(seq, self->unavailable_error());
+      // Like SCRIPT KILL: no SELECT, and not behind whatever fills the busiest connection.
+      if (!self->send_busy_safe(seq, request)) {
+        self->conn_.complete(seq, self->unavailable_error());
       }
-      ++self->in_upstream_;
     });
   });
 }

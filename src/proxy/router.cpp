@@ -210,11 +210,14 @@ void Session::forward(std::string_view raw, Reply kind) {
 // worker may be waiting on. Nothing of this session's depends on the order (replies keep it).
 void Session::forward_busy_safe(std::string_view raw) {
   const std::uint64_t seq = take_slot(silent_);
+  if (!send_busy_safe(seq, raw)) conn_.complete(seq, unavailable_error());
+}
+
+bool Session::send_busy_safe(std::uint64_t seq, std::string_view raw) {
   upstream::Connection* conn = worker_.pool(state_.resp).least_loaded();
-  if (conn == nullptr || !conn->send(-1, raw, shared_from_this(), seq)) {
-    return conn_.complete(seq, unavailable_error());
-  }
+  if (conn == nullptr || !conn->send(-1, raw, shared_from_this(), seq)) return false;
   ++in_upstream_;
+  return true;
 }
 
 upstream::Connection* Session::upstream_connection() {

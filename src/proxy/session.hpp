@@ -147,6 +147,7 @@ class Session : public upstream::ReplyTarget,
   // Shared upstream connections (router.cpp).
   void forward(std::string_view raw, Reply kind = Reply::Copy);
   void forward_busy_safe(std::string_view raw);
+  bool send_busy_safe(std::uint64_t seq, std::string_view raw);  // see forward_busy_safe
   bool send_shared(std::uint64_t seq, std::string_view raw) {
     return send_shared(seq, raw, state_.db);
   }
