@@ -49,6 +49,31 @@ SAFE = [
 
 
 INLINE = True  # --no-inline: look past the known inline bug of 672e363
+ADMIN = False  # --admin: admin commands allowed, clients kill and unblock each other
+
+
+class Victims:
+    """Proxy ids and addresses of fuzz connections (never the checker's), for CLIENT KILL and
+    CLIENT UNBLOCK of --admin. Ids of closed connections stay for a while: killing or
+    unblocking a client that is gone (or going) is part of the test."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.known = collections.deque(maxlen=64)
+
+    def add(self, client_id, addr):
+        with self.lock:
+            self.known.append((client_id, addr))
+
+    def pick(self, rng):
+        with self.lock:
+            if not self.known:
+                return (b'999999', b'127.0.0.1:1')
+            recent = list(self.known)[-6:] if rng.random() < 0.8 else self.known
+            return rng.choice(recent)
+
+
+VICTIMS = Victims()
 
 
 def frame(args, rng):
@@ -113,8 +138,9 @@ def rst_close(sock):
         pass
 
 
-def drain(sock, framer, seconds, counts):
-    """Read what the proxy answers for a while; its output must always be valid RESP."""
+def drain(sock, framer, seconds, counts, replies=None):
+    """Read what the proxy answers for a while; its output must always be valid RESP.
+    Complete replies are appended to `replies` when given."""
     end = time.monotonic() + seconds
     sock.settimeout(0.05)
     while time.monotonic() < end:
@@ -129,8 +155,13 @@ def drain(sock, framer, seconds, counts):
         counts.add('bytes received', len(data))
         framer.feed(data)
         try:
-            while framer.pop() is not None:
+            while True:
+                raw = framer.pop()
+                if raw is None:
+                    break
                 counts.add('replies received')
+                if replies is not None:
+                    replies.append(raw)
         except resp.ProtocolError as e:
             counts.add('INVALID RESP from proxy')
             counts.add('invalid: %s' % e)
@@ -159,6 +190,9 @@ class Fuzzer(threading.Thread):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.counts.add('connections')
         r = rng.random()
+        if ADMIN and r < 0.25:
+            self.admin_client(sock) if r < 0.12 else self.victim(sock)
+            return
         if r < 0.70:
             self.mutated_pipeline(sock)
         elif r < 0.85:
@@ -233,6 +267,85 @@ class Fuzzer(threading.Thread):
         finally:
             rst_close(sock) if rng.random() < 0.5 else sock.close()
         self.counts.add('pinned then closed')
+
+
+    def admin_client(self, sock):
+        """CLIENT KILL / UNBLOCK / LIST of other fuzz connections, whatever worker they are on
+        and whatever they are doing (blocked, in MULTI, subscribed, closing). Never mutated: a
+        flipped digit in an id could name the checker."""
+        rng = self.rng
+        cmds = []
+        for _ in range(rng.randint(1, 8)):
+            cid, addr = VICTIMS.pick(rng)
+            cmds.append(rng.choice([
+                [b'CLIENT', b'KILL', b'ID', cid],
+                [b'CLIENT', b'KILL', b'ID', cid, b'SKIPME', b'no'],
+                [b'CLIENT', b'KILL', addr],
+                [b'CLIENT', b'KILL', b'ADDR', addr],
+                [b'CLIENT', b'KILL', b'TYPE', b'pubsub'],
+                [b'CLIENT', b'UNBLOCK', cid],
+                [b'CLIENT', b'UNBLOCK', cid, b'TIMEOUT'],
+                [b'CLIENT', b'UNBLOCK', cid, b'ERROR'],
+                [b'CLIENT', b'LIST'],
+                [b'CLIENT', b'LIST', b'ID', cid, VICTIMS.pick(rng)[0]],
+                [b'CLIENT', b'LIST', b'TYPE', b'normal'],
+                [b'CLIENT', b'INFO'],
+                [b'CLIENT', b'NO-EVICT', b'on'],
+                [b'INFO', b'clients'],
+                [b'INFO'],
+                [b'MULTI'], [b'EXEC'],
+                [b'SELECT', b'2'],
+                [b'BLPOP', b'fz:empty', b'0.2'],
+                [b'CONFIG', b'GET', b'maxmemory'],
+                [b'SLOWLOG', b'LEN'],
+                [b'COMMAND', b'COUNT'],
+            ]))
+        replies = []
+        try:
+            self.send_split(sock, b''.join(resp.encode_multibulk(c) for c in cmds))
+            drain(sock, resp.ReplyFramer(), rng.uniform(0.05, 0.5), self.counts, replies)
+        finally:
+            rst_close(sock) if rng.random() < 0.3 else sock.close()
+        self.counts.add('admin clients')
+        # How often a kill or unblock found its target (replies line up with commands).
+        for cmd, raw in zip(cmds, replies):
+            if cmd[0] == b'CLIENT' and cmd[1] in (b'KILL', b'UNBLOCK'):
+                self.counts.add('admin: CLIENT %s -> %s' % (
+                    cmd[1].decode(), raw[:1].decode() + ('1+' if raw[:2] in (b':1', b':2', b':3')
+                                                         or raw.startswith(b'+OK') else '')))
+
+    def victim(self, sock):
+        """A connection that tells the others its id and address, then blocks, pins a state
+        or works, until it is killed, unblocked or closes by itself."""
+        rng = self.rng
+        sock.sendall(resp.encode_multibulk([b'CLIENT', b'ID']))
+        framer = resp.ReplyFramer()
+        sock.settimeout(5)
+        raw = None
+        while raw is None:
+            data = sock.recv(4096)
+            if not data:
+                return
+            framer.feed(data)
+            raw = framer.pop()
+        host, port = sock.getsockname()[:2]
+        VICTIMS.add(raw[1:].strip(), b'%s:%d' % (host.encode(), port))
+        cmds = rng.choice([
+            [[b'BLPOP', b'fz:empty', b'0']],
+            [[b'SELECT', b'3'], [b'BLPOP', b'fz:empty', b'0']],
+            [[b'BRPOPLPUSH', b'fz:empty', b'fz:l', b'0'], [b'GET', b'fz:k']],
+            [[b'MULTI'], [b'SET', b'fz:k', b'1'], [b'BLPOP', b'fz:empty', b'0']],
+            [[b'SUBSCRIBE', b'fz:ch']],
+            [[b'WATCH', b'fz:k'], [b'GET', b'fz:k'], [b'MULTI'], [b'INCR', b'fz:n']],
+            [[b'CLIENT', b'TRACKING', b'on'], [b'GET', b'fz:k']],
+            [[b'GET', b'fz:k'], [b'SET', b'fz:k', b'v'], [b'BLPOP', b'fz:empty', b'0.3']],
+        ])
+        try:
+            self.send_split(sock, b''.join(resp.encode_multibulk(c) for c in cmds))
+            drain(sock, framer, rng.uniform(0.3, 3), self.counts)
+        finally:
+            rst_close(sock) if rng.random() < 0.3 else sock.close()
+        self.counts.add('victims')
 
 
 class Checker(threading.Thread):
@@ -312,17 +425,21 @@ def main(argv=None):
                    help='fail when the proxy\'s RSS ever exceeds this (output buffers bounded?)')
     p.add_argument('--no-inline', action='store_true',
                    help='valid frames in multibulk form only (mutations may still make lines)')
+    p.add_argument('--admin', action='store_true',
+                   help='admin commands allowed; a quarter of the connections kill, unblock '
+                        'and list the others')
     p.add_argument('--summary-json')
     opts = p.parse_args(argv)
-    global INLINE
+    global INLINE, ADMIN
     INLINE = not opts.no_inline
+    ADMIN = opts.admin
     binary = procs.find_frontcache(opts.frontcache)
     if not binary or not os.path.exists(binary):
         print('frontcache binary not found: pass --frontcache or set FRONTCACHE_BIN')
         return 2
     seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    print('== net fuzz: seed %d, %.0f s, %d fuzz threads, proxy %s' % (
-        seed, opts.duration, opts.threads, binary), flush=True)
+    print('== net fuzz: seed %d, %.0f s, %d fuzz threads%s, proxy %s' % (
+        seed, opts.duration, opts.threads, ', admin' if opts.admin else '', binary), flush=True)
     wd = procs.Workdir('difftest-fuzz-')
     redis = procs.RedisServer(wd, 'fuzz')
     # ASan wants its report on exit too: no leak check noise from intentional exits.
@@ -330,7 +447,8 @@ def main(argv=None):
         'ASAN_OPTIONS', 'detect_leaks=0:abort_on_error=0'),
         UBSAN_OPTIONS=os.environ.get('UBSAN_OPTIONS', 'print_stacktrace=1'))
     proxy = procs.Frontcache(binary, wd, 'fuzz', redis.port, extra_yaml=opts.extra_yaml,
-                             command_timeout='5s', env=env, tracking=opts.tracking)
+                             command_timeout='5s', env=env, tracking=opts.tracking,
+                             admin_commands='forward' if opts.admin else 'deny')
     status = 0
     try:
         conn = socket.create_connection(('127.0.0.1', redis.port))
