@@ -173,5 +173,40 @@ TEST_F(Auth, FreshConnectionGuessingFromOneAddressIsHeldBelow20PerSecond) {
   for (auto& c : same) EXPECT_EQ(c->read_reply(15s).value_or(""), "+OK\r\n");
 }
 
+// No `auth:` configured: no user has a password, so there is nothing to guess, and a client
+// sending wrong credentials (ioredis's `password` option against a Redis without one, a
+// username Redis does not know) gets Redis's replies, however many it sends: no turns, never
+// the proxy's refusal. 40 connections from one address, each four attempts at once, the
+// replies compared with those of the upstream Redis itself (which has no password either).
+class AuthNotConfigured : public TargetTest {};
+
+TEST_F(AuthNotConfigured, WrongCredentialsGetRedisRepliesHoweverMany) {
+  if (!target().is_proxy()) GTEST_SKIP() << "compares the proxy with Redis";
+  const std::vector<std::vector<std::string>> attempts = {
+      {"AUTH", "nobody", "wrong"},
+      {"HELLO", "2", "AUTH", "nobody", "x"},
+      {"AUTH", "password"},
+      {"AUTH", "default", "anything"},
+  };
+  auto replies = [&](RawClient& c) {
+    std::string out;
+    for (std::size_t i = 0; i < attempts.size(); ++i) out += c.read_reply(30s).value_or("<none>");
+    return out;
+  };
+  RawClient direct("127.0.0.1", target().redis_port());
+  ASSERT_TRUE(direct.send(encode_commands(attempts)));
+  const std::string expected = replies(direct);
+  ASSERT_NE(expected.find("-WRONGPASS"), std::string::npos) << expected;
+
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.push_back(
+        std::make_unique<RawClient>(target().host(), target().port(), 5s, "127.0.0.9"));
+    ASSERT_TRUE(clients.back()->connected()) << "cannot connect from 127.0.0.9";
+    ASSERT_TRUE(clients.back()->send(encode_commands(attempts)));
+  }
+  for (auto& c : clients) EXPECT_EQ(replies(*c), expected);
+}
+
 }  // namespace
 }  // namespace frontcache::integration

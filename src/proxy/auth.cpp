@@ -2,7 +2,7 @@
 // command but AUTH, HELLO, QUIT and RESET gets NOAUTH and nothing (cached or not) reaches it.
 // Wrong passwords get Redis's WRONGPASS and count against the client's address
 // (AuthLimiter): once an address has failed a few times, its attempts take turns, further apart
-// with each failure, however many connections it opens.
+// with each failure, however many connections it opens. Without `auth:` nothing is counted.
 #include <algorithm>
 #include <chrono>
 
@@ -41,7 +41,10 @@ bool Session::checks_password(const Classified& c, Args args) {
   return false;
 }
 
+// With no password configured anywhere (no `auth:`) there is nothing to guess: every attempt is
+// answered at once, as Redis answers it, and failures do not count against the address.
 AuthLimiter::Turn Session::auth_turn() {
+  if (!worker_.config().auth.required()) return {};
   if (!peer_key_) peer_key_ = AuthLimiter::key_of(addr());
   const AuthLimiter::Turn turn =
       worker_.shared().auth_limiter.reserve(*peer_key_, std::chrono::steady_clock::now());
@@ -137,6 +140,7 @@ bool Session::user_exists(std::string_view user) const {
 
 void Session::auth_failed() {
   worker_.shared().stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+  if (!worker_.config().auth.required()) return;  // nothing to guess (auth_turn)
   if (!peer_key_) peer_key_ = AuthLimiter::key_of(addr());
   if (worker_.shared().auth_limiter.failed(*peer_key_, std::chrono::steady_clock::now())) {
     static metrics::LogLimit log_limit;
