@@ -45,6 +45,12 @@ SAFE = [
     [b'BLPOP', b'fz:empty', b'0.05'], [b'EVAL', b'return 1', b'0'], [b'EXISTS', b'fz:k'],
     [b'TYPE', b'fz:k'], [b'STRLEN', b'fz:k'], [b'GETRANGE', b'fz:k', b'0', b'2'],
     [b'GET', b'fz:big'], [b'QUIT'],
+    # RESP3 and client-side caching: push messages interleaved with replies, tracking tables
+    # of connections that vanish while other fuzz connections write the keys they read.
+    [b'HELLO', b'3'], [b'CLIENT', b'TRACKING', b'on'], [b'CLIENT', b'TRACKING', b'on', b'NOLOOP'],
+    [b'CLIENT', b'TRACKING', b'on', b'BCAST', b'PREFIX', b'fz:'],
+    [b'CLIENT', b'TRACKING', b'on', b'OPTIN'], [b'CLIENT', b'CACHING', b'yes'],
+    [b'CLIENT', b'TRACKING', b'off'], [b'SSUBSCRIBE', b'fz:sh'], [b'SPUBLISH', b'fz:sh', b'm'],
 ]
 
 
@@ -160,6 +166,8 @@ def drain(sock, framer, seconds, counts, replies=None):
                 if raw is None:
                     break
                 counts.add('replies received')
+                if raw[:1] == b'>':
+                    counts.add('RESP3 pushes received')
                 if replies is not None:
                     replies.append(raw)
         except resp.ProtocolError as e:
@@ -260,6 +268,10 @@ class Fuzzer(threading.Thread):
             [[b'BLPOP', b'fz:empty', b'5']],
             [[b'WATCH', b'fz:k'], [b'MULTI']],
             [[b'SELECT', b'1'], [b'MULTI'], [b'SELECT', b'2']],
+            [[b'HELLO', b'3'], [b'CLIENT', b'TRACKING', b'on'], [b'GET', b'fz:k'],
+             [b'SUBSCRIBE', b'fz:ch']],
+            [[b'HELLO', b'3'], [b'CLIENT', b'TRACKING', b'on', b'BCAST'], [b'MULTI'],
+             [b'GET', b'fz:k']],
         ])
         try:
             sock.sendall(b''.join(resp.encode_multibulk(c) for c in cmds))
