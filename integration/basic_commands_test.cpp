@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "resp_util.hpp"
@@ -157,6 +159,36 @@ TEST_F(BasicCommands, InfoHasTheSectionsAskedFor) {
     const Reply r = c.command(ask);
     ASSERT_EQ(r.type, Reply::Type::String) << r;
     EXPECT_EQ(info_sections(r.str), expected) << ask.back();
+  }
+}
+
+// Clients read INFO into one flat map of fields (redis-py's info(), exporters): a field of ours
+// with the name of one of Redis's would hide Redis's value (redis-py's own CONFIG RESETSTAT test
+// read the proxy's total_commands_processed). No field of the proxy's sections may be named
+// like a field of Redis's INFO everything.
+TEST_F(BasicCommands, InfoFieldsOfTheProxyNeverShadowRedisFields) {
+  if (!target().is_proxy()) GTEST_SKIP() << "compares the proxy's INFO with Redis's";
+  auto fields = [](const std::string& text) {
+    std::set<std::string> names;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#' || line.find(':') == std::string::npos) continue;
+      names.insert(line.substr(0, line.find(':')));
+    }
+    return names;
+  };
+  auto c = target().client();
+  ASSERT_EQ(c("GET", "info-field-probe").type, Reply::Type::Nil);  // a command statistic
+  const Reply redis = target().direct_client()("INFO", "everything");
+  const Reply ours = c("INFO", "frontcache", "frontcache_commandstats");
+  ASSERT_EQ(redis.type, Reply::Type::String) << redis;
+  ASSERT_EQ(ours.type, Reply::Type::String) << ours;
+  const std::set<std::string> redis_fields = fields(redis.str);
+  ASSERT_TRUE(redis_fields.count("total_commands_processed")) << redis.str;
+  const std::set<std::string> our_fields = fields(ours.str);
+  ASSERT_GT(our_fields.size(), 20U) << ours.str;
+  for (const auto& name : our_fields) {
+    EXPECT_EQ(redis_fields.count(name), 0U) << name << " is one of Redis's INFO fields";
   }
 }
 

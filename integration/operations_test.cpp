@@ -159,11 +159,11 @@ TEST_F(Operations, MetricsScrapedUnderLoadPassPromtoolAndMatchInfo) {
   })) << text;
   const std::string info_text = client("INFO", "frontcache").str;
   EXPECT_EQ(metric(text, "frontcache_commands_processed_total") + 1,
-            std::stoll(info_field(info_text, "total_commands_processed")));
+            std::stoll(info_field(info_text, "frontcache_total_commands_processed")));
   EXPECT_EQ(metric(text, "frontcache_connections_received_total"),
-            std::stoll(info_field(info_text, "total_connections_received")));
+            std::stoll(info_field(info_text, "frontcache_total_connections_received")));
   EXPECT_EQ(metric(text, "frontcache_connected_clients"),
-            std::stoll(info_field(info_text, "connected_clients")));
+            std::stoll(info_field(info_text, "frontcache_connected_clients")));
   // The INFO itself may or may not be counted yet when its section is written.
   const long long upstream_requests = std::stoll(info_field(info_text, "upstream_requests"));
   EXPECT_GE(metric(text, "frontcache_upstream_requests_total") + 1, upstream_requests);
@@ -259,7 +259,7 @@ TEST_F(Operations, SighupReloadsUnderPipelinedLoadWithoutErrors) {
   EXPECT_EQ(info_field(info_text, "config_reloads"), "1");
   EXPECT_EQ(info_field(info_text, "config_reload_failures"), "0");
   EXPECT_EQ(info_field(info_text, "config_last_reload"), "ok");
-  EXPECT_EQ(info_field(info_text, "config_file"), fc.config_path());
+  EXPECT_EQ(info_field(info_text, "frontcache_config_file"), fc.config_path());
 
   // The reloaded rule applies to reads at once: `ttl:*` is not cached any more, so the read goes
   // upstream and sees the direct write the cached entry hid.

@@ -17,29 +17,15 @@ if redis-cli -p 6379 ping >/dev/null 2>&1; then
   echo "port 6379 is taken: the ioredis suite needs it" >&2
   exit 2
 fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; }
-run_side() {  # side
-  local side=$1 dir rport pid=""
-  dir=$(mktemp -d /tmp/ioredis-suite.XXXXXX)
-  rport=6379
+source "$(dirname "$0")/suite_lib.sh"
+run_side() {  # side: Redis on 6379, or frontcache on 6379 in front of Redis on another port
+  local side=$1 rport=6379
   [ "$side" = proxy ] && rport=$(free_port)
-  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
-    --dir "$dir" --logfile "$dir/redis.log"
-  wait_port "$rport"
-  if [ "$side" = proxy ]; then
-    printf 'listen: 127.0.0.1:6379\nworkers: 2\nupstream:\n  address: 127.0.0.1:%s\nadmin_commands: forward\nlog:\n  level: warn\n' \
-      "$rport" > "$dir/fc.yaml"
-    "$bin" --config "$dir/fc.yaml" > "$out/frontcache.log" 2>&1 &
-    pid=$!
-    wait_port 6379
-  fi
+  start_side "$side" "$rport" 6379
   (cd "$src" && TS_NODE_TRANSPILE_ONLY=true NODE_ENV=test timeout 900 npx mocha \
      "test/helpers/*.ts" "test/functional/*.ts" --reporter json \
      --reporter-option output="$out/$side.json" > "$out/$side.out" 2>&1)
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1
-  rm -rf "$dir"
+  stop_side "$rport"
 }
 run_side redis
 run_side proxy

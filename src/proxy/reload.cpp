@@ -100,7 +100,7 @@ std::optional<ReloadPlan> reload_config(Shared& shared, const config::CommandLin
 std::string config_info_lines(const Shared& shared) {
   const auto& r = shared.reload;
   return fmt::format(
-      "config_file:{}\r\n"
+      "frontcache_config_file:{}\r\n"
       "config_reloads:{}\r\n"
       "config_reload_failures:{}\r\n"
       "config_last_reload:{}\r\n"
