@@ -16,7 +16,9 @@ import collections
 import os
 import random
 import socket
+import ssl
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -56,6 +58,7 @@ SAFE = [
 
 INLINE = True  # --no-inline: look past the known inline bug of 672e363
 ADMIN = False  # --admin: admin commands allowed, clients kill and unblock each other
+TLS = None  # --tls: (port, client ssl context) of the proxy's TLS listener
 
 
 class Victims:
@@ -123,6 +126,33 @@ def mutate(data, rng):
     if kind == 'giant inline':
         return b'GET ' + b'a' * rng.randint(65 * 1024, 200 * 1024), kind
     return data.replace(b'\r\n', b'\n', 1), kind
+
+
+_HELLO = []
+
+
+def client_hello():
+    """The first bytes a real client sends (a ClientHello), captured once from Python's ssl."""
+    if not _HELLO:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = TLS[1].wrap_bio(incoming, outgoing, server_hostname='127.0.0.1')
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        _HELLO.append(outgoing.read())
+    return _HELLO[0]
+
+
+def make_certificate(wd):
+    """A self-signed certificate for 127.0.0.1 (the openssl CLI); paths of cert and key."""
+    cert, key = wd.file('fuzz-cert.pem'), wd.file('fuzz-key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+                    '-days', '2', '-subj', '/CN=127.0.0.1',
+                    '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 class Counts:
@@ -194,9 +224,15 @@ class Fuzzer(threading.Thread):
 
     def one_connection(self):
         rng = self.rng
-        sock = socket.create_connection(('127.0.0.1', self.port), timeout=5)
+        tls = TLS is not None and rng.random() < 0.8
+        sock = socket.create_connection(('127.0.0.1', TLS[0] if tls else self.port), timeout=5)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.counts.add('connections')
+        if tls:
+            if rng.random() < 0.25:
+                return self.tls_attack(sock)
+            sock = TLS[1].wrap_socket(sock, server_hostname='127.0.0.1')
+            self.counts.add('TLS sessions')
         r = rng.random()
         if ADMIN and r < 0.25:
             self.admin_client(sock) if r < 0.12 else self.victim(sock)
@@ -280,6 +316,42 @@ class Fuzzer(threading.Thread):
             rst_close(sock) if rng.random() < 0.5 else sock.close()
         self.counts.add('pinned then closed')
 
+
+    def tls_attack(self, sock):
+        """The TLS listener's own inputs: junk or plaintext instead of a ClientHello, a
+        ClientHello cut short or followed by junk, a silent client, a RST mid-handshake."""
+        rng = self.rng
+        kind = rng.choice(['junk', 'plaintext RESP', 'cut hello', 'hello then junk', 'silent',
+                           'bad record after handshake'])
+        self.counts.add('TLS attack: ' + kind)
+        try:
+            if kind == 'junk':
+                sock.sendall(bytes(rng.randrange(256) for _ in range(rng.randint(1, 2000))))
+            elif kind == 'plaintext RESP':
+                sock.sendall(resp.encode_multibulk([b'GET', b'fz:k']) * rng.randint(1, 50))
+            elif kind in ('cut hello', 'hello then junk'):
+                hello = client_hello()
+                if kind == 'cut hello':
+                    sock.sendall(hello[:rng.randrange(1, len(hello))])
+                else:
+                    b = bytearray(hello)
+                    for _ in range(rng.randint(1, 6)):
+                        b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+                    sock.sendall(bytes(b) + bytes(rng.randrange(256) for _ in range(64)))
+            elif kind == 'bad record after handshake':
+                sock = TLS[1].wrap_socket(sock, server_hostname='127.0.0.1')
+                sock.sendall(resp.encode_multibulk([b'PING']))
+                # An application-data record of junk, written under the TLS layer.
+                socket.socket.sendall(sock, b'\x17\x03\x03\x00\x20' +
+                                      bytes(rng.randrange(256) for _ in range(32)))
+            if kind != 'silent' or rng.random() < 0.5:
+                drain(sock, resp.ReplyFramer(), rng.uniform(0.02, 0.3), Counts())
+            else:
+                time.sleep(rng.uniform(0.05, 0.5))  # pacing only: a client that says nothing
+        except OSError:
+            pass
+        finally:
+            rst_close(sock) if rng.random() < 0.5 else sock.close()
 
     def admin_client(self, sock):
         """CLIENT KILL / UNBLOCK / LIST of other fuzz connections, whatever worker they are on
@@ -377,7 +449,10 @@ class Checker(threading.Thread):
         n = 0
         counter = 0  # the counter's value as last seen, None when unknown
         try:
-            sock = socket.create_connection(('127.0.0.1', self.port), timeout=self.timeout)
+            sock = socket.create_connection(
+                ('127.0.0.1', TLS[0] if TLS else self.port), timeout=self.timeout)
+            if TLS:
+                sock = TLS[1].wrap_socket(sock, server_hostname='127.0.0.1')
             framer = resp.ReplyFramer()
             while time.monotonic() < self.deadline and len(self.failures) < 20:
                 n += 1
@@ -440,9 +515,12 @@ def main(argv=None):
     p.add_argument('--admin', action='store_true',
                    help='admin commands allowed; a quarter of the connections kill, unblock '
                         'and list the others')
+    p.add_argument('--tls', action='store_true',
+                   help='a TLS listener too: the checker and 80 %% of the connections use it, '
+                        'a quarter of those attack the handshake')
     p.add_argument('--summary-json')
     opts = p.parse_args(argv)
-    global INLINE, ADMIN
+    global INLINE, ADMIN, TLS
     INLINE = not opts.no_inline
     ADMIN = opts.admin
     binary = procs.find_frontcache(opts.frontcache)
@@ -450,15 +528,24 @@ def main(argv=None):
         print('frontcache binary not found: pass --frontcache or set FRONTCACHE_BIN')
         return 2
     seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    print('== net fuzz: seed %d, %.0f s, %d fuzz threads%s, proxy %s' % (
-        seed, opts.duration, opts.threads, ', admin' if opts.admin else '', binary), flush=True)
+    print('== net fuzz: seed %d, %.0f s, %d fuzz threads%s%s, proxy %s' % (
+        seed, opts.duration, opts.threads, ', admin' if opts.admin else '',
+        ', tls' if opts.tls else '', binary), flush=True)
     wd = procs.Workdir('difftest-fuzz-')
     redis = procs.RedisServer(wd, 'fuzz')
     # ASan wants its report on exit too: no leak check noise from intentional exits.
     env = dict(os.environ, ASAN_OPTIONS=os.environ.get(
         'ASAN_OPTIONS', 'detect_leaks=0:abort_on_error=0'),
         UBSAN_OPTIONS=os.environ.get('UBSAN_OPTIONS', 'print_stacktrace=1'))
-    proxy = procs.Frontcache(binary, wd, 'fuzz', redis.port, extra_yaml=opts.extra_yaml,
+    extra_yaml = opts.extra_yaml
+    if opts.tls:
+        cert, key = make_certificate(wd)
+        tls_port = procs.free_port()
+        extra_yaml += ('tls:\n  listen: 127.0.0.1:%d\n  cert_file: %s\n  key_file: %s\n'
+                       '  handshake_timeout: 2s\n' % (tls_port, cert, key))
+        context = ssl.create_default_context(cafile=cert)
+        TLS = (tls_port, context)
+    proxy = procs.Frontcache(binary, wd, 'fuzz', redis.port, extra_yaml=extra_yaml,
                              command_timeout='5s', env=env, tracking=opts.tracking,
                              admin_commands='forward' if opts.admin else 'deny')
     status = 0
