@@ -12,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "resp_util.hpp"
 #include "target.hpp"
 #include "twin.hpp"
 
@@ -374,6 +375,40 @@ TEST_F(Tls, ClientHandshakeDeadline) {
   ASSERT_TRUE(silent.connected());
   EXPECT_TRUE(silent.read_until_closed(60s));
   EXPECT_EQ(info_field(proxy_info(proxy.port()), "tls_handshake_timeouts"), "1");
+}
+
+// A TLS client pipelining reads of a large value faster than it takes the replies is closed at
+// limits.max_output_buffer, often while the writer is in the middle of an SSL write of one
+// reply: a write of a reply is many TLS records, each its own socket write, and the close comes
+// from a reply that arrives between two of them. The buffer being written must outlive the
+// write (close() used to free it: a use-after-free, found by the network fuzzer under ASan with
+// SIGHUP reloads). 30 rounds of 100 reads of 300 KB from Redis, each ending in the close; the
+// proxy must answer afterwards. Against the ASan build (FRONTCACHE_BIN=build-asan/frontcache)
+// the build before the fix aborted in the first two rounds, every run; the plain build read the
+// freed memory without crashing, so in CI this guards the path, and ASan runs catch the bug.
+TEST_F(Tls, ClientClosedAtTheOutputLimitInTheMiddleOfAWrite) {
+  start_redis();
+  const uint16_t tls_port = free_port();
+  Frontcache& proxy =
+      start_proxy(upstream_tls(), listener(tls_port) + "limits:\n  max_output_buffer: 1mb\n");
+  wait_for_upstream(proxy.port());
+  const std::string big(300 * 1024, 'x');
+  ASSERT_EQ(RedisClient("127.0.0.1", proxy.port())("SET", "big", big).to_string(), "+OK");
+  std::string reads;
+  // GETEX without options: Redis's GET, but a write to the proxy, so every reply comes from
+  // Redis, as a completion between the writer's steps (L1 hits would pause the reader instead).
+  for (int i = 0; i < 100; ++i) reads += encode_command({"GETEX", "big"});
+  for (int round = 0; round < 30; ++round) {
+    TlsClient c(tls_port, trust(certs_.ca_cert));
+    ASSERT_TRUE(c.connected()) << "round " << round << ": " << c.error();
+    ASSERT_TRUE(c.send(reads));
+    EXPECT_TRUE(c.read_until_closed()) << "round " << round;
+    ASSERT_TRUE(proxy.running()) << "round " << round;
+  }
+  TlsClient after(tls_port, trust(certs_.ca_cert));
+  ASSERT_TRUE(after.connected()) << after.error();
+  EXPECT_EQ(after.command({"PING"}), "+PONG\r\n");
+  EXPECT_NE(info_field(proxy_info(proxy.port()), "output_limit_disconnects"), "0");
 }
 
 // tls.listen without listen: TLS only.

@@ -15,6 +15,7 @@ import argparse
 import collections
 import os
 import random
+import signal
 import socket
 import ssl
 import struct
@@ -485,6 +486,54 @@ class Checker(threading.Thread):
         return out
 
 
+class Reloader(threading.Thread):
+    """--reload: SIGHUP every 0.2-1 s, the config alternating between two versions: other TTLs,
+    and rules for fz:* and chk:* instead of *, so that the tracking prefixes change (invalidation
+    re-armed, L1 cleared) while the checker reads its own writes."""
+
+    def __init__(self, proxy, deadline, counts, seed):
+        super().__init__(daemon=True)
+        self.proxy = proxy
+        self.deadline = deadline
+        self.counts = counts
+        self.rng = random.Random(seed)
+
+    def run(self):
+        flip = False
+        while time.monotonic() < self.deadline:
+            time.sleep(self.rng.uniform(0.2, 1.0))  # pacing only: reloads at random moments
+            flip = not flip
+            settings = dict(self.proxy.settings, ttl='7s' if flip else '10s',
+                            rules_extra='    - match: "fz:*"\n      ttl: 1s\n' if flip else '')
+            text = procs.FRONTCACHE_YAML.format(port=self.proxy.port, **settings)
+            if flip:  # rules for fz:* and chk:* only: the prefixes to track change
+                text = text.replace('- match: "*"', '- match: "chk:*"')
+            with open(self.proxy.config_path(), 'w') as f:
+                f.write(text)
+            os.kill(self.proxy.child.pid, signal.SIGHUP)
+            self.counts.add('reloads (SIGHUP)')
+
+
+def info_fields(port, names):
+    """{name: int} for these fields of INFO frontcache; {} when unreadable."""
+    try:
+        conn = socket.create_connection(('127.0.0.1', port), timeout=5)
+        conn.sendall(resp.encode_multibulk([b'INFO', b'frontcache']))
+        framer = resp.ReplyFramer()
+        raw = None
+        while raw is None:
+            data = conn.recv(65536)
+            if not data:
+                return {}
+            framer.feed(data)
+            raw = framer.pop()
+        conn.close()
+        fields = dict(line.split(b':', 1) for line in raw.split(b'\r\n') if b':' in line)
+        return {n: int(fields[n.encode()]) for n in names}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
 def rss_kb(pid):
     try:
         with open('/proc/%d/status' % pid) as f:
@@ -518,6 +567,8 @@ def main(argv=None):
     p.add_argument('--tls', action='store_true',
                    help='a TLS listener too: the checker and 80 %% of the connections use it, '
                         'a quarter of those attack the handshake')
+    p.add_argument('--reload', action='store_true',
+                   help='SIGHUP the proxy every 0.2-1 s with an alternating config')
     p.add_argument('--summary-json')
     opts = p.parse_args(argv)
     global INLINE, ADMIN, TLS
@@ -528,9 +579,9 @@ def main(argv=None):
         print('frontcache binary not found: pass --frontcache or set FRONTCACHE_BIN')
         return 2
     seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(1, 2**31)
-    print('== net fuzz: seed %d, %.0f s, %d fuzz threads%s%s, proxy %s' % (
+    print('== net fuzz: seed %d, %.0f s, %d fuzz threads%s%s%s, proxy %s' % (
         seed, opts.duration, opts.threads, ', admin' if opts.admin else '',
-        ', tls' if opts.tls else '', binary), flush=True)
+        ', tls' if opts.tls else '', ', reload' if opts.reload else '', binary), flush=True)
     wd = procs.Workdir('difftest-fuzz-')
     redis = procs.RedisServer(wd, 'fuzz')
     # ASan wants its report on exit too: no leak check noise from intentional exits.
@@ -560,6 +611,8 @@ def main(argv=None):
         checker = Checker(proxy.port, deadline, counts, opts.checker_timeout)
         fuzzers = [Fuzzer(proxy.port, seed * 100 + i, deadline, counts)
                    for i in range(opts.threads)]
+        if opts.reload:
+            fuzzers.append(Reloader(proxy, deadline, counts, seed))
         rss0 = rss_kb(proxy.child.pid)
         rss_max = rss0
         for t in [checker] + fuzzers:
@@ -570,6 +623,13 @@ def main(argv=None):
         for t in [checker] + fuzzers:
             t.join(timeout=30)
         alive = proxy.alive() and procs.ping(proxy.port, timeout=5)
+        if opts.reload:
+            info = info_fields(proxy.port, ['config_reloads', 'config_reload_failures',
+                                            'invalidation_flushes'])
+            for name, value in info.items():
+                counts.add('INFO %s' % name, value)
+            if not info or info['config_reload_failures'] or not info['config_reloads']:
+                checker.failures.append('config reloads not all applied: %r' % info)
         status = report(counts, checker, proxy, alive, rss0, rss_max, time.monotonic() - start,
                         opts)
     finally:

@@ -188,7 +188,9 @@ void ClientConnection::close() {
   write_signal_.cancel();
   read_signal_.cancel();
   replies_.drop_bytes();
-  std::string().swap(wbuf_);
+  // A write under way still reads wbuf_ (an SSL write is many socket writes, and the next one
+  // may already be queued as a completion): the writer frees it when the write has ended.
+  if (!writing_) std::string().swap(wbuf_);
   release_bytes();
 }
 
@@ -508,7 +510,9 @@ awaitable<void> ClientConnection::write_loop() {
     replies_.take_ready(wbuf_);
     boost::system::error_code ec;
     if (tls_) {
+      writing_ = true;
       auto [write_ec, n] = co_await asio::async_write(tls_->stream, asio::buffer(wbuf_), kNoThrow);
+      writing_ = false;
       ec = write_ec;
       if (wbuf_.capacity() > kKeepBufferBytes) {
         std::string().swap(wbuf_);
@@ -530,8 +534,10 @@ awaitable<void> ClientConnection::write_loop() {
     }
     if (!ec && sent < wbuf_.size()) {
       // The bytes being written still count against the limits until they are gone.
+      writing_ = true;
       auto [write_ec, n] = co_await asio::async_write(
           socket_, asio::buffer(wbuf_.data() + sent, wbuf_.size() - sent), kNoThrow);
+      writing_ = false;
       ec = write_ec;
     }
     if (wbuf_.capacity() > kKeepBufferBytes) {
@@ -554,6 +560,7 @@ awaitable<void> ClientConnection::write_loop() {
     co_return;
   }
   close();
+  std::string().swap(wbuf_);  // when close() came during the write, it left wbuf_ to us
 }
 
 void ClientConnection::release_bytes() {

@@ -159,6 +159,7 @@ class ClientConnection {
   bool processing_ = false;      // process() is handing requests over; flush() follows
   bool flush_deferred_ = false;  // queued on the worker for a deferred_flush()
   bool writer_waiting_ = false;
+  bool writing_ = false;  // an async write of wbuf_ is under way: wbuf_ must outlive it
   bool reader_waiting_ = false;
   bool awaiting_replies_ = false;  // the reader waits until no reply is in flight
   bool read_done_ = false;
