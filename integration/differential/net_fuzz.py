@@ -444,6 +444,7 @@ class Checker(threading.Thread):
         self.counts = counts
         self.timeout = timeout
         self.failures = []
+        self.longest_wait = 0.0  # seconds, the slowest pipeline of three
         self.token = os.urandom(8).hex().encode()
 
     def run(self):
@@ -462,7 +463,9 @@ class Checker(threading.Thread):
                 expect = [b'+OK\r\n', b'$%d\r\n%s\r\n' % (len(val), val),
                           b':%d\r\n' % ((counter or 0) + 1)]
                 cmds = [[b'SET', key, val], [b'GET', key], [b'INCR', b'chk:%s:n' % self.token]]
+                started = time.monotonic()
                 got = self.call(sock, framer, cmds)
+                self.longest_wait = max(self.longest_wait, time.monotonic() - started)
                 if got[:2] != expect[:2] or (counter is not None and got[2] != expect[2]):
                     self.failures.append('%r -> %r (expected %r)' % (cmds, got, expect))
                 # After an error the INCR may or may not have run: learn the counter again.
@@ -658,7 +661,8 @@ def report(counts, checker, proxy, alive, rss0, rss_max, seconds, opts):
     for k in sorted(c):
         print('  %-48s %d' % (k, c[k]))
     print('  proxy RSS: %d MB at start, %d MB at most' % (rss0 // 1024, rss_max // 1024))
-    print('  checker: %d requests, %d failures' % (c['checker requests'], len(checker.failures)))
+    print('  checker: %d requests, %d failures, longest wait %.2f s' % (
+        c['checker requests'], len(checker.failures), checker.longest_wait))
     for f in checker.failures[:10]:
         print('    ' + f[:300])
     print('  proxy alive at the end: %s' % ('yes' if alive else 'NO'))
