@@ -34,6 +34,15 @@ long long info_field(RedisClient& c, const std::string& field) {
 }
 
 // frontcache with upstream.mode: cluster, `seed` its upstream.address.
+// Until every shared connection to every master is up (upstream_state:up). The proxy answers
+// PING before that, and a test's first command sent earlier got "-ERR upstream unavailable
+// (...: not connected yet)" for a key of a master whose connections were still being made (1
+// run in 25 on a loaded machine).
+bool wait_connected(RedisClient& c) {
+  return wait_until(
+      [&] { return info_field(c("INFO", "frontcache").str, "upstream_state") == "up"; }, 60s);
+}
+
 FrontcacheOptions cluster_options(uint16_t seed, const std::string& upstream_yaml = "") {
   FrontcacheOptions o;
   o.binary = frontcache_binary();
@@ -58,6 +67,8 @@ class Cluster : public ::testing::Test {
         dir_.path(),
         cluster_options(cluster_.port(0),
                         "  seeds: [\"127.0.0.1:" + std::to_string(cluster_.port(1)) + "\"]\n"));
+    auto c = proxy();
+    ASSERT_TRUE(wait_connected(c)) << c("INFO", "frontcache").str;
   }
   void TearDown() override {
     if (HasFailure()) {
@@ -626,6 +637,7 @@ TEST(ClusterFailover, PromotedReplicaServesTheDeadMastersSlots) {
   TempDir dir;
   Frontcache proxy(dir.path(), cluster_options(cluster.port(0)));
   RedisClient c("127.0.0.1", proxy.port());
+  ASSERT_TRUE(wait_connected(c)) << c("INFO", "frontcache");
   const auto keys = cluster.keys_on(2, 5, "fo:");
   for (const auto& k : keys) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
   for (const auto& k : keys) ASSERT_EQ(c("GET", k).str, "v" + k);
@@ -676,6 +688,7 @@ TEST(ClusterAuth, EveryConnectionToEveryMasterLogsIn) {
   TempDir dir;
   Frontcache proxy(dir.path(), cluster_options(cluster.port(0), "  password: s3cret\n"));
   RedisClient c("127.0.0.1", proxy.port());
+  ASSERT_TRUE(wait_connected(c)) << c("INFO", "frontcache");
   for (const auto& k : keys) ASSERT_EQ(c("SET", k, "v" + k).to_string(), "+OK");
   const Reply all = c("MGET", keys[0], keys[1], keys[2]);
   ASSERT_EQ(all.elements.size(), 3u) << all;

@@ -40,7 +40,9 @@ TEST(Startup, SecondInstanceOnTheSameAddressRefusesToStart) {
   for (int i = 0; i < 20; ++i) {
     auto c = target.client();
     ASSERT_EQ(c("SET", "k", std::to_string(i)).to_string(), "+OK");
-    ASSERT_EQ(info_field(c("INFO", "frontcache").str, "frontcache_total_connections_received").empty(), false);
+    ASSERT_EQ(
+        info_field(c("INFO", "frontcache").str, "frontcache_total_connections_received").empty(),
+        false);
   }
 }
 

@@ -55,17 +55,19 @@ const char* target_name(TargetKind kind) {
 
 namespace {
 
-// Until a forwarded command is answered and the L1 is armed (every master's invalidation
-// stream up): a client enabling CLIENT TRACKING before the arming would be told to drop
-// everything, which a test comparing with Redis does not expect.
+// Until a forwarded command is answered, every shared connection to every master is up (a
+// command for a master still connecting gets "-ERR upstream unavailable") and the L1 is armed
+// (every master's invalidation stream up): a client enabling CLIENT TRACKING before the arming
+// would be told to drop everything, which a test comparing with Redis does not expect.
 void wait_until_armed(uint16_t port, const std::string& logs_hint) {
   const bool armed = wait_until(
       [&] {
         RedisClient c("127.0.0.1", port, 2s);
         if (c("EXISTS", "frontcache-it-ready").type != Reply::Type::Integer) return false;
         const std::string info = c("INFO", "frontcache").str;
-        return info.find("l1_state:") == std::string::npos ||
-               info.find("l1_state:armed\r\n") != std::string::npos;
+        return info.find("upstream_state:up\r\n") != std::string::npos &&
+               (info.find("l1_state:") == std::string::npos ||
+                info.find("l1_state:armed\r\n") != std::string::npos);
       },
       60s, 20ms);
   if (!armed)
