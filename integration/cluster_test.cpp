@@ -40,7 +40,10 @@ long long info_field(RedisClient& c, const std::string& field) {
 // run in 25 on a loaded machine).
 bool wait_connected(RedisClient& c) {
   return wait_until(
-      [&] { return info_field(c("INFO", "frontcache").str, "upstream_state") == "up"; }, 60s);
+      [&] {
+        return integration::info_field(c("INFO", "frontcache").str, "upstream_state") == "up";
+      },
+      60s);
 }
 
 FrontcacheOptions cluster_options(uint16_t seed, const std::string& upstream_yaml = "") {
