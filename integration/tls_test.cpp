@@ -399,10 +399,13 @@ TEST_F(Tls, ClientClosedAtTheOutputLimitInTheMiddleOfAWrite) {
   // Redis, as a completion between the writer's steps (L1 hits would pause the reader instead).
   for (int i = 0; i < 100; ++i) reads += encode_command({"GETEX", "big"});
   for (int round = 0; round < 30; ++round) {
-    TlsClient c(tls_port, trust(certs_.ca_cert));
+    TlsClient c(tls_port, trust(certs_.ca_cert), 60s);  // the timeout only guards against a hang
     ASSERT_TRUE(c.connected()) << "round " << round << ": " << c.error();
     ASSERT_TRUE(c.send(reads));
-    EXPECT_TRUE(c.read_until_closed()) << "round " << round;
+    // Until the proxy closes the connection (nearly always: Redis's replies arrive faster than
+    // TLS writes them), or every reply has come.
+    for (int i = 0; i < 100 && c.read_reply(); ++i) {
+    }
     ASSERT_TRUE(proxy.running()) << "round " << round;
   }
   TlsClient after(tls_port, trust(certs_.ca_cert));
