@@ -382,10 +382,11 @@ TEST_F(Tls, ClientHandshakeDeadline) {
 // reply: a write of a reply is many TLS records, each its own socket write, and the close comes
 // from a reply that arrives between two of them. The buffer being written must outlive the
 // write (close() used to free it: a use-after-free, found by the network fuzzer under ASan with
-// SIGHUP reloads). 30 rounds of 100 reads of 300 KB from Redis, each ending in the close; the
-// proxy must answer afterwards. Against the ASan build (FRONTCACHE_BIN=build-asan/frontcache)
-// the build before the fix aborted in the first two rounds, every run; the plain build read the
-// freed memory without crashing, so in CI this guards the path, and ASan runs catch the bug.
+// SIGHUP reloads). 30 rounds of 100 reads of 300 KB from Redis, nearly each ending in the close
+// (at least one must); the proxy must answer afterwards. Against the ASan build
+// (FRONTCACHE_BIN=build-asan/frontcache) the build before the fix aborted in the first two rounds,
+// every run; the plain build read the freed memory without crashing, so in CI this guards the path,
+// and ASan runs catch the bug.
 TEST_F(Tls, ClientClosedAtTheOutputLimitInTheMiddleOfAWrite) {
   start_redis();
   const uint16_t tls_port = free_port();

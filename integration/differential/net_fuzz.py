@@ -26,6 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import cluster  # noqa: E402
+import multi  # noqa: E402
 import procs  # noqa: E402
 import resp  # noqa: E402
 
@@ -519,22 +521,14 @@ class Reloader(threading.Thread):
 
 def info_fields(port, names):
     """{name: int} for these fields of INFO frontcache; {} when unreadable."""
+    conn = multi.Conn(port)
     try:
-        conn = socket.create_connection(('127.0.0.1', port), timeout=5)
-        conn.sendall(resp.encode_multibulk([b'INFO', b'frontcache']))
-        framer = resp.ReplyFramer()
-        raw = None
-        while raw is None:
-            data = conn.recv(65536)
-            if not data:
-                return {}
-            framer.feed(data)
-            raw = framer.pop()
-        conn.close()
-        fields = dict(line.split(b':', 1) for line in raw.split(b'\r\n') if b':' in line)
-        return {n: int(fields[n.encode()]) for n in names}
-    except (OSError, ValueError, KeyError):
+        text = resp.decode(conn.call([[b'INFO', b'frontcache']], 5.0)[0])[1]
+        return {n: int(cluster.info_field(text, n.encode())) for n in names}
+    except (OSError, TypeError, ValueError):  # TypeError: a field missing (None)
         return {}
+    finally:
+        conn.close()
 
 
 def rss_kb(pid):
@@ -627,8 +621,7 @@ def main(argv=None):
             t.join(timeout=30)
         alive = proxy.alive() and procs.ping(proxy.port, timeout=5)
         if opts.reload:
-            info = info_fields(proxy.port, ['config_reloads', 'config_reload_failures',
-                                            'invalidation_flushes'])
+            info = info_fields(proxy.port, ['config_reloads', 'config_reload_failures'])
             for name, value in info.items():
                 counts.add('INFO %s' % name, value)
             if not info or info['config_reload_failures'] or not info['config_reloads']:
