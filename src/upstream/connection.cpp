@@ -108,6 +108,11 @@ class Connection::Impl : public std::enable_shared_from_this<Connection::Impl> {
   awaitable<void> timeout_loop();
   void prepare_read_buffer();
   void close_socket();
+  // Why the serving loops ended: the first loop to end says it; the others, cancelled by it,
+  // would only say "Operation canceled".
+  void failed(std::string what) {
+    if (last_error_.empty()) last_error_ = std::move(what);
+  }
   bool deliver(std::string_view reply, resp::ReplyKind kind);
   void fail_pending();
   void queue_own(std::string_view request, Own kind, std::chrono::steady_clock::time_point now);
@@ -234,7 +239,9 @@ awaitable<bool> Connection::Impl::serve_once() {
   } else {
     spdlog::debug("upstream connection {} to {}:{} ready", index_, settings_.host, settings_.port);
   }
+  last_error_.clear();
   co_await (read_loop() || write_loop() || timeout_loop());
+  if (last_error_.empty()) last_error_ = "closed";
   state_ = State::Connecting;
   stats().connections_ready.fetch_sub(1, std::memory_order_relaxed);
   if (!stopped_) {
@@ -387,7 +394,7 @@ awaitable<void> Connection::Impl::read_loop() {
       auto status = framer_.frame(data);
       if (status == resp::FrameStatus::NeedMore) break;
       if (status == resp::FrameStatus::Error) {
-        last_error_ = "protocol error in upstream reply";
+        failed("protocol error in upstream reply");
         failure_reply_ = "ERR upstream protocol error";
         co_return;
       }
@@ -400,7 +407,7 @@ awaitable<void> Connection::Impl::read_loop() {
       auto [ec, n] =
           co_await stream_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_));
       if (ec) {
-        last_error_ = read_error(ec);
+        failed(read_error(ec));
         co_return;
       }
       rend_ += n;
@@ -410,7 +417,7 @@ awaitable<void> Connection::Impl::read_loop() {
     if (!maybe_readable) {
       auto [wait_ec] = co_await stream_.socket().async_wait(tcp::socket::wait_read, kNoThrow);
       if (wait_ec) {
-        last_error_ = wait_ec.message();
+        failed(wait_ec.message());
         co_return;
       }
     }
@@ -422,7 +429,7 @@ awaitable<void> Connection::Impl::read_loop() {
       continue;
     }
     if (ec) {
-      last_error_ = read_error(ec);
+      failed(read_error(ec));
       co_return;
     }
     rend_ += n;
@@ -468,7 +475,7 @@ awaitable<void> Connection::Impl::write_loop() {
       auto [ec, n] = co_await stream_.write(asio::buffer(writing_));
       writing_.clear();
       if (ec) {
-        last_error_ = ec.message();
+        failed(ec.message());
         co_return;
       }
       continue;
@@ -488,7 +495,7 @@ awaitable<void> Connection::Impl::write_loop() {
     }
     writing_.clear();
     if (ec) {
-      last_error_ = ec.message();
+      failed(ec.message());
       co_return;
     }
   }
@@ -524,7 +531,7 @@ awaitable<void> Connection::Impl::timeout_loop() {
         std::chrono::steady_clock::now() - std::max(last_read_, pending_.front().sent) >
             settings_.command_timeout &&
         stream_.socket().available(ignored) == 0) {
-      last_error_ = fmt::format("no reply within {}ms", settings_.command_timeout.count());
+      failed(fmt::format("no reply within {}ms", settings_.command_timeout.count()));
       stats().timeouts.fetch_add(1, std::memory_order_relaxed);
       failure_reply_ = fmt::format("ERR upstream timeout (no reply within {}ms)",
                                    settings_.command_timeout.count());
@@ -538,7 +545,7 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
   // when the subscriber it redirects to is gone (the subscriber's loss disarms L1 anyway).
   if (kind == resp::ReplyKind::Push) return true;
   if (pending_.empty()) {
-    last_error_ = "reply without a request";
+    failed("reply without a request");
     failure_reply_ = "ERR upstream protocol error";
     return false;
   }
@@ -560,7 +567,7 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
     // Refused otherwise: later requests were written for the wrong database, so the connection
     // cannot be trusted; close it and fail what is queued.
     if (resp::is_error(kind) && p.tag == kSelect) {
-      last_error_ = fmt::format("SELECT refused: {}", reply.substr(1, reply.size() - 3));
+      failed(fmt::format("SELECT refused: {}", reply.substr(1, reply.size() - 3)));
       failure_reply_ = "ERR upstream refused SELECT";
       return false;
     }
@@ -579,7 +586,7 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
   }
   if (select_refused_ && p.db_bound && !is_busy(reply, kind)) {
     // It ran, in a database its client is not in (the script ended between the two).
-    last_error_ = "a request ran after its SELECT was refused";
+    failed("a request ran after its SELECT was refused");
     failure_reply_ = "ERR upstream refused SELECT";
     stats().failed_requests.fetch_add(1, std::memory_order_relaxed);
     p.target->on_reply(p.tag, resp::error_reply(failure_reply_), resp::ReplyKind::Error);
