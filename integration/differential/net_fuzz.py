@@ -439,15 +439,18 @@ class Checker(threading.Thread):
     """The well-behaved client: unique values written and read back, counters incremented
     and checked; any error, wrong answer or stall is a failure."""
 
-    def __init__(self, port, deadline, counts, timeout):
+    def __init__(self, port, deadline, counts, timeout, redis_port=None):
         super().__init__(daemon=True)
         self.port = port
+        self.redis_port = redis_port
+        self.stall_clients = []
         self.deadline = deadline
         self.counts = counts
         self.timeout = timeout
         self.failures = []
         self.longest_wait = 0.0  # seconds, the slowest pipeline of three
         self.token = os.urandom(8).hex().encode()
+        self.pending, self.replies_in = [], 0  # the pipeline in flight, for a stall's report
 
     def run(self):
         n = 0
@@ -474,15 +477,23 @@ class Checker(threading.Thread):
                 counter = int(got[2][1:]) if got[2][:1] == b':' else None
                 self.counts.add('checker requests', len(cmds))
         except OSError as e:
-            self.failures.append('checker connection failed: %s' % e)
+            self.failures.append('checker connection failed at %s: %s (request %d, %r, %d of its '
+                                 'replies in)' % (time.strftime('%H:%M:%S'), e, n, self.pending,
+                                                  self.replies_in))
+            if self.redis_port:
+                # What the proxy's upstream connections were doing (qbuf: requests Redis has
+                # not run; omem: replies the proxy has not read; cmd: the last one run).
+                self.stall_clients = upstream_clients(self.redis_port)
 
     def call(self, sock, framer, cmds):
+        self.pending, self.replies_in = cmds, 0
         sock.sendall(b''.join(resp.encode_multibulk(c) for c in cmds))
         out = []
         while len(out) < len(cmds):
             raw = framer.pop()
             if raw is not None:
                 out.append(raw)
+                self.replies_in = len(out)
                 continue
             data = sock.recv(65536)
             if not data:
@@ -531,6 +542,48 @@ def info_fields(port, names):
         conn.close()
 
 
+def slowlog(port):
+    """Redis's slowest commands of the run (SLOWLOG GET), for a checker stall's report: a
+    command that held Redis for seconds stalls every client, through the proxy or not."""
+    conn = multi.Conn(port)
+    try:
+        entries = [[v for _, v in e[1]]
+                   for e in resp.decode(conn.call([[b'SLOWLOG', b'GET', b'10']], 5.0)[0])[1]]
+        return ['%.2f s: %s' % (e[2] / 1e6, b' '.join(a for _, a in e[3])[:120].decode(
+            errors='replace')) for e in sorted(entries, key=lambda e: -e[2])]
+    except (OSError, TypeError, ValueError, IndexError):
+        return []
+    finally:
+        conn.close()
+
+
+def upstream_clients(port):
+    """Redis's CLIENT LIST lines (the proxy's connections and ours), most buffered first."""
+    conn = multi.Conn(port)
+    try:
+        text = resp.decode(conn.call([[b'CLIENT', b'LIST']], 5.0)[0])[1].decode()
+    except (OSError, TypeError, ValueError, IndexError):
+        return []
+    finally:
+        conn.close()
+    keep = ('id', 'age', 'idle', 'flags', 'db', 'qbuf', 'omem', 'tot-mem', 'cmd', 'name')
+    lines = []
+    for line in text.splitlines():
+        fields = dict(f.split('=', 1) for f in line.split() if '=' in f)
+        lines.append((int(fields.get('omem', 0)) + int(fields.get('qbuf', 0)),
+                      ' '.join('%s=%s' % (k, fields.get(k, '')) for k in keep)))
+    return [line for _, line in sorted(lines, reverse=True)][:20]
+
+
+def sanitized(binary):
+    """True for an ASan or TSan build (linked against the sanitizer's runtime)."""
+    try:
+        out = subprocess.run(['ldd', binary], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return 'libasan' in out or 'libtsan' in out
+
+
 def rss_kb(pid):
     try:
         with open('/proc/%d/status' % pid) as f:
@@ -549,8 +602,11 @@ def main(argv=None):
     p.add_argument('--duration', type=float, default=20)
     p.add_argument('--threads', type=int, default=12, help='concurrent fuzz connections')
     p.add_argument('--seed', type=int, default=None)
-    p.add_argument('--checker-timeout', type=float, default=10.0,
-                   help='seconds a checker request may take before it counts as a stall')
+    p.add_argument('--checker-timeout', type=float, default=None,
+                   help='seconds a checker request may take before it counts as a stall '
+                        '(default 10, 60 for a sanitizer build: its proxy moves the slow '
+                        "readers' large replies, which the checker may queue behind on a "
+                        'shared upstream connection, several times slower)')
     p.add_argument('--extra-yaml', default=os.environ.get('DIFFTEST_EXTRA_YAML', ''))
     p.add_argument('--tracking', default='bcast', choices=['bcast', 'default'],
                    help='invalidation.tracking of the proxy')
@@ -605,7 +661,8 @@ def main(argv=None):
         counts = Counts()
         start = time.monotonic()
         deadline = start + opts.duration
-        checker = Checker(proxy.port, deadline, counts, opts.checker_timeout)
+        checker_timeout = opts.checker_timeout or (60.0 if sanitized(binary) else 10.0)
+        checker = Checker(proxy.port, deadline, counts, checker_timeout, redis.port)
         fuzzers = [Fuzzer(proxy.port, seed * 100 + i, deadline, counts)
                    for i in range(opts.threads)]
         if opts.reload:
@@ -628,6 +685,14 @@ def main(argv=None):
                 checker.failures.append('config reloads not all applied: %r' % info)
         status = report(counts, checker, proxy, alive, rss0, rss_max, time.monotonic() - start,
                         opts)
+        if checker.failures:
+            print('  Redis SLOWLOG, slowest first:')
+            for line in slowlog(redis.port):
+                print('    ' + line)
+            if checker.stall_clients:
+                print("  Redis's clients when the checker stalled, most buffered first:")
+                for line in checker.stall_clients:
+                    print('    ' + line)
     finally:
         proxy.stop()
         sanitizer = procs.sanitizer_reports(proxy.log())
