@@ -159,6 +159,10 @@ rps_of() { awk -F'\t' -v s="$1" -v t="$2" '$1 == s && $2 == t {print $3}' "$summ
   check "(c) SET P1 ≥ 0.8× direct, ≥ 1.3× twemproxy" c-P1
   check "(c) SET P16" c-P16
   check "(d) 0.5 ms hop, closed loop ≥ 3× direct" d-closed
+  # The ceiling of that ratio here: frontcache-echo answering the same mix at once.
+  e=$(rps_of d-closed echo); d=$(rps_of d-closed direct)
+  [[ -n "$e" && -n "$d" ]] &&
+    echo "| (d) ceiling on this machine: frontcache-echo, every request answered at once | $(awk -v e="$e" -v d="$d" 'BEGIN {printf "%.2f× direct", e / d}') |"
   col_of() { awk -F'\t' -v s="$1" -v t="$2" -v c="$3" '$1 == s && $2 == t {print $c}' "$summary"; }
   for w in ${workers_list:-1 2}; do
     f=$(col_of a "frontcache-w$w" 5); d=$(col_of a direct 5)

@@ -30,8 +30,11 @@
 #   e  1,000 and 10,000 idle connections plus 50 working: RSS per connection, upstream
 #      connections, working clients' latency
 #   m  RSS per cached entry, 100 B and 1 KB values (needs the L1)
-# Scenarios a-c also measure frontcache-echo (bench/echo/): a minimal epoll server answering with
-# the same reply bytes, the physical limit of CPU per request on this machine.
+# Scenarios a-c, f and g also measure frontcache-echo (bench/echo/): a minimal epoll server
+# answering with the same reply bytes, the physical limit of CPU per request on this machine.
+# Scenario d's closed loop measures it with 1 KB values: every request answered at once, as
+# by a proxy whose every read hits and whose writes cost nothing: the most any proxy could
+# serve of that mix here, with the load generator on the same cores.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -191,6 +194,11 @@ eport=$(free_port)
 echo_pid=$!
 pids+=("$echo_pid")
 wait_port "$eport"
+eport1k=$(free_port)  # scenario d's values
+"${server_pin[@]}" "$bin/frontcache-echo" --listen "127.0.0.1:$eport1k" --value-size 1024 >/dev/null &
+echo1k_pid=$!
+pids+=("$echo1k_pid")
+wait_port "$eport1k"
 # frontcache instances run only while their scenarios do: every instance subscribes to Redis's
 # invalidations, so an idle one would still take CPU on every write of every other target.
 declare -A fc_port fc_pid fcx_port fcx_pid
@@ -277,6 +285,7 @@ for s in $scenarios; do
           pid_of_port=${fcx_pid[$w]}
           run_d d-closed "frontcache-w$w" "${fcx_port[$w]}" "${mix[@]}"
         done
+        record d-closed echo "$r" "$(load "$eport1k" --clients 50 --cpu-pid "$echo1k_pid" "${mix[@]}")"
         record d-open direct "$r" \
           "$(load "$xport" --clients 50 --cpu-pid "$redis_pid" --open --rate 5000 "${mix[@]}")"
         for w in $workers_list; do
