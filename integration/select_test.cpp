@@ -146,5 +146,40 @@ TEST_F(BusyScript, OtherDatabasesGetRedisRefusalAndScriptKillGetsThrough) {
   EXPECT_EQ(zero("GET", "k").to_string(), "(nil)");
 }
 
+// ... and so does a command that needs a dedicated connection (a blocking one, SUBSCRIBE): the
+// hand-off's SELECT is refused, and so is the command behind it, with Redis's own BUSY, which
+// the client gets as from Redis; it stays connected, in its database, and its next blocking
+// command (the script killed) runs there.
+TEST_F(BusyScript, ACommandOnADedicatedConnectionGetsRedisRefusalAndTheClientStays) {
+  auto a = target().client();
+  ASSERT_EQ(a("SELECT", "9").to_string(), "+OK");
+  ASSERT_EQ(a("SET", "k", "v").to_string(), "+OK");
+  auto direct = target().direct_client();
+  ASSERT_EQ(direct("SELECT", "9").to_string(), "+OK");
+
+  RawClient script(target().host(), target().redis_port());
+  ASSERT_TRUE(script.send(encode_commands({{"EVAL", "while true do end", "0"}})));
+  std::string refusal;
+  ASSERT_TRUE(wait_until([&] {
+    refusal = direct("GET", "k").to_string();
+    return refusal.starts_with("-BUSY ");
+  })) << refusal;
+
+  EXPECT_EQ(a("BLPOP", "list", "0").to_string(), direct("BLPOP", "list", "0").to_string());
+  EXPECT_EQ(a("SUBSCRIBE", "ch").to_string(), direct("SUBSCRIBE", "ch").to_string());
+  // Redis runs WATCH while busy; behind the refused SELECT it would watch database 0's key:
+  // that client is told so and disconnected instead (a documented difference).
+  auto b = target().client();
+  ASSERT_EQ(b("SELECT", "9").to_string(), "+OK");
+  EXPECT_EQ(b("WATCH", "k").to_string(), "-ERR frontcache: dedicated connection refused SELECT 9");
+  EXPECT_EQ(b("PING").to_string().substr(0, 10), "<io error:");
+  EXPECT_EQ(a("SCRIPT", "KILL").to_string(), "+OK");
+  const std::string killed = script.read_reply().value_or("<none>");
+  EXPECT_NE(killed.find("Script killed by user"), std::string::npos) << killed;
+  EXPECT_EQ(a("GET", "k").to_string(), "\"v\"");
+  ASSERT_EQ(direct("RPUSH", "list", "x").to_string(), ":1");
+  EXPECT_EQ(a("BLPOP", "list", "0").to_string(), "[\"list\", \"x\"]");
+}
+
 }  // namespace
 }  // namespace frontcache::integration

@@ -152,10 +152,13 @@ def main():
           " connection goes on). What differs: `PING` is answered by the proxy (`+PONG`, where"
           " Redis says `-BUSY`); requests queued on the same shared connection behind the"
           " long script's own `EVAL`/`FCALL` wait for it instead of getting `-BUSY`, and fail"
-          " with `-ERR upstream timeout` after `upstream.command_timeout`; a command that needs"
-          " a dedicated connection (`MULTI`, blocking commands, `SUBSCRIBE`) from a client of"
-          " a database other than 0 gets `-ERR frontcache: dedicated connection refused SELECT"
-          " n` and the connection closes.")
+          " with `-ERR upstream timeout` after `upstream.command_timeout`. A command that needs"
+          " a dedicated connection (blocking commands, `SUBSCRIBE`) from a client of a database"
+          " other than 0 gets Redis's `-BUSY` too (the dedicated connection's `SELECT` is refused"
+          " and so is the command behind it; the client stays connected), except the commands"
+          " Redis runs while busy (`MULTI`, `WATCH`): behind the refused `SELECT` they would run"
+          " in database 0, so that client gets `-ERR frontcache: dedicated connection refused"
+          " SELECT n` and the connection closes.")
 
 if __name__ == "__main__":
     main()

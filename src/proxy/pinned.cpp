@@ -204,13 +204,21 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
     if (resp::is_error(kind)) {
       spdlog::warn("client {}: dedicated connection refused HELLO: {}", id_,
                    frame.substr(0, frame.size() - 2));
-      conn_.append(resp::error_reply("ERR frontcache: dedicated connection refused HELLO"));
-      return close();
+      return fail_dedicated("ERR frontcache: dedicated connection refused HELLO");
     }
     return maybe_resume();
   }
   if (seq == kInternal) {
     pinned_requests_.pop_front();
+    if (kind == resp::ReplyKind::Error && frame.starts_with("-BUSY") && !state_.multi &&
+        worker_.cluster() == nullptr) {
+      // Redis refuses SELECT while a script runs past busy-reply-threshold, and the client's
+      // requests behind it too: their -BUSY is Redis's answer to them, relayed below. The
+      // connection is released once they are answered (RESET brings it back to database 0).
+      pinned_select_busy_ = true;
+      unpin_if_idle();
+      return maybe_resume();
+    }
     if (frame != resp::kOk) {
       // The hand-off SELECT failed: the connection is not in the client's database. (Or, in a
       // cluster, the MULTI that moved a transaction to its keys' master.)
@@ -218,11 +226,19 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
       const std::string what = state_.multi ? "MULTI" : fmt::format("SELECT {}", state_.db);
       log_limit.warn("client {}: dedicated connection refused {}: {}", id_, what,
                      frame.substr(0, frame.size() - 2));
-      conn_.append(
-          resp::error_reply(fmt::format("ERR frontcache: dedicated connection refused {}", what)));
-      return close();
+      return fail_dedicated(fmt::format("ERR frontcache: dedicated connection refused {}", what));
     }
     return maybe_resume();
+  }
+  if (pinned_select_busy_ && !(kind == resp::ReplyKind::Error && frame.starts_with("-BUSY"))) {
+    // It ran (the script ended in between, or Redis runs it while busy: WATCH, MULTI), in
+    // database 0 instead of the client's: the session cannot go on.
+    static metrics::LogLimit log_limit;
+    log_limit.warn(
+        "client {}: a request ran after the dedicated connection's SELECT {} was refused", id_,
+        state_.db);
+    return fail_dedicated(
+        fmt::format("ERR frontcache: dedicated connection refused SELECT {}", state_.db));
   }
   RequestContext& ctx = conn_.context(seq);
   if (is_subscription_op(ctx.op) && !subscription_frame(seq, frame, kind)) return;
@@ -428,12 +444,39 @@ void Session::end_transaction() {
 }
 
 void Session::unpin_if_idle() {
-  if (pinned_ == nullptr || !pinned_requests_.empty() || state_.needs_dedicated()) return;
+  if (pinned_ == nullptr || !pinned_requests_.empty()) return;
+  if (pinned_select_busy_ && state_.needs_dedicated()) {
+    // (Every reply was a refusal, so the state is what it was before the hand-off, which
+    // needed no dedicated connection: not expected.)
+    return fail_dedicated(
+        fmt::format("ERR frontcache: dedicated connection refused SELECT {}", state_.db));
+  }
+  if (state_.needs_dedicated()) return;
   release_pinned(true);
+}
+
+// The dedicated connection cannot serve this client any more (its hand-off was refused, or a
+// request ran in another database than the client's): every request still waiting on it gets
+// `message` as an error, in order after the replies before it (or the client gets it next, when
+// none is waiting), the connection is dropped (what it still owes goes nowhere) and the client
+// is closed once its replies are written, as after QUIT.
+void Session::fail_dedicated(std::string_view message) {
+  const std::string error = resp::error_reply(message);
+  bool told = false;
+  for (const std::uint64_t seq : pinned_requests_) {
+    if (seq >= kInternalHello) continue;
+    conn_.complete(seq, conn_.context(seq).silent ? std::string_view() : std::string_view(error));
+    told = true;
+  }
+  if (!told) conn_.append(error);
+  pinned_requests_.clear();
+  release_pinned(false);
+  conn_.stop_reading();
 }
 
 void Session::release_pinned(bool reusable) {
   if (pinned_ == nullptr) return;
+  pinned_select_busy_ = false;
   worker_.release_pinned(std::move(pinned_), reusable && !pinned_unblocked_);
   pinned_.reset();
   pinned_unblocked_ = false;

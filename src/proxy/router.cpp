@@ -45,10 +45,11 @@ bool Session::on_request(Args args, std::string_view raw) {
       return false;
     }
   } else if (!pinned_requests_.empty() &&
-             (answered_by_proxy(c, args) || c.op == Op::Monitor ||
+             (pinned_select_busy_ || answered_by_proxy(c, args) || c.op == Op::Monitor ||
               (worker_.cluster() != nullptr && cluster_repin_wait(c, args)))) {
     // (MONITOR too: Redis does not answer it at all when the client is monitoring already.
-    // In a cluster, a transaction that may move to its first key's master waits too.)
+    // In a cluster, a transaction that may move to its first key's master waits too. Anything
+    // behind a hand-off whose SELECT was refused waits for a connection in its database.)
     barrier_ = true;
     return false;
   }

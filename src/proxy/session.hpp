@@ -225,6 +225,7 @@ class Session : public upstream::ReplyTarget,
            conn_.context(pinned_requests_.front()).blocking;
   }
   std::string client_info_merged(std::string_view bulk);
+  void fail_dedicated(std::string_view message);
   void unpin_if_idle();
   void release_pinned(bool reusable);
 
@@ -315,6 +316,9 @@ class Session : public upstream::ReplyTarget,
   // The dedicated connection (pinned.cpp).
   std::shared_ptr<upstream::DedicatedConnection> pinned_;
   bool pinned_unblocked_ = false;  // a CLIENT UNBLOCK named it: not given to another session
+  // The hand-off's SELECT was refused as BUSY (a script past busy-reply-threshold): the
+  // connection is in database 0 until released, and the requests behind it may only be refused.
+  bool pinned_select_busy_ = false;
   // Requests on the dedicated connection awaiting their replies, oldest first: reply slots,
   // or kInternal for the proxy's own (the SELECT of a hand-off), whose +OK is checked.
   static constexpr std::uint64_t kInternal = ~std::uint64_t{0};   // SELECT: +OK expected
