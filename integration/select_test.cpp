@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "resp_util.hpp"
@@ -116,6 +117,24 @@ class BusyScript : public TargetTest {
     o.workers = 1;  // one worker, so both clients below use its first shared connection
     return o;
   }
+
+  // Starts the endless script on Redis and waits until `direct` (a client in the database the
+  // test uses, holding key k) gets Redis's BUSY refusal: that refusal.
+  template <typename Client>
+  std::string start_script(Client& direct) {
+    script_.emplace(target().host(), target().redis_port());
+    EXPECT_TRUE(script_->send(encode_commands({{"EVAL", "while true do end", "0"}})));
+    std::string refusal;
+    EXPECT_TRUE(wait_until([&] {
+      refusal = direct("GET", "k").to_string();
+      return refusal.starts_with("-BUSY ");
+    })) << refusal;
+    return refusal;
+  }
+  // After SCRIPT KILL: the script's own reply.
+  std::string script_reply() { return script_->read_reply().value_or("<none>"); }
+
+  std::optional<RawClient> script_;
 };
 
 TEST_F(BusyScript, OtherDatabasesGetRedisRefusalAndScriptKillGetsThrough) {
@@ -127,18 +146,13 @@ TEST_F(BusyScript, OtherDatabasesGetRedisRefusalAndScriptKillGetsThrough) {
   auto direct = target().direct_client();
   ASSERT_EQ(direct("SELECT", "9").to_string(), "+OK");
 
-  RawClient script(target().host(), target().redis_port());
-  ASSERT_TRUE(script.send(encode_commands({{"EVAL", "while true do end", "0"}})));
-  std::string refusal;
-  ASSERT_TRUE(wait_until([&] {
-    refusal = direct("GET", "k").to_string();
-    return refusal.starts_with("-BUSY ");
-  })) << refusal;
+  const std::string refusal = start_script(direct);
+  ASSERT_TRUE(refusal.starts_with("-BUSY ")) << refusal;
 
   EXPECT_EQ(a("GET", "k").to_string(), refusal);
   EXPECT_EQ(a("EXISTS", "k").to_string(), refusal);
   EXPECT_EQ(a("SCRIPT", "KILL").to_string(), "+OK");
-  const std::string killed = script.read_reply().value_or("<none>");
+  const std::string killed = script_reply();
   EXPECT_TRUE(killed.starts_with("-ERR ") &&
               killed.find("Script killed by user") != std::string::npos)
       << killed;
@@ -157,13 +171,8 @@ TEST_F(BusyScript, ACommandOnADedicatedConnectionGetsRedisRefusalAndTheClientSta
   auto direct = target().direct_client();
   ASSERT_EQ(direct("SELECT", "9").to_string(), "+OK");
 
-  RawClient script(target().host(), target().redis_port());
-  ASSERT_TRUE(script.send(encode_commands({{"EVAL", "while true do end", "0"}})));
-  std::string refusal;
-  ASSERT_TRUE(wait_until([&] {
-    refusal = direct("GET", "k").to_string();
-    return refusal.starts_with("-BUSY ");
-  })) << refusal;
+  const std::string refusal = start_script(direct);
+  ASSERT_TRUE(refusal.starts_with("-BUSY ")) << refusal;
 
   EXPECT_EQ(a("BLPOP", "list", "0").to_string(), direct("BLPOP", "list", "0").to_string());
   EXPECT_EQ(a("SUBSCRIBE", "ch").to_string(), direct("SUBSCRIBE", "ch").to_string());
@@ -174,7 +183,7 @@ TEST_F(BusyScript, ACommandOnADedicatedConnectionGetsRedisRefusalAndTheClientSta
   EXPECT_EQ(b("WATCH", "k").to_string(), "-ERR frontcache: dedicated connection refused SELECT 9");
   EXPECT_EQ(b("PING").to_string().substr(0, 10), "<io error:");
   EXPECT_EQ(a("SCRIPT", "KILL").to_string(), "+OK");
-  const std::string killed = script.read_reply().value_or("<none>");
+  const std::string killed = script_reply();
   EXPECT_NE(killed.find("Script killed by user"), std::string::npos) << killed;
   EXPECT_EQ(a("GET", "k").to_string(), "\"v\"");
   ASSERT_EQ(direct("RPUSH", "list", "x").to_string(), ":1");
