@@ -23,9 +23,10 @@ std::string cmd(std::initializer_list<std::string_view> args) {
 Twin::Twin(TwinOptions options) {
   plain_ = std::make_unique<RedisServer>(dir_.path());
   upstream_ = std::make_unique<RedisServer>(proxy_dir_.path());
-  proxy_ = std::make_unique<Frontcache>(
-      proxy_dir_.path(), FrontcacheOptions{frontcache_binary(), upstream_->port(), options.workers,
-                                           options.frontcache_yaml, options.upstream_yaml});
+  FrontcacheOptions fc{frontcache_binary(), upstream_->port(), options.workers,
+                       options.frontcache_yaml, options.upstream_yaml};
+  fc.connections_per_worker = options.connections_per_worker;
+  proxy_ = std::make_unique<Frontcache>(proxy_dir_.path(), std::move(fc));
   // The proxy answers PING before its upstream connections are up, and arms L1 when the
   // invalidation stream is: a client that enables CLIENT TRACKING before that is told to drop
   // everything at the arming (correct, but not what a test comparing with Redis expects).

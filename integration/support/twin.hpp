@@ -21,6 +21,7 @@ struct TwinOptions {
   std::string frontcache_yaml;  // extra YAML for the proxy's config
   std::string upstream_yaml;    // extra `upstream:` keys ("  key: value\n")
   int workers = 1;
+  int connections_per_worker = 2;  // upstream.connections_per_worker
 };
 
 class Twin {

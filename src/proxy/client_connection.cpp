@@ -205,7 +205,8 @@ void ClientConnection::stop_reading() {
 }
 
 bool ClientConnection::paused() const {
-  return handler_.holding() || replies_.in_flight() >= worker_.config().limits.max_pipeline ||
+  return handler_.holding() ||
+         replies_.in_flight() >= std::min(window_, worker_.config().limits.max_pipeline) ||
          replies_.buffered_bytes() > kSoftOutputBytes;
 }
 
@@ -227,6 +228,7 @@ void ClientConnection::wake_writer() {
 void ClientConnection::complete(std::uint64_t seq, std::string_view bytes) {
   if (closed_) bytes = {};
   replies_.complete(seq, bytes);
+  if (window_ < worker_.config().limits.max_pipeline) ++window_;
   replied();
 }
 

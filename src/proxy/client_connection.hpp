@@ -153,8 +153,14 @@ class ClientConnection {
 
   Replies replies_;
   std::string wbuf_;
-  std::size_t accounted_ = 0;      // bytes of this connection counted in the budgets
-  std::size_t largest_reply_ = 0;  // largest single reply pending since nothing was
+  std::size_t accounted_ = 0;  // bytes of this connection counted in the budgets
+  // A new client may have this many requests in flight, one more for each reply it gets, up to
+  // limits.max_pipeline: a client that opens with a long burst of large reads and does not read
+  // the replies queues at most this many in front of other clients on a shared upstream
+  // connection (Redis runs a connection's requests in order), then pauses on its reply bytes.
+  static constexpr std::size_t kInitialWindow = 64;
+  std::size_t window_ = kInitialWindow;  // requests it may have in flight now
+  std::size_t largest_reply_ = 0;        // largest single reply pending since nothing was
   std::chrono::steady_clock::time_point soft_since_{};  // over the soft limit since
   bool processing_ = false;      // process() is handing requests over; flush() follows
   bool flush_deferred_ = false;  // queued on the worker for a deferred_flush()
