@@ -72,22 +72,14 @@ TEST_F(ClientCommands, UnblockEndsABlockingCommandAsRedisDoes) {
   ASSERT_TRUE(wait_for_upstream(target()));
   auto redis = target().direct_client();
   auto transcript = [&](std::uint16_t port) {
-    std::vector<std::string> out;
     RedisClient unblocker(target().host(), port);
     RawClient blocked(target().host(), port);
     EXPECT_TRUE(blocked.send(encode_commands({{"CLIENT", "ID"}})));
     const std::string id_reply = blocked.read_reply().value_or(":0\r\n");
     const std::string id = id_reply.substr(1, id_reply.size() - 3);
-    for (const char* reason : {"", "TIMEOUT", "ERROR"}) {
-      EXPECT_TRUE(blocked.send(encode_commands({{"BLPOP", "nothing", "0"}})));
-      EXPECT_TRUE(wait_until(
-          [&] { return info_field(redis("INFO", "clients").str, "blocked_clients") == "1"; }));
-      std::vector<std::string> unblock = {"CLIENT", "UNBLOCK", id};
-      if (*reason != '\0') unblock.push_back(reason);
-      out.push_back(unblocker.command(unblock).to_string());
-      out.push_back(blocked.read_reply().value_or("<none>"));
-      out.push_back(unblocker.command(unblock).to_string());  // not blocked any more
-    }
+    std::vector<std::string> out = unblock_rounds(unblocker, blocked, id, "nothing", [&] {
+      return info_field(redis("INFO", "clients").str, "blocked_clients") == "1";
+    });
     EXPECT_TRUE(blocked.send(encode_commands({{"PING"}})));
     out.push_back(blocked.read_reply().value_or("<none>"));
     for (const std::vector<std::string>& bad : {std::vector<std::string>{"CLIENT", "UNBLOCK", "x"},

@@ -65,11 +65,13 @@ bool is_redirect(const Reply& r) {
 
 class Cluster : public ::testing::Test {
  protected:
+  // Extra YAML for the proxy's config.
+  virtual std::string frontcache_yaml() const { return ""; }
   void SetUp() override {
-    proxy_ = std::make_unique<Frontcache>(
-        dir_.path(),
-        cluster_options(cluster_.port(0),
-                        "  seeds: [\"127.0.0.1:" + std::to_string(cluster_.port(1)) + "\"]\n"));
+    FrontcacheOptions options = cluster_options(
+        cluster_.port(0), "  seeds: [\"127.0.0.1:" + std::to_string(cluster_.port(1)) + "\"]\n");
+    options.extra_yaml = frontcache_yaml();
+    proxy_ = std::make_unique<Frontcache>(dir_.path(), std::move(options));
     auto c = proxy();
     ASSERT_TRUE(wait_connected(c)) << c("INFO", "frontcache").str;
   }
@@ -359,6 +361,35 @@ TEST_F(Cluster, PinnedSessionsRunOnTheMasterOfTheirKeys) {
 // directly on its master, and by a write made through another instance B. As in the standalone
 // coherence tests, no read sent more than invalidation.max_staleness after the write was
 // acknowledged may return the old value.
+// CLIENT UNBLOCK names the proxy's id of a client blocked on a dedicated connection to one of
+// the masters: it reaches that master (not any), with the same transcript as on the node itself:
+// :1 and the blocked command's nil or UNBLOCKED error, then :0.
+class ClusterAdmin : public Cluster {
+ protected:
+  std::string frontcache_yaml() const override { return "admin_commands: forward\n"; }
+};
+
+TEST_F(ClusterAdmin, ClientUnblockReachesTheMasterOfTheBlockedClient) {
+  const std::string list = cluster_.keys_on(2, 1, "unblock:")[0];
+  const int owner = cluster_.owner_of(list);
+  auto transcript = [&](std::uint16_t port) {
+    RedisClient unblocker("127.0.0.1", port);
+    RawClient blocked("127.0.0.1", port);
+    EXPECT_TRUE(blocked.send(encode_commands({{"CLIENT", "ID"}})));
+    const std::string id_reply = blocked.read_reply().value_or(":0\r\n");
+    const std::string id = id_reply.substr(1, id_reply.size() - 3);
+    std::vector<std::string> out = unblock_rounds(unblocker, blocked, id, list, [&] {
+      return cluster_.client(owner)("CLIENT", "LIST").str.find("cmd=blpop") != std::string::npos;
+    });
+    EXPECT_TRUE(blocked.send(encode_commands({{"PING"}})));
+    out.push_back(blocked.read_reply().value_or("<none>"));
+    return out;
+  };
+  const auto through_proxy = transcript(proxy_->port());
+  EXPECT_EQ(through_proxy, transcript(cluster_.port(owner)));
+  EXPECT_EQ(through_proxy.at(0), ":1");
+}
+
 TEST_F(Cluster, L1InvalidatedByWritesOnEveryMaster) {
   constexpr auto kMaxStaleness = 100ms;  // the default invalidation.max_staleness
   TempDir other_dir;

@@ -160,6 +160,23 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   return true;
 }
 
+std::vector<std::string> unblock_rounds(RedisClient& unblocker, RawClient& blocked,
+                                        const std::string& id, const std::string& list,
+                                        const std::function<bool()>& is_blocked) {
+  std::vector<std::string> out;
+  for (const char* reason : {"", "TIMEOUT", "ERROR"}) {
+    EXPECT_TRUE(blocked.send("*3\r\n$5\r\nBLPOP\r\n$" + std::to_string(list.size()) + "\r\n" +
+                             list + "\r\n$1\r\n0\r\n"));
+    EXPECT_TRUE(wait_until(is_blocked)) << "BLPOP never blocked";
+    std::vector<std::string> unblock = {"CLIENT", "UNBLOCK", id};
+    if (*reason != '\0') unblock.push_back(reason);
+    out.push_back(unblocker.command(unblock).to_string());
+    out.push_back(blocked.read_reply().value_or("<none>"));
+    out.push_back(unblocker.command(unblock).to_string());  // not blocked any more
+  }
+  return out;
+}
+
 bool wait_armed(RedisClient& c, std::chrono::milliseconds timeout) {
   return wait_until([&] { return info_field(c("INFO", "frontcache").str, "l1_state") == "armed"; },
                     timeout, 10ms);

@@ -95,6 +95,14 @@ bool wait_for_upstream(const Target& target, const std::string& password = "");
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 30s,
                 std::chrono::milliseconds step = 5ms);
 
+// CLIENT UNBLOCK of a client blocked by `BLPOP <list> 0`, for no reason, TIMEOUT and ERROR: per
+// round, `unblocker`'s reply, the blocked client's and a second UNBLOCK's (not blocked any more).
+// `blocked` runs the BLPOPs and has CLIENT ID `id`; `is_blocked` says when Redis has it blocked.
+// The same transcript on Redis and through the proxy.
+std::vector<std::string> unblock_rounds(RedisClient& unblocker, RawClient& blocked,
+                                        const std::string& id, const std::string& list,
+                                        const std::function<bool()>& is_blocked);
+
 // `field:value` from INFO text; empty when absent.
 std::string info_field(const std::string& info, const std::string& field);
 

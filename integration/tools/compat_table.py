@@ -23,7 +23,7 @@ SPECIAL = {
     "xread": "forwarded; with BLOCK, pinned for the call",
     "xreadgroup": "forwarded; with BLOCK, pinned for the call",
     "config|get": "forwarded; `CONFIG GET save`, `appendonly`, `databases` need no permission (redis-benchmark asks for them)",
-    "client|unblock": "answered by the proxy: unblocks the named client's dedicated connection upstream (by its id there) and relays Redis's reply; standalone mode only",
+    "client|unblock": "answered by the proxy: unblocks the named client's dedicated connection upstream (by its id there, on its node in cluster mode) and relays Redis's reply",
     "acl|whoami": "answered by the proxy: the client's user, not the proxy's upstream account",
     "client": "answered by the proxy from the client's state: ID/INFO/LIST/KILL (all workers)/SETNAME/GETNAME/REPLY/NO-EVICT/HELP, TRACKING/TRACKINGINFO/GETREDIR/CACHING (client-side caching served by the proxy, [resp3.md](resp3.md)); PAUSE/UNPAUSE forwarded for users granted @admin; UNBLOCK of a client (by the proxy's id) unblocks its dedicated connection upstream (standalone mode; in cluster mode an error)",
     "select": "answered by the proxy; the database travels with each forwarded request",

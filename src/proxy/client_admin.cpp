@@ -171,8 +171,9 @@ void Session::client_kill(Args args) {
 // CLIENT UNBLOCK <id> [TIMEOUT|ERROR], with Redis's checks in Redis's order. Client `id` (the
 // proxy's) runs its blocking command on a dedicated connection: Redis unblocks that connection,
 // named by its own id, and answers :1, or :0 when it was not blocked (any more). The UNBLOCK
-// goes on a shared connection, in no order with the dedicated connection's later commands, so
-// that connection never serves another session afterwards (it could unblock theirs).
+// goes on a shared connection (in cluster mode, to the node of the dedicated connection), in no
+// order with the dedicated connection's later commands, so that connection never serves another
+// session afterwards (it could unblock theirs).
 void Session::client_unblock(Args args) {
   if (args.size() > 4) {
     return reply_error(fmt::format(
@@ -187,9 +188,6 @@ void Session::client_unblock(Args args) {
   if (ec != std::errc() || p != args[2].data() + args[2].size()) {
     return reply_error("ERR value is not an integer or out of range");
   }
-  if (worker_.cluster() != nullptr) {
-    return reply_error("ERR frontcache: CLIENT UNBLOCK is not supported in cluster mode");
-  }
   const long long worker =
       id > 0 ? worker_.shared().tracking.worker_of(static_cast<std::uint64_t>(id)) : -1;
   if (worker < 0) return reply(resp::integer_reply(0));
@@ -199,35 +197,43 @@ void Session::client_unblock(Args args) {
   auto& home = worker_.io();
   auto weak = weak_from_this();
   boost::asio::post(w->io(), [w, id, weak, seq, reason, &home] {
-    std::uint64_t upstream_id = 0;
+    UnblockTarget target;
     for (Session* s : w->sessions()) {
-      if (s->id() == static_cast<std::uint64_t>(id)) upstream_id = s->unblock_target();
+      if (s->id() == static_cast<std::uint64_t>(id)) target = s->unblock_target();
     }
-    boost::asio::post(home, [weak, seq, upstream_id, reason] {
+    boost::asio::post(home, [weak, seq, target, reason] {
       auto self = weak.lock();
       if (!self || !self->conn_.pending(seq)) return;
-      if (upstream_id == 0) {
+      // In cluster mode, this worker's connections to the same node (a master: pins go to
+      // masters; one that is not any more has unblocked its blocked clients itself).
+      ClusterClient::Node* node = nullptr;
+      if (target.id != 0 && self->worker_.cluster() != nullptr) {
+        for (ClusterClient::Node* n : self->worker_.cluster()->masters()) {
+          if (n->host == target.host && n->port == target.port) node = n;
+        }
+      }
+      if (target.id == 0 || (self->worker_.cluster() != nullptr && node == nullptr)) {
         return self->conn_.complete(
             seq, self->conn_.context(seq).silent ? std::string() : resp::integer_reply(0));
       }
-      const std::string target = std::to_string(upstream_id);
-      std::vector<std::string_view> unblock = {"CLIENT", "UNBLOCK", target};
+      const std::string upstream_id = std::to_string(target.id);
+      std::vector<std::string_view> unblock = {"CLIENT", "UNBLOCK", upstream_id};
       if (!reason.empty()) unblock.push_back(reason);
       std::string request;
       resp::encode_command(request, unblock);
       // Like SCRIPT KILL: no SELECT, and not behind whatever fills the busiest connection.
-      if (!self->send_busy_safe(seq, request)) {
-        self->conn_.complete(seq, self->unavailable_error());
-      }
+      const bool sent = node != nullptr ? self->send_to_node(*node, seq, request)
+                                        : self->send_busy_safe(seq, request);
+      if (!sent) self->conn_.complete(seq, self->unavailable_error());
     });
   });
 }
 
-std::uint64_t Session::unblock_target() {
-  if (pinned_ == nullptr || !blocked()) return 0;
+Session::UnblockTarget Session::unblock_target() {
+  if (pinned_ == nullptr || !blocked()) return {};
   const std::uint64_t upstream_id = pinned_->upstream_id();
   if (upstream_id != 0) pinned_unblocked_ = true;
-  return upstream_id;
+  return {upstream_id, pinned_->host(), pinned_->port()};
 }
 
 }  // namespace frontcache::proxy

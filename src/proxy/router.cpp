@@ -221,6 +221,15 @@ bool Session::send_busy_safe(std::uint64_t seq, std::string_view raw) {
   return true;
 }
 
+// A request to one given cluster node, counted as the session's shared requests are.
+bool Session::send_to_node(ClusterClient::Node& node, std::uint64_t seq, std::string_view raw) {
+  if (!worker_.cluster()->send_to(node, raw, shared_from_this(), seq, id_, state_.resp)) {
+    return false;
+  }
+  ++in_upstream_;
+  return true;
+}
+
 upstream::Connection* Session::upstream_connection() {
   // A session keeps one connection while it has requests in flight, so the upstream runs its
   // commands in the order it sent them; when idle it picks again (Pool::pick).

@@ -148,6 +148,7 @@ class Session : public upstream::ReplyTarget,
   void forward(std::string_view raw, Reply kind = Reply::Copy);
   void forward_busy_safe(std::string_view raw);
   bool send_busy_safe(std::uint64_t seq, std::string_view raw);  // see forward_busy_safe
+  bool send_to_node(ClusterClient::Node& node, std::uint64_t seq, std::string_view raw);
   bool send_shared(std::uint64_t seq, std::string_view raw) {
     return send_shared(seq, raw, state_.db);
   }
@@ -267,8 +268,14 @@ class Session : public upstream::ReplyTarget,
   void client_kill(Args args);
   void client_unblock(Args args);
   // The dedicated connection's id upstream while Redis runs this session's blocking command
-  // (0 otherwise); the connection then serves no other session (client_admin.cpp).
-  std::uint64_t unblock_target();
+  // (0 otherwise), and the address it is connected to (in cluster mode, a node's); the
+  // connection then serves no other session (client_admin.cpp).
+  struct UnblockTarget {
+    std::uint64_t id = 0;
+    std::string host;
+    std::uint16_t port = 0;
+  };
+  UnblockTarget unblock_target();
 
   Worker& worker_;
   ClientConnection conn_;
