@@ -210,8 +210,7 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
   }
   if (seq == kInternal) {
     pinned_requests_.pop_front();
-    if (kind == resp::ReplyKind::Error && frame.starts_with("-BUSY") && !state_.multi &&
-        worker_.cluster() == nullptr) {
+    if (resp::is_busy(frame, kind) && !state_.multi && worker_.cluster() == nullptr) {
       // Redis refuses SELECT while a script runs past busy-reply-threshold, and the client's
       // requests behind it too: their -BUSY is Redis's answer to them, relayed below. The
       // connection is released once they are answered (RESET brings it back to database 0).
@@ -230,7 +229,7 @@ void Session::on_frame(std::string_view frame, resp::ReplyKind kind) {
     }
     return maybe_resume();
   }
-  if (pinned_select_busy_ && !(kind == resp::ReplyKind::Error && frame.starts_with("-BUSY"))) {
+  if (pinned_select_busy_ && !resp::is_busy(frame, kind)) {
     // It ran (the script ended in between, or Redis runs it while busy: WATCH, MULTI), in
     // database 0 instead of the client's: the session cannot go on.
     static metrics::LogLimit log_limit;

@@ -58,11 +58,6 @@ struct Pending {
   bool db_bound = false;  // sent for a database (send() with db >= 0)
 };
 
-// Redis's refusal of a command while a script or function runs past busy-reply-threshold.
-bool is_busy(std::string_view reply, resp::ReplyKind kind) {
-  return resp::is_error(kind) && reply.starts_with("-BUSY ");
-}
-
 // The tag of a request the connection sent for itself.
 enum Own : std::uint64_t { kSelect, kTracking, kPing };
 
@@ -559,7 +554,7 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
     // new one get the same BUSY refusal, which is Redis's answer to their clients too, so
     // the connection goes on; deliver() checks that each of them was refused, and the next
     // request sends SELECT again.
-    if (p.tag == kSelect && is_busy(reply, kind)) {
+    if (p.tag == kSelect && resp::is_busy(reply, kind)) {
       select_refused_ = true;
       db_ = -1;
       return true;
@@ -584,7 +579,7 @@ bool Connection::Impl::deliver(std::string_view reply, resp::ReplyKind kind) {
     if (p.tag == kSelect) select_refused_ = false;
     return true;
   }
-  if (select_refused_ && p.db_bound && !is_busy(reply, kind)) {
+  if (select_refused_ && p.db_bound && !resp::is_busy(reply, kind)) {
     // It ran, in a database its client is not in (the script ended between the two).
     failed("a request ran after its SELECT was refused");
     failure_reply_ = "ERR upstream refused SELECT";

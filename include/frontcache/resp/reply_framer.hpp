@@ -35,6 +35,11 @@ constexpr bool is_error(ReplyKind kind) {
   return kind == ReplyKind::Error || kind == ReplyKind::BlobError;
 }
 
+// Redis's refusal of a command while a script or function runs past busy-reply-threshold.
+constexpr bool is_busy(std::string_view reply, ReplyKind kind) {
+  return is_error(kind) && reply.starts_with("-BUSY ");
+}
+
 constexpr bool is_null(ReplyKind kind) {
   return kind == ReplyKind::NullBulk || kind == ReplyKind::NullArray || kind == ReplyKind::Null;
 }
